@@ -1,0 +1,263 @@
+//! actix-web middleware: [`Cors`].
+//!
+//! ```
+//! use actix_web::{App, HttpResponse, web};
+//! use crossgate::{Policy, actix::Cors};
+//!
+//! let policy = Policy::builder()
+//!     .allow_origins(["https://app.example.com"])
+//!     .allow_methods(["PUT", "DELETE"])
+//!     .build()?;
+//! let app = App::new()
+//!     .wrap(Cors::new(policy))
+//!     .route("/items", web::get().to(HttpResponse::Ok));
+//! # let _ = app;
+//! # Ok::<(), crossgate::InvalidConfig>(())
+//! ```
+//!
+//! A preflight is answered by the middleware (204 or 403) whether or not a route matches;
+//! every other response, errors included, gets the CORS headers its origin is entitled to.
+//! actix-web 4 is built on `http` 0.2, so the policy's header values are converted to its types
+//! once, when the middleware is created.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use actix_web::HttpRequest;
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{Error, HttpResponse};
+
+use crate::policy::{
+    ActualAnswer, CorsRequestHeader, CorsResponseHeader, Decision, HeaderValues, Policy,
+    PreflightEcho, RequestHead, ResponseHeaders,
+};
+
+/// The CORS middleware for actix-web: `App::new().wrap(Cors::new(policy))`.
+#[derive(Clone, Debug)]
+pub struct Cors {
+    policy: Policy,
+}
+
+impl Cors {
+    pub fn new(policy: Policy) -> Cors {
+        Cors { policy }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for Cors
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Transform = CorsMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<CorsMiddleware<S>, ()>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        let values = self.policy.header_values_as(|b| {
+            HeaderValue::from_maybe_shared(b.clone()).expect("precomputed values are valid")
+        });
+        ready(Ok(CorsMiddleware {
+            service,
+            shared: Rc::new(Shared {
+                policy: self.policy.clone(),
+                values,
+            }),
+        }))
+    }
+}
+
+struct Shared {
+    policy: Policy,
+    values: HeaderValues<HeaderValue>,
+}
+
+/// The service made by [`Cors`] (one per worker).
+pub struct CorsMiddleware<S> {
+    service: S,
+    shared: Rc<Shared>,
+}
+
+fn request_name(name: CorsRequestHeader) -> HeaderName {
+    match name {
+        CorsRequestHeader::Origin => header::ORIGIN,
+        CorsRequestHeader::AccessControlRequestMethod => header::ACCESS_CONTROL_REQUEST_METHOD,
+        CorsRequestHeader::AccessControlRequestHeaders => header::ACCESS_CONTROL_REQUEST_HEADERS,
+        CorsRequestHeader::AccessControlRequestPrivateNetwork => {
+            HeaderName::from_static("access-control-request-private-network")
+        }
+    }
+}
+
+fn response_name(name: CorsResponseHeader) -> HeaderName {
+    match name {
+        CorsResponseHeader::AllowOrigin => header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        CorsResponseHeader::AllowCredentials => header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        CorsResponseHeader::AllowMethods => header::ACCESS_CONTROL_ALLOW_METHODS,
+        CorsResponseHeader::AllowHeaders => header::ACCESS_CONTROL_ALLOW_HEADERS,
+        CorsResponseHeader::ExposeHeaders => header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        CorsResponseHeader::MaxAge => header::ACCESS_CONTROL_MAX_AGE,
+        CorsResponseHeader::AllowPrivateNetwork => {
+            HeaderName::from_static("access-control-allow-private-network")
+        }
+        CorsResponseHeader::Vary => header::VARY,
+    }
+}
+
+impl RequestHead for ServiceRequest {
+    fn is_options(&self) -> bool {
+        self.method() == Method::OPTIONS
+    }
+
+    fn header_values(&self, name: CorsRequestHeader) -> impl Iterator<Item = &[u8]> {
+        self.headers()
+            .get_all(request_name(name))
+            .map(HeaderValue::as_bytes)
+    }
+}
+
+impl ResponseHeaders for HeaderMap {
+    type Value = HeaderValue;
+
+    fn insert(&mut self, name: CorsResponseHeader, value: HeaderValue) {
+        HeaderMap::insert(self, response_name(name), value);
+    }
+
+    fn append(&mut self, name: CorsResponseHeader, value: HeaderValue) {
+        HeaderMap::append(self, response_name(name), value);
+    }
+
+    fn remove(&mut self, name: CorsResponseHeader) {
+        HeaderMap::remove(self, response_name(name));
+    }
+
+    fn lines(&self, name: CorsResponseHeader) -> impl Iterator<Item = &[u8]> {
+        self.get_all(response_name(name)).map(HeaderValue::as_bytes)
+    }
+
+    fn has_access_control(&self) -> bool {
+        self.keys()
+            .any(|k| k.as_str().starts_with("access-control-"))
+    }
+}
+
+impl<S, B> Service<ServiceRequest> for CorsMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = Error;
+    type Future = CorsFuture<S::Future>;
+
+    forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let Shared { policy, values } = &*self.shared;
+        let answer = match policy.decide_logged(&request) {
+            Decision::PreflightAllowed(allowed) => {
+                let headers = request.headers();
+                let echo = PreflightEcho {
+                    origin: headers.get(header::ORIGIN).cloned(),
+                    method: headers.get(header::ACCESS_CONTROL_REQUEST_METHOD).cloned(),
+                    headers: headers
+                        .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                        .cloned(),
+                };
+                let mut response = HttpResponse::new(StatusCode::NO_CONTENT);
+                policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
+                return CorsFuture::ready(request.into_response(response));
+            }
+            Decision::PreflightDenied(_) => {
+                let mut response = HttpResponse::new(StatusCode::FORBIDDEN);
+                policy.write_preflight_denied(values, response.headers_mut());
+                return CorsFuture::ready(request.into_response(response));
+            }
+            Decision::Actual(actual) => policy.actual_answer(values, &actual, || {
+                request.headers().get(header::ORIGIN).cloned()
+            }),
+        };
+        // Kept to turn an inner error into its response here, so that it gets CORS headers too.
+        let http_request = request.request().clone();
+        CorsFuture {
+            state: State::Inner {
+                future: self.service.call(request),
+                answer: Some((answer, http_request)),
+                shared: Rc::clone(&self.shared),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`CorsMiddleware`].
+    pub struct CorsFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Ready { response: Option<ServiceResponse<BoxBody>> },
+        Inner {
+            #[pin]
+            future: F,
+            answer: Option<(ActualAnswer<HeaderValue>, HttpRequest)>,
+            shared: Rc<Shared>,
+        },
+    }
+}
+
+impl<F> CorsFuture<F> {
+    fn ready(response: ServiceResponse<BoxBody>) -> Self {
+        CorsFuture {
+            state: State::Ready {
+                response: Some(response),
+            },
+        }
+    }
+}
+
+impl<F, B> Future for CorsFuture<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+    B: MessageBody,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("polled after completion")
+                .map_into_right_body())),
+            StateProj::Inner {
+                future,
+                answer,
+                shared,
+            } => {
+                let result = std::task::ready!(future.poll(cx));
+                let (answer, http_request) = answer.take().expect("polled after completion");
+                let mut response = match result {
+                    Ok(response) => response.map_into_left_body(),
+                    Err(error) => {
+                        ServiceResponse::from_err(error, http_request).map_into_right_body()
+                    }
+                };
+                shared
+                    .policy
+                    .write_actual(&shared.values, answer, response.headers_mut());
+                Poll::Ready(Ok(response))
+            }
+        }
+    }
+}

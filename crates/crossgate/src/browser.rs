@@ -1,0 +1,40 @@
+//! The browsers crossgate knows, and the limits where they differ from each other.
+
+use std::fmt;
+
+/// A browser engine whose behaviour crossgate models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Browser {
+    Chromium,
+    Firefox,
+    Webkit,
+}
+
+impl Browser {
+    pub const ALL: [Browser; 3] = [Browser::Chromium, Browser::Firefox, Browser::Webkit];
+
+    /// The longest time, in seconds, the browser keeps a preflight result, whatever
+    /// `Access-Control-Max-Age` says (Chromium `kMaxPreflightCacheAge`, Firefox
+    /// `nsCORSListenerProxy`, WebKit `CrossOriginPreflightResultCache`).
+    pub const fn max_age_cap(self) -> u64 {
+        match self {
+            Browser::Chromium => 7200,
+            Browser::Firefox => 86400,
+            Browser::Webkit => 600,
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Browser::Chromium => "Chromium",
+            Browser::Firefox => "Firefox",
+            Browser::Webkit => "WebKit",
+        }
+    }
+}
+
+impl fmt::Display for Browser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,396 @@
+//! Request -> [`Decision`]: is it a preflight, and what does the policy allow?
+//!
+//! Reads only the request's method and its CORS request headers, through [`RequestHead`], so
+//! every framework (and every `http` version) shares this one implementation. Never allocates;
+//! the work on hostile input is bounded by [`limits`] and by the policy, never by the input's
+//! length.
+
+use std::fmt;
+
+use super::{NameRule, Policy};
+use crate::fetch::list::{ListLimits, ScanError, scan_tokens};
+use crate::fetch::{header, is_token, method};
+
+/// Bounds on what a preflight may ask for.
+pub mod limits {
+    /// Optional whitespace around each name of `Access-Control-Request-Headers`. Browsers send
+    /// none; proxies that re-join split lines add one space.
+    pub const MAX_OWS: usize = 2;
+    /// Empty elements and empty lines in `Access-Control-Request-Headers` (browsers send none;
+    /// proxies such as AWS API Gateway split and re-join lines).
+    pub const MAX_EMPTY: usize = 16;
+    /// Names in `Access-Control-Request-Headers` when the policy allows any header. With a list,
+    /// the list's length is the bound: a request asking for more names than the policy has must
+    /// repeat one or ask for one that is not allowed.
+    pub const MAX_WILDCARD_NAMES: usize = 256;
+    /// Longest method in `Access-Control-Request-Method` when the policy allows any method.
+    pub const MAX_METHOD_LEN: usize = 128;
+}
+
+/// The request headers a decision reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CorsRequestHeader {
+    Origin,
+    AccessControlRequestMethod,
+    AccessControlRequestHeaders,
+    AccessControlRequestPrivateNetwork,
+}
+
+impl CorsRequestHeader {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CorsRequestHeader::Origin => "origin",
+            CorsRequestHeader::AccessControlRequestMethod => "access-control-request-method",
+            CorsRequestHeader::AccessControlRequestHeaders => "access-control-request-headers",
+            CorsRequestHeader::AccessControlRequestPrivateNetwork => {
+                "access-control-request-private-network"
+            }
+        }
+    }
+
+    /// The `http` 1 header name (a constant: no parsing per request).
+    pub fn http_name(self) -> http::HeaderName {
+        use http::header;
+        match self {
+            CorsRequestHeader::Origin => header::ORIGIN,
+            CorsRequestHeader::AccessControlRequestMethod => header::ACCESS_CONTROL_REQUEST_METHOD,
+            CorsRequestHeader::AccessControlRequestHeaders => {
+                header::ACCESS_CONTROL_REQUEST_HEADERS
+            }
+            CorsRequestHeader::AccessControlRequestPrivateNetwork => {
+                http::HeaderName::from_static("access-control-request-private-network")
+            }
+        }
+    }
+}
+
+/// What a decision needs from a request: whether it is an `OPTIONS` request, and the field lines
+/// of the CORS request headers, in order.
+pub trait RequestHead {
+    fn is_options(&self) -> bool;
+    fn header_values(&self, name: CorsRequestHeader) -> impl Iterator<Item = &[u8]>;
+}
+
+impl<B> RequestHead for http::Request<B> {
+    fn is_options(&self) -> bool {
+        self.method() == http::Method::OPTIONS
+    }
+
+    fn header_values(&self, name: CorsRequestHeader) -> impl Iterator<Item = &[u8]> {
+        self.headers()
+            .get_all(name.http_name())
+            .iter()
+            .map(http::HeaderValue::as_bytes)
+    }
+}
+
+impl RequestHead for http::request::Parts {
+    fn is_options(&self) -> bool {
+        self.method == http::Method::OPTIONS
+    }
+
+    fn header_values(&self, name: CorsRequestHeader) -> impl Iterator<Item = &[u8]> {
+        self.headers
+            .get_all(name.http_name())
+            .iter()
+            .map(http::HeaderValue::as_bytes)
+    }
+}
+
+/// How `Access-Control-Allow-Origin` is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllowOrigin {
+    /// `*`: the policy allows any origin (never with credentials).
+    Any,
+    /// The request's own `Origin`, which the policy allows.
+    Reflect,
+}
+
+/// The policy's answer to one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision<'r> {
+    /// Not a preflight: the inner service answers, and the response gets these CORS headers.
+    Actual(Actual<'r>),
+    /// A preflight the policy allows: answered with 204 and the allow headers.
+    PreflightAllowed(PreflightAllowed),
+    /// A preflight the policy refuses: answered with 403 and no `Access-Control-Allow-*`.
+    PreflightDenied(Denied<'r>),
+}
+
+/// An actual (non-preflight) request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actual<'r> {
+    /// No `Origin` header: not a CORS request (a same-origin GET, a server-to-server call).
+    NoOrigin,
+    Allowed(AllowOrigin),
+    Denied(Denied<'r>),
+}
+
+/// An allowed preflight: what to write besides `Access-Control-Allow-Origin`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreflightAllowed {
+    pub allow_origin: AllowOrigin,
+    /// Echo `Access-Control-Request-Method` in `Access-Control-Allow-Methods` (any method, with
+    /// credentials, where `*` would be taken literally).
+    pub echo_method: bool,
+    /// Echo `Access-Control-Request-Headers` in `Access-Control-Allow-Headers` (any header, with
+    /// credentials).
+    pub echo_headers: bool,
+    /// Answer `Access-Control-Allow-Private-Network: true`.
+    pub private_network: bool,
+}
+
+/// Why a request gets no CORS access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DenyReason {
+    OriginNotAllowed,
+    /// Several `Origin` field lines, or an empty one: no browser sends that.
+    OriginMalformed,
+    MethodNotAllowed,
+    /// Several `Access-Control-Request-Method` lines, or a value that is not a method.
+    MethodMalformed,
+    HeaderNotAllowed,
+    /// `Access-Control-Request-Headers` that no browser would send: not a list of names, too
+    /// much whitespace or too many empty elements, or more names than allowed.
+    HeadersMalformed,
+}
+
+impl DenyReason {
+    /// A stable name for logs and metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DenyReason::OriginNotAllowed => "origin-not-allowed",
+            DenyReason::OriginMalformed => "origin-malformed",
+            DenyReason::MethodNotAllowed => "method-not-allowed",
+            DenyReason::MethodMalformed => "method-malformed",
+            DenyReason::HeaderNotAllowed => "header-not-allowed",
+            DenyReason::HeadersMalformed => "headers-malformed",
+        }
+    }
+}
+
+/// A refusal and the request bytes it is about (for logs; shown truncated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Denied<'r> {
+    pub reason: DenyReason,
+    pub value: &'r [u8],
+}
+
+impl fmt::Display for Denied<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.reason {
+            DenyReason::OriginNotAllowed => "origin not allowed",
+            DenyReason::OriginMalformed => "malformed Origin header",
+            DenyReason::MethodNotAllowed => "method not allowed",
+            DenyReason::MethodMalformed => "malformed Access-Control-Request-Method",
+            DenyReason::HeaderNotAllowed => "request header not allowed",
+            DenyReason::HeadersMalformed => "malformed Access-Control-Request-Headers",
+        };
+        f.write_str(what)?;
+        if !self.value.is_empty() {
+            const SHOWN: usize = 80;
+            let shown = &self.value[..self.value.len().min(SHOWN)];
+            f.write_str(": ")?;
+            for chunk in shown.utf8_chunks() {
+                for c in chunk.valid().chars() {
+                    write!(f, "{}", c.escape_debug())?;
+                }
+                for b in chunk.invalid() {
+                    write!(f, "\\x{b:02x}")?;
+                }
+            }
+            if self.value.len() > SHOWN {
+                write!(f, "... ({} bytes)", self.value.len())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn deny(reason: DenyReason, value: &[u8]) -> Denied<'_> {
+    Denied { reason, value }
+}
+
+/// The single value of a header that must appear at most once: `Ok(None)` when absent,
+/// `Err(first)` when repeated.
+fn single<'r>(mut values: impl Iterator<Item = &'r [u8]>) -> Result<Option<&'r [u8]>, &'r [u8]> {
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(v), None) => Ok(Some(v)),
+        (Some(v), Some(_)) => Err(v),
+    }
+}
+
+impl Policy {
+    /// Decides a request. Pure: logs nothing (see [`Policy::decide_logged`]).
+    pub fn decide<'r, R: RequestHead>(&self, request: &'r R) -> Decision<'r> {
+        let origin = single(request.header_values(CorsRequestHeader::Origin));
+        // Fetch §3.2.2: a CORS-preflight request is an OPTIONS request with `Origin` and
+        // `Access-Control-Request-Method`. Any other OPTIONS request belongs to the application.
+        let is_preflight = request.is_options()
+            && !matches!(origin, Ok(None))
+            && request
+                .header_values(CorsRequestHeader::AccessControlRequestMethod)
+                .next()
+                .is_some();
+        if is_preflight {
+            match self.decide_preflight(request, origin) {
+                Ok(allowed) => Decision::PreflightAllowed(allowed),
+                Err(denied) => Decision::PreflightDenied(denied),
+            }
+        } else {
+            Decision::Actual(self.decide_actual(origin))
+        }
+    }
+
+    /// [`Policy::decide`], plus a `tracing` debug event for every refusal, with its reason.
+    pub fn decide_logged<'r, R: RequestHead>(&self, request: &'r R) -> Decision<'r> {
+        let decision = self.decide(request);
+        match &decision {
+            Decision::PreflightDenied(d) => {
+                tracing::debug!(target: "crossgate::policy", kind = "preflight", reason = d.reason.as_str(), "CORS preflight refused: {d}");
+            }
+            Decision::Actual(Actual::Denied(d)) => {
+                tracing::debug!(target: "crossgate::policy", kind = "actual", reason = d.reason.as_str(), "CORS access refused: {d}");
+            }
+            _ => {}
+        }
+        decision
+    }
+
+    fn check_origin<'r>(&self, origin: &'r [u8]) -> Result<AllowOrigin, Denied<'r>> {
+        if self.inner.origins.is_any() {
+            Ok(AllowOrigin::Any)
+        } else if origin.is_empty() {
+            Err(deny(DenyReason::OriginMalformed, origin))
+        } else if self.inner.origins.matches(origin) {
+            Ok(AllowOrigin::Reflect)
+        } else {
+            Err(deny(DenyReason::OriginNotAllowed, origin))
+        }
+    }
+
+    fn decide_actual<'r>(&self, origin: Result<Option<&'r [u8]>, &'r [u8]>) -> Actual<'r> {
+        match origin {
+            // `*` does not depend on the request, so every response may carry it.
+            _ if self.inner.origins.is_any() => Actual::Allowed(AllowOrigin::Any),
+            Ok(None) => Actual::NoOrigin,
+            Err(first) => Actual::Denied(deny(DenyReason::OriginMalformed, first)),
+            Ok(Some(o)) => match self.check_origin(o) {
+                Ok(allow) => Actual::Allowed(allow),
+                Err(d) => Actual::Denied(d),
+            },
+        }
+    }
+
+    fn decide_preflight<'r, R: RequestHead>(
+        &self,
+        request: &'r R,
+        origin: Result<Option<&'r [u8]>, &'r [u8]>,
+    ) -> Result<PreflightAllowed, Denied<'r>> {
+        // Fetch §4.8 step 7: the browser first runs the CORS check (the origin), then checks the
+        // method and the headers. The server refuses in the same order.
+        let allow_origin = match origin {
+            Ok(Some(o)) => self.check_origin(o)?,
+            Ok(None) | Err(_) => {
+                return Err(deny(
+                    DenyReason::OriginMalformed,
+                    origin.err().unwrap_or_default(),
+                ));
+            }
+        };
+        let echo_method = self.check_method(request)?;
+        let echo_headers = self.check_request_headers(request)?;
+        let private_network = self.inner.private_network
+            && matches!(
+                single(
+                    request.header_values(CorsRequestHeader::AccessControlRequestPrivateNetwork)
+                ),
+                Ok(Some(b"true"))
+            );
+        Ok(PreflightAllowed {
+            allow_origin,
+            echo_method,
+            echo_headers,
+            private_network,
+        })
+    }
+
+    /// Fetch §4.8 step 7.5: the requested method must be safelisted or allowed. Returns whether
+    /// to echo it.
+    fn check_method<'r, R: RequestHead>(&self, request: &'r R) -> Result<bool, Denied<'r>> {
+        let value =
+            match single(request.header_values(CorsRequestHeader::AccessControlRequestMethod)) {
+                Ok(Some(v)) => v,
+                Ok(None) => b"",
+                Err(first) => return Err(deny(DenyReason::MethodMalformed, first)),
+            };
+        if method::is_cors_safelisted(value) {
+            return Ok(false);
+        }
+        match &self.inner.methods {
+            NameRule::Any => {
+                if value.len() > limits::MAX_METHOD_LEN || !is_token(value) {
+                    return Err(deny(DenyReason::MethodMalformed, value));
+                }
+                Ok(self.inner.credentials)
+            }
+            NameRule::List { names, longest } => {
+                if value.len() <= *longest && names.contains(value) {
+                    Ok(false)
+                } else if is_token(&value[..value.len().min(limits::MAX_METHOD_LEN)]) {
+                    Err(deny(DenyReason::MethodNotAllowed, value))
+                } else {
+                    Err(deny(DenyReason::MethodMalformed, value))
+                }
+            }
+        }
+    }
+
+    /// Fetch §4.8 step 7.6: every requested header name must be allowed (`*` never covers
+    /// `authorization`). Returns whether to echo the request's list.
+    fn check_request_headers<'r, R: RequestHead>(
+        &self,
+        request: &'r R,
+    ) -> Result<bool, Denied<'r>> {
+        let c = &self.inner;
+        let (max_items, max_item_len) = match &c.headers {
+            NameRule::Any => (limits::MAX_WILDCARD_NAMES, super::MAX_HEADER_NAME_LEN),
+            NameRule::List { longest, .. } => (c.headers.len(), *longest),
+        };
+        let limits = ListLimits {
+            max_ows: limits::MAX_OWS,
+            max_empty: limits::MAX_EMPTY,
+            max_items,
+            max_item_len,
+        };
+        let lines = request.header_values(CorsRequestHeader::AccessControlRequestHeaders);
+        let mut any_name = false;
+        let scanned = scan_tokens(lines, limits, |name| {
+            any_name = true;
+            let allowed = match &c.headers {
+                NameRule::Any => {
+                    c.headers_authorization
+                        || !header::is_cors_non_wildcard_request_header_name(name)
+                }
+                NameRule::List { names, .. } => {
+                    let mut lower = [0u8; super::MAX_HEADER_NAME_LEN];
+                    let lower = &mut lower[..name.len()];
+                    lower.copy_from_slice(name);
+                    lower.make_ascii_lowercase();
+                    names.contains(&*lower)
+                }
+            };
+            if allowed { Ok(()) } else { Err(name) }
+        });
+        match scanned {
+            Ok(()) => Ok(any_name && matches!(c.headers, NameRule::Any) && c.credentials),
+            Err(ScanError::Refused(name)) => Err(deny(DenyReason::HeaderNotAllowed, name)),
+            // With a list, an over-long name or one name too many cannot be allowed.
+            Err(ScanError::ItemTooLong(name)) if matches!(c.headers, NameRule::List { .. }) => {
+                Err(deny(DenyReason::HeaderNotAllowed, name))
+            }
+            Err(_) => Err(deny(DenyReason::HeadersMalformed, b"")),
+        }
+    }
+}

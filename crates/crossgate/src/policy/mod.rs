@@ -1,0 +1,335 @@
+//! The server side: a validated CORS policy, its decision for each request, and the response
+//! headers that carry the decision.
+//!
+//! ```
+//! use crossgate::Policy;
+//!
+//! let policy = Policy::builder()
+//!     .allow_origins(["https://app.example.com", "https://*.example.com"])
+//!     .allow_credentials(true)
+//!     .allow_methods(["PUT", "DELETE"])
+//!     .allow_headers(["content-type", "authorization"])
+//!     .max_age(600)
+//!     .build()
+//!     .expect("a valid policy");
+//! assert!(policy.allows_origin(b"https://app.example.com"));
+//! assert!(!policy.allows_origin(b"https://example.com.evil.tld"));
+//! ```
+
+pub mod config;
+mod decide;
+pub mod document;
+mod matcher;
+pub mod pattern;
+pub mod problem;
+mod respond;
+mod validate;
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hashbrown::HashSet;
+
+pub use config::PolicyConfig;
+pub use decide::{
+    Actual, AllowOrigin, CorsRequestHeader, Decision, Denied, DenyReason, PreflightAllowed,
+    RequestHead, limits,
+};
+pub use matcher::MAX_ORIGIN_LEN;
+pub use problem::{InvalidConfig, Problem, ProblemCode, Severity};
+pub use respond::{ActualAnswer, CorsResponseHeader, HeaderValues, PreflightEcho, ResponseHeaders};
+pub use validate::MAX_HEADER_NAME_LEN;
+
+use matcher::OriginMatcher;
+use validate::Wild;
+
+/// A validated, compiled CORS policy. Cheap to clone (one reference count); immutable.
+#[derive(Clone)]
+pub struct Policy {
+    inner: Arc<Compiled>,
+}
+
+pub(crate) struct Compiled {
+    normalized: PolicyConfig,
+    origins: OriginMatcher,
+    credentials: bool,
+    methods: NameRule,
+    headers: NameRule,
+    /// With `headers == NameRule::Any`: `authorization` was listed as well.
+    headers_authorization: bool,
+    private_network: bool,
+    /// Whether responses depend on the request's `Origin` (everything but `*`).
+    vary_origin: bool,
+    specs: HeaderValues<Bytes>,
+    values: HeaderValues<http::HeaderValue>,
+}
+
+/// Allowed methods or request-header names.
+pub(crate) enum NameRule {
+    Any,
+    /// A set of names (methods case-sensitive; header names lowercase) and the longest one.
+    List {
+        names: HashSet<Box<[u8]>>,
+        longest: usize,
+    },
+}
+
+impl NameRule {
+    fn new(list: Wild<Vec<Vec<u8>>>) -> NameRule {
+        match list {
+            Wild::Any => NameRule::Any,
+            Wild::List(items) => NameRule::List {
+                longest: items.iter().map(Vec::len).max().unwrap_or(0),
+                names: items.into_iter().map(Vec::into_boxed_slice).collect(),
+            },
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            NameRule::Any => usize::MAX,
+            NameRule::List { names, .. } => names.len(),
+        }
+    }
+}
+
+/// The outcome of checking a configuration: the policy (when there is no error) and every
+/// problem, errors and warnings alike.
+#[derive(Clone)]
+pub struct Checked {
+    pub policy: Option<Policy>,
+    pub problems: Vec<Problem>,
+}
+
+impl Checked {
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().filter(|p| p.is_error())
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().filter(|p| !p.is_error())
+    }
+}
+
+impl Policy {
+    /// Validates `config` and compiles it. Refuses with every error at once; warnings are
+    /// emitted as `tracing` events (use [`Policy::check`] to get them as values).
+    pub fn new(config: &PolicyConfig) -> Result<Policy, InvalidConfig> {
+        let checked = Policy::check(config);
+        for w in checked.warnings() {
+            tracing::warn!(target: "crossgate::policy", "{w}");
+        }
+        checked.policy.ok_or(InvalidConfig {
+            problems: checked.problems,
+        })
+    }
+
+    /// Validates `config`, returning the policy (if valid) and every problem found.
+    pub fn check(config: &PolicyConfig) -> Checked {
+        let v = validate::validate(config);
+        if v.problems.iter().any(Problem::is_error) {
+            return Checked {
+                policy: None,
+                problems: v.problems,
+            };
+        }
+        let policy = Policy::compile(
+            config,
+            v.origins,
+            v.methods,
+            v.headers,
+            v.headers_authorization,
+            v.expose,
+            v.max_age,
+        );
+        Checked {
+            policy: Some(policy),
+            problems: v.problems,
+        }
+    }
+
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::default()
+    }
+
+    fn compile(
+        config: &PolicyConfig,
+        origins: Vec<pattern::OriginPattern>,
+        methods: Wild<Vec<Vec<u8>>>,
+        headers: Wild<Vec<Vec<u8>>>,
+        headers_authorization: bool,
+        expose: Wild<Vec<Vec<u8>>>,
+        max_age: Option<u32>,
+    ) -> Policy {
+        let credentials = config.allow_credentials;
+        let matcher = OriginMatcher::new(&origins);
+        let vary_origin = !matcher.is_any();
+        let text = |items: &[Vec<u8>]| -> Vec<String> {
+            items
+                .iter()
+                .map(|i| String::from_utf8_lossy(i).into_owned())
+                .collect()
+        };
+        let wild_text = |w: &Wild<Vec<Vec<u8>>>, extra: &[&str]| -> Vec<String> {
+            match w {
+                Wild::Any => std::iter::once("*")
+                    .chain(extra.iter().copied())
+                    .map(str::to_owned)
+                    .collect(),
+                Wild::List(items) => text(items),
+            }
+        };
+        let normalized = PolicyConfig {
+            allow_origins: origins.iter().map(ToString::to_string).collect(),
+            allow_credentials: credentials,
+            allow_methods: wild_text(&methods, &[]),
+            allow_headers: wild_text(
+                &headers,
+                if headers_authorization {
+                    &["authorization"]
+                } else {
+                    &[]
+                },
+            ),
+            expose_headers: wild_text(&expose, &[]),
+            max_age: max_age.map(i64::from),
+            allow_private_network: config.allow_private_network,
+            dangerously_tolerate_insecure_origins: config.dangerously_tolerate_insecure_origins,
+            dangerously_tolerate_public_suffix_subdomains: config
+                .dangerously_tolerate_public_suffix_subdomains,
+        };
+        let specs = HeaderValues::specs(
+            &methods,
+            &headers,
+            headers_authorization,
+            &expose,
+            max_age,
+            credentials,
+            vary_origin,
+            config.allow_private_network,
+        );
+        let values = specs.map(|b| {
+            http::HeaderValue::from_maybe_shared(b.clone()).expect("precomputed values are valid")
+        });
+        Policy {
+            inner: Arc::new(Compiled {
+                normalized,
+                origins: matcher,
+                credentials,
+                methods: NameRule::new(methods),
+                headers: NameRule::new(headers),
+                headers_authorization,
+                private_network: config.allow_private_network,
+                vary_origin,
+                specs,
+                values,
+            }),
+        }
+    }
+
+    /// The policy in normal form (patterns normalised, safelisted methods dropped, names
+    /// lowercased). Building a policy from it gives the same policy.
+    pub fn config(&self) -> &PolicyConfig {
+        &self.inner.normalized
+    }
+
+    /// Whether a request `Origin` (its exact bytes) is allowed.
+    pub fn allows_origin(&self, origin: &[u8]) -> bool {
+        self.inner.origins.matches(origin)
+    }
+
+    pub fn allows_credentials(&self) -> bool {
+        self.inner.credentials
+    }
+
+    /// Whether CORS responses depend on the request's `Origin` (false only for `*`), and so
+    /// carry `Vary: Origin`.
+    pub fn varies_by_origin(&self) -> bool {
+        self.inner.vary_origin
+    }
+
+    /// The precomputed header values as `http` 1 values.
+    pub fn header_values(&self) -> &HeaderValues<http::HeaderValue> {
+        &self.inner.values
+    }
+
+    /// The precomputed header values converted once to another header-value type (for
+    /// frameworks on other `http` versions).
+    pub fn header_values_as<V>(&self, convert: impl Fn(&Bytes) -> V) -> HeaderValues<V> {
+        self.inner.specs.map(convert)
+    }
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Policy")
+            .field(&self.inner.normalized)
+            .finish()
+    }
+}
+
+/// Builds a [`Policy`] in code; the same validation as configuration files.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyBuilder {
+    config: PolicyConfig,
+}
+
+fn strings<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Vec<String> {
+    items.into_iter().map(Into::into).collect()
+}
+
+impl PolicyBuilder {
+    pub fn allow_origins<I: IntoIterator<Item = S>, S: Into<String>>(mut self, origins: I) -> Self {
+        self.config.allow_origins = strings(origins);
+        self
+    }
+
+    pub fn allow_credentials(mut self, yes: bool) -> Self {
+        self.config.allow_credentials = yes;
+        self
+    }
+
+    pub fn allow_methods<I: IntoIterator<Item = S>, S: Into<String>>(mut self, methods: I) -> Self {
+        self.config.allow_methods = strings(methods);
+        self
+    }
+
+    pub fn allow_headers<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
+        self.config.allow_headers = strings(names);
+        self
+    }
+
+    pub fn expose_headers<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
+        self.config.expose_headers = strings(names);
+        self
+    }
+
+    pub fn max_age(mut self, seconds: u32) -> Self {
+        self.config.max_age = Some(i64::from(seconds));
+        self
+    }
+
+    pub fn allow_private_network(mut self, yes: bool) -> Self {
+        self.config.allow_private_network = yes;
+        self
+    }
+
+    pub fn dangerously_tolerate_insecure_origins(mut self, yes: bool) -> Self {
+        self.config.dangerously_tolerate_insecure_origins = yes;
+        self
+    }
+
+    pub fn dangerously_tolerate_public_suffix_subdomains(mut self, yes: bool) -> Self {
+        self.config.dangerously_tolerate_public_suffix_subdomains = yes;
+        self
+    }
+
+    pub fn config(&self) -> &PolicyConfig {
+        &self.config
+    }
+
+    pub fn build(self) -> Result<Policy, InvalidConfig> {
+        Policy::new(&self.config)
+    }
+}

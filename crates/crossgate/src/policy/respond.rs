@@ -1,0 +1,345 @@
+//! [`Decision`](super::Decision) -> response headers.
+//!
+//! Every constant value is built once, when the policy is built ([`HeaderValues`]); the only
+//! request-derived values (the reflected `Origin`, an echoed method or header list) are clones of
+//! the request's own header values, which are reference-counted. Writing never formats a string.
+//!
+//! The writers are generic over [`ResponseHeaders`], so the tower layer (`http` 1), actix-web and
+//! the gateway share these rules.
+
+use bytes::Bytes;
+
+use super::Policy;
+use super::decide::{Actual, AllowOrigin, PreflightAllowed};
+use super::validate::Wild;
+use crate::fetch::list::{RawElements, trim_ows};
+
+/// The response headers a CORS layer writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CorsResponseHeader {
+    AllowOrigin,
+    AllowCredentials,
+    AllowMethods,
+    AllowHeaders,
+    ExposeHeaders,
+    MaxAge,
+    AllowPrivateNetwork,
+    Vary,
+}
+
+impl CorsResponseHeader {
+    /// The headers crossgate owns on a response: whatever else wrote them is replaced.
+    pub const OWNED: [CorsResponseHeader; 7] = [
+        CorsResponseHeader::AllowOrigin,
+        CorsResponseHeader::AllowCredentials,
+        CorsResponseHeader::AllowMethods,
+        CorsResponseHeader::AllowHeaders,
+        CorsResponseHeader::ExposeHeaders,
+        CorsResponseHeader::MaxAge,
+        CorsResponseHeader::AllowPrivateNetwork,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CorsResponseHeader::AllowOrigin => "access-control-allow-origin",
+            CorsResponseHeader::AllowCredentials => "access-control-allow-credentials",
+            CorsResponseHeader::AllowMethods => "access-control-allow-methods",
+            CorsResponseHeader::AllowHeaders => "access-control-allow-headers",
+            CorsResponseHeader::ExposeHeaders => "access-control-expose-headers",
+            CorsResponseHeader::MaxAge => "access-control-max-age",
+            CorsResponseHeader::AllowPrivateNetwork => "access-control-allow-private-network",
+            CorsResponseHeader::Vary => "vary",
+        }
+    }
+}
+
+/// A response header map a CORS layer can write into.
+pub trait ResponseHeaders {
+    type Value: Clone;
+
+    /// Sets `name` to `value`, replacing every existing line.
+    fn insert(&mut self, name: CorsResponseHeader, value: Self::Value);
+    /// Adds a field line, keeping existing ones.
+    fn append(&mut self, name: CorsResponseHeader, value: Self::Value);
+    /// Removes every line of `name`.
+    fn remove(&mut self, name: CorsResponseHeader);
+    /// The field lines of `name`, in order.
+    fn lines(&self, name: CorsResponseHeader) -> impl Iterator<Item = &[u8]>;
+    /// Whether any `Access-Control-*` header is present (a quick scan before removing).
+    fn has_access_control(&self) -> bool;
+}
+
+impl CorsResponseHeader {
+    /// The `http` 1 header name (a constant: no parsing per request).
+    pub fn http_name(self) -> http::HeaderName {
+        use http::header;
+        match self {
+            CorsResponseHeader::AllowOrigin => header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            CorsResponseHeader::AllowCredentials => header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            CorsResponseHeader::AllowMethods => header::ACCESS_CONTROL_ALLOW_METHODS,
+            CorsResponseHeader::AllowHeaders => header::ACCESS_CONTROL_ALLOW_HEADERS,
+            CorsResponseHeader::ExposeHeaders => header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            CorsResponseHeader::MaxAge => header::ACCESS_CONTROL_MAX_AGE,
+            CorsResponseHeader::AllowPrivateNetwork => {
+                http::HeaderName::from_static("access-control-allow-private-network")
+            }
+            CorsResponseHeader::Vary => header::VARY,
+        }
+    }
+}
+
+impl ResponseHeaders for http::HeaderMap {
+    type Value = http::HeaderValue;
+
+    fn insert(&mut self, name: CorsResponseHeader, value: http::HeaderValue) {
+        http::HeaderMap::insert(self, name.http_name(), value);
+    }
+
+    fn append(&mut self, name: CorsResponseHeader, value: http::HeaderValue) {
+        http::HeaderMap::append(self, name.http_name(), value);
+    }
+
+    fn remove(&mut self, name: CorsResponseHeader) {
+        http::HeaderMap::remove(self, name.http_name());
+    }
+
+    fn lines(&self, name: CorsResponseHeader) -> impl Iterator<Item = &[u8]> {
+        self.get_all(name.http_name())
+            .iter()
+            .map(http::HeaderValue::as_bytes)
+    }
+
+    fn has_access_control(&self) -> bool {
+        self.keys()
+            .any(|k| k.as_str().starts_with("access-control-"))
+    }
+}
+
+/// The constant header values of a policy, built once.
+#[derive(Clone, Debug)]
+pub struct HeaderValues<V> {
+    pub wildcard: V,
+    pub true_: V,
+    /// `Origin`, for actual responses of origin-dependent policies.
+    pub vary_actual: V,
+    /// What preflight responses vary on.
+    pub vary_preflight: V,
+    pub allow_methods: Option<V>,
+    pub allow_headers: Option<V>,
+    pub expose_headers: Option<V>,
+    pub max_age: Option<V>,
+}
+
+impl<V> HeaderValues<V> {
+    pub fn map<W>(&self, f: impl Fn(&V) -> W) -> HeaderValues<W> {
+        HeaderValues {
+            wildcard: f(&self.wildcard),
+            true_: f(&self.true_),
+            vary_actual: f(&self.vary_actual),
+            vary_preflight: f(&self.vary_preflight),
+            allow_methods: self.allow_methods.as_ref().map(&f),
+            allow_headers: self.allow_headers.as_ref().map(&f),
+            expose_headers: self.expose_headers.as_ref().map(&f),
+            max_age: self.max_age.as_ref().map(&f),
+        }
+    }
+}
+
+fn join(items: &[Vec<u8>]) -> Option<Bytes> {
+    (!items.is_empty()).then(|| Bytes::from(items.join(&b", "[..])))
+}
+
+impl HeaderValues<Bytes> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn specs(
+        methods: &Wild<Vec<Vec<u8>>>,
+        headers: &Wild<Vec<Vec<u8>>>,
+        headers_authorization: bool,
+        expose: &Wild<Vec<Vec<u8>>>,
+        max_age: Option<u32>,
+        credentials: bool,
+        vary_origin: bool,
+        private_network: bool,
+    ) -> HeaderValues<Bytes> {
+        let wildcard = Bytes::from_static(b"*");
+        // Fetch §4.8 step 7.3-7.6: with credentials a `*` is a literal name, so any-method and
+        // any-header policies echo the request instead (see `PreflightAllowed`).
+        let allow_methods = match methods {
+            Wild::Any => (!credentials).then(|| wildcard.clone()),
+            Wild::List(items) => join(items),
+        };
+        let allow_headers = match headers {
+            Wild::Any if credentials => None,
+            Wild::Any if headers_authorization => Some(Bytes::from_static(b"*, authorization")),
+            Wild::Any => Some(wildcard.clone()),
+            Wild::List(items) => join(items),
+        };
+        let expose_headers = match expose {
+            Wild::Any => Some(wildcard.clone()),
+            Wild::List(items) => join(items),
+        };
+        let mut vary_preflight: Vec<&str> = Vec::new();
+        if vary_origin {
+            vary_preflight.push("Origin");
+        }
+        vary_preflight.extend([
+            "Access-Control-Request-Method",
+            "Access-Control-Request-Headers",
+        ]);
+        if private_network {
+            vary_preflight.push("Access-Control-Request-Private-Network");
+        }
+        HeaderValues {
+            wildcard,
+            true_: Bytes::from_static(b"true"),
+            vary_actual: Bytes::from_static(b"Origin"),
+            vary_preflight: Bytes::from(vary_preflight.join(", ")),
+            allow_methods,
+            allow_headers,
+            expose_headers,
+            max_age: max_age.map(|s| Bytes::from(s.to_string())),
+        }
+    }
+}
+
+/// What an actual response gets, settled before the inner service runs (so the request can move
+/// into it): the `Access-Control-Allow-Origin` value, if any.
+#[derive(Clone, Debug)]
+pub struct ActualAnswer<V> {
+    allow_origin: Option<V>,
+}
+
+/// The request values a preflight answer may echo, as the framework's header values.
+pub struct PreflightEcho<V, I> {
+    pub origin: Option<V>,
+    pub method: Option<V>,
+    pub headers: I,
+}
+
+impl Policy {
+    /// Settles the answer for an actual request. `request_origin` is called only when the origin
+    /// is reflected.
+    pub fn actual_answer<V: Clone>(
+        &self,
+        values: &HeaderValues<V>,
+        actual: &Actual<'_>,
+        request_origin: impl FnOnce() -> Option<V>,
+    ) -> ActualAnswer<V> {
+        let allow_origin = match actual {
+            Actual::Allowed(AllowOrigin::Any) => Some(values.wildcard.clone()),
+            Actual::Allowed(AllowOrigin::Reflect) => request_origin(),
+            Actual::NoOrigin | Actual::Denied(_) => None,
+        };
+        ActualAnswer { allow_origin }
+    }
+
+    /// Writes the CORS headers of an actual response into the inner service's response. Errors
+    /// (401, 500, ...) get them too, so the browser shows the real status, not a CORS error.
+    pub fn write_actual<H: ResponseHeaders>(
+        &self,
+        values: &HeaderValues<H::Value>,
+        answer: ActualAnswer<H::Value>,
+        headers: &mut H,
+    ) {
+        remove_foreign(headers);
+        if let Some(origin) = answer.allow_origin {
+            headers.insert(CorsResponseHeader::AllowOrigin, origin);
+            if self.inner.credentials {
+                headers.insert(CorsResponseHeader::AllowCredentials, values.true_.clone());
+            }
+            if let Some(expose) = &values.expose_headers {
+                headers.insert(CorsResponseHeader::ExposeHeaders, expose.clone());
+            }
+        }
+        // Caches must not serve one origin's answer to another: `Vary: Origin` on every response
+        // whose CORS headers depend on it, allowed, refused or without `Origin`.
+        if self.inner.vary_origin {
+            merge_vary(headers, b"origin", &values.vary_actual);
+        }
+    }
+
+    /// Writes the headers of an allowed preflight (status 204) into a fresh header map.
+    pub fn write_preflight_allowed<H, I>(
+        &self,
+        values: &HeaderValues<H::Value>,
+        allowed: &PreflightAllowed,
+        echo: PreflightEcho<H::Value, I>,
+        headers: &mut H,
+    ) where
+        H: ResponseHeaders,
+        I: Iterator<Item = H::Value>,
+    {
+        remove_foreign(headers);
+        let origin = match allowed.allow_origin {
+            AllowOrigin::Any => Some(values.wildcard.clone()),
+            AllowOrigin::Reflect => echo.origin,
+        };
+        if let Some(origin) = origin {
+            headers.insert(CorsResponseHeader::AllowOrigin, origin);
+        }
+        if self.inner.credentials {
+            headers.insert(CorsResponseHeader::AllowCredentials, values.true_.clone());
+        }
+        // Every allowed method and header, not just the requested ones, so the browser's
+        // preflight cache also covers the next request.
+        let methods = if allowed.echo_method {
+            echo.method
+        } else {
+            values.allow_methods.clone()
+        };
+        if let Some(m) = methods {
+            headers.insert(CorsResponseHeader::AllowMethods, m);
+        }
+        if allowed.echo_headers {
+            // Each validated request line becomes an allow line; browsers join them with ", ".
+            for line in echo.headers {
+                headers.append(CorsResponseHeader::AllowHeaders, line);
+            }
+        } else if let Some(h) = &values.allow_headers {
+            headers.insert(CorsResponseHeader::AllowHeaders, h.clone());
+        }
+        if let Some(age) = &values.max_age {
+            headers.insert(CorsResponseHeader::MaxAge, age.clone());
+        }
+        if allowed.private_network {
+            headers.insert(
+                CorsResponseHeader::AllowPrivateNetwork,
+                values.true_.clone(),
+            );
+        }
+        headers.insert(CorsResponseHeader::Vary, values.vary_preflight.clone());
+    }
+
+    /// Writes the headers of a refused preflight (status 403): no `Access-Control-Allow-*` at
+    /// all, only what the answer varies on.
+    pub fn write_preflight_denied<H: ResponseHeaders>(
+        &self,
+        values: &HeaderValues<H::Value>,
+        headers: &mut H,
+    ) {
+        remove_foreign(headers);
+        headers.insert(CorsResponseHeader::Vary, values.vary_preflight.clone());
+    }
+}
+
+fn remove_foreign<H: ResponseHeaders>(headers: &mut H) {
+    if headers.has_access_control() {
+        for name in CorsResponseHeader::OWNED {
+            headers.remove(name);
+        }
+    }
+}
+
+/// Adds `token` to `Vary` unless it (or `*`) is already there. Existing lines are kept as they
+/// are; a missing token is added as its own field line, which HTTP joins with the others.
+fn merge_vary<H: ResponseHeaders>(headers: &mut H, token: &[u8], value: &H::Value) {
+    let present = headers.lines(CorsResponseHeader::Vary).any(|line| {
+        RawElements::new(line).any(|e| {
+            let e = trim_ows(e).value;
+            e == b"*" || e.eq_ignore_ascii_case(token)
+        })
+    });
+    if !present {
+        headers.append(CorsResponseHeader::Vary, value.clone());
+    }
+}
