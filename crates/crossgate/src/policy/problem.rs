@@ -70,6 +70,52 @@ pub enum ProblemCode {
 }
 
 impl ProblemCode {
+    /// Every code, for tools and tests that enumerate them.
+    pub const ALL: [ProblemCode; 42] = [
+        ProblemCode::Syntax,
+        ProblemCode::UnknownField,
+        ProblemCode::WrongType,
+        ProblemCode::OriginEmpty,
+        ProblemCode::OriginNull,
+        ProblemCode::OriginMissingScheme,
+        ProblemCode::OriginInvalidScheme,
+        ProblemCode::OriginOpaqueScheme,
+        ProblemCode::OriginHasUserinfo,
+        ProblemCode::OriginHasPath,
+        ProblemCode::OriginHasQuery,
+        ProblemCode::OriginInvalidHost,
+        ProblemCode::OriginMisplacedWildcard,
+        ProblemCode::OriginWildcardIp,
+        ProblemCode::OriginInvalidPort,
+        ProblemCode::OriginTooLong,
+        ProblemCode::OriginNormalized,
+        ProblemCode::OriginRedundant,
+        ProblemCode::WildcardOriginWithCredentials,
+        ProblemCode::InsecureOriginWithCredentials,
+        ProblemCode::PublicSuffixWildcardWithCredentials,
+        ProblemCode::PublicSuffixWildcard,
+        ProblemCode::NoOriginAllowed,
+        ProblemCode::PrivateNetworkWithWildcardOrigin,
+        ProblemCode::WildcardMixed,
+        ProblemCode::Duplicate,
+        ProblemCode::EmptyName,
+        ProblemCode::MethodInvalid,
+        ProblemCode::MethodForbidden,
+        ProblemCode::MethodCase,
+        ProblemCode::HeaderInvalid,
+        ProblemCode::HeaderForbidden,
+        ProblemCode::HeaderProhibited,
+        ProblemCode::HeaderNameTooLong,
+        ProblemCode::ExposeWildcardWithCredentials,
+        ProblemCode::ExposeForbidden,
+        ProblemCode::ExposeProhibited,
+        ProblemCode::ExposeSafelisted,
+        ProblemCode::MaxAgeNegative,
+        ProblemCode::MaxAgeAboveBrowserCap,
+        ProblemCode::MaxAgeOutOfRange,
+        ProblemCode::InvalidValue,
+    ];
+
     /// The kebab-case name, as it appears in JSON.
     pub fn as_str(self) -> String {
         serde_json::to_value(self)
