@@ -1,0 +1,198 @@
+//! The shared request/response vectors (crates/crossgate-vectors/vectors/*.json), run against the
+//! library itself, the tower layer inside an axum app and the actix-web middleware inside an
+//! actix-web app. The gateway runs the same vectors in its own tests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossgate::policy::{Actual, Decision, PreflightEcho};
+use crossgate::{Policy, PolicyConfig};
+use crossgate_vectors::{
+    Case, Handler, Observed, Report, Suite, expand, load_all, run_all, vectors,
+};
+use http::header::{
+    ACCESS_CONTROL_REQUEST_HEADERS, ACCESS_CONTROL_REQUEST_METHOD, HeaderMap, HeaderName,
+    HeaderValue, ORIGIN,
+};
+
+fn policy(suite: &Suite) -> Policy {
+    let mut problems = Vec::new();
+    let config = PolicyConfig::from_value(&suite.policy, "", &mut problems);
+    assert!(problems.is_empty(), "{}: {problems:?}", suite.name);
+    Policy::new(&config).unwrap_or_else(|e| panic!("{}: {e}", suite.name))
+}
+
+fn request(case: &Case) -> http::Request<()> {
+    let mut builder = http::Request::builder()
+        .method(case.request.method.as_str())
+        .uri(case.request.path.as_str());
+    for (name, value) in expand(&case.request.headers) {
+        builder = builder.header(
+            HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+            HeaderValue::from_bytes(&value).expect("header value"),
+        );
+    }
+    builder.body(()).expect("request")
+}
+
+fn handler_headers(handler: &Handler) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in expand(&handler.headers) {
+        map.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_bytes(&value).unwrap(),
+        );
+    }
+    map
+}
+
+fn lines(map: &HeaderMap) -> Vec<(String, Vec<u8>)> {
+    map.iter()
+        .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+#[test]
+fn library() {
+    run_all("library", |vector| {
+        let (suite, case, handler) = (vector.suite, vector.case, vector.handler());
+        let policy = policy(suite);
+        let values = policy.header_values();
+        let req = request(case);
+        match policy.decide(&req) {
+            Decision::PreflightAllowed(allowed) => {
+                let mut headers = HeaderMap::new();
+                let echo = PreflightEcho {
+                    origin: req.headers().get(ORIGIN).cloned(),
+                    method: req.headers().get(ACCESS_CONTROL_REQUEST_METHOD).cloned(),
+                    headers: req
+                        .headers()
+                        .get_all(ACCESS_CONTROL_REQUEST_HEADERS)
+                        .iter()
+                        .cloned(),
+                };
+                policy.write_preflight_allowed(values, &allowed, echo, &mut headers);
+                Observed {
+                    status: 204,
+                    reached: false,
+                    headers: lines(&headers),
+                }
+            }
+            Decision::PreflightDenied(_) => {
+                let mut headers = HeaderMap::new();
+                policy.write_preflight_denied(values, &mut headers);
+                Observed {
+                    status: 403,
+                    reached: false,
+                    headers: lines(&headers),
+                }
+            }
+            Decision::Actual(actual) => {
+                let answer =
+                    policy.actual_answer(values, &actual, || req.headers().get(ORIGIN).cloned());
+                if let Actual::Denied(d) = actual {
+                    assert!(!d.to_string().is_empty());
+                }
+                let mut headers = handler_headers(handler);
+                policy.write_actual(values, answer, &mut headers);
+                Observed {
+                    status: handler.status,
+                    reached: true,
+                    headers: lines(&headers),
+                }
+            }
+        }
+    });
+}
+
+#[tokio::test]
+async fn tower_layer_in_axum() {
+    use axum::Router;
+    use axum::response::IntoResponse;
+    use crossgate::tower::CorsLayer;
+    use tower::ServiceExt;
+
+    let files = load_all();
+    let mut report = Report::new("tower");
+    for vector in vectors(&files) {
+        let handler = vector.handler();
+        let reached = Arc::new(AtomicBool::new(false));
+        let status = http::StatusCode::from_u16(handler.status).unwrap();
+        let headers = handler_headers(handler);
+        let flag = Arc::clone(&reached);
+        // A real axum app: the policy's layer around a router whose fallback is the handler.
+        let app = Router::new()
+            .fallback(move || {
+                flag.store(true, Ordering::SeqCst);
+                let headers = headers.clone();
+                async move { (status, headers, "bar").into_response() }
+            })
+            .layer(CorsLayer::new(policy(vector.suite)));
+        let req = request(vector.case).map(|()| axum::body::Body::empty());
+        let response = app.oneshot(req).await.expect("infallible");
+        let observed = Observed {
+            status: response.status().as_u16(),
+            reached: reached.load(Ordering::SeqCst),
+            headers: lines(response.headers()),
+        };
+        report.record(&vector, &observed);
+    }
+    report.finish();
+}
+
+#[actix_web::test]
+async fn actix_middleware_in_actix_app() {
+    use actix_web::http::header::{HeaderName as AName, HeaderValue as AValue};
+    use actix_web::{App, HttpResponse, test, web};
+    use crossgate::actix::Cors;
+
+    let files = load_all();
+    let mut report = Report::new("actix");
+    for vector in vectors(&files) {
+        let reached = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&reached);
+        let handler = vector.handler().clone();
+        // A real actix-web app: the middleware around an app whose default service is the handler.
+        let app = test::init_service(
+            App::new()
+                .wrap(Cors::new(policy(vector.suite)))
+                .default_service(web::to(move || {
+                    flag.store(true, Ordering::SeqCst);
+                    let mut builder = HttpResponse::build(
+                        actix_web::http::StatusCode::from_u16(handler.status).unwrap(),
+                    );
+                    for (name, value) in expand(&handler.headers) {
+                        builder.append_header((
+                            AName::from_bytes(name.as_bytes()).unwrap(),
+                            AValue::from_bytes(&value).unwrap(),
+                        ));
+                    }
+                    let response = builder.body("bar");
+                    async move { response }
+                })),
+        )
+        .await;
+        let case = vector.case;
+        let mut req = test::TestRequest::default()
+            .method(actix_web::http::Method::from_bytes(case.request.method.as_bytes()).unwrap())
+            .uri(&case.request.path);
+        for (name, value) in expand(&case.request.headers) {
+            req = req.append_header((
+                AName::from_bytes(name.as_bytes()).unwrap(),
+                AValue::from_bytes(&value).unwrap(),
+            ));
+        }
+        let response = test::call_service(&app, req.to_request()).await;
+        let observed = Observed {
+            status: response.status().as_u16(),
+            reached: reached.load(Ordering::SeqCst),
+            headers: response
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                .collect(),
+        };
+        report.record(&vector, &observed);
+    }
+    report.finish();
+}
