@@ -16,7 +16,9 @@
 //! ```
 //!
 //! A preflight is answered by the middleware (204 or 403) whether or not a route matches;
-//! every other response, errors included, gets the CORS headers its origin is entitled to.
+//! every other response, errors included, gets the CORS headers its origin is entitled to. An
+//! `Err` from an inner middleware is passed on wrapped (see [`CorsError`]), so that the response
+//! actix-web renders from it carries those headers too.
 //! actix-web 4 is built on `http` 0.2, so the policy's header values are converted to its types
 //! once, when the middleware is created.
 
@@ -25,12 +27,13 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use actix_web::HttpRequest;
+use std::fmt;
+
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{Error, HttpResponse};
+use actix_web::{Error, HttpResponse, ResponseError};
 
 use crate::policy::{
     ActualAnswer, CorsRequestHeader, CorsResponseHeader, Decision, HeaderValues, Policy,
@@ -184,12 +187,10 @@ where
                 request.headers().get(header::ORIGIN).cloned()
             }),
         };
-        // Kept to turn an inner error into its response here, so that it gets CORS headers too.
-        let http_request = request.request().clone();
         CorsFuture {
             state: State::Inner {
                 future: self.service.call(request),
-                answer: Some((answer, http_request)),
+                answer: Some(answer),
                 shared: Rc::clone(&self.shared),
             },
         }
@@ -211,7 +212,7 @@ pin_project_lite::pin_project! {
         Inner {
             #[pin]
             future: F,
-            answer: Option<(ActualAnswer<HeaderValue>, HttpRequest)>,
+            answer: Option<ActualAnswer<HeaderValue>>,
             shared: Rc<Shared>,
         },
     }
@@ -246,18 +247,66 @@ where
                 shared,
             } => {
                 let result = std::task::ready!(future.poll(cx));
-                let (answer, http_request) = answer.take().expect("polled after completion");
-                let mut response = match result {
-                    Ok(response) => response.map_into_left_body(),
-                    Err(error) => {
-                        ServiceResponse::from_err(error, http_request).map_into_right_body()
+                let answer = answer.take().expect("polled after completion");
+                Poll::Ready(match result {
+                    Ok(response) => {
+                        let mut response = response.map_into_left_body();
+                        shared
+                            .policy
+                            .write_actual(&shared.values, answer, response.headers_mut());
+                        Ok(response)
                     }
-                };
-                shared
-                    .policy
-                    .write_actual(&shared.values, answer, response.headers_mut());
-                Poll::Ready(Ok(response))
+                    Err(error) => Err(Error::from(CorsError {
+                        error,
+                        answer,
+                        shared: Rc::clone(shared),
+                    })),
+                })
             }
         }
+    }
+}
+
+/// An error from the wrapped service, carrying the CORS answer of its request: the response
+/// actix-web renders from it is the inner error's response plus the CORS headers, so the browser
+/// shows the real status instead of a CORS failure. (Code that downcasts errors outside this
+/// middleware sees this type; [`CorsError::inner`] gives the original.)
+pub struct CorsError {
+    error: Error,
+    answer: ActualAnswer<HeaderValue>,
+    shared: Rc<Shared>,
+}
+
+impl CorsError {
+    pub fn inner(&self) -> &Error {
+        &self.error
+    }
+}
+
+impl fmt::Debug for CorsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.error, f)
+    }
+}
+
+impl fmt::Display for CorsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl ResponseError for CorsError {
+    fn status_code(&self) -> StatusCode {
+        self.error.as_response_error().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        let mut response = self.error.error_response();
+        self.shared.policy.write_actual(
+            &self.shared.values,
+            self.answer.clone(),
+            response.headers_mut(),
+        );
+        response
     }
 }
