@@ -373,6 +373,19 @@ fn parse_host_pattern(
         check_domain(domain)?;
     }
     let serialized = host.to_string();
+    // The host parser percent-decodes (`%2a`) and maps look-alikes (U+FF0A) to `*`, which is
+    // not a forbidden domain code point: such a host would print as a wildcard pattern while
+    // matching only a literal `*`, so its normal form would mean something else.
+    if serialized.contains('*') {
+        return Err(refuse(
+            ProblemCode::OriginMisplacedWildcard,
+            format!(
+                "`{host_in}` decodes to `{serialized}`: `*` may only stand alone (any origin) or \
+                 start the host as `*.` (subdomains)"
+            ),
+            "write `*`, or a pattern such as https://*.example.com",
+        ));
+    }
     if serialized != host_in {
         normalized.push(format!("host `{host_in}` written as `{serialized}`"));
     }
