@@ -302,6 +302,64 @@ fn normal_form_is_idempotent() {
     assert!(valid >= 30, "only {valid} valid cases");
 }
 
+/// Origins a normalised pattern stands for (a sample): itself when exact, a subdomain for `*.`,
+/// no port and a few ports for `:*`.
+fn instances(pattern: &str) -> Vec<String> {
+    let (scheme, rest) = pattern.split_once("://").unwrap();
+    let hosts = match rest.strip_prefix("*.") {
+        Some(base) => vec![format!("x.{base}"), format!("a-b.c_d.{base}")],
+        None => vec![rest.to_owned()],
+    };
+    hosts
+        .into_iter()
+        .flat_map(|h| match h.strip_suffix(":*") {
+            Some(h) => vec![format!("{scheme}://{h}"), format!("{scheme}://{h}:8080")],
+            None => vec![format!("{scheme}://{h}")],
+        })
+        .collect()
+}
+
+/// `origin-redundant` says "remove it": doing so must not narrow the policy.
+#[test]
+fn removing_a_redundant_pattern_keeps_what_is_allowed() {
+    let mut seen = 0;
+    for case in cases() {
+        let (config, problems, Some(policy)) = run(&case.config) else {
+            continue;
+        };
+        for p in problems
+            .iter()
+            .filter(|p| p.code == ProblemCode::OriginRedundant)
+        {
+            seen += 1;
+            let i: usize = p.field["allow_origins[".len()..p.field.len() - 1]
+                .parse()
+                .unwrap();
+            let normal = Policy::builder()
+                .allow_origins([config.allow_origins[i].clone()])
+                .dangerously_tolerate_insecure_origins(true)
+                .build()
+                .unwrap()
+                .config()
+                .allow_origins[0]
+                .clone();
+            let mut without = config.clone();
+            without.allow_origins.remove(i);
+            let smaller = Policy::new(&without).unwrap();
+            for origin in instances(&normal) {
+                assert!(policy.allows_origin(origin.as_bytes()), "{origin}");
+                assert!(
+                    smaller.allows_origin(origin.as_bytes()),
+                    "case {:?}: {} is flagged redundant, but without it {origin} is refused",
+                    case.name,
+                    p.value
+                );
+            }
+        }
+    }
+    assert!(seen >= 3, "only {seen} redundant patterns in the table");
+}
+
 /// Every problem code a policy table can produce has a case. `Syntax` belongs to whole documents
 /// (tested below); `InvalidValue` to the gateway's own fields.
 #[test]

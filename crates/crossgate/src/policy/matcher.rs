@@ -187,7 +187,7 @@ impl OriginMatcher {
 
 /// The labels a `*.` pattern stands for: one or more non-empty labels of lowercase letters,
 /// digits, `-` and `_` (what a browser serialises for an ASCII or punycode domain).
-fn is_subdomain_part(sub: &[u8]) -> bool {
+pub(crate) fn is_subdomain_part(sub: &[u8]) -> bool {
     !sub.is_empty()
         && sub.split(|&b| b == b'.').all(|label| {
             !label.is_empty()

@@ -4,6 +4,7 @@
 //! Errors refuse the configuration; warnings say what was normalised or is probably unintended.
 
 use super::config::PolicyConfig;
+use super::matcher::is_subdomain_part;
 use super::pattern::{HostPattern, OriginPattern, PortPattern, parse_pattern};
 use super::problem::{Problem, ProblemCode};
 use crate::browser::Browser;
@@ -249,10 +250,14 @@ fn covers(a: &OriginPattern, b: &OriginPattern) -> bool {
     sa == sb && ports && hosts && a != b
 }
 
+/// Whether a `*.base` pattern matches `host`: one or more labels in front of `base`, each of the
+/// bytes the matcher accepts there (so the redundancy warning never advises removing a pattern
+/// that the `*.` pattern does not in fact cover).
 fn is_strict_subdomain(host: &str, base: &str) -> bool {
     host.len() > base.len() + 1
         && host.ends_with(base)
         && host.as_bytes()[host.len() - base.len() - 1] == b'.'
+        && is_subdomain_part(&host.as_bytes()[..host.len() - base.len() - 1])
 }
 
 fn duplicate(field: &str, value: &str) -> Problem {
