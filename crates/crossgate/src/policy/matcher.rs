@@ -15,9 +15,10 @@ use hashbrown::{HashMap, HashSet};
 use super::pattern::{HostPattern, OriginPattern, PortPattern};
 use crate::origin::default_port;
 
-/// No serialised origin is longer: a 64-byte scheme, `://`, a 253-byte host or a bracketed IPv6
-/// address, `:` and five digits.
-pub const MAX_ORIGIN_LEN: usize = 64 + 3 + 253 + 6;
+/// No serialised origin is longer: a 64-byte scheme, `://`, a 253-byte host plus its optional
+/// root `.` (a fully qualified name, which patterns may name) or a bracketed IPv6 address, `:`
+/// and five digits.
+pub const MAX_ORIGIN_LEN: usize = 64 + 3 + 254 + 6;
 
 /// Ports allowed for one host or subdomain pattern. `0` stands for "no port" (the scheme's
 /// default), which no real port can be.
