@@ -1,0 +1,86 @@
+//! The command line, as clap sees it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "crossgate",
+    version,
+    about = "CORS by the Fetch standard: a strict CORS gateway and policy linter",
+    long_about = "CORS by the Fetch standard.\n\n\
+        `crossgate serve` runs a CORS gateway in front of a service that cannot change; \
+        `crossgate lint` checks a policy or gateway configuration and says how to fix it.\n\n\
+        Exit codes: 0 yes (valid, served), 1 no (invalid policy), 2 could not answer \
+        (bad arguments, unreadable file, address in use).",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// When to colour the output.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    pub color: Color,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour when writing to a terminal (and NO_COLOR is unset).
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    pub fn write_global(self) {
+        let choice = match self {
+            Color::Auto => anstream::ColorChoice::Auto,
+            Color::Always => anstream::ColorChoice::Always,
+            Color::Never => anstream::ColorChoice::Never,
+        };
+        choice.write_global();
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the CORS gateway: answer preflights, proxy everything else to the upstream, and
+    /// write the policy's headers into every response.
+    ///
+    /// With no arguments it runs on an embedded default: it listens on 127.0.0.1:8080, answers
+    /// from a built-in echo upstream, and allows http://localhost:* and http://127.0.0.1:* with
+    /// credentials (methods GET, HEAD, POST, PUT, PATCH, DELETE; headers content-type,
+    /// authorization). Stop it with Ctrl-C: in-flight requests finish first.
+    Serve(ServeArgs),
+    /// Check a CORS policy file, or the [cors] table of a gateway configuration, and say what
+    /// to fix. TOML, JSON or YAML, by extension. Exit 0 valid, 1 invalid, 2 unreadable.
+    Lint(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Gateway configuration file (TOML, JSON or YAML): listen, upstream, [cors]. Without it,
+    /// the embedded development default is used.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port); overrides the file.
+    #[arg(long, short, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Upstream base URL (http://host:port[/base]), or `echo` for the built-in echo upstream;
+    /// overrides the file.
+    #[arg(long, short, value_name = "URL")]
+    pub upstream: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// The policy or gateway configuration file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print one JSON document: {"valid", "errors", "warnings", ...}.
+    #[arg(long)]
+    pub json: bool,
+}

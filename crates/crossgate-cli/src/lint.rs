@@ -1,0 +1,141 @@
+//! `crossgate lint FILE [--json]` (CONTRACTS §2).
+
+use std::io::Write;
+use std::path::Path;
+
+use crossgate::Policy;
+use crossgate::policy::PolicyConfig;
+use crossgate::policy::document::{Format, parse_document};
+use crossgate::policy::problem::Problem;
+use crossgate_gateway::GatewayConfig;
+use serde_json::{Value, json};
+
+use crate::cli::LintArgs;
+use crate::report::{self, BOLD, GOOD};
+use crate::{Failure, Outcome};
+
+/// What kind of document a file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A bare policy (the fields of CONTRACTS §1 at the top level).
+    Policy,
+    /// A gateway configuration: its `[cors]` table is the policy.
+    Gateway,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Policy => "policy",
+            Kind::Gateway => "gateway",
+        }
+    }
+}
+
+/// The result of checking one file.
+pub struct Linted {
+    pub kind: Kind,
+    pub problems: Vec<Problem>,
+    pub policy: Option<Policy>,
+}
+
+/// Top-level keys that only a gateway configuration has.
+const GATEWAY_KEYS: [&str; 3] = ["listen", "upstream", "cors"];
+
+/// Reads and checks a file. `Err` only when it cannot be read.
+pub fn lint_file(path: &Path) -> Result<Linted, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
+    let format = Format::from_path(path).unwrap_or(Format::Toml);
+    let value = match parse_document(&text, format) {
+        Ok(v) => v,
+        Err(problem) => {
+            return Ok(Linted {
+                kind: Kind::Policy,
+                problems: vec![problem],
+                policy: None,
+            });
+        }
+    };
+    Ok(lint_value(&value))
+}
+
+/// Checks a parsed document: a gateway configuration if it has a gateway key, else a policy.
+pub fn lint_value(value: &Value) -> Linted {
+    let is_gateway = value
+        .as_object()
+        .is_some_and(|map| GATEWAY_KEYS.iter().any(|k| map.contains_key(*k)));
+    let mut problems = Vec::new();
+    let (kind, config, prefix) = if is_gateway {
+        let gateway = GatewayConfig::from_value(value, &mut problems);
+        (Kind::Gateway, gateway.cors, "cors")
+    } else {
+        (
+            Kind::Policy,
+            PolicyConfig::from_value(value, "", &mut problems),
+            "",
+        )
+    };
+    // Field-level problems (unknown fields, wrong types) come first; the policy's own rules
+    // then run on what could be read, so every problem is reported in one pass.
+    let checked = Policy::check(&config);
+    problems.extend(checked.problems.into_iter().map(|p| p.within(prefix)));
+    let valid = !problems.iter().any(Problem::is_error);
+    Linted {
+        kind,
+        policy: if valid { checked.policy } else { None },
+        problems,
+    }
+}
+
+fn problem_json(p: &Problem) -> Value {
+    json!({
+        "field": p.field,
+        "value": p.value,
+        "code": p.code.as_str(),
+        "message": p.message,
+        "fix": p.fix,
+    })
+}
+
+pub fn run(args: &LintArgs) -> Result<Outcome, Failure> {
+    let linted = lint_file(&args.file)?;
+    let errors: Vec<&Problem> = linted.problems.iter().filter(|p| p.is_error()).collect();
+    let warnings: Vec<&Problem> = linted.problems.iter().filter(|p| !p.is_error()).collect();
+    let valid = errors.is_empty();
+    if args.json {
+        let doc = json!({
+            "file": args.file.display().to_string(),
+            "kind": linted.kind.as_str(),
+            "valid": valid,
+            "errors": errors.iter().map(|p| problem_json(p)).collect::<Vec<_>>(),
+            "warnings": warnings.iter().map(|p| problem_json(p)).collect::<Vec<_>>(),
+            "policy": linted.policy.as_ref().map(|p| p.config()),
+        });
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        let mut out = anstream::stdout();
+        for problem in report::sorted(&linted.problems) {
+            report::problem_line(&mut out, problem)?;
+        }
+        let file = args.file.display();
+        if valid {
+            writeln!(
+                out,
+                "{GOOD}valid{GOOD:#}: {BOLD}{file}{BOLD:#} ({}, {})",
+                linted.kind.as_str(),
+                report::count(warnings.len(), "warning")
+            )?;
+        } else {
+            writeln!(
+                out,
+                "invalid: {BOLD}{file}{BOLD:#} ({}, {})",
+                report::count(errors.len(), "error"),
+                report::count(warnings.len(), "warning")
+            )?;
+        }
+    }
+    Ok(if valid { Outcome::Yes } else { Outcome::No })
+}

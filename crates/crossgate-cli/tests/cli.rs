@@ -1,0 +1,550 @@
+//! The `crossgate` binary as users run it: real processes, real files, real sockets on
+//! 127.0.0.1 (port 0), bounded in time.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_crossgate");
+
+fn crossgate(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("crossgate runs")
+}
+
+fn write_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+// --- lint ----------------------------------------------------------------------------------------
+
+#[test]
+fn lint_accepts_a_valid_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        &dir,
+        "policy.toml",
+        r#"allow_origins = ["https://app.example.com", "https://*.example.org"]
+allow_credentials = true
+allow_methods = ["GET", "PUT"]
+allow_headers = ["content-type"]
+max_age = 600
+"#,
+    );
+    let out = crossgate(&["lint", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("valid: "), "{stdout}");
+    assert!(stdout.contains("0 warnings"), "{stdout}");
+}
+
+#[test]
+fn lint_lists_every_problem_one_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        &dir,
+        "policy.toml",
+        r#"allow_origins = ["*", "null"]
+allow_credentials = true
+allow_methods = ["TRACE"]
+allow_headers = ["content-type: application/json"]
+max_age = -1
+alow_private_network = true
+"#,
+    );
+    let out = crossgate(&["lint", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    for (code, field) in [
+        ("unknown-field", "alow_private_network"),
+        ("origin-null", "allow_origins[1]"),
+        ("wildcard-origin-with-credentials", "allow_origins"),
+        ("method-forbidden", "allow_methods[0]"),
+        ("header-invalid", "allow_headers[0]"),
+        ("max-age-negative", "max_age"),
+    ] {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("error[{code}]: {field}")))
+            .unwrap_or_else(|| panic!("no {code} line for {field} in:\n{stdout}"));
+        assert!(line.contains("(fix: "), "{line}");
+    }
+    assert!(
+        stdout.contains("did you mean `allow_private_network`?"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("write the name only: \"content-type\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.trim_end().ends_with("errors, 0 warnings)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn lint_json_has_the_contract_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        &dir,
+        "policy.json",
+        r#"{"allow_origins": ["HTTPS://App.Example.com:443"], "max_age": 100000, "expose_headers": ["Set-Cookie"]}"#,
+    );
+    let out = crossgate(&["lint", "--json", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["valid"], false);
+    let errors = doc["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{doc:#}");
+    assert_eq!(errors[0]["code"], "expose-forbidden");
+    assert_eq!(errors[0]["field"], "expose_headers[0]");
+    assert_eq!(errors[0]["value"], "Set-Cookie");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Set-Cookie")
+    );
+    let warnings: Vec<&str> = doc["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert!(warnings.contains(&"origin-normalized"), "{warnings:?}");
+    assert!(
+        warnings.contains(&"max-age-above-browser-cap"),
+        "{warnings:?}"
+    );
+    for key in ["field", "value", "code", "message"] {
+        assert!(errors[0].get(key).is_some(), "missing {key}");
+    }
+}
+
+#[test]
+fn lint_warnings_do_not_change_the_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        &dir,
+        "policy.yaml",
+        "allow_origins: ['HTTPS://App.Example.com:443']\nmax_age: 100000\n",
+    );
+    let out = crossgate(&["lint", "--json", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["valid"], true);
+    assert_eq!(doc["warnings"].as_array().unwrap().len(), 2);
+    assert_eq!(doc["policy"]["allow_origins"][0], "https://app.example.com");
+}
+
+#[test]
+fn lint_reads_the_cors_table_of_a_gateway_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        &dir,
+        "gateway.toml",
+        r#"listen = "127.0.0.1:8080"
+upstream = "http://127.0.0.1:3000"
+[cors]
+allow_origins = ["http://app.example.com"]
+allow_credentials = true
+"#,
+    );
+    let out = crossgate(&["lint", "--json", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["kind"], "gateway");
+    assert_eq!(doc["errors"][0]["field"], "cors.allow_origins[0]");
+    assert_eq!(doc["errors"][0]["code"], "insecure-origin-with-credentials");
+}
+
+#[test]
+fn lint_reports_syntax_errors_and_unreadable_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(&dir, "broken.toml", "allow_origins = [\n");
+    let out = crossgate(&["lint", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("error[syntax]"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let missing = dir.path().join("missing.toml");
+    let out = crossgate(&["lint", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot read"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let out = crossgate(&["lint"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = crossgate(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+// --- serve ---------------------------------------------------------------------------------------
+
+/// A running `crossgate serve`, stopped with SIGINT when dropped.
+struct Served {
+    child: Child,
+    addr: SocketAddr,
+    banner: String,
+}
+
+impl Served {
+    fn start(args: &[&str]) -> Served {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("crossgate serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut banner = String::new();
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                banner.push_str(&line);
+                banner.push('\n');
+                if line.starts_with("  (GET, HEAD and POST") && !sent {
+                    sent = true;
+                    let _ = tx.send(banner.clone());
+                }
+            }
+        });
+        let banner = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("serve prints its banner");
+        let addr = banner
+            .lines()
+            .find_map(|l| l.strip_prefix("listening on http://"))
+            .expect("a listening line")
+            .parse()
+            .expect("a socket address");
+        Served {
+            child,
+            addr,
+            banner,
+        }
+    }
+
+    /// Sends SIGINT and waits (bounded) for the exit status.
+    fn interrupt(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill runs");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGINT");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut stderr);
+        }
+        (status.code(), stderr)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 exchange over a fresh connection: (status, lower-cased header lines, body).
+fn exchange(addr: SocketAddr, head: &str) -> (u16, Vec<(String, String)>, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!("{head}Host: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let raw = text(&raw);
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {raw:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[test]
+fn serve_runs_on_the_embedded_default() {
+    // Only the port differs from "no arguments", so the test never collides with a real 8080.
+    let served = Served::start(&["--listen", "127.0.0.1:0"]);
+    assert_ne!(served.addr.port(), 0);
+    assert!(
+        served.banner.contains("upstream: built-in echo upstream"),
+        "{}",
+        served.banner
+    );
+    assert!(
+        served.banner.contains("http://localhost:*"),
+        "{}",
+        served.banner
+    );
+
+    let origin = "http://localhost:5173";
+    let (status, headers, _) = exchange(
+        served.addr,
+        &format!(
+            "OPTIONS /items HTTP/1.1\r\nOrigin: {origin}\r\n\
+             Access-Control-Request-Method: PATCH\r\nAccess-Control-Request-Headers: content-type\r\n"
+        ),
+    );
+    assert_eq!(status, 204);
+    assert_eq!(header(&headers, "access-control-allow-origin"), [origin]);
+    assert_eq!(
+        header(&headers, "access-control-allow-credentials"),
+        ["true"]
+    );
+    assert_eq!(
+        header(&headers, "access-control-allow-methods"),
+        ["PUT, PATCH, DELETE"]
+    );
+    assert_eq!(
+        header(&headers, "access-control-allow-headers"),
+        ["content-type, authorization"]
+    );
+
+    let (status, headers, body) = exchange(
+        served.addr,
+        &format!("GET /items?page=2 HTTP/1.1\r\nOrigin: {origin}\r\nX-Test: 1\r\n"),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "access-control-allow-origin"), [origin]);
+    assert_eq!(header(&headers, "vary"), ["Origin"]);
+    let echo: serde_json::Value = serde_json::from_str(&body).expect("echo JSON");
+    assert_eq!(echo["method"], "GET");
+    assert_eq!(echo["path"], "/items");
+
+    let (status, headers, _) = exchange(
+        served.addr,
+        "GET / HTTP/1.1\r\nOrigin: https://evil.example\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(header(&headers, "access-control-allow-origin").is_empty());
+
+    let (code, stderr) = served.interrupt();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("shutting down"), "{stderr}");
+}
+
+#[test]
+fn serve_reads_a_config_file_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        &dir,
+        "gateway.toml",
+        r#"listen = "127.0.0.1:1"
+upstream = "http://127.0.0.1:9"
+
+[cors]
+allow_origins = ["https://app.example.com"]
+expose_headers = ["x-request-id"]
+"#,
+    );
+    // --listen and --upstream override the file's (unusable) values.
+    let served = Served::start(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        "echo",
+    ]);
+    assert!(
+        served.banner.contains(file.to_str().unwrap()),
+        "{}",
+        served.banner
+    );
+    let (status, headers, _) = exchange(
+        served.addr,
+        "GET / HTTP/1.1\r\nOrigin: https://app.example.com\r\n",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "access-control-allow-origin"),
+        ["https://app.example.com"]
+    );
+    assert_eq!(
+        header(&headers, "access-control-expose-headers"),
+        ["x-request-id"]
+    );
+    let (code, _) = served.interrupt();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn serve_answers_502_with_cors_headers_when_the_upstream_is_down() {
+    // Bind and drop a listener to find a port where nothing listens.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let upstream = format!("http://{dead}");
+    let served = Served::start(&["--listen", "127.0.0.1:0", "--upstream", &upstream]);
+    let origin = "http://127.0.0.1:3000";
+    let (status, headers, body) = exchange(
+        served.addr,
+        &format!("GET /x HTTP/1.1\r\nOrigin: {origin}\r\n"),
+    );
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(header(&headers, "access-control-allow-origin"), [origin]);
+    assert_eq!(
+        header(&headers, "access-control-allow-credentials"),
+        ["true"]
+    );
+    assert!(body.contains("upstream"), "{body}");
+    let (code, _) = served.interrupt();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn serve_refuses_an_invalid_config_listing_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        &dir,
+        "gateway.toml",
+        r#"listen = "localhost"
+upstrem = "http://127.0.0.1:3000"
+[cors]
+allow_origins = ["*"]
+allow_credentials = true
+"#,
+    );
+    let out = crossgate(&["serve", "--config", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    for needle in [
+        "error[invalid-value]: listen",
+        "error[unknown-field]: upstrem",
+        "did you mean `upstream`?",
+        "error[wildcard-origin-with-credentials]: cors.allow_origins",
+        "refusing to start: 3 errors",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} not in:\n{stderr}");
+    }
+    assert!(!text(&out.stdout).contains("listening on"));
+}
+
+#[test]
+fn serve_cannot_answer_with_an_unreadable_config_or_a_bad_upstream() {
+    let out = crossgate(&["serve", "--config", "/nonexistent/gateway.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim().lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+    let out = crossgate(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        "https://api.example",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--upstream"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn serve_reports_an_address_in_use() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = crossgate(&["serve", "--listen", &addr]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("cannot listen on"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+// --- the README ----------------------------------------------------------------------------------
+
+fn repo_file(name: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::read_to_string(root.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn readme_quick_start_names_the_commands_ci_runs() {
+    let readme = repo_file("README.md");
+    let quick_start = readme
+        .split("## Quick start")
+        .nth(1)
+        .expect("a Quick start section");
+    let block = quick_start
+        .split("```")
+        .nth(1)
+        .expect("a code block in Quick start");
+    let commands: Vec<&str> = block
+        .lines()
+        .map(|l| l.split('#').next().unwrap().trim())
+        .filter(|l| !l.is_empty() && *l != "sh")
+        .collect();
+    assert_eq!(
+        commands[..2],
+        [
+            "cargo run --release --bin crossgate -- serve",
+            "cargo test --workspace --all-features"
+        ],
+        "the first two quick-start commands run the gateway and every test"
+    );
+    let ci = repo_file(".ci/run");
+    assert!(
+        ci.contains(commands[1]),
+        ".ci/run must run the README's test command"
+    );
+}
