@@ -48,6 +48,24 @@ impl GatewayConfig {
     pub const DEFAULT_LISTEN: SocketAddr =
         SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
 
+    /// What `crossgate serve` runs with no arguments (CONTRACTS §5): the default listen address
+    /// and echo upstream, and a development policy for front ends on this machine:
+    /// `http://localhost:*` and `http://127.0.0.1:*` with credentials, methods GET, HEAD, POST,
+    /// PUT, PATCH, DELETE, headers `content-type` and `authorization`.
+    pub fn development() -> GatewayConfig {
+        let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
+        GatewayConfig {
+            cors: PolicyConfig {
+                allow_origins: strings(&["http://localhost:*", "http://127.0.0.1:*"]),
+                allow_credentials: true,
+                allow_methods: strings(&["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
+                allow_headers: strings(&["content-type", "authorization"]),
+                ..PolicyConfig::default()
+            },
+            ..GatewayConfig::default()
+        }
+    }
+
     /// Reads a parsed configuration document, recording every problem in `problems` (paths such
     /// as `listen` or `cors.allow_origins[1]`). Fields with a problem keep their defaults.
     ///
@@ -234,6 +252,20 @@ mod tests {
         let e = parse_listen("localhost:3000").unwrap_err();
         assert!(e.message.contains("host names"), "{e}");
         assert_eq!(e.fix, "write it as 127.0.0.1:3000 or [::1]:3000");
+    }
+
+    #[test]
+    fn the_development_config_is_a_valid_policy_without_warnings() {
+        let config = GatewayConfig::development();
+        assert_eq!(config.listen, GatewayConfig::DEFAULT_LISTEN);
+        assert!(config.upstream.is_echo());
+        let checked = Policy::check(&config.cors);
+        assert!(checked.problems.is_empty(), "{:#?}", checked.problems);
+        let policy = checked.policy.unwrap();
+        assert!(policy.allows_origin(b"http://localhost:5173"));
+        assert!(policy.allows_origin(b"http://127.0.0.1:3000"));
+        assert!(!policy.allows_origin(b"http://example.com"));
+        assert!(policy.allows_credentials());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! It runs in-process (no network hop) behind the same request rewriting as a real upstream, so
 //! what it shows is what an upstream would see: hop-by-hop headers gone, `X-Forwarded-*` added.
+//! (`Host` stays as the client sent it: there is no upstream authority to put there.)
 
 use bytes::Buf;
 use http::{Request, Response, StatusCode};
