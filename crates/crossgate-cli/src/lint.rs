@@ -78,13 +78,11 @@ pub fn lint_value(value: &Value) -> Linted {
     };
     // Field-level problems (unknown fields, wrong types) come first; the policy's own rules
     // then run on what could be read, so every problem is reported in one pass.
-    let checked = Policy::check(&config);
-    problems.extend(checked.problems.into_iter().map(|p| p.within(prefix)));
-    let valid = !problems.iter().any(Problem::is_error);
+    let checked = Policy::check_document(&config, problems, prefix);
     Linted {
         kind,
-        policy: if valid { checked.policy } else { None },
-        problems,
+        policy: checked.policy,
+        problems: checked.problems,
     }
 }
 

@@ -3,42 +3,20 @@
 use std::io::{IsTerminal, Write};
 
 use crossgate::Policy;
-use crossgate::policy::document::{Format, parse_document};
-use crossgate::policy::problem::Problem;
 use crossgate_gateway::{Gateway, GatewayConfig, LoadError, Upstream};
 
 use crate::cli::ServeArgs;
 use crate::report::{self, BOLD};
 use crate::{Failure, Outcome};
 
-/// The embedded default, used when no `--config` is given.
-pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
-
-/// The embedded default, read by the same code as any configuration file.
-pub fn default_config() -> (GatewayConfig, Vec<Problem>) {
-    let value = parse_document(DEFAULT_CONFIG, Format::Toml).expect("the embedded default parses");
-    let mut problems = Vec::new();
-    let config = GatewayConfig::from_value(&value, &mut problems);
-    problems.extend(
-        Policy::check(&config.cors)
-            .problems
-            .into_iter()
-            .map(|p| p.within("cors")),
-    );
-    (config, problems)
-}
-
 pub fn run(args: &ServeArgs) -> Result<Outcome, Failure> {
     init_logging();
     let (mut config, warnings, source) = match &args.config {
-        None => {
-            let (config, problems) = default_config();
-            (
-                config,
-                problems,
-                "the embedded development default".to_owned(),
-            )
-        }
+        None => (
+            GatewayConfig::development(),
+            Vec::new(),
+            "the embedded development default".to_owned(),
+        ),
         Some(path) => match GatewayConfig::load(path) {
             Ok((config, warnings)) => (config, warnings, path.display().to_string()),
             Err(LoadError::Invalid { problems, .. }) => {
@@ -156,8 +134,8 @@ mod tests {
 
     #[test]
     fn the_embedded_default_is_valid_and_what_contracts_promise() {
-        let (config, problems) = default_config();
-        assert!(problems.is_empty(), "{problems:?}");
+        let config = GatewayConfig::development();
+        assert!(Policy::check(&config.cors).problems.is_empty());
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert!(config.upstream.is_echo());
         let policy = Policy::new(&config.cors).unwrap();

@@ -126,12 +126,7 @@ impl GatewayConfig {
         let value = parse_document(&text, format).map_err(|p| invalid(vec![p]))?;
         let mut problems = Vec::new();
         let config = GatewayConfig::from_value(&value, &mut problems);
-        problems.extend(
-            Policy::check(&config.cors)
-                .problems
-                .into_iter()
-                .map(|p| p.within("cors")),
-        );
+        let problems = Policy::check_document(&config.cors, problems, "cors").problems;
         if problems.iter().any(Problem::is_error) {
             Err(invalid(problems))
         } else {

@@ -10,7 +10,6 @@
 //! rules on top: default ports, the strict `Origin` header grammar, and "potentially trustworthy".
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use url::Host;
 use url::Url;
@@ -164,16 +163,13 @@ impl Origin {
 pub fn host_is_loopback<S: AsRef<str>>(host: &Host<S>) -> bool {
     match host {
         Host::Ipv4(ip) => ip.is_loopback(),
-        Host::Ipv6(ip) => ip.is_loopback() || ipv4_mapped(ip).is_some_and(|v4| v4.is_loopback()),
+        // Secure Contexts §3.1 names 127.0.0.0/8 and ::1/128 only (not IPv4-mapped forms).
+        Host::Ipv6(ip) => ip.is_loopback(),
         Host::Domain(name) => {
             let name = name.as_ref().strip_suffix('.').unwrap_or(name.as_ref());
             name == "localhost" || name.ends_with(".localhost")
         }
     }
-}
-
-fn ipv4_mapped(ip: &Ipv6Addr) -> Option<Ipv4Addr> {
-    ip.to_ipv4_mapped()
 }
 
 impl fmt::Display for Origin {

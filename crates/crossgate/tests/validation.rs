@@ -103,14 +103,8 @@ fn cases() -> Vec<Case> {
 fn run(config: &Value) -> (PolicyConfig, Vec<Problem>, Option<Policy>) {
     let mut problems = Vec::new();
     let parsed = PolicyConfig::from_value(config, "", &mut problems);
-    let checked = Policy::check(&parsed);
-    problems.extend(checked.problems);
-    let policy = if problems.iter().any(Problem::is_error) {
-        None
-    } else {
-        checked.policy
-    };
-    (parsed, problems, policy)
+    let checked = Policy::check_document(&parsed, problems, "");
+    (parsed, checked.problems, checked.policy)
 }
 
 fn key(severity: Severity, code: &str, field: &str) -> String {

@@ -259,10 +259,10 @@ impl Policy {
     }
 
     fn check_origin<'r>(&self, origin: &'r [u8]) -> Result<AllowOrigin, Denied<'r>> {
-        if self.inner.origins.is_any() {
-            Ok(AllowOrigin::Any)
-        } else if origin.is_empty() {
+        if origin.is_empty() {
             Err(deny(DenyReason::OriginMalformed, origin))
+        } else if self.inner.origins.is_any() {
+            Ok(AllowOrigin::Any)
         } else if self.inner.origins.matches(origin) {
             Ok(AllowOrigin::Reflect)
         } else {

@@ -132,7 +132,7 @@ impl<'v> Fields<'v> {
             self.path_of(key),
             render(value),
             format!("expected {expected}, found {}", type_name(value)),
-            format!("write it as {example}"),
+            format!("write {example}"),
         )
     }
 
@@ -140,12 +140,7 @@ impl<'v> Fields<'v> {
         match self.map.get(key)? {
             Value::Bool(b) => Some(*b),
             other => {
-                problems.push(self.wrong_type(
-                    key,
-                    other,
-                    "true or false",
-                    &format!("{key} = true"),
-                ));
+                problems.push(self.wrong_type(key, other, "true or false", "true or false"));
                 None
             }
         }
@@ -160,7 +155,7 @@ impl<'v> Fields<'v> {
                     key,
                     other,
                     "a whole number",
-                    &format!("{key} = 600"),
+                    "a number without quotes, e.g. 600",
                 ));
                 None
             }
@@ -171,13 +166,15 @@ impl<'v> Fields<'v> {
         match self.map.get(key)? {
             Value::String(s) => Some(s),
             other => {
-                problems.push(self.wrong_type(key, other, "a string", &format!("{key} = \"...\"")));
+                problems.push(self.wrong_type(key, other, "a string", "a quoted string"));
                 None
             }
         }
     }
 
-    /// A list of strings. Non-string items are reported one by one and left out.
+    /// A list of strings. Non-string items are reported one by one and kept as their text, so
+    /// that later items keep their index in later problems (see [`merge_checked`], which drops
+    /// the rules' verdicts on such stand-ins).
     pub fn string_list(&self, key: &str, problems: &mut Vec<Problem>) -> Option<Vec<String>> {
         match self.map.get(key)? {
             Value::Array(items) => {
@@ -185,13 +182,16 @@ impl<'v> Fields<'v> {
                 for (i, item) in items.iter().enumerate() {
                     match item {
                         Value::String(s) => out.push(s.clone()),
-                        other => problems.push(Problem::error(
-                            ProblemCode::WrongType,
-                            format!("{}[{i}]", self.path_of(key)),
-                            render(other),
-                            format!("expected a string, found {}", type_name(other)),
-                            "quote the item",
-                        )),
+                        other => {
+                            problems.push(Problem::error(
+                                ProblemCode::WrongType,
+                                format!("{}[{i}]", self.path_of(key)),
+                                render(other),
+                                format!("expected a string, found {}", type_name(other)),
+                                "quote the item",
+                            ));
+                            out.push(render(other));
+                        }
                     }
                 }
                 Some(out)
@@ -201,7 +201,7 @@ impl<'v> Fields<'v> {
                     key,
                     &Value::String(s.clone()),
                     "a list of strings",
-                    &format!("{key} = [\"{s}\"]"),
+                    &format!("a list: [\"{s}\"]"),
                 ));
                 None
             }
@@ -210,7 +210,7 @@ impl<'v> Fields<'v> {
                     key,
                     other,
                     "a list of strings",
-                    &format!("{key} = [...]"),
+                    "a list of quoted strings: [\"...\"]",
                 ));
                 None
             }
@@ -236,6 +236,26 @@ impl<'v> Fields<'v> {
             ));
         }
     }
+}
+
+/// Adds the problems of a check to those found while reading the document, except those on a
+/// field whose reading already failed (a wrong type): the rules would only judge the stand-in
+/// value (an item kept as its text, or a field left at its default).
+pub fn merge_checked(read: &mut Vec<Problem>, checked: impl IntoIterator<Item = Problem>) {
+    let failed: Vec<String> = read
+        .iter()
+        .filter(|p| p.code == ProblemCode::WrongType)
+        .map(|p| p.field.clone())
+        .collect();
+    let on_failed = |field: &str| {
+        failed.iter().any(|f| {
+            field == f
+                || field
+                    .strip_prefix(f.as_str())
+                    .is_some_and(|rest| rest.starts_with('['))
+        })
+    };
+    read.extend(checked.into_iter().filter(|p| !on_failed(&p.field)));
 }
 
 /// The known name nearest to `key` by edit distance, if it is near enough to be a typo.

@@ -149,6 +149,24 @@ impl Policy {
         }
     }
 
+    /// Checks a policy read from a document with [`PolicyConfig::from_value`]: `read` holds the
+    /// problems found while reading (the whole document's, paths included), `prefix` is where the
+    /// policy sits in it (`""` or `"cors"`). The rules' problems are added under `prefix`, except
+    /// on fields that failed to read. The policy is `None` if any problem is an error.
+    pub fn check_document(config: &PolicyConfig, read: Vec<Problem>, prefix: &str) -> Checked {
+        let checked = Policy::check(config);
+        let mut problems = read;
+        document::merge_checked(
+            &mut problems,
+            checked.problems.into_iter().map(|p| p.within(prefix)),
+        );
+        let valid = !problems.iter().any(Problem::is_error);
+        Checked {
+            policy: checked.policy.filter(|_| valid),
+            problems,
+        }
+    }
+
     pub fn builder() -> PolicyBuilder {
         PolicyBuilder::default()
     }

@@ -183,8 +183,8 @@ fn credential_checks(
             ProblemCode::InsecureOriginWithCredentials,
             &field,
             input,
-            "a plain-http origin can be impersonated by anyone on the network path, who could \
-             then read your users' credentialed responses",
+            "an unencrypted origin (http:, ws:) other than loopback can be impersonated by anyone \
+             on the network path, who could then read your users' credentialed responses",
             "use the https origin, or set dangerously_tolerate_insecure_origins = true",
         ));
     }
