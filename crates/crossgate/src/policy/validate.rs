@@ -4,6 +4,8 @@
 //! Errors refuse the configuration; warnings say what was normalised or is probably unintended.
 
 use super::config::PolicyConfig;
+use std::collections::{HashMap, HashSet};
+
 use super::matcher::is_subdomain_part;
 use super::pattern::{HostPattern, OriginPattern, PortPattern, parse_pattern};
 use super::problem::{Problem, ProblemCode};
@@ -60,6 +62,7 @@ fn item_field(list: &str, i: usize) -> String {
 fn validate_origins(config: &PolicyConfig, problems: &mut Vec<Problem>) -> Vec<OriginPattern> {
     const FIELD: &str = "allow_origins";
     let mut patterns: Vec<(usize, OriginPattern)> = Vec::new();
+    let mut seen: HashSet<OriginPattern> = HashSet::new();
     for (i, input) in config.allow_origins.iter().enumerate() {
         let field = item_field(FIELD, i);
         let parsed = match parse_pattern(input) {
@@ -82,7 +85,7 @@ fn validate_origins(config: &PolicyConfig, problems: &mut Vec<Problem>) -> Vec<O
                 format!("write \"{normal}\""),
             ));
         }
-        if patterns.iter().any(|(_, p)| *p == parsed.pattern) {
+        if !seen.insert(parsed.pattern.clone()) {
             problems.push(duplicate(&field, input));
             continue;
         }
@@ -140,12 +143,9 @@ fn validate_origins(config: &PolicyConfig, problems: &mut Vec<Problem>) -> Vec<O
             }
         }
     }
+    let coverage = Coverage::new(&patterns);
     for (i, p) in &patterns {
-        if let Some(by) = patterns
-            .iter()
-            .find(|(j, q)| j != i && covers(q, p))
-            .map(|(_, q)| q)
-        {
+        if let Some(by) = coverage.covering(p) {
             problems.push(Problem::warning(
                 ProblemCode::OriginRedundant,
                 item_field(FIELD, *i),
@@ -219,45 +219,87 @@ fn public_suffix_base(pattern: &OriginPattern) -> Option<&str> {
     (suffix.is_known() && suffix.as_bytes() == name.as_bytes()).then_some(base.as_str())
 }
 
-/// Whether pattern `a` allows every origin that `b` allows (and is not `b`).
-fn covers(a: &OriginPattern, b: &OriginPattern) -> bool {
-    let (
-        OriginPattern::Origins {
-            scheme: sa,
-            host: ha,
-            port: pa,
-        },
-        OriginPattern::Origins {
-            scheme: sb,
-            host: hb,
-            port: pb,
-        },
-    ) = (a, b)
-    else {
-        return false;
-    };
-    let ports = *pa == PortPattern::Any || pa == pb;
-    let hosts = match (ha, hb) {
-        (HostPattern::Subdomains(base), HostPattern::Exact(url::Host::Domain(h))) => {
-            is_strict_subdomain(h, base)
-        }
-        (HostPattern::Subdomains(base), HostPattern::Subdomains(sub)) => {
-            is_strict_subdomain(sub, base)
-        }
-        (HostPattern::Exact(x), HostPattern::Exact(y)) => x == y,
-        _ => false,
-    };
-    sa == sb && ports && hosts && a != b
+/// Finds, for each pattern, another pattern that allows every origin it allows, in time linear
+/// in the number of patterns (a policy may list thousands of origins).
+struct Coverage<'a> {
+    /// (scheme, is a `*.` pattern, host or base) -> the ports listed for it.
+    index: HashMap<(&'a str, bool, String), Vec<PortPattern>>,
 }
 
-/// Whether a `*.base` pattern matches `host`: one or more labels in front of `base`, each of the
-/// bytes the matcher accepts there (so the redundancy warning never advises removing a pattern
-/// that the `*.` pattern does not in fact cover).
-fn is_strict_subdomain(host: &str, base: &str) -> bool {
-    host.len() > base.len() + 1
-        && host.ends_with(base)
-        && host.as_bytes()[host.len() - base.len() - 1] == b'.'
-        && is_subdomain_part(&host.as_bytes()[..host.len() - base.len() - 1])
+impl<'a> Coverage<'a> {
+    fn new(patterns: &'a [(usize, OriginPattern)]) -> Coverage<'a> {
+        let mut index: HashMap<_, Vec<PortPattern>> = HashMap::new();
+        for (_, p) in patterns {
+            if let Some((scheme, sub, host, port)) = parts(p) {
+                index.entry((scheme, sub, host)).or_default().push(port);
+            }
+        }
+        Coverage { index }
+    }
+
+    /// A pattern covering `p` other than `p` itself, as text.
+    fn covering(&self, p: &OriginPattern) -> Option<String> {
+        let (scheme, sub, host, port) = parts(p)?;
+        let render = |sub: bool, host: &str, port: PortPattern| {
+            let host = if sub {
+                format!("*.{host}")
+            } else {
+                host.to_owned()
+            };
+            let pattern = match port {
+                PortPattern::Default => format!("{scheme}://{host}"),
+                PortPattern::Port(n) => format!("{scheme}://{host}:{n}"),
+                PortPattern::Any => format!("{scheme}://{host}:*"),
+            };
+            Some(pattern)
+        };
+        let covers = |ports: &[PortPattern]| {
+            ports
+                .iter()
+                .copied()
+                .find(|q| *q == PortPattern::Any || *q == port)
+        };
+        // The same host (or base) with any port.
+        if port != PortPattern::Any
+            && let Some(ports) = self.index.get(&(scheme, sub, host.clone()))
+            && ports.contains(&PortPattern::Any)
+        {
+            return render(sub, &host, PortPattern::Any);
+        }
+        // A `*.` pattern on a strict parent whose labels the matcher would accept in front.
+        if let OriginPattern::Origins {
+            host: HostPattern::Exact(url::Host::Ipv4(_) | url::Host::Ipv6(_)),
+            ..
+        } = p
+        {
+            return None;
+        }
+        for (dot, _) in host.match_indices('.') {
+            let (prefix, base) = (&host[..dot], &host[dot + 1..]);
+            if base.is_empty() || !is_subdomain_part(prefix.as_bytes()) {
+                continue;
+            }
+            if let Some(q) = self
+                .index
+                .get(&(scheme, true, base.to_owned()))
+                .and_then(|ports| covers(ports))
+            {
+                return render(true, base, q);
+            }
+        }
+        None
+    }
+}
+
+/// (scheme, is a `*.` pattern, host or base, port) of a pattern other than `*`.
+fn parts(p: &OriginPattern) -> Option<(&str, bool, String, PortPattern)> {
+    match p {
+        OriginPattern::Any => None,
+        OriginPattern::Origins { scheme, host, port } => Some(match host {
+            HostPattern::Exact(h) => (scheme.as_str(), false, h.to_string(), *port),
+            HostPattern::Subdomains(base) => (scheme.as_str(), true, base.clone(), *port),
+        }),
+    }
 }
 
 fn duplicate(field: &str, value: &str) -> Problem {
@@ -299,6 +341,7 @@ fn validate_methods(config: &PolicyConfig, problems: &mut Vec<Problem>) -> Wild<
     const FIELD: &str = "allow_methods";
     let mut any = false;
     let mut list: Vec<Vec<u8>> = Vec::new();
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let mut others: Vec<&str> = Vec::new();
     for (i, input) in config.allow_methods.iter().enumerate() {
         let field = item_field(FIELD, i);
@@ -354,7 +397,7 @@ fn validate_methods(config: &PolicyConfig, problems: &mut Vec<Problem>) -> Wild<
                 format!("write \"{upper}\" (list both if scripts use both spellings)"),
             ));
         }
-        if list.contains(&normal) {
+        if !seen.insert(normal.clone()) {
             problems.push(duplicate(&field, input));
             continue;
         }
@@ -378,6 +421,7 @@ fn validate_request_headers(
     const FIELD: &str = "allow_headers";
     let mut any = false;
     let mut list: Vec<Vec<u8>> = Vec::new();
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let mut others: Vec<&str> = Vec::new();
     for (i, input) in config.allow_headers.iter().enumerate() {
         let field = item_field(FIELD, i);
@@ -427,7 +471,7 @@ fn validate_request_headers(
             continue;
         }
         let lower = name.to_ascii_lowercase().into_bytes();
-        if list.contains(&lower) {
+        if !seen.insert(lower.clone()) {
             problems.push(duplicate(&field, input));
             continue;
         }
@@ -481,6 +525,7 @@ fn validate_expose_headers(
     const FIELD: &str = "expose_headers";
     let mut any = false;
     let mut list: Vec<Vec<u8>> = Vec::new();
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
     let mut others: Vec<&str> = Vec::new();
     for (i, input) in config.expose_headers.iter().enumerate() {
         let field = item_field(FIELD, i);
@@ -530,7 +575,7 @@ fn validate_expose_headers(
             continue;
         }
         let lower = name.to_ascii_lowercase().into_bytes();
-        if list.contains(&lower) {
+        if !seen.insert(lower.clone()) {
             problems.push(duplicate(&field, input));
             continue;
         }
