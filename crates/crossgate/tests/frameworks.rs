@@ -265,9 +265,12 @@ mod axum_app {
 }
 
 mod actix_app {
+    use actix_web::body::MessageBody;
+    use actix_web::dev::{ServiceRequest, ServiceResponse};
     use actix_web::http::StatusCode;
     use actix_web::http::header;
-    use actix_web::{App, HttpResponse, dev::Service, error, test, web};
+    use actix_web::middleware::{Next, from_fn};
+    use actix_web::{App, HttpResponse, error, test, web};
     use crossgate::actix::Cors;
 
     use super::*;
@@ -283,52 +286,56 @@ mod actix_app {
             .collect()
     }
 
+    /// An authentication middleware that fails with an error, not a response.
+    async fn require_token(
+        req: ServiceRequest,
+        next: Next<impl MessageBody>,
+    ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+        if req.path() == "/private" && !req.headers().contains_key(header::AUTHORIZATION) {
+            return Err(error::ErrorUnauthorized("token required"));
+        }
+        next.call(req).await
+    }
+
+    fn routes(config: &mut web::ServiceConfig) {
+        config
+            .route(
+                "/items",
+                web::get().to(|| async { HttpResponse::Ok().body("[]") }),
+            )
+            .route(
+                "/private",
+                web::get().to(|| async { HttpResponse::Ok().body("secret") }),
+            )
+            .route(
+                "/boom",
+                web::get().to(|| async {
+                    Err::<HttpResponse, _>(error::ErrorInternalServerError("boom"))
+                }),
+            )
+            .route(
+                "/json",
+                web::post().to(|v: web::Json<serde_json::Value>| async move {
+                    HttpResponse::Ok().json(v.into_inner())
+                }),
+            )
+            .route(
+                "/vary",
+                web::get().to(|| async {
+                    HttpResponse::Ok()
+                        .insert_header((header::VARY, "Accept-Encoding"))
+                        .body("varies")
+                }),
+            );
+    }
+
     macro_rules! app {
         () => {
             test::init_service(
                 App::new()
-                    .wrap_fn(|req, srv| {
-                        // An authentication middleware that fails with an error, not a response.
-                        let guarded = req.path() == "/private"
-                            && !req.headers().contains_key(header::AUTHORIZATION);
-                        let fut = srv.call(req);
-                        async move {
-                            if guarded {
-                                Err(error::ErrorUnauthorized("token required"))
-                            } else {
-                                fut.await
-                            }
-                        }
-                    })
+                    .wrap(from_fn(require_token))
                     .wrap(Cors::new(policy()))
-                    .route(
-                        "/items",
-                        web::get().to(|| async { HttpResponse::Ok().body("[]") }),
-                    )
-                    .route(
-                        "/private",
-                        web::get().to(|| async { HttpResponse::Ok().body("secret") }),
-                    )
-                    .route(
-                        "/boom",
-                        web::get().to(|| async {
-                            Err::<HttpResponse, _>(error::ErrorInternalServerError("boom"))
-                        }),
-                    )
-                    .route(
-                        "/json",
-                        web::post().to(|v: web::Json<serde_json::Value>| async move {
-                            HttpResponse::Ok().json(v.into_inner())
-                        }),
-                    )
-                    .route(
-                        "/vary",
-                        web::get().to(|| async {
-                            HttpResponse::Ok()
-                                .insert_header((header::VARY, "Accept-Encoding"))
-                                .body("varies")
-                        }),
-                    ),
+                    .configure(routes),
             )
             .await
         };
@@ -443,22 +450,9 @@ mod actix_app {
 
         let server = actix_web::HttpServer::new(|| {
             App::new()
-                .wrap_fn(|req, srv| {
-                    let guarded = req.path() == "/private";
-                    let fut = srv.call(req);
-                    async move {
-                        if guarded {
-                            Err(error::ErrorUnauthorized("token required"))
-                        } else {
-                            fut.await
-                        }
-                    }
-                })
+                .wrap(from_fn(require_token))
                 .wrap(Cors::new(policy()))
-                .route(
-                    "/items",
-                    web::get().to(|| async { HttpResponse::Ok().body("[]") }),
-                )
+                .configure(routes)
         })
         .workers(1)
         .bind("127.0.0.1:0")
