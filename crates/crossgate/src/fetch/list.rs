@@ -65,6 +65,26 @@ pub fn trim_ows(element: &[u8]) -> Trimmed<'_> {
     }
 }
 
+/// Fetch §2.2.2 "get": the values of every line of a header joined with `", "`, or `None` when
+/// absent. (The CORS check reads `Access-Control-Allow-Origin` this way, so two lines never
+/// equal one origin.)
+pub fn combine<'a, I>(lines: I) -> Option<Vec<u8>>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    let mut out: Option<Vec<u8>> = None;
+    for line in lines {
+        match &mut out {
+            None => out = Some(line.to_vec()),
+            Some(v) => {
+                v.extend_from_slice(b", ");
+                v.extend_from_slice(line);
+            }
+        }
+    }
+    out
+}
+
 /// Why a token list failed to parse.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListError<'a> {

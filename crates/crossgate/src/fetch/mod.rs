@@ -6,6 +6,8 @@
 pub mod header;
 pub mod list;
 pub mod method;
+pub mod mime;
+pub mod range;
 
 /// RFC 9110 §5.6.2 `tchar`: the bytes of a `token` (method names, header names).
 #[inline]
