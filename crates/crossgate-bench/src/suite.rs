@@ -1,0 +1,264 @@
+//! Every row of the table and the routines measured in it.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use tower::Layer;
+
+use crate::cases::{self, Case, Origins};
+use crate::measure::{Each, Routine};
+use crate::{actix_stack, tower_stack};
+
+/// The framework a row runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stack {
+    /// tower / hyper / axum, `http` 1.
+    Tower,
+    /// actix-web 4.
+    Actix,
+}
+
+impl Stack {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stack::Tower => "tower",
+            Stack::Actix => "actix-web",
+        }
+    }
+
+    /// The peer crossgate is measured against on this stack.
+    pub fn peer(self) -> &'static str {
+        match self {
+            Stack::Tower => "tower-http",
+            Stack::Actix => "actix-cors",
+        }
+    }
+}
+
+/// Who serves the request in a measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Contender {
+    /// Building (and dropping) the request alone: the floor under everything else.
+    Construct,
+    /// The application without CORS.
+    Passthrough,
+    Crossgate,
+    /// tower-http or actix-cors.
+    Peer,
+}
+
+impl Contender {
+    pub const ALL: [Contender; 4] = [
+        Contender::Construct,
+        Contender::Passthrough,
+        Contender::Crossgate,
+        Contender::Peer,
+    ];
+
+    pub fn id(self, stack: Stack) -> &'static str {
+        match self {
+            Contender::Construct => "construct",
+            Contender::Passthrough => "passthrough",
+            Contender::Crossgate => "crossgate",
+            Contender::Peer => stack.peer(),
+        }
+    }
+}
+
+/// What a row measures.
+#[derive(Clone, Debug)]
+pub enum What {
+    /// A request served by an application.
+    Request(Case),
+    /// Cloning the tower service (axum clones the service for every request it routes, and
+    /// `axum::serve` for every connection's requests: `clone().oneshot(request)`).
+    Clone(Origins),
+}
+
+/// A row of the table.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub stack: Stack,
+    pub what: What,
+}
+
+impl Row {
+    pub fn label(&self) -> String {
+        match &self.what {
+            What::Request(case) => case.label(),
+            What::Clone(origins) => format!("service clone / {}", origins.label()),
+        }
+    }
+
+    /// The criterion group: `tower/get-allowed.1-origins`.
+    pub fn group(&self) -> String {
+        let id = match &self.what {
+            What::Request(case) => case.id(),
+            What::Clone(Origins::Exact(n)) => format!("clone.{n}-origins"),
+            What::Clone(Origins::Subdomains(n)) => format!("clone.{n}-patterns"),
+        };
+        format!("{}/{id}", self.stack.name())
+    }
+
+    pub fn case(&self) -> Option<&Case> {
+        match &self.what {
+            What::Request(case) => Some(case),
+            What::Clone(_) => None,
+        }
+    }
+}
+
+/// One measurement: a contender in a row.
+pub struct Bench {
+    pub row: usize,
+    pub contender: Contender,
+    pub routine: Box<dyn Routine>,
+}
+
+/// The whole suite, in the order it runs.
+pub struct Suite {
+    pub rows: Vec<Row>,
+    pub benches: Vec<Bench>,
+}
+
+fn routine(f: impl FnMut() + 'static) -> Box<dyn Routine> {
+    Box::new(Each(f))
+}
+
+/// The tower routines of one case.
+fn tower_case(
+    case: &Case,
+    policies: &mut HashMap<Origins, (crossgate::tower::CorsLayer, tower_http::cors::CorsLayer)>,
+) -> [(Contender, Box<dyn Routine>); 4] {
+    let (ours, theirs) = policies
+        .entry(case.origins)
+        .or_insert_with(|| {
+            (
+                tower_stack::crossgate_layer(case.origins),
+                tower_stack::tower_http_layer(case.origins),
+            )
+        })
+        .clone();
+    let template = tower_stack::Template::new(case);
+    let t = template.clone();
+    let construct = routine(move || {
+        black_box(t.request());
+    });
+    let t = template.clone();
+    let mut inner = tower_stack::inner();
+    let passthrough = routine(move || {
+        black_box(tower_stack::serve(&mut inner, t.request()));
+    });
+    let t = template.clone();
+    let mut service = ours.layer(tower_stack::inner());
+    let crossgate = routine(move || {
+        black_box(tower_stack::serve(&mut service, t.request()));
+    });
+    let t = template;
+    let mut service = theirs.layer(tower_stack::inner());
+    let peer = routine(move || {
+        black_box(tower_stack::serve(&mut service, t.request()));
+    });
+    [
+        (Contender::Construct, construct),
+        (Contender::Passthrough, passthrough),
+        (Contender::Crossgate, crossgate),
+        (Contender::Peer, peer),
+    ]
+}
+
+/// The actix-web routines of one case.
+fn actix_case(case: &Case) -> [(Contender, Box<dyn Routine>); 4] {
+    let template = actix_stack::Template::new(case);
+    let t = template.clone();
+    let construct = routine(move || {
+        black_box(t.request());
+    });
+    let t = template.clone();
+    let app = actix_stack::passthrough();
+    let passthrough = routine(move || {
+        black_box(actix_stack::serve(&app, t.request()));
+    });
+    let t = template.clone();
+    let app = actix_stack::crossgate(case.origins);
+    let crossgate = routine(move || {
+        black_box(actix_stack::serve(&app, t.request()));
+    });
+    let t = template;
+    let app = actix_stack::peer(case.origins);
+    let peer = routine(move || {
+        black_box(actix_stack::serve(&app, t.request()));
+    });
+    [
+        (Contender::Construct, construct),
+        (Contender::Passthrough, passthrough),
+        (Contender::Crossgate, crossgate),
+        (Contender::Peer, peer),
+    ]
+}
+
+/// Cloning (and dropping) a service.
+fn cloning<S: Clone + 'static>(service: S) -> Box<dyn Routine> {
+    routine(move || drop(black_box(service.clone())))
+}
+
+/// The clone routines for one policy size (no request: construct is not measured).
+fn clone_case(origins: Origins) -> [(Contender, Box<dyn Routine>); 3] {
+    [
+        (Contender::Passthrough, cloning(tower_stack::inner())),
+        (
+            Contender::Crossgate,
+            cloning(tower_stack::crossgate_layer(origins).layer(tower_stack::inner())),
+        ),
+        (
+            Contender::Peer,
+            cloning(tower_stack::tower_http_layer(origins).layer(tower_stack::inner())),
+        ),
+    ]
+}
+
+/// Builds every row and routine: the tower rows (requests, then the clones), then actix-web.
+pub fn build() -> Suite {
+    let mut rows = Vec::new();
+    let mut benches = Vec::new();
+    let mut push = |row: Row, routines: Vec<(Contender, Box<dyn Routine>)>| {
+        let index = rows.len();
+        rows.push(row);
+        benches.extend(routines.into_iter().map(|(contender, routine)| Bench {
+            row: index,
+            contender,
+            routine,
+        }));
+    };
+    let mut policies = HashMap::new();
+    for case in cases::all() {
+        let routines = tower_case(&case, &mut policies).into();
+        push(
+            Row {
+                stack: Stack::Tower,
+                what: What::Request(case),
+            },
+            routines,
+        );
+    }
+    for origins in cases::CLONE_POLICIES {
+        push(
+            Row {
+                stack: Stack::Tower,
+                what: What::Clone(origins),
+            },
+            clone_case(origins).into(),
+        );
+    }
+    for case in cases::all() {
+        let routines = actix_case(&case).into();
+        push(
+            Row {
+                stack: Stack::Actix,
+                what: What::Request(case),
+            },
+            routines,
+        );
+    }
+    Suite { rows, benches }
+}
