@@ -9,6 +9,7 @@
 //! - Middleware: `crossgate::tower` (feature `tower`: axum, tonic, hyper) and `crossgate::actix`
 //!   (feature `actix`), thin layers over the same `Policy`.
 
+pub mod agent;
 pub mod browser;
 pub mod fetch;
 pub mod origin;

@@ -119,6 +119,39 @@ impl Origin {
         }
     }
 
+    /// HTML Standard, "same site": both opaque and the same (never, for URL-derived opaque
+    /// origins), or tuple origins with the same scheme and the same registrable domain (the same
+    /// host where there is none, as for IP addresses).
+    pub fn same_site(&self, other: &Origin) -> bool {
+        match (self, other) {
+            (
+                Origin::Tuple {
+                    scheme: sa,
+                    host: ha,
+                    ..
+                },
+                Origin::Tuple {
+                    scheme: sb,
+                    host: hb,
+                    ..
+                },
+            ) => sa == sb && site_of(ha) == site_of(hb),
+            _ => false,
+        }
+    }
+
+    /// The registrable domain of the origin's host (Public Suffix List, both sections), if it has
+    /// one: `example.co.uk` for `https://a.example.co.uk`.
+    pub fn registrable_domain(&self) -> Option<String> {
+        match self {
+            Origin::Tuple {
+                host: Host::Domain(d),
+                ..
+            } => registrable_domain(d),
+            _ => None,
+        }
+    }
+
     pub fn is_opaque(&self) -> bool {
         matches!(self, Origin::Opaque)
     }
@@ -169,6 +202,22 @@ pub fn host_is_loopback<S: AsRef<str>>(host: &Host<S>) -> bool {
             let name = name.as_ref().strip_suffix('.').unwrap_or(name.as_ref());
             name == "localhost" || name.ends_with(".localhost")
         }
+    }
+}
+
+/// URL Standard, "registrable domain": the public suffix plus one label, if the host has more.
+pub fn registrable_domain(domain: &str) -> Option<String> {
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    psl::domain(domain.as_bytes())
+        .and_then(|d| std::str::from_utf8(d.as_bytes()).ok())
+        .map(str::to_owned)
+}
+
+/// HTML Standard, "obtain a site" without the scheme: the registrable domain, else the host.
+fn site_of(host: &Host<String>) -> String {
+    match host {
+        Host::Domain(d) => registrable_domain(d).unwrap_or_else(|| d.clone()),
+        other => other.to_string(),
     }
 }
 
@@ -255,6 +304,25 @@ mod tests {
         assert!(!a.same_origin(&c));
         assert!(!Origin::Opaque.same_origin(&Origin::Opaque));
         assert_eq!(c.effective_port(), Some(443));
+    }
+
+    #[test]
+    fn same_site_uses_the_public_suffix_list() {
+        let o = |u: &str| Origin::from_url_str(u).unwrap();
+        assert!(o("https://a.example.com").same_site(&o("https://b.example.com:8443")));
+        assert!(!o("https://a.example.com").same_site(&o("http://a.example.com")));
+        assert!(!o("https://a.github.io").same_site(&o("https://b.github.io")));
+        assert!(o("https://x.a.github.io").same_site(&o("https://a.github.io")));
+        assert!(o("https://a.example.co.uk").same_site(&o("https://example.co.uk")));
+        assert!(!o("http://127.0.0.1:1").same_site(&o("http://127.0.0.2:1")));
+        assert!(o("http://127.0.0.1:1").same_site(&o("http://127.0.0.1:2")));
+        assert!(!Origin::Opaque.same_site(&Origin::Opaque));
+        assert_eq!(
+            o("https://a.b.example.co.uk")
+                .registrable_domain()
+                .as_deref(),
+            Some("example.co.uk")
+        );
     }
 
     #[test]

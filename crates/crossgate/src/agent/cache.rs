@@ -1,0 +1,248 @@
+//! Fetch §4.9 "CORS-preflight cache", with an injectable clock.
+//!
+//! Two models: the standard's per-method and per-header entries (Firefox), and one result per
+//! (origin, URL) replaced by each preflight (Chromium, WebKit). In both, a `*` stored from a
+//! credentialed preflight is taken literally (the standard leaves this gap open;
+//! `cors-fetch-rules.md` §1.9), and `*` never covers `Authorization` from the cache.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use super::preflight::PreflightGrant;
+use super::profile::CacheModel;
+use crate::fetch::header::is_cors_non_wildcard_request_header_name;
+use crate::fetch::method;
+
+/// Where the cache reads the time.
+pub trait Clock {
+    fn now(&self) -> Duration;
+}
+
+/// The system's monotonic clock.
+#[derive(Clone, Copy, Debug)]
+pub struct SystemClock {
+    start: Instant,
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock {
+            start: Instant::now(),
+        }
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+}
+
+/// A clock tests move by hand.
+#[derive(Debug, Default)]
+pub struct FakeClock {
+    now: Cell<Duration>,
+}
+
+impl FakeClock {
+    pub fn advance(&self, by: Duration) {
+        self.now.set(self.now.get() + by);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> Duration {
+        self.now.get()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for &C {
+    fn now(&self) -> Duration {
+        (**self).now()
+    }
+}
+
+/// What a cache lookup is about.
+#[derive(Clone, Copy, Debug)]
+pub struct Lookup<'a> {
+    /// The byte-serialized request origin (`null` when tainted).
+    pub origin: &'a str,
+    /// The request's current URL, whole (query included).
+    pub url: &'a str,
+    /// Whether the request's credentials mode is `include`.
+    pub include: bool,
+    pub method: &'a str,
+    pub use_cors_preflight: bool,
+    /// The CORS-unsafe request-header names, lowercase.
+    pub unsafe_headers: &'a [String],
+}
+
+#[derive(Clone, Debug)]
+enum Grant {
+    Method(String),
+    Header(String),
+    Whole {
+        methods: Vec<String>,
+        headers: Vec<String>,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    origin: String,
+    url: String,
+    credentials: bool,
+    expires: Duration,
+    grant: Grant,
+}
+
+impl Entry {
+    /// Fetch §4.9 "cache entry match": same origin and URL, and a credentialed entry serves
+    /// both kinds of request, a non-credentialed one only requests without credentials.
+    fn matches(&self, lookup: &Lookup<'_>) -> bool {
+        self.origin == lookup.origin
+            && self.url == lookup.url
+            && (self.credentials || !lookup.include)
+    }
+
+    fn method_ok(&self, methods: &[String], m: &str) -> bool {
+        methods.iter().any(|x| x == m) || (!self.credentials && methods.iter().any(|x| x == "*"))
+    }
+
+    fn header_ok(&self, headers: &[String], name: &str) -> bool {
+        headers.iter().any(|h| h.eq_ignore_ascii_case(name))
+            || (!self.credentials
+                && !is_cors_non_wildcard_request_header_name(name.as_bytes())
+                && headers.iter().any(|h| h == "*"))
+    }
+}
+
+/// The preflight cache of one agent.
+#[derive(Clone, Debug)]
+pub struct PreflightCache {
+    model: CacheModel,
+    entries: Vec<Entry>,
+}
+
+impl PreflightCache {
+    pub fn new(model: CacheModel) -> PreflightCache {
+        PreflightCache {
+            model,
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether the cache spares `lookup` a preflight (Fetch §4.4 step 1's condition, negated).
+    /// Expired entries go first; under the whole-result model a result that does not cover the
+    /// request is dropped, as Chromium does, so the new preflight replaces it.
+    pub fn covers(&mut self, now: Duration, lookup: &Lookup<'_>) -> bool {
+        self.entries.retain(|e| e.expires > now);
+        let needs_method_entry =
+            lookup.use_cors_preflight || !method::is_cors_safelisted(lookup.method.as_bytes());
+        match self.model {
+            CacheModel::PerEntry => {
+                let method_ok = !needs_method_entry
+                    || self.entries.iter().any(|e| {
+                        e.matches(lookup)
+                            && matches!(&e.grant, Grant::Method(m) if e.method_ok(std::slice::from_ref(m), lookup.method))
+                    });
+                method_ok
+                    && lookup.unsafe_headers.iter().all(|name| {
+                        self.entries.iter().any(|e| {
+                            e.matches(lookup)
+                                && matches!(&e.grant, Grant::Header(h) if e.header_ok(std::slice::from_ref(h), name))
+                        })
+                    })
+            }
+            CacheModel::WholeResult => {
+                let Some(i) = self
+                    .entries
+                    .iter()
+                    .position(|e| e.origin == lookup.origin && e.url == lookup.url)
+                else {
+                    return false;
+                };
+                let e = &self.entries[i];
+                let Grant::Whole { methods, headers } = &e.grant else {
+                    return false;
+                };
+                let covered = e.matches(lookup)
+                    && (!needs_method_entry || e.method_ok(methods, lookup.method))
+                    && lookup
+                        .unsafe_headers
+                        .iter()
+                        .all(|name| e.header_ok(headers, name));
+                if !covered {
+                    self.entries.remove(i);
+                }
+                covered
+            }
+        }
+    }
+
+    /// Stores what a preflight allowed (Fetch §4.8 steps 7.11-7.12). A max age of 0 stores
+    /// nothing.
+    pub fn store(&mut self, now: Duration, origin: &str, url: &str, grant: &PreflightGrant) {
+        if grant.max_age == 0 {
+            return;
+        }
+        let expires = now + Duration::from_secs(grant.max_age);
+        let make = |g: Grant| Entry {
+            origin: origin.to_owned(),
+            url: url.to_owned(),
+            credentials: grant.credentials,
+            expires,
+            grant: g,
+        };
+        match self.model {
+            CacheModel::WholeResult => {
+                self.entries
+                    .retain(|e| !(e.origin == origin && e.url == url));
+                self.entries.push(make(Grant::Whole {
+                    methods: grant.methods.clone(),
+                    headers: grant.headers.clone(),
+                }));
+            }
+            CacheModel::PerEntry => {
+                for m in &grant.methods {
+                    self.upsert(make(Grant::Method(m.clone())));
+                }
+                for h in &grant.headers {
+                    self.upsert(make(Grant::Header(h.clone())));
+                }
+            }
+        }
+    }
+
+    /// "A method/header-name cache entry match exists: set its max-age; otherwise create".
+    fn upsert(&mut self, new: Entry) {
+        let same = |e: &Entry| {
+            e.origin == new.origin
+                && e.url == new.url
+                && e.credentials == new.credentials
+                && match (&e.grant, &new.grant) {
+                    (Grant::Method(a), Grant::Method(b)) => a == b,
+                    (Grant::Header(a), Grant::Header(b)) => a.eq_ignore_ascii_case(b),
+                    _ => false,
+                }
+        };
+        match self.entries.iter_mut().find(|e| same(e)) {
+            Some(e) => e.expires = new.expires,
+            None => self.entries.push(new),
+        }
+    }
+
+    /// Fetch §4.9 "clear cache entries": after a network error of a preflighted request.
+    pub fn clear(&mut self, origin: &str, url: &str) {
+        self.entries
+            .retain(|e| !(e.origin == origin && e.url == url));
+    }
+}

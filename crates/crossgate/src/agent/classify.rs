@@ -1,0 +1,207 @@
+//! Does a request need a preflight, and which of its headers must the server allow?
+
+use super::profile::Profile;
+use super::request::Request;
+use crate::fetch::header::is_cors_safelisted_request_header;
+use crate::fetch::method;
+use crate::fetch::range::{numeric_gt, parse_single_range};
+
+/// Fetch §2.2.2: the total size of CORS-safelisted request-header values above which they all
+/// count as unsafe.
+pub const SAFELISTED_TOTAL_LIMIT: usize = 1024;
+
+/// Whether (name, value) is a CORS-safelisted request header for this agent.
+pub fn is_safelisted(name: &str, value: &[u8], profile: &Profile) -> bool {
+    if !is_cors_safelisted_request_header(name.as_bytes(), value) {
+        return profile.extra_safelisted_headers && is_chromium_extra(name, value);
+    }
+    if profile.range_numbers_are_int64 && name.eq_ignore_ascii_case("range") {
+        // Chromium parses the numbers into a signed 64-bit integer.
+        const I64_MAX: &[u8] = b"9223372036854775807";
+        if let Some(r) = parse_single_range(value, false) {
+            return [r.start, r.end]
+                .into_iter()
+                .flatten()
+                .all(|n| !numeric_gt(n, I64_MAX));
+        }
+    }
+    true
+}
+
+/// Chromium's further safelisted headers (`services/network/public/cpp/cors/cors.cc`): client
+/// hints with well-formed values, `Save-Data: on`, and `Intervention`.
+fn is_chromium_extra(name: &str, value: &[u8]) -> bool {
+    if value.len() > 128 {
+        return false;
+    }
+    let is = |n: &str| name.eq_ignore_ascii_case(n);
+    let int = |v: &[u8]| !v.is_empty() && v.iter().all(u8::is_ascii_digit);
+    let double = |v: &[u8]| match v.iter().position(|&b| b == b'.') {
+        Some(dot) => int(&v[..dot]) && int(&v[dot + 1..]),
+        None => int(v),
+    };
+    if is("dpr") || is("device-memory") || is("downlink") {
+        double(value)
+    } else if is("width") || is("viewport-width") || is("rtt") {
+        int(value)
+    } else if is("ect") {
+        matches!(value, b"slow-2g" | b"2g" | b"3g" | b"4g")
+    } else if is("save-data") {
+        value.eq_ignore_ascii_case(b"on")
+    } else {
+        is("intervention")
+    }
+}
+
+/// The headers as the agent judges them: each separately (the standard), or repeated names
+/// combined with `", "` first (Chromium).
+fn judged_headers(request: &Request, profile: &Profile) -> Vec<(String, Vec<u8>)> {
+    if !profile.combines_repeated_request_headers {
+        return request.headers.clone();
+    }
+    let mut combined: Vec<(String, Vec<u8>)> = Vec::new();
+    for (name, value) in &request.headers {
+        match combined
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            Some((_, v)) => {
+                v.extend_from_slice(b", ");
+                v.extend_from_slice(value);
+            }
+            None => combined.push((name.clone(), value.clone())),
+        }
+    }
+    combined
+}
+
+/// Fetch §2.2.2 "CORS-unsafe request-header names": the names of headers that are not
+/// safelisted, plus every safelisted one when their values total more than 1024 bytes; as a
+/// sorted, lowercase, deduplicated list (what `Access-Control-Request-Headers` carries).
+pub fn cors_unsafe_request_header_names(request: &Request, profile: &Profile) -> Vec<String> {
+    let mut unsafe_names: Vec<String> = Vec::new();
+    let mut potentially: Vec<String> = Vec::new();
+    let mut size = 0usize;
+    for (name, value) in judged_headers(request, profile) {
+        if is_safelisted(&name, &value, profile) {
+            size += value.len();
+            potentially.push(name);
+        } else {
+            unsafe_names.push(name);
+        }
+    }
+    if size > SAFELISTED_TOTAL_LIMIT {
+        unsafe_names.extend(potentially);
+    }
+    // Fetch §2.2.2 "convert header names to a sorted-lowercase set".
+    let mut names: Vec<String> = unsafe_names
+        .into_iter()
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Fetch §4.1 step 12.6 (without the cache): whether the request must be preflighted.
+pub fn needs_preflight(request: &Request, profile: &Profile) -> bool {
+    request.use_cors_preflight
+        || !method::is_cors_safelisted(request.method.as_bytes())
+        || !cors_unsafe_request_header_names(request, profile).is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::request::RequestInit;
+    use crate::origin::Origin;
+
+    fn request(method: &str, headers: &[(&str, &[u8])]) -> Request {
+        let mut init = RequestInit::get(
+            Origin::from_url_str("http://web-platform.test:8000").unwrap(),
+            "http://www1.web-platform.test:8000/x".parse().unwrap(),
+        );
+        init.method = method.to_owned();
+        init.headers = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_vec()))
+            .collect();
+        Request::new(&init, &Profile::spec(), &mut Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn wpt_acrh_is_sorted_lowercase_without_safelisted_names() {
+        // WPT fetch/api/cors/cors-preflight.any.js (cors-fetch-rules.md §3.2 case 6).
+        let r = request(
+            "GET",
+            &[
+                ("x-test-header1", b"v"),
+                ("x-test-header2", b"v"),
+                ("X-test-header3", b"v"),
+                ("x-test-header-b", b"v"),
+                ("x-test-header-D", b"v"),
+                ("x-test-header-C", b"v"),
+                ("x-test-header-a", b"v"),
+                ("Content-Type", b"allowedOrRefused"),
+                ("Accept", b"*"),
+                ("Accept-Language", b"bzh"),
+                ("Content-Language", b"eu"),
+            ],
+        );
+        assert_eq!(
+            cors_unsafe_request_header_names(&r, &Profile::spec()).join(","),
+            "content-type,x-test-header-a,x-test-header-b,x-test-header-c,x-test-header-d,\
+             x-test-header1,x-test-header2,x-test-header3"
+        );
+    }
+
+    #[test]
+    fn the_1024_byte_total() {
+        let big = vec![b'a'; 128];
+        let headers: Vec<(&str, &[u8])> = (0..8).map(|_| ("accept", &big[..])).collect();
+        let r = request("GET", &headers);
+        assert!(
+            !needs_preflight(&r, &Profile::spec()),
+            "8 x 128 = 1024 is not above"
+        );
+        let mut more = headers.clone();
+        more.push(("accept-language", b"x"));
+        let r = request("GET", &more);
+        assert_eq!(
+            cors_unsafe_request_header_names(&r, &Profile::spec()),
+            ["accept", "accept-language"]
+        );
+    }
+
+    #[test]
+    fn chromium_combines_repeated_headers_and_safelists_client_hints() {
+        let a = vec![b'a'; 100];
+        let r = request("GET", &[("accept", &a[..]), ("accept", &a[..])]);
+        assert!(!needs_preflight(&r, &Profile::spec()));
+        assert!(needs_preflight(&r, &Profile::chromium()));
+        let r = request(
+            "GET",
+            &[("DPR", b"2.0"), ("Save-Data", b"on"), ("ECT", b"4g")],
+        );
+        assert!(needs_preflight(&r, &Profile::spec()));
+        assert!(!needs_preflight(&r, &Profile::chromium()));
+        let r = request("GET", &[("Range", b"bytes=99999999999999999999999-")]);
+        assert!(!needs_preflight(&r, &Profile::spec()));
+        assert!(needs_preflight(&r, &Profile::chromium()));
+    }
+
+    #[test]
+    fn methods() {
+        assert!(!needs_preflight(&request("get", &[]), &Profile::spec()));
+        assert!(!needs_preflight(
+            &request("POST", &[("content-type", b"text/plain")]),
+            &Profile::spec()
+        ));
+        assert!(needs_preflight(&request("PUT", &[]), &Profile::spec()));
+        assert!(needs_preflight(&request("patch", &[]), &Profile::spec()));
+        assert!(needs_preflight(
+            &request("POST", &[("content-type", b"application/json")]),
+            &Profile::spec()
+        ));
+    }
+}

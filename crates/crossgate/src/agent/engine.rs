@@ -1,0 +1,350 @@
+//! The fetch itself (Fetch §4.1 main fetch, §4.4 HTTP fetch, §4.5 redirects), driven over a
+//! [`Network`] that answers each exchange: scripted responses for `simulate`, a real HTTP client
+//! for `check`. The agent decides every hop; the network never follows a redirect.
+
+use serde::Serialize;
+
+use super::cache::{Clock, Lookup, PreflightCache, SystemClock};
+use super::check::{cors_check, lines};
+use super::classify::{cors_unsafe_request_header_names, needs_preflight};
+use super::error::{CorsError, ErrorCode, Stage};
+use super::expose::exposed_header_names;
+use super::preflight::{PreflightAsk, judge};
+use super::profile::Profile;
+use super::redirect::{follow, is_redirect_status};
+use super::request::{CredentialsMode, Request, RequestInit, RequestMode, Tainting};
+use crate::origin::Origin;
+
+/// Which kind of exchange the agent asks the network for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExchangeKind {
+    Preflight,
+    Actual,
+}
+
+/// A request the agent sends: its headers as the agent builds them (the network adds the
+/// transport's own, such as `Host`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    pub kind: ExchangeKind,
+    pub method: String,
+    pub url: url::Url,
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Whether cookies and HTTP authentication go with it (Fetch §4.6 "includeCredentials").
+    pub credentials: bool,
+}
+
+/// A response as received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Incoming {
+    pub status: u16,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// The network could not answer (a connection failure, or a scripted response missing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkFailure {
+    pub message: String,
+}
+
+impl std::fmt::Display for NetworkFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for NetworkFailure {}
+
+/// Answers the agent's exchanges, one at a time, following nothing.
+pub trait Network {
+    fn send(&mut self, request: &Outgoing) -> Result<Incoming, NetworkFailure>;
+}
+
+/// One exchange as it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exchange {
+    pub request: Outgoing,
+    pub response: Incoming,
+}
+
+/// What a preflight asked, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreflightSent {
+    pub url: String,
+    pub origin: String,
+    pub ask: PreflightAsk,
+}
+
+/// Everything the agent did and decided for one fetch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Whether `fetch()` resolves (an opaque `no-cors` response included).
+    pub allowed: bool,
+    pub error: Option<CorsError>,
+    pub preflights: Vec<PreflightSent>,
+    /// Per hop of the actual request: the `Origin` header sent, if any.
+    pub origin_sent: Vec<Option<String>>,
+    pub exchanges: Vec<Exchange>,
+    /// The response script gets, when allowed.
+    pub response: Option<Incoming>,
+    pub tainting: Tainting,
+    /// Names of the response's headers script can read (lowercase, sorted).
+    pub exposed_headers: Vec<String>,
+    /// What the agent did silently (dropped headers, ...).
+    pub notes: Vec<String>,
+    pub initial_url: String,
+    pub final_url: String,
+}
+
+/// A user agent: a profile, a preflight cache and a clock.
+pub struct Agent<C: Clock = SystemClock> {
+    pub profile: Profile,
+    pub cache: PreflightCache,
+    clock: C,
+}
+
+impl Agent<SystemClock> {
+    pub fn new(profile: Profile) -> Agent<SystemClock> {
+        Agent::with_clock(profile, SystemClock::default())
+    }
+}
+
+impl<C: Clock> Agent<C> {
+    pub fn with_clock(profile: Profile, clock: C) -> Agent<C> {
+        Agent {
+            cache: PreflightCache::new(profile.cache_model),
+            profile,
+            clock,
+        }
+    }
+
+    /// Runs `fetch()` for `init`. `Err` only when the network could not answer; a blocked
+    /// request is an `Ok` outcome with its error.
+    pub fn fetch<N: Network>(
+        &mut self,
+        init: &RequestInit,
+        network: &mut N,
+    ) -> Result<Outcome, NetworkFailure> {
+        let mut out = Outcome {
+            allowed: false,
+            error: None,
+            preflights: Vec::new(),
+            origin_sent: Vec::new(),
+            exchanges: Vec::new(),
+            response: None,
+            tainting: Tainting::Basic,
+            exposed_headers: Vec::new(),
+            notes: Vec::new(),
+            initial_url: init.url.to_string(),
+            final_url: init.url.to_string(),
+        };
+        let mut request = match Request::new(init, &self.profile, &mut out.notes) {
+            Ok(r) => r,
+            Err(e) => return Ok(blocked(out, e)),
+        };
+        let include = request.credentials == CredentialsMode::Include;
+        loop {
+            let url = request.current_url().clone();
+            out.final_url = url.to_string();
+            let stage = if request.url_list.len() > 1 {
+                Stage::Redirect
+            } else {
+                Stage::Request
+            };
+            let url_origin = Origin::of_url(&url);
+            let error = |code, parameter| CorsError {
+                code,
+                stage,
+                parameter,
+                url: url.to_string(),
+                origin: request.serialized_origin(),
+                status: None,
+                value: None,
+            };
+            // Mixed Content: a secure page never reaches an insecure, non-loopback URL.
+            if request.origin.scheme() == Some("https")
+                && url.scheme() == "http"
+                && !url_origin.is_potentially_trustworthy()
+            {
+                return Ok(blocked(out, error(ErrorCode::MixedContent, None)));
+            }
+            // Fetch §4.1 main fetch step 12: which path the request takes.
+            let mut preflighted = false;
+            let basic = (request.origin.same_origin(&url_origin)
+                && request.tainting == Tainting::Basic)
+                || url.scheme() == "data";
+            if basic {
+                // Same origin: no CORS at all.
+            } else if request.mode == RequestMode::SameOrigin {
+                return Ok(blocked(out, error(ErrorCode::DisallowedByMode, None)));
+            } else if request.mode == RequestMode::NoCors {
+                request.tainting = Tainting::Opaque;
+            } else if !matches!(url.scheme(), "http" | "https") {
+                return Ok(blocked(
+                    out,
+                    error(ErrorCode::CorsDisabledScheme, Some(url.scheme().to_owned())),
+                ));
+            } else {
+                request.tainting = Tainting::Cors;
+                if needs_preflight(&request, &self.profile) {
+                    preflighted = true;
+                    if let Err(e) = self.preflight(&request, network, &mut out)? {
+                        return Ok(blocked(out, e));
+                    }
+                }
+            }
+
+            // The actual request of this hop (§4.6), with its `Origin` (§3.2).
+            let origin_header = request.origin_header();
+            out.origin_sent.push(origin_header.clone());
+            let mut headers = request.headers.clone();
+            if let Some(o) = &origin_header {
+                headers.push(("Origin".to_owned(), o.clone().into_bytes()));
+            }
+            let outgoing = Outgoing {
+                kind: ExchangeKind::Actual,
+                method: request.method.clone(),
+                url: url.clone(),
+                headers,
+                credentials: request.includes_credentials(),
+            };
+            let response = network.send(&outgoing)?;
+            out.exchanges.push(Exchange {
+                request: outgoing,
+                response: response.clone(),
+            });
+
+            // §4.4 step 4: the CORS check, before any redirect is followed.
+            let origin = request.serialized_origin();
+            if request.tainting == Tainting::Cors
+                && let Err(f) = cors_check(&self.profile, &origin, include, &response.headers)
+            {
+                if preflighted {
+                    // §4.1 step 12.6.3: a preflighted request that fails clears the cache.
+                    self.cache.clear(&origin, url.as_str());
+                }
+                return Ok(blocked(
+                    out,
+                    CorsError {
+                        code: f.code,
+                        stage: Stage::Actual,
+                        parameter: f.parameter,
+                        url: url.to_string(),
+                        origin,
+                        status: Some(response.status),
+                        value: None,
+                    },
+                ));
+            }
+
+            // §4.4 step 7: follow a redirect, as the agent (not the network) decides.
+            if is_redirect_status(response.status)
+                && let Some(location) = lines(&response.headers, "location").next()
+            {
+                if let Err(f) = follow(&mut request, response.status, location) {
+                    return Ok(blocked(
+                        out,
+                        CorsError {
+                            code: f.code,
+                            stage: Stage::Redirect,
+                            parameter: f.parameter,
+                            url: url.to_string(),
+                            origin,
+                            status: Some(response.status),
+                            value: None,
+                        },
+                    ));
+                }
+                continue;
+            }
+
+            out.tainting = request.tainting;
+            out.exposed_headers =
+                exposed_header_names(request.tainting, include, &response.headers);
+            out.response = Some(response);
+            out.allowed = true;
+            return Ok(out);
+        }
+    }
+
+    /// §4.4 step 1 and §4.8: asks the cache, then the network, for a preflight.
+    fn preflight<N: Network>(
+        &mut self,
+        request: &Request,
+        network: &mut N,
+        out: &mut Outcome,
+    ) -> Result<Result<(), CorsError>, NetworkFailure> {
+        let url = request.current_url().clone();
+        let origin = request.serialized_origin();
+        let unsafe_headers = cors_unsafe_request_header_names(request, &self.profile);
+        let lookup = Lookup {
+            origin: &origin,
+            url: url.as_str(),
+            include: request.credentials == CredentialsMode::Include,
+            method: &request.method,
+            use_cors_preflight: request.use_cors_preflight,
+            unsafe_headers: &unsafe_headers,
+        };
+        let now = self.clock.now();
+        if self.cache.covers(now, &lookup) {
+            return Ok(Ok(()));
+        }
+        let ask = PreflightAsk::of(request, &self.profile);
+        let mut headers: Vec<(String, Vec<u8>)> = ask
+            .request_headers()
+            .into_iter()
+            .map(|(n, v)| (n, v.into_bytes()))
+            .collect();
+        headers.push(("Origin".to_owned(), origin.clone().into_bytes()));
+        let outgoing = Outgoing {
+            kind: ExchangeKind::Preflight,
+            method: "OPTIONS".to_owned(),
+            url: url.clone(),
+            headers,
+            // §4.8 step 1: a preflight never carries credentials.
+            credentials: false,
+        };
+        let response = network.send(&outgoing)?;
+        out.exchanges.push(Exchange {
+            request: outgoing,
+            response: response.clone(),
+        });
+        out.preflights.push(PreflightSent {
+            url: url.to_string(),
+            origin: origin.clone(),
+            ask,
+        });
+        match judge(
+            request,
+            &self.profile,
+            &origin,
+            response.status,
+            &response.headers,
+        ) {
+            Ok(grant) => {
+                self.cache
+                    .store(self.clock.now(), &origin, url.as_str(), &grant);
+                Ok(Ok(()))
+            }
+            Err(f) => {
+                self.cache.clear(&origin, url.as_str());
+                Ok(Err(CorsError {
+                    code: f.code,
+                    stage: Stage::Preflight,
+                    parameter: f.parameter,
+                    url: url.to_string(),
+                    origin,
+                    status: Some(response.status),
+                    value: f.value,
+                }))
+            }
+        }
+    }
+}
+
+fn blocked(mut out: Outcome, error: CorsError) -> Outcome {
+    out.allowed = false;
+    out.error = Some(error);
+    out
+}

@@ -1,0 +1,472 @@
+//! Why a browser blocks a request: errors named after Chromium's `CorsError` values, with the
+//! failed parameter, and the exact text each browser prints for them.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::browser::Browser;
+
+/// Chromium's `CorsError` names (without the `k`), plus the failures that happen before CORS
+/// (inside `fetch()` itself, or in the network), for which browsers print no CORS message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum ErrorCode {
+    DisallowedByMode,
+    InvalidResponse,
+    WildcardOriginNotAllowed,
+    MissingAllowOriginHeader,
+    MultipleAllowOriginValues,
+    InvalidAllowOriginValue,
+    AllowOriginMismatch,
+    InvalidAllowCredentials,
+    CorsDisabledScheme,
+    PreflightInvalidStatus,
+    PreflightDisallowedRedirect,
+    PreflightWildcardOriginNotAllowed,
+    PreflightMissingAllowOriginHeader,
+    PreflightMultipleAllowOriginValues,
+    PreflightInvalidAllowOriginValue,
+    PreflightAllowOriginMismatch,
+    PreflightInvalidAllowCredentials,
+    InvalidAllowMethodsPreflightResponse,
+    InvalidAllowHeadersPreflightResponse,
+    MethodDisallowedByPreflightResponse,
+    HeaderDisallowedByPreflightResponse,
+    RedirectContainsCredentials,
+    // Not CORS errors: `fetch()` rejects with a TypeError, or the network fails.
+    /// The method is not a token.
+    InvalidMethod,
+    /// CONNECT, TRACE or TRACK.
+    ForbiddenMethod,
+    /// A header name that is not a token, or a value with NUL, CR or LF.
+    InvalidHeader,
+    /// A `no-cors` request with a method other than GET, HEAD or POST.
+    NoCorsMethodNotSafelisted,
+    /// The request URL carries a user name or password.
+    CredentialsInRequestUrl,
+    /// A secure page asked for an insecure (`http:`, not loopback) URL: mixed content.
+    MixedContent,
+    /// More than 20 redirects.
+    TooManyRedirects,
+    /// A redirect whose `Location` is not a URL, or not http(s) in a non-CORS request.
+    InvalidRedirectLocation,
+    /// The connection failed (connection refused, DNS, TLS): `check` only.
+    NetworkError,
+}
+
+impl ErrorCode {
+    /// The name, as in JSON.
+    pub fn as_str(self) -> String {
+        format!("{self:?}")
+    }
+
+    /// Whether this is a failure of the CORS protocol (a console message from the browser), as
+    /// opposed to one of `fetch()` itself or of the network.
+    pub fn is_cors(self) -> bool {
+        !matches!(
+            self,
+            ErrorCode::InvalidMethod
+                | ErrorCode::ForbiddenMethod
+                | ErrorCode::InvalidHeader
+                | ErrorCode::NoCorsMethodNotSafelisted
+                | ErrorCode::CredentialsInRequestUrl
+                | ErrorCode::MixedContent
+                | ErrorCode::TooManyRedirects
+                | ErrorCode::InvalidRedirectLocation
+                | ErrorCode::NetworkError
+                | ErrorCode::DisallowedByMode
+        )
+    }
+
+    /// The `Preflight*` variant of an allow-origin error (Chromium reports the preflight's own).
+    pub fn on_preflight(self) -> ErrorCode {
+        match self {
+            ErrorCode::WildcardOriginNotAllowed => ErrorCode::PreflightWildcardOriginNotAllowed,
+            ErrorCode::MissingAllowOriginHeader => ErrorCode::PreflightMissingAllowOriginHeader,
+            ErrorCode::MultipleAllowOriginValues => ErrorCode::PreflightMultipleAllowOriginValues,
+            ErrorCode::InvalidAllowOriginValue => ErrorCode::PreflightInvalidAllowOriginValue,
+            ErrorCode::AllowOriginMismatch => ErrorCode::PreflightAllowOriginMismatch,
+            ErrorCode::InvalidAllowCredentials => ErrorCode::PreflightInvalidAllowCredentials,
+            other => other,
+        }
+    }
+
+    /// The allow-origin error without its `Preflight` prefix.
+    fn base(self) -> ErrorCode {
+        match self {
+            ErrorCode::PreflightWildcardOriginNotAllowed => ErrorCode::WildcardOriginNotAllowed,
+            ErrorCode::PreflightMissingAllowOriginHeader => ErrorCode::MissingAllowOriginHeader,
+            ErrorCode::PreflightMultipleAllowOriginValues => ErrorCode::MultipleAllowOriginValues,
+            ErrorCode::PreflightInvalidAllowOriginValue => ErrorCode::InvalidAllowOriginValue,
+            ErrorCode::PreflightAllowOriginMismatch => ErrorCode::AllowOriginMismatch,
+            ErrorCode::PreflightInvalidAllowCredentials => ErrorCode::InvalidAllowCredentials,
+            other => other,
+        }
+    }
+
+    fn is_preflight_access(self) -> bool {
+        self.base() != self
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+/// Where in the fetch it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Before anything was sent (`fetch()` itself).
+    Request,
+    Preflight,
+    Actual,
+    Redirect,
+}
+
+/// A blocked request: the error, where, and the facts its messages quote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorsError {
+    pub code: ErrorCode,
+    pub stage: Stage,
+    /// Chromium's failed parameter: the offending header value, method or header name.
+    pub parameter: Option<String>,
+    /// The URL of the exchange that failed.
+    pub url: String,
+    /// The request's origin as sent (`null` when tainted).
+    pub origin: String,
+    /// The failing response's status, where there was one.
+    pub status: Option<u16>,
+    /// The whole offending header value, where a browser quotes it (WebKit's parse errors).
+    pub value: Option<String>,
+}
+
+const CHROMIUM_PREFLIGHT: &str =
+    "Response to preflight request doesn't pass access control check: ";
+const CHROMIUM_HINT: &str = " Have the server send the header with a valid value.";
+/// `SchemeRegistry::ListOfCorsEnabledURLSchemes()` as Chromium prints it.
+const CHROMIUM_CORS_SCHEMES: &str =
+    "chrome, chrome-extension, chrome-untrusted, data, http, https, isolated-app";
+
+impl CorsError {
+    fn param(&self) -> &str {
+        self.parameter.as_deref().unwrap_or("")
+    }
+
+    /// The message `browser` prints for this error, or `None` where it prints no CORS message.
+    ///
+    /// - Chromium: the text after `has been blocked by CORS policy: ` (with the preflight
+    ///   prefix where Chromium adds it).
+    /// - Firefox: the whole console line, which carries the URL and the reason.
+    /// - WebKit: the reason line (shown after "Fetch API cannot load URL due to access control
+    ///   checks.").
+    pub fn message(&self, browser: Browser) -> Option<String> {
+        if !self.code.is_cors() {
+            return None;
+        }
+        match browser {
+            Browser::Chromium => Some(self.chromium()),
+            Browser::Firefox => Some(self.firefox()),
+            Browser::Webkit => Some(self.webkit()),
+        }
+    }
+
+    fn chromium(&self) -> String {
+        let h = self.param();
+        let access = match self.code.base() {
+            ErrorCode::WildcardOriginNotAllowed => Some(
+                "The value of the 'Access-Control-Allow-Origin' header in the response must not \
+                 be the wildcard '*' when the request's credentials mode is 'include'."
+                    .to_owned(),
+            ),
+            ErrorCode::MissingAllowOriginHeader => Some(
+                "No 'Access-Control-Allow-Origin' header is present on the requested resource."
+                    .to_owned(),
+            ),
+            ErrorCode::MultipleAllowOriginValues => Some(format!(
+                "The 'Access-Control-Allow-Origin' header contains multiple values '{h}', but \
+                 only one is allowed.{CHROMIUM_HINT}"
+            )),
+            ErrorCode::InvalidAllowOriginValue => Some(format!(
+                "The 'Access-Control-Allow-Origin' header contains the invalid value '{h}'.\
+                 {CHROMIUM_HINT}"
+            )),
+            ErrorCode::AllowOriginMismatch => Some(format!(
+                "The 'Access-Control-Allow-Origin' header has a value '{h}' that is not equal \
+                 to the supplied origin.{CHROMIUM_HINT}"
+            )),
+            ErrorCode::InvalidAllowCredentials => Some(format!(
+                "The value of the 'Access-Control-Allow-Credentials' header in the response is \
+                 '{h}' which must be 'true' when the request's credentials mode is 'include'."
+            )),
+            _ => None,
+        };
+        if let Some(text) = access {
+            return if self.code.is_preflight_access() {
+                format!("{CHROMIUM_PREFLIGHT}{text}")
+            } else {
+                text
+            };
+        }
+        match self.code {
+            ErrorCode::PreflightInvalidStatus => {
+                format!("{CHROMIUM_PREFLIGHT}It does not have HTTP ok status.")
+            }
+            ErrorCode::PreflightDisallowedRedirect => {
+                format!("{CHROMIUM_PREFLIGHT}Redirect is not allowed for a preflight request.")
+            }
+            ErrorCode::InvalidAllowMethodsPreflightResponse => "Cannot parse \
+                 Access-Control-Allow-Methods response header field in preflight response."
+                .to_owned(),
+            ErrorCode::InvalidAllowHeadersPreflightResponse => "Cannot parse \
+                 Access-Control-Allow-Headers response header field in preflight response."
+                .to_owned(),
+            ErrorCode::MethodDisallowedByPreflightResponse => format!(
+                "Method {h} is not allowed by Access-Control-Allow-Methods in preflight response."
+            ),
+            ErrorCode::HeaderDisallowedByPreflightResponse => format!(
+                "Request header field {} is not allowed by Access-Control-Allow-Headers in \
+                 preflight response.",
+                h.to_ascii_lowercase()
+            ),
+            // Chromium 156 prints the location as empty (cors-fetch-rules.md appendix, 6).
+            ErrorCode::RedirectContainsCredentials => "Redirect location '' contains a username \
+                 and password, which is disallowed for cross-origin requests."
+                .to_owned(),
+            ErrorCode::CorsDisabledScheme => format!(
+                "Cross origin requests are only supported for protocol schemes: \
+                 {CHROMIUM_CORS_SCHEMES}."
+            ),
+            ErrorCode::InvalidResponse => "The response is invalid.".to_owned(),
+            _ => String::new(),
+        }
+    }
+
+    fn firefox(&self) -> String {
+        let h = self.param();
+        let url = &self.url;
+        let status = self
+            .status
+            .map_or_else(|| "(null)".to_owned(), |s| s.to_string());
+        let reason = match self.code.base() {
+            ErrorCode::WildcardOriginNotAllowed => {
+                return format!(
+                    "Cross-Origin Request Blocked: The Same Origin Policy disallows reading the \
+                     remote resource at ‘{url}’. (Reason: Credential is not supported if the \
+                     CORS header ‘Access-Control-Allow-Origin’ is ‘*’)."
+                );
+            }
+            ErrorCode::MissingAllowOriginHeader => {
+                format!("CORS header ‘Access-Control-Allow-Origin’ missing). Status code: {status}")
+            }
+            ErrorCode::MultipleAllowOriginValues => {
+                "Multiple CORS header ‘Access-Control-Allow-Origin’ not allowed)".to_owned()
+            }
+            ErrorCode::InvalidAllowOriginValue | ErrorCode::AllowOriginMismatch => {
+                format!("CORS header ‘Access-Control-Allow-Origin’ does not match ‘{h}’)")
+            }
+            ErrorCode::InvalidAllowCredentials => {
+                "expected ‘true’ in CORS header ‘Access-Control-Allow-Credentials’)".to_owned()
+            }
+            ErrorCode::PreflightInvalidStatus => {
+                format!("CORS preflight response did not succeed). Status code: {status}")
+            }
+            ErrorCode::PreflightDisallowedRedirect | ErrorCode::RedirectContainsCredentials => {
+                "CORS request external redirect not allowed)".to_owned()
+            }
+            ErrorCode::InvalidAllowMethodsPreflightResponse => {
+                format!("invalid token ‘{h}’ in CORS header ‘Access-Control-Allow-Methods’)")
+            }
+            ErrorCode::InvalidAllowHeadersPreflightResponse => {
+                format!("invalid token ‘{h}’ in CORS header ‘Access-Control-Allow-Headers’)")
+            }
+            ErrorCode::MethodDisallowedByPreflightResponse => {
+                "Did not find method in CORS header ‘Access-Control-Allow-Methods’)".to_owned()
+            }
+            ErrorCode::HeaderDisallowedByPreflightResponse => format!(
+                "header ‘{}’ is not allowed according to header ‘Access-Control-Allow-Headers’ \
+                 from CORS preflight response)",
+                h.to_ascii_lowercase()
+            ),
+            ErrorCode::CorsDisabledScheme => "CORS request not http)".to_owned(),
+            _ => format!("CORS request did not succeed). Status code: {status}"),
+        };
+        format!(
+            "Cross-Origin Request Blocked: The Same Origin Policy disallows reading the remote \
+             resource at {url}. (Reason: {reason}."
+        )
+    }
+
+    fn webkit(&self) -> String {
+        let h = self.param();
+        let status = self.status.unwrap_or(0);
+        match self.code.base() {
+            ErrorCode::WildcardOriginNotAllowed => {
+                "Cannot use wildcard in Access-Control-Allow-Origin when credentials flag is true."
+                    .to_owned()
+            }
+            ErrorCode::MultipleAllowOriginValues => {
+                "Access-Control-Allow-Origin cannot contain more than one origin.".to_owned()
+            }
+            ErrorCode::MissingAllowOriginHeader
+            | ErrorCode::InvalidAllowOriginValue
+            | ErrorCode::AllowOriginMismatch => format!(
+                "Origin {} is not allowed by Access-Control-Allow-Origin. Status code: {status}",
+                self.origin
+            ),
+            ErrorCode::InvalidAllowCredentials => "Credentials flag is true, but \
+                 Access-Control-Allow-Credentials is not \"true\"."
+                .to_owned(),
+            ErrorCode::PreflightInvalidStatus | ErrorCode::PreflightDisallowedRedirect => {
+                format!("Preflight response is not successful. Status code: {status}")
+            }
+            ErrorCode::InvalidAllowMethodsPreflightResponse => format!(
+                "Header Access-Control-Allow-Methods has an invalid value: {}",
+                self.value.as_deref().unwrap_or(h)
+            ),
+            ErrorCode::InvalidAllowHeadersPreflightResponse => format!(
+                "Header Access-Control-Allow-Headers has an invalid value: {}",
+                self.value.as_deref().unwrap_or(h)
+            ),
+            ErrorCode::MethodDisallowedByPreflightResponse => {
+                format!("Method {h} is not allowed by Access-Control-Allow-Methods.")
+            }
+            ErrorCode::HeaderDisallowedByPreflightResponse => {
+                format!("Request header field {h} is not allowed by Access-Control-Allow-Headers.")
+            }
+            ErrorCode::RedirectContainsCredentials => {
+                format!("redirection URL {} has credentials", self.url)
+            }
+            ErrorCode::CorsDisabledScheme => {
+                "Cross origin requests are only supported for HTTP.".to_owned()
+            }
+            _ => "The response is invalid.".to_owned(),
+        }
+    }
+
+    /// The whole console line Chromium prints (`Access to fetch at ... has been blocked by CORS
+    /// policy: ...`), given the first URL of the request.
+    pub fn chromium_console_line(&self, initial_url: &str) -> Option<String> {
+        let reason = self.message(Browser::Chromium)?;
+        let redirected = if initial_url != self.url && self.stage != Stage::Preflight {
+            format!("(redirected from '{initial_url}') ")
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "Access to fetch at '{}' {redirected}from origin '{}' has been blocked by CORS \
+             policy: {reason}",
+            self.url, self.origin
+        ))
+    }
+}
+
+impl fmt::Display for CorsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code)?;
+        if let Some(p) = &self.parameter {
+            write!(f, " ({p})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CorsError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(code: ErrorCode, parameter: Option<&str>, status: Option<u16>) -> CorsError {
+        CorsError {
+            code,
+            stage: Stage::Actual,
+            parameter: parameter.map(str::to_owned),
+            url: "http://127.0.0.1:9002/items/1".to_owned(),
+            origin: "http://127.0.0.1:9001".to_owned(),
+            status,
+            value: None,
+        }
+    }
+
+    #[test]
+    fn chromium_texts() {
+        let m = |e: CorsError| e.message(Browser::Chromium).unwrap();
+        assert_eq!(
+            m(error(ErrorCode::MissingAllowOriginHeader, None, Some(200))),
+            "No 'Access-Control-Allow-Origin' header is present on the requested resource."
+        );
+        assert_eq!(
+            m(error(
+                ErrorCode::PreflightMissingAllowOriginHeader,
+                None,
+                Some(401)
+            )),
+            "Response to preflight request doesn't pass access control check: No \
+             'Access-Control-Allow-Origin' header is present on the requested resource."
+        );
+        assert_eq!(
+            m(error(
+                ErrorCode::MethodDisallowedByPreflightResponse,
+                Some("PUT"),
+                None
+            )),
+            "Method PUT is not allowed by Access-Control-Allow-Methods in preflight response."
+        );
+        assert_eq!(
+            m(error(
+                ErrorCode::HeaderDisallowedByPreflightResponse,
+                Some("X-Token"),
+                None
+            )),
+            "Request header field x-token is not allowed by Access-Control-Allow-Headers in \
+             preflight response."
+        );
+        assert_eq!(
+            m(error(
+                ErrorCode::AllowOriginMismatch,
+                Some("https://a"),
+                None
+            )),
+            "The 'Access-Control-Allow-Origin' header has a value 'https://a' that is not equal \
+             to the supplied origin. Have the server send the header with a valid value."
+        );
+        assert_eq!(
+            error(ErrorCode::ForbiddenMethod, None, None).message(Browser::Chromium),
+            None
+        );
+    }
+
+    #[test]
+    fn firefox_and_webkit_texts() {
+        let e = error(ErrorCode::MissingAllowOriginHeader, None, Some(500));
+        assert_eq!(
+            e.message(Browser::Firefox).unwrap(),
+            "Cross-Origin Request Blocked: The Same Origin Policy disallows reading the remote \
+             resource at http://127.0.0.1:9002/items/1. (Reason: CORS header \
+             ‘Access-Control-Allow-Origin’ missing). Status code: 500."
+        );
+        assert_eq!(
+            e.message(Browser::Webkit).unwrap(),
+            "Origin http://127.0.0.1:9001 is not allowed by Access-Control-Allow-Origin. Status \
+             code: 500"
+        );
+        let w = error(ErrorCode::WildcardOriginNotAllowed, Some("*"), Some(200));
+        assert!(
+            w.message(Browser::Firefox).unwrap().contains(
+                "at ‘http://127.0.0.1:9002/items/1’. (Reason: Credential is not supported"
+            )
+        );
+        let line = error(ErrorCode::MissingAllowOriginHeader, None, Some(200))
+            .chromium_console_line("http://127.0.0.1:9002/items/1")
+            .unwrap();
+        assert_eq!(
+            line,
+            "Access to fetch at 'http://127.0.0.1:9002/items/1' from origin \
+             'http://127.0.0.1:9001' has been blocked by CORS policy: No \
+             'Access-Control-Allow-Origin' header is present on the requested resource."
+        );
+    }
+}

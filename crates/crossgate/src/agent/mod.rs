@@ -1,0 +1,44 @@
+//! The browser side: a model of what a user agent enforces, step by step as the Fetch standard
+//! says, with each browser's departures in a [`Profile`].
+//!
+//! ```
+//! use crossgate::agent::{Agent, Profile, RequestInit, Scenario};
+//!
+//! // Offline: given the server's answers, what does Chromium do?
+//! let scenario: Scenario = serde_json::from_str(r#"{
+//!     "origin": "http://127.0.0.1:9001",
+//!     "request": {"url": "http://127.0.0.1:9002/items/1", "method": "PUT",
+//!                 "headers": [["Content-Type", "application/json"]]},
+//!     "responses": {"preflight": {"status": 204, "headers": [
+//!         ["Access-Control-Allow-Origin", "http://127.0.0.1:9001"],
+//!         ["Access-Control-Allow-Headers", "content-type"]]}}
+//! }"#).unwrap();
+//! let report = scenario.run(crossgate::browser::Browser::Chromium).unwrap();
+//! assert!(!report.allowed);
+//! assert_eq!(report.error.unwrap().code, "MethodDisallowedByPreflightResponse");
+//! ```
+
+pub mod cache;
+pub mod check;
+pub mod classify;
+mod engine;
+pub mod error;
+pub mod explain;
+pub mod expose;
+pub mod preflight;
+pub mod profile;
+pub mod redirect;
+pub mod report;
+pub mod request;
+pub mod scenario;
+
+pub use cache::{Clock, FakeClock, PreflightCache, SystemClock};
+pub use engine::{
+    Agent, Exchange, ExchangeKind, Incoming, Network, NetworkFailure, Outcome, Outgoing,
+    PreflightSent,
+};
+pub use error::{CorsError, ErrorCode, Stage};
+pub use profile::Profile;
+pub use report::Report;
+pub use request::{CredentialsMode, ReferrerPolicy, Request, RequestInit, RequestMode, Tainting};
+pub use scenario::{Scenario, ScenarioError, ScriptedNetwork};

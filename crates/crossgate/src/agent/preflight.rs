@@ -1,0 +1,234 @@
+//! Fetch §4.8 "CORS-preflight fetch": the preflight request, and the judgement of its response.
+
+use super::check::{CheckFailure, Headers, cors_check, get, lines};
+use super::classify::cors_unsafe_request_header_names;
+use super::error::ErrorCode;
+use super::profile::{PreflightOrder, Profile};
+use super::request::{CredentialsMode, Request};
+use crate::browser::Browser;
+use crate::fetch::list::parse_token_list;
+use crate::fetch::{header, method};
+
+/// What a preflight asks: `Access-Control-Request-Method` and, when the request has unsafe
+/// headers, `Access-Control-Request-Headers`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreflightAsk {
+    pub method: String,
+    /// Lowercase, sorted, deduplicated, joined by `,` without spaces (Fetch §4.8 step 5).
+    pub headers: Option<String>,
+}
+
+impl PreflightAsk {
+    pub fn of(request: &Request, profile: &Profile) -> PreflightAsk {
+        let names = cors_unsafe_request_header_names(request, profile);
+        PreflightAsk {
+            method: request.method.clone(),
+            headers: (!names.is_empty()).then(|| names.join(",")),
+        }
+    }
+
+    /// The preflight's own request headers (Fetch §4.8 steps 2-5), before the network layer adds
+    /// `Origin` and the rest.
+    pub fn request_headers(&self) -> Vec<(String, String)> {
+        let mut headers = vec![
+            ("Accept".to_owned(), "*/*".to_owned()),
+            (
+                "Access-Control-Request-Method".to_owned(),
+                self.method.clone(),
+            ),
+        ];
+        if let Some(names) = &self.headers {
+            headers.push(("Access-Control-Request-Headers".to_owned(), names.clone()));
+        }
+        headers
+    }
+}
+
+/// What a successful preflight allows, for the cache.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreflightGrant {
+    /// Methods as listed (case kept).
+    pub methods: Vec<String>,
+    /// Header names, lowercase.
+    pub headers: Vec<String>,
+    /// Seconds to cache, as this agent reads and caps `Access-Control-Max-Age`.
+    pub max_age: u64,
+    /// Whether the preflight was for a request with credentials.
+    pub credentials: bool,
+}
+
+/// A refused preflight response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreflightFailure {
+    pub code: ErrorCode,
+    pub parameter: Option<String>,
+    /// The whole offending header value (for WebKit's parse-error messages).
+    pub value: Option<String>,
+}
+
+impl From<CheckFailure> for PreflightFailure {
+    fn from(f: CheckFailure) -> Self {
+        PreflightFailure {
+            code: f.code.on_preflight(),
+            parameter: f.parameter,
+            value: None,
+        }
+    }
+}
+
+fn failure(code: ErrorCode, parameter: impl Into<String>) -> PreflightFailure {
+    PreflightFailure {
+        code,
+        parameter: Some(parameter.into()),
+        value: None,
+    }
+}
+
+/// Statuses a browser's network layer treats as a redirect when `Location` is present
+/// (Chromium counts 300 too).
+fn is_redirect(status: u16, profile: &Profile) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+        || (status == 300 && profile.browser == Some(Browser::Chromium))
+}
+
+/// Judges a preflight response (Fetch §4.8 step 7) for `request`, whose serialized origin is
+/// `origin`, in `profile`'s order.
+pub fn judge(
+    request: &Request,
+    profile: &Profile,
+    origin: &str,
+    status: u16,
+    headers: &Headers,
+) -> Result<PreflightGrant, PreflightFailure> {
+    let include = request.credentials == CredentialsMode::Include;
+    let ok = (200..=299).contains(&status);
+    let bad_status = || PreflightFailure {
+        code: ErrorCode::PreflightInvalidStatus,
+        parameter: None,
+        value: None,
+    };
+    match profile.preflight_order {
+        PreflightOrder::RedirectOriginStatus => {
+            // A preflight is never redirected: the browser reports the redirect itself.
+            if is_redirect(status, profile) && lines(headers, "location").next().is_some() {
+                return Err(PreflightFailure {
+                    code: ErrorCode::PreflightDisallowedRedirect,
+                    parameter: None,
+                    value: None,
+                });
+            }
+            // Step 7: the CORS check with the request's credentials mode, then an ok status.
+            cors_check(profile, origin, include, headers)?;
+            if !ok {
+                return Err(bad_status());
+            }
+        }
+        PreflightOrder::StatusOrigin => {
+            if !ok {
+                return Err(bad_status());
+            }
+            cors_check(profile, origin, include, headers)?;
+        }
+    }
+
+    // Steps 7.1-7.3: one malformed item fails the whole list.
+    let parse = |name: &str, code: ErrorCode| -> Result<Option<Vec<String>>, PreflightFailure> {
+        parse_token_list(lines(headers, name))
+            .map(|list| {
+                list.map(|items| {
+                    items
+                        .into_iter()
+                        .map(|i| String::from_utf8_lossy(i).into_owned())
+                        .collect()
+                })
+            })
+            .map_err(|e| PreflightFailure {
+                code,
+                parameter: Some(String::from_utf8_lossy(e.element).into_owned()),
+                value: get(headers, name).map(|v| String::from_utf8_lossy(&v).into_owned()),
+            })
+    };
+    let methods = parse(
+        "access-control-allow-methods",
+        ErrorCode::InvalidAllowMethodsPreflightResponse,
+    )?;
+    // Firefox checks the method before it parses the allowed headers.
+    let firefox = profile.browser == Some(Browser::Firefox);
+    if firefox {
+        check_method(request, include, methods.as_deref())?;
+    }
+    let allowed_headers = parse(
+        "access-control-allow-headers",
+        ErrorCode::InvalidAllowHeadersPreflightResponse,
+    )?
+    .unwrap_or_default();
+    if !firefox {
+        check_method(request, include, methods.as_deref())?;
+    }
+    let methods = match methods {
+        // Step 7.4: a forced preflight without a list caches the request's method.
+        None if request.use_cors_preflight => vec![request.method.clone()],
+        other => other.unwrap_or_default(),
+    };
+    let star = allowed_headers.iter().any(|h| h == "*");
+    let listed = |name: &str| allowed_headers.iter().any(|h| h.eq_ignore_ascii_case(name));
+    // Step 7.6: `*` never covers `Authorization` (unless the browser departs from this).
+    let wildcard_covers_authorization = profile.wildcard_covers_authorization && !include && star;
+    if let Some((name, _)) = request
+        .headers
+        .iter()
+        .find(|(n, _)| header::is_cors_non_wildcard_request_header_name(n.as_bytes()))
+        && !listed(name)
+        && !wildcard_covers_authorization
+    {
+        return Err(failure(
+            ErrorCode::HeaderDisallowedByPreflightResponse,
+            name,
+        ));
+    }
+    // Step 7.7: every CORS-unsafe name is listed, or `*` without credentials.
+    for unsafe_name in cors_unsafe_request_header_names(request, profile) {
+        if !listed(&unsafe_name) && (include || !star) {
+            let as_written = request
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&unsafe_name))
+                .map_or(unsafe_name.clone(), |(n, _)| n.clone());
+            return Err(failure(
+                ErrorCode::HeaderDisallowedByPreflightResponse,
+                as_written,
+            ));
+        }
+    }
+    // Steps 7.8-7.9.
+    let max_age = profile.max_age(get(headers, "access-control-max-age").as_deref());
+    Ok(PreflightGrant {
+        methods,
+        headers: allowed_headers
+            .into_iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        max_age,
+        credentials: include,
+    })
+}
+
+/// Step 7.5: the method is listed byte for byte, safelisted, or covered by `*` without
+/// credentials.
+fn check_method(
+    request: &Request,
+    include: bool,
+    methods: Option<&[String]>,
+) -> Result<(), PreflightFailure> {
+    let m = request.method.as_str();
+    let list = methods.unwrap_or_default();
+    if method::is_cors_safelisted(m.as_bytes())
+        || list.iter().any(|x| x == m)
+        || (!include && list.iter().any(|x| x == "*"))
+        || (methods.is_none() && request.use_cors_preflight)
+    {
+        Ok(())
+    } else {
+        Err(failure(ErrorCode::MethodDisallowedByPreflightResponse, m))
+    }
+}

@@ -1,0 +1,197 @@
+//! Where browsers differ from the standard, and from each other.
+//!
+//! The agent follows the Fetch standard; a [`Profile`] switches on each documented departure of
+//! one engine (`cors-fetch-rules.md` §4 and its appendix on Chromium 156), so that the simulator
+//! predicts what that browser does and prints.
+
+use crate::browser::Browser;
+
+/// How a browser reads `Access-Control-Max-Age`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MaxAgeParsing {
+    /// Fetch: `1*DIGIT`, anything else is a failure and the default of 5 s applies.
+    Spec,
+    /// Chromium: a signed 64-bit integer; negative means "do not cache", anything unparsable 5 s.
+    Chromium,
+    /// Firefox: anything but digits means "do not cache".
+    Firefox,
+}
+
+/// In which order a preflight response's problems are reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreflightOrder {
+    /// A redirect, then the allow-origin and credentials check, then the ok status (Chromium,
+    /// Firefox; also the order crossgate uses for the standard, which reports no order).
+    RedirectOriginStatus,
+    /// The ok status first, then the allow-origin check (WebKit).
+    StatusOrigin,
+}
+
+/// How the preflight cache keeps results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheModel {
+    /// Fetch §4.9: one entry per allowed method and per allowed header name, each with its own
+    /// expiry; new preflights add entries (Firefox).
+    PerEntry,
+    /// One result per (origin, URL), replaced by each new preflight; a hit that does not cover a
+    /// request is dropped and a new preflight sent (Chromium, WebKit).
+    WholeResult,
+}
+
+/// The behaviour of one user agent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// `None` for the standard as written.
+    pub browser: Option<Browser>,
+    /// The longest time a preflight result is kept, in seconds.
+    pub max_age_cap: Option<u64>,
+    pub max_age_parsing: MaxAgeParsing,
+    pub preflight_order: PreflightOrder,
+    pub cache_model: CacheModel,
+    /// `Access-Control-Allow-Headers: *` also covers `Authorization` on a request without
+    /// credentials (Chromium 156, whose enforcing feature is off; Firefox, with a deprecation
+    /// warning). The standard never lets `*` cover it.
+    pub wildcard_covers_authorization: bool,
+    /// Repeated request headers are judged after being combined with `", "` (Chromium).
+    pub combines_repeated_request_headers: bool,
+    /// A `User-Agent` set by script is dropped silently (Chromium).
+    pub drops_user_agent: bool,
+    /// Client hints (`DPR`, `Device-Memory`, `Downlink`, `Viewport-Width`, `Width`, `RTT`,
+    /// `ECT`), `Save-Data: on` and `Intervention` are safelisted too (Chromium).
+    pub extra_safelisted_headers: bool,
+    /// `Range` numbers must fit a signed 64-bit integer to be safelisted (Chromium).
+    pub range_numbers_are_int64: bool,
+}
+
+impl Profile {
+    /// The Fetch standard as written, with crossgate's recommended 7200 s cache cap.
+    pub const fn spec() -> Profile {
+        Profile {
+            browser: None,
+            max_age_cap: Some(7200),
+            max_age_parsing: MaxAgeParsing::Spec,
+            preflight_order: PreflightOrder::RedirectOriginStatus,
+            cache_model: CacheModel::PerEntry,
+            wildcard_covers_authorization: false,
+            combines_repeated_request_headers: false,
+            drops_user_agent: false,
+            extra_safelisted_headers: false,
+            range_numbers_are_int64: false,
+        }
+    }
+
+    pub const fn chromium() -> Profile {
+        Profile {
+            browser: Some(Browser::Chromium),
+            max_age_cap: Some(Browser::Chromium.max_age_cap()),
+            max_age_parsing: MaxAgeParsing::Chromium,
+            preflight_order: PreflightOrder::RedirectOriginStatus,
+            cache_model: CacheModel::WholeResult,
+            wildcard_covers_authorization: true,
+            combines_repeated_request_headers: true,
+            drops_user_agent: true,
+            extra_safelisted_headers: true,
+            range_numbers_are_int64: true,
+        }
+    }
+
+    pub const fn firefox() -> Profile {
+        Profile {
+            browser: Some(Browser::Firefox),
+            max_age_cap: Some(Browser::Firefox.max_age_cap()),
+            max_age_parsing: MaxAgeParsing::Firefox,
+            preflight_order: PreflightOrder::RedirectOriginStatus,
+            cache_model: CacheModel::PerEntry,
+            wildcard_covers_authorization: true,
+            ..Profile::spec()
+        }
+    }
+
+    pub const fn webkit() -> Profile {
+        Profile {
+            browser: Some(Browser::Webkit),
+            max_age_cap: Some(Browser::Webkit.max_age_cap()),
+            max_age_parsing: MaxAgeParsing::Spec,
+            preflight_order: PreflightOrder::StatusOrigin,
+            cache_model: CacheModel::WholeResult,
+            ..Profile::spec()
+        }
+    }
+
+    pub const fn for_browser(browser: Browser) -> Profile {
+        match browser {
+            Browser::Chromium => Profile::chromium(),
+            Browser::Firefox => Profile::firefox(),
+            Browser::Webkit => Profile::webkit(),
+        }
+    }
+
+    /// Reads `Access-Control-Max-Age` (already combined from its lines; `None` when absent) as
+    /// this agent does, capped: seconds to keep the result (0: not cached).
+    pub fn max_age(&self, value: Option<&[u8]>) -> u64 {
+        const DEFAULT: u64 = 5;
+        let seconds = match value {
+            None => DEFAULT,
+            Some(v) => match self.max_age_parsing {
+                // Fetch §4.8 step 7.8: `delta-seconds`, else the default.
+                MaxAgeParsing::Spec => digits(v).unwrap_or(DEFAULT),
+                MaxAgeParsing::Firefox => digits(v).unwrap_or(0),
+                MaxAgeParsing::Chromium => match std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                {
+                    Some(n) if n < 0 => 0,
+                    Some(n) => n.unsigned_abs(),
+                    None => DEFAULT,
+                },
+            },
+        };
+        self.max_age_cap.map_or(seconds, |cap| seconds.min(cap))
+    }
+}
+
+/// `1*DIGIT`, saturating.
+fn digits(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |acc, d| {
+        acc.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_per_profile() {
+        let cases: [(&[u8], u64, u64, u64, u64); 8] = [
+            // value, spec, chromium, firefox, webkit
+            (b"600", 600, 600, 600, 600),
+            (b"100000", 7200, 7200, 86400, 600),
+            (b"0", 0, 0, 0, 0),
+            (b"-1", 5, 0, 0, 5),
+            (b"1.5", 5, 5, 0, 5),
+            (b"abc", 5, 5, 0, 5),
+            (b"+10", 5, 10, 0, 5),
+            (b"99999999999999999999999", 7200, 5, 86400, 600),
+        ];
+        for (v, spec, chromium, firefox, webkit) in cases {
+            let name = String::from_utf8_lossy(v);
+            assert_eq!(Profile::spec().max_age(Some(v)), spec, "spec {name}");
+            assert_eq!(
+                Profile::chromium().max_age(Some(v)),
+                chromium,
+                "chromium {name}"
+            );
+            assert_eq!(
+                Profile::firefox().max_age(Some(v)),
+                firefox,
+                "firefox {name}"
+            );
+            assert_eq!(Profile::webkit().max_age(Some(v)), webkit, "webkit {name}");
+        }
+        assert_eq!(Profile::chromium().max_age(None), 5);
+    }
+}

@@ -1,0 +1,97 @@
+//! Fetch §4.5 "HTTP-redirect fetch": the steps that matter to CORS.
+
+use url::Url;
+
+use super::error::ErrorCode;
+use super::request::{Request, RequestMode, Tainting};
+use crate::fetch::header::is_cors_non_wildcard_request_header_name;
+use crate::origin::Origin;
+
+/// Fetch §2.2.6 "redirect status".
+pub fn is_redirect_status(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// The most redirects a fetch follows (Fetch §4.5 step 2).
+pub const MAX_REDIRECTS: usize = 20;
+
+/// Request-body header names, dropped when a redirect turns the request into a GET.
+const REQUEST_BODY_HEADERS: [&str; 4] = [
+    "content-encoding",
+    "content-language",
+    "content-location",
+    "content-type",
+];
+
+/// Why a redirect is refused: the error and, where one applies, the failed parameter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedirectFailure {
+    pub code: ErrorCode,
+    pub parameter: Option<String>,
+}
+
+/// Applies a redirect (`status` with `Location: location`) to `request`: validates the target,
+/// changes the method where the status says so, drops `Authorization` across origins, and
+/// appends the URL (which drives the redirect-taint, hence `Origin: null`).
+pub fn follow(request: &mut Request, status: u16, location: &[u8]) -> Result<(), RedirectFailure> {
+    let fail = |code, parameter: Option<String>| Err(RedirectFailure { code, parameter });
+    let text = String::from_utf8_lossy(location);
+    // Step 1: the location URL, resolved against the current URL, keeping its fragment.
+    let Ok(mut target) = request.current_url().join(&text) else {
+        return fail(ErrorCode::InvalidRedirectLocation, Some(text.into_owned()));
+    };
+    if target.fragment().is_none()
+        && let Some(fragment) = request.current_url().fragment()
+    {
+        target.set_fragment(Some(fragment));
+    }
+    if !matches!(target.scheme(), "http" | "https") {
+        let code = if request.mode == RequestMode::Cors {
+            ErrorCode::CorsDisabledScheme
+        } else {
+            ErrorCode::InvalidRedirectLocation
+        };
+        return fail(code, Some(target.to_string()));
+    }
+    // Step 2.
+    if request.url_list.len() > MAX_REDIRECTS {
+        return fail(ErrorCode::TooManyRedirects, None);
+    }
+    let has_credentials = target.username() != "" || target.password().is_some();
+    let target_origin = Origin::of_url(&target);
+    // Steps 3-4: no userinfo in a CORS redirect to another origin, or once tainted.
+    if has_credentials
+        && ((request.mode == RequestMode::Cors && !request.origin.same_origin(&target_origin))
+            || request.tainting == Tainting::Cors)
+    {
+        return fail(
+            ErrorCode::RedirectContainsCredentials,
+            Some(target.to_string()),
+        );
+    }
+    // Step 6: 301/302 with POST, or 303 with anything but GET and HEAD, become GET.
+    let to_get = ((status == 301 || status == 302) && request.method == "POST")
+        || (status == 303 && !matches!(request.method.as_str(), "GET" | "HEAD"));
+    if to_get {
+        request.method = "GET".to_owned();
+        request.headers.retain(|(n, _)| {
+            !REQUEST_BODY_HEADERS
+                .iter()
+                .any(|b| n.eq_ignore_ascii_case(b))
+        });
+    }
+    // Step 7: `Authorization` does not follow a redirect to another origin.
+    if !Origin::of_url(request.current_url()).same_origin(&target_origin) {
+        request
+            .headers
+            .retain(|(n, _)| !is_cors_non_wildcard_request_header_name(n.as_bytes()));
+    }
+    // Step 9.
+    request.url_list.push(target);
+    Ok(())
+}
+
+/// Parses a `Location` value relative to a base, for callers that only need the target.
+pub fn resolve(base: &Url, location: &[u8]) -> Option<Url> {
+    base.join(&String::from_utf8_lossy(location)).ok()
+}

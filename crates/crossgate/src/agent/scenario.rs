@@ -1,0 +1,242 @@
+//! `crossgate simulate`'s input (CONTRACTS §3): a request and the server's scripted answers.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use serde::Deserialize;
+use url::Url;
+
+use super::engine::{Agent, ExchangeKind, Incoming, Network, NetworkFailure, Outcome, Outgoing};
+use super::profile::Profile;
+use super::report::Report;
+use super::request::{CredentialsMode, ReferrerPolicy, RequestInit, RequestMode, normalize_value};
+use crate::browser::Browser;
+use crate::fetch::is_token;
+use crate::origin::Origin;
+
+/// A simulation: the page's origin, what script asks, and what the server answers.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The page's origin (`null` for an opaque one).
+    pub origin: String,
+    pub request: ScenarioRequest,
+    #[serde(default)]
+    pub responses: ScenarioResponses,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioRequest {
+    pub url: String,
+    #[serde(default = "get")]
+    pub method: String,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub credentials: CredentialsMode,
+    #[serde(default)]
+    pub mode: RequestMode,
+    #[serde(default)]
+    pub referrer_policy: ReferrerPolicy,
+    /// Fetch's use-CORS-preflight flag (an upload listener or a stream body).
+    #[serde(default)]
+    pub use_cors_preflight: bool,
+}
+
+fn get() -> String {
+    "GET".to_owned()
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioResponses {
+    /// The answer to the preflight, or one per preflight when redirects lead to several.
+    #[serde(default)]
+    pub preflight: Option<OneOrMany>,
+    /// The answer to the actual request, or one per hop: each 3xx hop carries `Location`.
+    #[serde(default)]
+    pub actual: Option<OneOrMany>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(ScriptedResponse),
+    Many(Vec<ScriptedResponse>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<ScriptedResponse> {
+        match self {
+            OneOrMany::One(r) => vec![r],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedResponse {
+    pub status: u16,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+}
+
+/// Why a scenario cannot be simulated: bad input, or a response the simulation needs is missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError(pub String);
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+fn header_pairs(
+    pairs: &[(String, String)],
+    what: &str,
+) -> Result<Vec<(String, Vec<u8>)>, ScenarioError> {
+    pairs
+        .iter()
+        .map(|(name, value)| {
+            if !is_token(name.as_bytes()) {
+                return Err(ScenarioError(format!(
+                    "{what}: `{name}` is not a header name"
+                )));
+            }
+            if value.bytes().any(|b| matches!(b, 0 | b'\r' | b'\n')) {
+                return Err(ScenarioError(format!(
+                    "{what}: the value of `{name}` contains NUL, CR or LF"
+                )));
+            }
+            Ok((name.clone(), normalize_value(value.as_bytes()).to_vec()))
+        })
+        .collect()
+}
+
+impl Scenario {
+    /// The request as script makes it.
+    pub fn request_init(&self) -> Result<RequestInit, ScenarioError> {
+        let origin = if self.origin == "null" {
+            Origin::Opaque
+        } else {
+            let o = Origin::from_url_str(&self.origin).map_err(|e| {
+                ScenarioError(format!("origin `{}` does not parse: {e}", self.origin))
+            })?;
+            if o.is_opaque() {
+                return Err(ScenarioError(format!(
+                    "origin `{}` is opaque; write \"null\" for an opaque origin",
+                    self.origin
+                )));
+            }
+            o
+        };
+        let url = Url::parse(&self.request.url).map_err(|e| {
+            ScenarioError(format!(
+                "request.url `{}` does not parse: {e}",
+                self.request.url
+            ))
+        })?;
+        Ok(RequestInit {
+            origin,
+            url,
+            method: self.request.method.clone(),
+            headers: header_pairs(&self.request.headers, "request.headers")?,
+            credentials: self.request.credentials,
+            mode: self.request.mode,
+            referrer_policy: self.request.referrer_policy,
+            use_cors_preflight: self.request.use_cors_preflight,
+        })
+    }
+
+    /// The scripted network: the responses, in the order the agent asks for them.
+    pub fn network(&self) -> Result<ScriptedNetwork, ScenarioError> {
+        let convert =
+            |list: Option<OneOrMany>, what: &str| -> Result<VecDeque<Incoming>, ScenarioError> {
+                list.map(OneOrMany::into_vec)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        Ok(Incoming {
+                            status: r.status,
+                            headers: header_pairs(
+                                &r.headers,
+                                &format!("responses.{what}[{i}].headers"),
+                            )?,
+                        })
+                    })
+                    .collect()
+            };
+        Ok(ScriptedNetwork {
+            preflights: convert(self.responses.preflight.clone(), "preflight")?,
+            actual: convert(self.responses.actual.clone(), "actual")?,
+            preflights_used: 0,
+            actual_used: 0,
+        })
+    }
+
+    /// Runs the scenario as `browser` does; every browser's message for its own verdict.
+    pub fn run(&self, browser: Browser) -> Result<Report, ScenarioError> {
+        let init = self.request_init()?;
+        let outcome = self.outcome(&init, Profile::for_browser(browser))?;
+        let others: Vec<(Browser, Option<Outcome>)> = Browser::ALL
+            .iter()
+            .filter(|b| **b != browser)
+            .map(|b| (*b, self.outcome(&init, Profile::for_browser(*b)).ok()))
+            .collect();
+        Ok(Report::new(browser, &init, &outcome, &others))
+    }
+
+    /// The outcome under one profile, with a fresh agent.
+    pub fn outcome(&self, init: &RequestInit, profile: Profile) -> Result<Outcome, ScenarioError> {
+        let mut network = self.network()?;
+        let mut agent = Agent::new(profile);
+        agent
+            .fetch(init, &mut network)
+            .map_err(|e| ScenarioError(e.message))
+    }
+}
+
+/// Answers each exchange with the next scripted response of its kind.
+#[derive(Clone, Debug)]
+pub struct ScriptedNetwork {
+    preflights: VecDeque<Incoming>,
+    actual: VecDeque<Incoming>,
+    preflights_used: usize,
+    actual_used: usize,
+}
+
+impl Network for ScriptedNetwork {
+    fn send(&mut self, request: &Outgoing) -> Result<Incoming, NetworkFailure> {
+        let (queue, used, what) = match request.kind {
+            ExchangeKind::Preflight => {
+                (&mut self.preflights, &mut self.preflights_used, "preflight")
+            }
+            ExchangeKind::Actual => (&mut self.actual, &mut self.actual_used, "actual"),
+        };
+        *used += 1;
+        queue.pop_front().ok_or_else(|| NetworkFailure {
+            message: format!(
+                "the simulation needs a response to {} {what} request ({} {}), but \
+                 responses.{what} has {}",
+                ordinal(*used),
+                request.method,
+                request.url,
+                *used - 1
+            ),
+        })
+    }
+}
+
+fn ordinal(n: usize) -> String {
+    match n {
+        1 => "the".to_owned(),
+        2 => "a second".to_owned(),
+        3 => "a third".to_owned(),
+        n => format!("request #{n} of the"),
+    }
+}
