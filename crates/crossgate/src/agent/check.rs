@@ -146,7 +146,8 @@ mod tests {
         let spec = Profile::spec();
         let acao = "Access-Control-Allow-Origin";
         let acac = "Access-Control-Allow-Credentials";
-        let cases: [(bool, &[(&str, &str)], bool); 7] = [
+        type Case<'a> = (bool, &'a [(&'a str, &'a str)], bool);
+        let cases: [Case; 7] = [
             (false, &[(acao, "*")], true),
             (false, &[(acao, "*"), (acac, "true")], true),
             (false, &[(acao, "https://rabbit.invalid/")], false),

@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn the_1024_byte_total() {
-        let big = vec![b'a'; 128];
+        let big = [b'a'; 128];
         let headers: Vec<(&str, &[u8])> = (0..8).map(|_| ("accept", &big[..])).collect();
         let r = request("GET", &headers);
         assert!(
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn chromium_combines_repeated_headers_and_safelists_client_hints() {
-        let a = vec![b'a'; 100];
+        let a = [b'a'; 100];
         let r = request("GET", &[("accept", &a[..]), ("accept", &a[..])]);
         assert!(!needs_preflight(&r, &Profile::spec()));
         assert!(needs_preflight(&r, &Profile::chromium()));

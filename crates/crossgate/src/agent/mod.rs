@@ -41,4 +41,4 @@ pub use error::{CorsError, ErrorCode, Stage};
 pub use profile::Profile;
 pub use report::Report;
 pub use request::{CredentialsMode, ReferrerPolicy, Request, RequestInit, RequestMode, Tainting};
-pub use scenario::{Scenario, ScenarioError, ScriptedNetwork};
+pub use scenario::{ReplayNetwork, Scenario, ScenarioError, ScriptedNetwork, replay_others};

@@ -6,7 +6,9 @@ use std::fmt;
 use serde::Deserialize;
 use url::Url;
 
-use super::engine::{Agent, ExchangeKind, Incoming, Network, NetworkFailure, Outcome, Outgoing};
+use super::engine::{
+    Agent, Exchange, ExchangeKind, Incoming, Network, NetworkFailure, Outcome, Outgoing,
+};
 use super::profile::Profile;
 use super::report::Report;
 use super::request::{CredentialsMode, ReferrerPolicy, RequestInit, RequestMode, normalize_value};
@@ -239,4 +241,62 @@ fn ordinal(n: usize) -> String {
         3 => "a third".to_owned(),
         n => format!("request #{n} of the"),
     }
+}
+
+/// Answers from recorded exchanges: the first unused one of the same kind, method and URL. Runs
+/// other profiles over the responses a live `check` received, without asking the server again.
+#[derive(Clone, Debug)]
+pub struct ReplayNetwork {
+    exchanges: Vec<(Exchange, bool)>,
+}
+
+impl ReplayNetwork {
+    pub fn new(exchanges: &[Exchange]) -> ReplayNetwork {
+        ReplayNetwork {
+            exchanges: exchanges.iter().cloned().map(|e| (e, false)).collect(),
+        }
+    }
+}
+
+impl Network for ReplayNetwork {
+    fn send(&mut self, request: &Outgoing) -> Result<Incoming, NetworkFailure> {
+        let found = self.exchanges.iter_mut().find(|(e, used)| {
+            !*used
+                && e.request.kind == request.kind
+                && e.request.method == request.method
+                && e.request.url == request.url
+        });
+        match found {
+            Some((e, used)) => {
+                *used = true;
+                Ok(e.response.clone())
+            }
+            None => Err(NetworkFailure {
+                message: format!(
+                    "no recorded response for {} {} ({:?})",
+                    request.method, request.url, request.kind
+                ),
+            }),
+        }
+    }
+}
+
+/// The outcomes of the other browsers over the same exchanges (`None` where they asked for
+/// something that was not recorded), for their messages in a [`Report`].
+pub fn replay_others(
+    browser: Browser,
+    init: &RequestInit,
+    exchanges: &[Exchange],
+) -> Vec<(Browser, Option<Outcome>)> {
+    Browser::ALL
+        .iter()
+        .filter(|b| **b != browser)
+        .map(|b| {
+            let mut network = ReplayNetwork::new(exchanges);
+            let outcome = Agent::new(Profile::for_browser(*b))
+                .fetch(init, &mut network)
+                .ok();
+            (*b, outcome)
+        })
+        .collect()
 }
