@@ -62,17 +62,41 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Gateway configuration file (TOML, JSON or YAML): listen, upstream, [cors]. Without it,
-    /// the embedded development default is used.
+    /// Gateway configuration file (TOML, JSON or YAML): listen, upstream, [cors], [[routes]],
+    /// [limits], [timeouts], [tls], [admin]. Without it, the embedded development default is
+    /// used. The file is reloaded on SIGHUP and when it changes.
     #[arg(long, short, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address to listen on (port 0 picks a free port); overrides the file.
     #[arg(long, short, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// Upstream base URL (http://host:port[/base]), or `echo` for the built-in echo upstream;
-    /// overrides the file.
+    /// overrides the file's top-level upstream.
     #[arg(long, short, value_name = "URL")]
     pub upstream: Option<String>,
+    /// Address of the admin listener (/metrics, /healthz, /readyz); overrides [admin] listen.
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+    /// Log lines as human-readable text or as one JSON object per line (stderr).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// How often the configuration file (and its TLS files) are checked for changes, e.g.
+    /// `1s` or `500ms`.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub watch_interval: std::time::Duration,
+    /// Do not reload when the configuration file changes (SIGHUP still reloads).
+    #[arg(long)]
+    pub no_watch: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    crossgate_gateway::parse_duration(&serde_json::Value::String(s.to_owned()))
 }
 
 #[derive(Debug, Args)]

@@ -19,7 +19,8 @@ use crate::{Failure, Outcome};
 pub enum Kind {
     /// A bare policy (the fields of CONTRACTS §1 at the top level).
     Policy,
-    /// A gateway configuration: its `[cors]` table is the policy.
+    /// A gateway configuration: its `[cors]` table and every `[routes.cors]` are checked; the
+    /// `[cors]` table is the policy shown.
     Gateway,
 }
 
@@ -40,7 +41,7 @@ pub struct Linted {
 }
 
 /// Top-level keys that only a gateway configuration has.
-const GATEWAY_KEYS: [&str; 3] = ["listen", "upstream", "cors"];
+const GATEWAY_KEYS: &[&str] = GatewayConfig::FIELDS;
 
 /// Reads and checks a file. `Err` only when it cannot be read.
 pub fn lint_file(path: &Path) -> Result<Linted, Failure> {
@@ -65,22 +66,24 @@ pub fn lint_value(value: &Value) -> Linted {
     let is_gateway = value
         .as_object()
         .is_some_and(|map| GATEWAY_KEYS.iter().any(|k| map.contains_key(*k)));
+    if is_gateway {
+        // Every problem of the document (routes, limits, timeouts included), then the rules of
+        // every policy in it: `cors.*` and `routes[i].cors.*`, in one pass.
+        let (gateway, problems) = GatewayConfig::check(value);
+        let valid = !problems.iter().any(Problem::is_error);
+        return Linted {
+            kind: Kind::Gateway,
+            policy: Policy::check(&gateway.cors).policy.filter(|_| valid),
+            problems,
+        };
+    }
     let mut problems = Vec::new();
-    let (kind, config, prefix) = if is_gateway {
-        let gateway = GatewayConfig::from_value(value, &mut problems);
-        (Kind::Gateway, gateway.cors, "cors")
-    } else {
-        (
-            Kind::Policy,
-            PolicyConfig::from_value(value, "", &mut problems),
-            "",
-        )
-    };
+    let config = PolicyConfig::from_value(value, "", &mut problems);
     // Field-level problems (unknown fields, wrong types) come first; the policy's own rules
     // then run on what could be read, so every problem is reported in one pass.
-    let checked = Policy::check_document(&config, problems, prefix);
+    let checked = Policy::check_document(&config, problems, "");
     Linted {
-        kind,
+        kind: Kind::Policy,
         policy: checked.policy,
         problems: checked.problems,
     }

@@ -1,4 +1,5 @@
-//! The gateway's configuration file (CONTRACTS §5): `listen`, `upstream` and the `[cors]` policy.
+//! The gateway's configuration file (CONTRACTS §5): `listen`, `upstream`, the `[cors]` policy,
+//! `[[routes]]`, `[limits]`, `[timeouts]`, `[tls]` and `[admin]`.
 //!
 //! Read like the policy itself: parsed into a generic document, then walked field by field so
 //! that every problem (a typo'd key, a wrong type, an address that does not parse, a policy
@@ -15,6 +16,8 @@ use crossgate::{Policy, PolicyConfig, Problem};
 use serde_json::Value;
 
 use crate::ValueError;
+use crate::limits::{self, Limits, Timeouts};
+use crate::route::{self, RouteConfig};
 use crate::upstream::Upstream;
 
 /// Everything `crossgate serve` needs to start.
@@ -22,10 +25,31 @@ use crate::upstream::Upstream;
 pub struct GatewayConfig {
     /// Where the gateway listens; port 0 picks a free port.
     pub listen: SocketAddr,
-    /// Where requests that are not preflights go.
-    pub upstream: Upstream,
-    /// The policy as written (validate it with `crossgate::Policy::new`).
+    /// The top-level upstream: without routes, where every request goes (the built-in echo
+    /// upstream when `None`); with routes, where requests that no route matches go (answered
+    /// 404 when `None`).
+    pub upstream: Option<Upstream>,
+    /// The top-level policy as written: every route without its own `[routes.cors]` uses it.
     pub cors: PolicyConfig,
+    /// The `[[routes]]`, in file order.
+    pub routes: Vec<RouteConfig>,
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+    /// `[tls]`: terminate TLS with this certificate chain and key.
+    pub tls: Option<TlsFiles>,
+    /// `[admin] listen`: where `/metrics`, `/healthz` and `/readyz` are served (off when
+    /// `None`).
+    pub admin: Option<SocketAddr>,
+}
+
+/// `[tls]`: PEM files, read when the gateway starts and again on every reload. Relative paths
+/// are relative to the configuration file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS #8, PKCS #1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl Default for GatewayConfig {
@@ -33,15 +57,22 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
             listen: GatewayConfig::DEFAULT_LISTEN,
-            upstream: Upstream::Echo,
+            upstream: None,
             cors: PolicyConfig::default(),
+            routes: Vec::new(),
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            tls: None,
+            admin: None,
         }
     }
 }
 
 impl GatewayConfig {
     /// The top-level keys of a gateway configuration file.
-    pub const FIELDS: &'static [&'static str] = &["listen", "upstream", "cors"];
+    pub const FIELDS: &'static [&'static str] = &[
+        "listen", "upstream", "cors", "routes", "limits", "timeouts", "tls", "admin",
+    ];
 
     /// `127.0.0.1:8080`: loopback only, so a gateway started without thinking is not reachable
     /// from the network.
@@ -66,11 +97,41 @@ impl GatewayConfig {
         }
     }
 
+    /// A configuration with one upstream for every path under one policy (what
+    /// [`crate::Gateway::bind`] serves).
+    pub fn single(listen: SocketAddr, upstream: Upstream, cors: PolicyConfig) -> GatewayConfig {
+        GatewayConfig {
+            listen,
+            upstream: Some(upstream),
+            cors,
+            ..GatewayConfig::default()
+        }
+    }
+
+    /// The routes in force: the configured ones, then a catch-all `/` route to the top-level
+    /// upstream unless a route already covers every path of every host. Without routes and
+    /// without an upstream, the catch-all goes to the built-in echo upstream.
+    pub fn routes_in_force(&self) -> Vec<RouteConfig> {
+        let mut routes = self.routes.clone();
+        let covered = routes.iter().any(|r| r.prefix == "/" && r.host.is_none());
+        let fallback = match (&self.upstream, routes.is_empty()) {
+            (Some(upstream), _) => Some(upstream.clone()),
+            (None, true) => Some(Upstream::Echo),
+            (None, false) => None,
+        };
+        if let Some(upstream) = fallback.filter(|_| !covered) {
+            routes.push(RouteConfig::catch_all(upstream));
+        }
+        routes
+    }
+
     /// Reads a parsed configuration document, recording every problem in `problems` (paths such
-    /// as `listen` or `cors.allow_origins[1]`). Fields with a problem keep their defaults.
+    /// as `listen`, `cors.allow_origins[1]` or `routes[2].cors.max_age`). Fields with a problem
+    /// keep their defaults; a route with a problem in its `prefix`, `host` or `upstream` is
+    /// left out.
     ///
-    /// The policy is only read here, not validated: see [`GatewayConfig::load`], or validate
-    /// `cors` with `crossgate::Policy::check`.
+    /// The policies are only read here, not validated: see [`GatewayConfig::check`] or
+    /// [`GatewayConfig::load`].
     pub fn from_value(value: &Value, problems: &mut Vec<Problem>) -> GatewayConfig {
         let mut config = GatewayConfig::default();
         // An empty YAML document (or one of only comments) is null: nothing is configured.
@@ -88,19 +149,61 @@ impl GatewayConfig {
         }
         if let Some(text) = fields.string("upstream", problems) {
             match Upstream::parse(text) {
-                Ok(upstream) => config.upstream = upstream,
+                Ok(upstream) => config.upstream = Some(upstream),
                 Err(e) => problems.push(invalid("upstream", text, e)),
             }
         }
         if let Some(cors) = fields.raw("cors") {
             config.cors = PolicyConfig::from_value(cors, "cors", problems);
         }
+        config.routes = route::read(&fields, problems);
+        let (limits, timeouts) = limits::read(&fields, problems);
+        config.limits = limits.unwrap_or_default();
+        config.timeouts = timeouts.unwrap_or_default();
+        if let Some(tls) = fields.raw("tls") {
+            config.tls = read_tls(tls, problems);
+        }
+        if let Some(admin) = fields.raw("admin")
+            && let Some(admin) = Fields::new(admin, "admin", &["listen"], problems)
+        {
+            if let Some(text) = admin.string("listen", problems) {
+                match parse_listen(text) {
+                    Ok(addr) => config.admin = Some(addr),
+                    Err(e) => problems.push(invalid("admin.listen", text, e)),
+                }
+            }
+            admin.finish(problems);
+        }
         fields.finish(problems);
         config
     }
 
+    /// Reads a document and checks every policy in it (the top-level `[cors]` and each route's
+    /// `[routes.cors]`), each problem under its own path. The configuration is usable when no
+    /// problem is an error.
+    pub fn check(value: &Value) -> (GatewayConfig, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let config = GatewayConfig::from_value(value, &mut problems);
+        let problems = config.check_policies(problems);
+        (config, problems)
+    }
+
+    /// Adds the problems of every policy of the configuration to `read`.
+    pub fn check_policies(&self, read: Vec<Problem>) -> Vec<Problem> {
+        let mut problems = Policy::check_document(&self.cors, read, "cors").problems;
+        for (i, route) in self.routes.iter().enumerate() {
+            if let Some(cors) = &route.cors {
+                problems =
+                    Policy::check_document(cors, problems, &format!("routes[{i}].cors")).problems;
+            }
+        }
+        problems
+    }
+
     /// Reads, parses and validates a configuration file: TOML, JSON or YAML by its extension
-    /// (any other extension is read as TOML, the documented format).
+    /// (any other extension is read as TOML, the documented format). TLS file paths are made
+    /// relative to the file's directory (the files themselves are read when the gateway starts
+    /// or reloads).
     ///
     /// On success, the configuration and its warnings (e.g. a `max_age` above a browser's cap);
     /// with any error, [`LoadError::Invalid`] with every problem, errors and warnings alike.
@@ -124,15 +227,40 @@ impl GatewayConfig {
         };
         let format = Format::from_path(path).unwrap_or(Format::Toml);
         let value = parse_document(&text, format).map_err(|p| invalid(vec![p]))?;
-        let mut problems = Vec::new();
-        let config = GatewayConfig::from_value(&value, &mut problems);
-        let problems = Policy::check_document(&config.cors, problems, "cors").problems;
+        let (mut config, problems) = GatewayConfig::check(&value);
         if problems.iter().any(Problem::is_error) {
-            Err(invalid(problems))
-        } else {
-            Ok((config, problems))
+            return Err(invalid(problems));
         }
+        if let (Some(tls), Some(dir)) = (&mut config.tls, path.parent()) {
+            tls.cert = dir.join(&tls.cert);
+            tls.key = dir.join(&tls.key);
+        }
+        Ok((config, problems))
     }
+}
+
+fn read_tls(value: &Value, problems: &mut Vec<Problem>) -> Option<TlsFiles> {
+    let fields = Fields::new(value, "tls", &["cert", "key"], problems)?;
+    let mut path = |key: &str| {
+        let p = fields.string(key, problems);
+        if p.is_none() && fields.raw(key).is_none() {
+            problems.push(Problem::error(
+                ProblemCode::InvalidValue,
+                fields.path_of(key),
+                "",
+                format!("[tls] needs `{key}`"),
+                format!("add {key} = \"{key}.pem\" (a PEM file)"),
+            ));
+        }
+        p.map(PathBuf::from)
+    };
+    let cert = path("cert");
+    let key = path("key");
+    fields.finish(problems);
+    Some(TlsFiles {
+        cert: cert?,
+        key: key?,
+    })
 }
 
 fn invalid(field: &str, value: &str, e: ValueError) -> Problem {
@@ -253,7 +381,8 @@ mod tests {
     fn the_development_config_is_a_valid_policy_without_warnings() {
         let config = GatewayConfig::development();
         assert_eq!(config.listen, GatewayConfig::DEFAULT_LISTEN);
-        assert!(config.upstream.is_echo());
+        assert_eq!(config.upstream, None);
+        assert_eq!(config.routes_in_force()[0].upstream, Upstream::Echo);
         let checked = Policy::check(&config.cors);
         assert!(checked.problems.is_empty(), "{:#?}", checked.problems);
         let policy = checked.policy.unwrap();

@@ -9,6 +9,8 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use crate::route::ForwardedMode;
+
 /// The hop-by-hop headers removed in both directions, whether or not `Connection` names them.
 pub const HOP_BY_HOP: [HeaderName; 9] = [
     header::CONNECTION,
@@ -43,37 +45,61 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
-/// Adds the `X-Forwarded-*` headers to a request about to be forwarded.
+/// Writes what the upstream is told about the client, by the route's [`ForwardedMode`]:
 ///
-/// - `X-Forwarded-For`: the client's address appended to what earlier proxies wrote (as one
-///   line, so upstreams that read only the first line still see the whole chain).
-/// - `X-Forwarded-Proto: http`: the gateway only speaks plain HTTP, so whatever a client claimed
-///   is replaced.
-/// - `X-Forwarded-Host`: the `Host` the client addressed (`original_host`), replacing a claimed
-///   one; removed when the request had none.
-pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, original_host: Option<HeaderValue>) {
-    let client = client.to_string();
-    let mut chain: Vec<u8> = Vec::new();
-    for line in headers.get_all(&X_FORWARDED_FOR) {
-        let line = line.as_bytes().trim_ascii();
-        if line.is_empty() {
-            continue;
+/// - `X-Forwarded-For` and `Forwarded` (RFC 7239): with `Append`, the client's address is
+///   appended to what earlier proxies wrote (as one line, so upstreams that read only the first
+///   line still see the whole chain); with `Replace`, only the client's address is written.
+/// - `X-Forwarded-Proto` (`http` or `https`, how the client reached the gateway) and
+///   `X-Forwarded-Host` (the `Host` the client addressed, `original_host`): always replaced,
+///   never taken from the client; `X-Forwarded-Host` removed when the request had no host.
+/// - With `Off`, all of these are removed and none written. With `Replace` and `Off`, the
+///   client's `X-Forwarded-Port` and `X-Real-IP` claims are removed too.
+pub fn add_forwarded(
+    headers: &mut HeaderMap,
+    mode: ForwardedMode,
+    client: IpAddr,
+    proto: &'static str,
+    original_host: Option<HeaderValue>,
+) {
+    if mode != ForwardedMode::Append {
+        for name in [
+            &X_FORWARDED_FOR,
+            &header::FORWARDED,
+            &X_FORWARDED_PORT,
+            &X_REAL_IP,
+        ] {
+            headers.remove(name);
         }
-        if !chain.is_empty() {
-            chain.extend_from_slice(b", ");
-        }
-        chain.extend_from_slice(line);
     }
-    if !chain.is_empty() {
-        chain.extend_from_slice(b", ");
+    if mode == ForwardedMode::Off {
+        headers.remove(X_FORWARDED_PROTO);
+        headers.remove(X_FORWARDED_HOST);
+        return;
     }
-    chain.extend_from_slice(client.as_bytes());
-    // Earlier lines were valid header values joined with ", ", so the whole is valid too.
-    let value = HeaderValue::from_bytes(&chain)
-        .unwrap_or_else(|_| HeaderValue::from_str(&client).expect("an IP address is a value"));
-    headers.insert(X_FORWARDED_FOR, value);
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    let client_text = client.to_string();
+    append_to_chain(headers, &X_FORWARDED_FOR, client_text.as_bytes());
+
+    // RFC 7239 §6: an IPv6 address is bracketed and quoted; a host with a port is quoted.
+    let mut element = match client {
+        IpAddr::V4(_) => format!("for={client_text}"),
+        IpAddr::V6(_) => format!("for=\"[{client_text}]\""),
+    };
+    element.push_str(";proto=");
+    element.push_str(proto);
+    if let Some(host) = original_host.as_ref().and_then(|h| h.to_str().ok())
+        && !host.contains(['"', '\\'])
+    {
+        element.push_str(";host=\"");
+        element.push_str(host);
+        element.push('"');
+    }
+    append_to_chain(headers, &header::FORWARDED, element.as_bytes());
+
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     match original_host {
         Some(host) => {
             headers.insert(X_FORWARDED_HOST, host);
@@ -81,6 +107,26 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, original_host: Opt
         None => {
             headers.remove(X_FORWARDED_HOST);
         }
+    }
+}
+
+/// Joins every line of `name` and `hop` with ", " into one line.
+fn append_to_chain(headers: &mut HeaderMap, name: &HeaderName, hop: &[u8]) {
+    let mut chain: Vec<u8> = Vec::new();
+    for line in headers.get_all(name) {
+        let line = line.as_bytes().trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        chain.extend_from_slice(line);
+        chain.extend_from_slice(b", ");
+    }
+    chain.extend_from_slice(hop);
+    // Earlier lines were valid header values joined with ", ", and `hop` is plain ASCII.
+    if let Ok(value) = HeaderValue::from_bytes(&chain) {
+        headers.insert(name, value);
+    } else if let Ok(value) = HeaderValue::from_bytes(hop) {
+        headers.insert(name, value);
     }
 }
 
@@ -133,7 +179,9 @@ mod tests {
         ]);
         add_forwarded(
             &mut h,
+            ForwardedMode::Append,
             "::1".parse().unwrap(),
+            "http",
             Some(HeaderValue::from_static("gw.example:8080")),
         );
         assert_eq!(
@@ -143,9 +191,57 @@ mod tests {
         assert_eq!(h[X_FORWARDED_PROTO], "http");
         assert_eq!(h[X_FORWARDED_HOST], "gw.example:8080");
 
+        assert_eq!(
+            h[header::FORWARDED],
+            "for=\"[::1]\";proto=http;host=\"gw.example:8080\""
+        );
+
         let mut h = map(&[("x-forwarded-host", "claimed.example")]);
-        add_forwarded(&mut h, "127.0.0.1".parse().unwrap(), None);
+        add_forwarded(
+            &mut h,
+            ForwardedMode::Append,
+            "127.0.0.1".parse().unwrap(),
+            "https",
+            None,
+        );
         assert_eq!(h[X_FORWARDED_FOR], "127.0.0.1");
+        assert_eq!(h[X_FORWARDED_PROTO], "https");
+        assert_eq!(h[header::FORWARDED], "for=127.0.0.1;proto=https");
         assert!(!h.contains_key(X_FORWARDED_HOST));
+    }
+
+    #[test]
+    fn replace_keeps_only_this_hop_and_off_sends_nothing() {
+        let claims = [
+            ("x-forwarded-for", "203.0.113.7"),
+            ("forwarded", "for=203.0.113.7"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "claimed.example"),
+            ("x-forwarded-port", "443"),
+            ("x-real-ip", "203.0.113.7"),
+        ];
+        let mut h = map(&claims);
+        let host = Some(HeaderValue::from_static("gw"));
+        add_forwarded(
+            &mut h,
+            ForwardedMode::Replace,
+            "10.0.0.1".parse().unwrap(),
+            "http",
+            host.clone(),
+        );
+        assert_eq!(h[X_FORWARDED_FOR], "10.0.0.1");
+        assert_eq!(h[header::FORWARDED], "for=10.0.0.1;proto=http;host=\"gw\"");
+        assert_eq!(h[X_FORWARDED_HOST], "gw");
+        assert!(!h.contains_key("x-forwarded-port") && !h.contains_key("x-real-ip"));
+
+        let mut h = map(&claims);
+        add_forwarded(
+            &mut h,
+            ForwardedMode::Off,
+            "10.0.0.1".parse().unwrap(),
+            "http",
+            host,
+        );
+        assert!(h.is_empty(), "{h:?}");
     }
 }

@@ -18,21 +18,31 @@
 //! names), `Host` becomes the upstream's, `X-Forwarded-For` / `-Proto` / `-Host` are set, and
 //! the path is joined onto the upstream's base path. Redirects are passed back, never followed.
 
+mod admin;
 mod body;
 mod config;
 mod echo;
 mod hop;
+mod limits;
+mod metrics;
 mod proxy;
+mod reload;
+mod route;
+mod runtime;
 mod server;
 mod smuggling;
+mod tls;
 mod upstream;
 
 use std::fmt;
 
-pub use config::{GatewayConfig, LoadError, parse_listen};
+pub use config::{GatewayConfig, LoadError, TlsFiles, parse_listen};
 pub use echo::MAX_ECHO_BODY;
 pub use hop::HOP_BY_HOP;
-pub use server::{BoundGateway, Gateway};
+pub use limits::{Limits, Timeouts, parse_duration};
+pub use reload::ConfigFile;
+pub use route::{ForwardedMode, RouteConfig};
+pub use server::{BoundGateway, Gateway, GatewayHandle, StartError, Tracked};
 pub use upstream::{HttpUpstream, Upstream};
 
 /// Why a configuration value (a listen address, an upstream URL) was refused, and what to write

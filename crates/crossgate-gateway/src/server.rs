@@ -1,34 +1,47 @@
-//! Accepting connections: HTTP/1.1 and h2c, the guards that run before anything else, and
-//! graceful shutdown.
+//! Accepting connections: TLS, HTTP/1.1 and HTTP/2, the guards that run before anything else,
+//! routing, reloads and graceful shutdown.
 
 use std::convert::Infallible;
+use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crossgate::Policy;
-use crossgate::tower::Cors;
+use arc_swap::ArcSwap;
+use crossgate::policy::{Actual, Decision};
+use crossgate::{Policy, Problem};
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
+use http_body::Frame;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::{TcpListener, TcpStream};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower_service::Service;
 
-use crate::body::{self, Body};
-use crate::proxy::{ClientAddr, Proxy};
+use crate::body::{self, Body, BoxError};
+use crate::config::GatewayConfig;
+use crate::metrics::{Metrics, RouteMetrics};
+use crate::proxy::{ClientInfo, Reject};
+use crate::route;
+use crate::runtime::{Route, RouteService, Snapshot};
 use crate::smuggling::{Flagged, Scanned};
 use crate::upstream::Upstream;
+use crate::{admin, reload};
 
 const TARGET: &str = "crossgate::gateway";
 
-/// The CORS gateway: a reverse proxy behind a [`crossgate::tower::Cors`] layer.
+/// Connections over `limits.max_connections` that are still answered (503, then closed);
+/// past this many more, new connections are closed at once.
+const OVERFLOW: i64 = 64;
+
+/// The CORS gateway: a reverse proxy behind [`crossgate::tower::Cors`], one policy per route.
 ///
 /// ```no_run
 /// # async fn run() -> std::io::Result<()> {
@@ -55,46 +68,194 @@ pub struct Gateway {
     _private: (),
 }
 
+/// Why [`Gateway::start`] could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The configuration does not compile (a policy, the TLS files): every problem, errors and
+    /// warnings alike.
+    Invalid(Vec<Problem>),
+    /// An address could not be bound.
+    Bind { addr: SocketAddr, source: io::Error },
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Invalid(problems) => {
+                write!(f, "invalid configuration")?;
+                for p in problems {
+                    write!(f, "\n  {p}")?;
+                }
+                Ok(())
+            }
+            StartError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
 impl Gateway {
     /// How long in-flight requests may take to finish after shutdown is asked for.
     pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-    /// How long a client may take to send a request head (and, on a new connection, to start
-    /// one) before the connection is closed: the slow-loris guard.
-    pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-    /// How long connecting to the upstream may take before the request gets a 502.
-    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-    /// Binds `listen` (port 0 picks a free port: see [`BoundGateway::local_addr`]). Nothing is
+    /// A gateway with one upstream for every path under one policy, and default limits. Binds
+    /// `listen` (port 0 picks a free port: see [`BoundGateway::local_addr`]); nothing is
     /// accepted until [`BoundGateway::serve`], so the caller can print the real address first.
     pub async fn bind(
         listen: SocketAddr,
         upstream: Upstream,
         policy: Policy,
     ) -> io::Result<BoundGateway> {
-        let listener = TcpListener::bind(listen).await?;
-        let local_addr = listener.local_addr()?;
+        let config = GatewayConfig::single(listen, upstream, policy.config().clone());
+        Gateway::start(config).await.map_err(|e| match e {
+            StartError::Bind { source, .. } => source,
+            invalid => io::Error::new(io::ErrorKind::InvalidInput, invalid.to_string()),
+        })
+    }
+
+    /// Compiles `config` (every policy, the TLS files) and binds its `listen` address and, if
+    /// it has one, its admin address.
+    pub async fn start(config: GatewayConfig) -> Result<BoundGateway, StartError> {
+        let metrics = Metrics::default();
+        let (snapshot, _warnings) =
+            Snapshot::build(config, &metrics, None).map_err(StartError::Invalid)?;
+        let listen = snapshot.config.listen;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: listen,
+            source,
+        })?;
+        let admin = match snapshot.config.admin {
+            Some(addr) => {
+                let l = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?;
+                Some(l)
+            }
+            None => None,
+        };
+        let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
+        let shared = Arc::new(Shared {
+            current: ArcSwap::from_pointee(snapshot),
+            metrics,
+            reloading: Mutex::new(()),
+            generation: AtomicU64::new(1),
+        });
         Ok(BoundGateway {
             listener,
             local_addr,
-            upstream,
-            policy,
-            drain_timeout: Gateway::DEFAULT_DRAIN_TIMEOUT,
-            header_read_timeout: Gateway::DEFAULT_HEADER_READ_TIMEOUT,
-            connect_timeout: Gateway::DEFAULT_CONNECT_TIMEOUT,
+            admin,
+            admin_addr,
+            shared,
         })
     }
 }
 
-/// A gateway with its listening socket bound, ready to [`serve`](BoundGateway::serve).
-#[derive(Debug)]
+/// What the server, the reloads and the admin listener share.
+pub(crate) struct Shared {
+    pub(crate) current: ArcSwap<Snapshot>,
+    pub(crate) metrics: Metrics,
+    reloading: Mutex<()>,
+    generation: AtomicU64,
+}
+
+/// Changes the configuration of a running gateway, and reads its metrics. Cheap to clone.
+#[derive(Clone)]
+pub struct GatewayHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for GatewayHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayHandle")
+            .field("generation", &self.generation())
+            .finish()
+    }
+}
+
+impl GatewayHandle {
+    /// Replaces the configuration in force, after compiling the new one (every policy, the TLS
+    /// files). Requests already in flight finish on the configuration they started with; new
+    /// requests and connections use the new one. On `Err` (every problem, errors and warnings)
+    /// nothing changes. `Ok` holds the new configuration's warnings.
+    ///
+    /// `listen` and `admin` cannot change while serving: a new value is logged and ignored until
+    /// a restart.
+    pub fn reload(&self, config: GatewayConfig) -> Result<Vec<Problem>, Vec<Problem>> {
+        let shared = &self.shared;
+        let _one_at_a_time = shared.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let previous = shared.current.load_full();
+        let mut config = config;
+        if config.listen != previous.config.listen {
+            tracing::warn!(
+                target: TARGET,
+                from = %previous.config.listen, to = %config.listen,
+                "listen cannot change while serving: restart to apply it"
+            );
+            config.listen = previous.config.listen;
+        }
+        if config.admin != previous.config.admin {
+            tracing::warn!(target: TARGET, "admin.listen cannot change while serving: restart to apply it");
+            config.admin = previous.config.admin;
+        }
+        match Snapshot::build(config, &shared.metrics, Some(&previous)) {
+            Ok((snapshot, warnings)) => {
+                let routes = snapshot.routes.len();
+                shared.current.store(Arc::new(snapshot));
+                let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
+                shared.metrics.reloaded(true);
+                for w in &warnings {
+                    tracing::warn!(target: TARGET, "{w}");
+                }
+                tracing::info!(target: TARGET, generation, routes, "configuration reloaded");
+                Ok(warnings)
+            }
+            Err(problems) => {
+                shared.metrics.reloaded(false);
+                reload::log_refused(&problems);
+                Err(problems)
+            }
+        }
+    }
+
+    /// How many configurations have been in force (1 before any reload).
+    pub fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Acquire)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> GatewayConfig {
+        self.shared.current.load().config.clone()
+    }
+
+    /// The Prometheus text exposition served at the admin listener's `/metrics`.
+    pub fn metrics(&self) -> String {
+        self.shared.metrics.render()
+    }
+}
+
+/// A gateway with its listening sockets bound, ready to [`serve`](BoundGateway::serve).
 pub struct BoundGateway {
     listener: TcpListener,
     local_addr: SocketAddr,
-    upstream: Upstream,
-    policy: Policy,
-    drain_timeout: Duration,
-    header_read_timeout: Duration,
-    connect_timeout: Duration,
+    admin: Option<TcpListener>,
+    admin_addr: Option<SocketAddr>,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for BoundGateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoundGateway")
+            .field("local_addr", &self.local_addr)
+            .field("admin_addr", &self.admin_addr)
+            .finish()
+    }
 }
 
 impl BoundGateway {
@@ -103,58 +264,82 @@ impl BoundGateway {
         self.local_addr
     }
 
-    /// The upstream requests are forwarded to.
-    pub fn upstream(&self) -> &Upstream {
-        &self.upstream
+    /// The admin listener's address (`/metrics`, `/healthz`, `/readyz`), if configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
-    /// The policy in force.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    /// Whether clients connect with TLS.
+    pub fn tls(&self) -> bool {
+        self.shared.current.load().tls.is_some()
+    }
+
+    /// The top-level policy in force.
+    pub fn policy(&self) -> Policy {
+        self.shared.current.load().policy.clone()
+    }
+
+    /// Reloads and metrics, usable while [`serve`](BoundGateway::serve) runs.
+    pub fn handle(&self) -> GatewayHandle {
+        GatewayHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Changes the configuration before serving (the limits and timeouts of a test, say).
+    ///
+    /// # Panics
+    ///
+    /// If the changed configuration does not compile.
+    pub fn configure(self, change: impl FnOnce(&mut GatewayConfig)) -> Self {
+        let mut config = self.shared.current.load().config.clone();
+        change(&mut config);
+        let previous = self.shared.current.load_full();
+        let (snapshot, _) = Snapshot::build(config, &self.shared.metrics, Some(&previous))
+            .unwrap_or_else(|p| panic!("the changed configuration does not compile: {p:#?}"));
+        self.shared.current.store(Arc::new(snapshot));
+        self
     }
 
     /// How long in-flight requests may run on after shutdown is asked for; connections still
     /// open then are closed. Default [`Gateway::DEFAULT_DRAIN_TIMEOUT`].
-    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
-        self.drain_timeout = timeout;
-        self
+    pub fn drain_timeout(self, timeout: Duration) -> Self {
+        self.configure(|c| c.timeouts.shutdown = timeout)
     }
 
-    /// How long a client may take to send a request head. Default
-    /// [`Gateway::DEFAULT_HEADER_READ_TIMEOUT`].
-    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.header_read_timeout = timeout;
-        self
+    /// How long a client may take to send a request head.
+    pub fn header_read_timeout(self, timeout: Duration) -> Self {
+        self.configure(|c| c.timeouts.client_header = timeout)
     }
 
-    /// How long connecting to the upstream may take. Default
-    /// [`Gateway::DEFAULT_CONNECT_TIMEOUT`].
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
+    /// How long connecting to the upstream may take.
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        self.configure(|c| c.timeouts.connect = timeout)
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
-    /// within the drain timeout, closes what is left and returns.
+    /// Serves until `shutdown` resolves, then stops accepting (and `/readyz` answers 503), lets
+    /// in-flight requests finish within the drain timeout (`timeouts.shutdown` of the
+    /// configuration in force), closes what is left and returns.
     ///
     /// Errors accepting one connection (e.g. out of file descriptors) are logged and retried
     /// after a pause; they do not stop the gateway.
     pub async fn serve(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let app = Cors::new(Proxy::new(self.upstream, self.connect_timeout), self.policy);
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.header_read_timeout);
-        builder.http2().timer(TokioTimer::new());
+        let BoundGateway {
+            listener,
+            admin,
+            shared,
+            ..
+        } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let admin_task = admin.map(|l| tokio::spawn(admin::serve(l, Arc::clone(&shared))));
+        shared.metrics.ready.store(true, Ordering::Release);
 
-        let graceful = GracefulShutdown::new();
         let mut connections = JoinSet::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
                 () = &mut shutdown => break,
-                accepted = self.listener.accept() => match accepted {
+                accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
                         tracing::warn!(target: TARGET, error = %e, "accepting a connection failed");
@@ -164,44 +349,83 @@ impl BoundGateway {
                 },
                 Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             };
+            let snapshot = shared.current.load_full();
+            let open = shared
+                .metrics
+                .connections_open
+                .fetch_add(1, Ordering::AcqRel)
+                + 1;
+            let guard = OpenConnection(Arc::clone(&shared));
+            let max = snapshot.limits.max_connections as i64;
+            let overloaded = open > max;
+            if overloaded {
+                shared.metrics.connection_refused();
+                if open > max + OVERFLOW {
+                    tracing::warn!(target: TARGET, %peer, "too many connections: closed unanswered");
+                    drop((stream, guard));
+                    continue;
+                }
+                tracing::warn!(target: TARGET, %peer, "too many connections: answering 503");
+            }
+            let _ = stream.set_nodelay(true);
             let connection = Connection {
-                app: app.clone(),
+                shared: Arc::clone(&shared),
                 peer,
+                tls: snapshot.tls.is_some(),
+                overloaded,
                 state: Arc::default(),
             };
-            let first_request = self.header_read_timeout;
-            let watched = graceful.watch(
-                builder
-                    .serve_connection(connection.io(stream), connection.clone())
-                    .into_owned(),
-            );
-            connections.spawn(connection.run(watched, first_request));
+            connections.spawn(connection.run(stream, snapshot, stop_rx.clone(), guard));
         }
-        drop(self.listener);
+        drop(listener);
+        shared.metrics.ready.store(false, Ordering::Release);
+        let _ = stop_tx.send(true);
 
-        let open = graceful.count();
-        tracing::debug!(target: TARGET, open, "shutting down: draining connections");
-        if tokio::time::timeout(self.drain_timeout, graceful.shutdown())
-            .await
-            .is_err()
-        {
+        let drain = shared.current.load().timeouts.shutdown;
+        tracing::info!(
+            target: TARGET,
+            open = connections.len(),
+            "shutting down: no longer accepting, draining in-flight requests"
+        );
+        let drained = tokio::time::timeout(drain, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
             tracing::warn!(
                 target: TARGET,
-                timeout = ?self.drain_timeout,
+                timeout = ?drain,
                 "requests still in flight after the drain timeout are cut off"
             );
         }
         connections.shutdown().await;
+        if let Some(task) = admin_task {
+            task.abort();
+        }
         Ok(())
     }
 }
 
-/// One client connection's service: the guards that run before the CORS layer, then the CORS
-/// layer around the proxy.
+/// Counts an open client connection until dropped.
+struct OpenConnection(Arc<Shared>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0
+            .metrics
+            .connections_open
+            .fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// One client connection's service: the guards that run before anything else, routing, then
+/// the route's service (the CORS layer around the proxy).
 #[derive(Clone)]
 struct Connection {
-    app: Cors<Proxy>,
+    shared: Arc<Shared>,
     peer: SocketAddr,
+    tls: bool,
+    overloaded: bool,
     state: Arc<ConnectionState>,
 }
 
@@ -215,44 +439,117 @@ struct ConnectionState {
 }
 
 impl Connection {
-    fn io(&self, stream: TcpStream) -> TokioIo<Scanned<TcpStream>> {
-        TokioIo::new(Scanned::new(stream, self.state.flagged.clone()))
+    /// Drives the connection: the TLS handshake if any, then HTTP until the client is done, the
+    /// connection fails, or shutdown (then in-flight requests finish and the connection closes).
+    async fn run(
+        self,
+        stream: tokio::net::TcpStream,
+        snapshot: Arc<Snapshot>,
+        mut stop: watch::Receiver<bool>,
+        _open: OpenConnection,
+    ) {
+        let header_timeout = snapshot.timeouts.client_header;
+        match &snapshot.tls {
+            None => self.serve_http(stream, &snapshot, stop).await,
+            Some(acceptor) => {
+                let handshake = tokio::time::timeout(header_timeout, acceptor.accept(stream));
+                let tls = tokio::select! {
+                    tls = handshake => tls,
+                    _ = stop.wait_for(|s| *s) => return,
+                };
+                match tls {
+                    Ok(Ok(tls)) => self.serve_http(tls, &snapshot, stop).await,
+                    Ok(Err(e)) => {
+                        tracing::debug!(target: TARGET, peer = %self.peer, error = %e, "TLS handshake failed");
+                    }
+                    Err(_) => {
+                        tracing::debug!(target: TARGET, peer = %self.peer, "TLS handshake timed out");
+                    }
+                }
+            }
+        }
     }
 
-    /// Drives the connection. hyper's header read timeout only starts once it knows the
-    /// protocol, and HTTP/2 has none, so a client that connects and sends nothing (or only part
-    /// of the HTTP/2 preface) would hold the connection for ever: it gets `first_request` to
-    /// start a request.
-    async fn run<C, E>(self, connection: C, first_request: Duration)
+    /// hyper's header read timeout only starts once it knows the protocol, and HTTP/2 has none,
+    /// so a client that connects and sends nothing (or only part of the HTTP/2 preface) would
+    /// hold the connection for ever: it gets `timeouts.client_header` to start a request.
+    async fn serve_http<S>(self, io: S, snapshot: &Snapshot, mut stop: watch::Receiver<bool>)
     where
-        C: Future<Output = Result<(), E>>,
-        E: std::fmt::Display,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let mut connection = std::pin::pin!(connection);
-        let result = tokio::select! {
-            result = &mut connection => result,
-            () = tokio::time::sleep(first_request) => {
-                if !self.state.started.load(Ordering::Acquire) {
-                    tracing::debug!(target: TARGET, peer = %self.peer, "no request within the header read timeout: closed");
-                    return;
+        let first_request = snapshot.timeouts.client_header;
+        let state = Arc::clone(&self.state);
+        let peer = self.peer;
+        let io = TokioIo::new(Scanned::new(io, state.flagged.clone()));
+        let mut connection = std::pin::pin!(snapshot.builder.serve_connection(io, self));
+        let mut first = std::pin::pin!(tokio::time::sleep(first_request));
+        let mut waiting_first = true;
+        let mut stopping = false;
+        let result = loop {
+            tokio::select! {
+                result = connection.as_mut() => break result,
+                () = &mut first, if waiting_first => {
+                    waiting_first = false;
+                    if !state.started.load(Ordering::Acquire) {
+                        tracing::debug!(target: TARGET, %peer, "no request within the header read timeout: closed");
+                        return;
+                    }
                 }
-                connection.await
+                _ = stop.wait_for(|s| *s), if !stopping => {
+                    stopping = true;
+                    connection.as_mut().graceful_shutdown();
+                }
             }
         };
         if let Err(e) = result {
-            tracing::debug!(target: TARGET, peer = %self.peer, error = %e, "connection ended with an error");
+            tracing::debug!(target: TARGET, %peer, error = %e, "connection ended with an error");
         }
+    }
+
+    /// Observes the CORS decision for metrics and the refusal log line; the CORS layer itself
+    /// decides again (from the same library call) when it answers.
+    fn observe(&self, route: &Route, request: &Request<Incoming>) {
+        if !request.headers().contains_key(header::ORIGIN)
+            || matches!(route.service, RouteService::Keep(_))
+        {
+            return;
+        }
+        let (kind, denied) = match route.policy.decide(request) {
+            Decision::PreflightAllowed(_) => {
+                route.metrics.preflight_allowed();
+                return;
+            }
+            Decision::PreflightDenied(d) => {
+                route.metrics.preflight_denied(d.reason);
+                ("preflight", d)
+            }
+            Decision::Actual(Actual::Denied(d)) => {
+                route.metrics.actual_denied(d.reason);
+                ("actual", d)
+            }
+            Decision::Actual(_) => return,
+        };
+        tracing::info!(
+            target: "crossgate::gateway::cors",
+            route = route.metrics.name(),
+            peer = %self.peer,
+            method = %request.method(),
+            path = request.uri().path(),
+            kind,
+            reason = denied.reason.as_str(),
+            "CORS request refused: {denied}"
+        );
     }
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+type ConnectionFuture = Pin<Box<dyn Future<Output = Result<Response<Tracked>, Infallible>> + Send>>;
 
 impl hyper::service::Service<Request<Incoming>> for Connection {
-    type Response = Response<Body>;
+    type Response = Response<Tracked>;
     type Error = Infallible;
-    type Future = BoxFuture;
+    type Future = ConnectionFuture;
 
-    fn call(&self, mut request: Request<Incoming>) -> BoxFuture {
+    fn call(&self, mut request: Request<Incoming>) -> ConnectionFuture {
         self.state.started.store(true, Ordering::Release);
         // hyper hands HTTP/1 requests over in the order of their heads.
         let index = (request.version() <= Version::HTTP_11)
@@ -266,24 +563,129 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
                 target: TARGET, peer = %self.peer, method = %request.method(), path = request.uri().path(),
                 "refused a request with both Content-Length and Transfer-Encoding"
             );
-            return Box::pin(std::future::ready(Ok(ambiguous_framing())));
+            let response = ambiguous_framing().map(|b| Tracked {
+                inner: b,
+                guard: None,
+            });
+            return Box::pin(std::future::ready(Ok(response)));
         }
-        request.extensions_mut().insert(ClientAddr(self.peer));
-        let mut app = self.app.clone();
+
+        let snapshot = self.shared.current.load();
+        let limits = &snapshot.limits;
+        let reject = if self.overloaded {
+            Some(Reject::Overloaded)
+        } else if headers.len() > limits.max_headers {
+            Some(Reject::TooManyHeaders)
+        } else if headers
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>()
+            > limits.max_header_bytes
+        {
+            Some(Reject::HeadersTooLarge)
+        } else if route::has_dot_segment(request.uri().path()) {
+            Some(Reject::DotSegment)
+        } else {
+            None
+        };
+        let host = headers
+            .get(header::HOST)
+            .map(HeaderValue::as_bytes)
+            .or_else(|| request.uri().authority().map(|a| a.as_str().as_bytes()));
+        let route = snapshot.route(host, request.uri().path());
+        self.observe(route, &request);
+        let service = route.service.clone();
+        let metrics = Arc::clone(&route.metrics);
+        drop(snapshot);
+
+        request.extensions_mut().insert(ClientInfo {
+            addr: self.peer,
+            tls: self.tls,
+        });
+        if let Some(reject) = reject {
+            request.extensions_mut().insert(reject);
+        }
+        let guard = InFlight::new(&self.shared);
         let peer = self.peer;
         Box::pin(async move {
             let started = Instant::now();
             let method = request.method().clone();
-            let uri = request.uri().clone();
-            poll_fn(|cx| app.poll_ready(cx)).await?;
-            let response = app.call(request).await?;
+            let path = request.uri().path().to_owned();
+            let response = match service {
+                RouteService::Cors(mut cors) => {
+                    poll_fn(|cx| cors.poll_ready(cx)).await?;
+                    cors.call(request).await?
+                }
+                RouteService::Keep(mut forward) => forward.call(request).await?,
+            };
+            record(&metrics, response.status());
             tracing::debug!(
-                target: TARGET, %peer, %method, path = uri.path(), status = response.status().as_u16(),
+                target: TARGET, %peer, route = metrics.name(), %method, path, status = response.status().as_u16(),
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "request"
             );
-            Ok(response)
+            Ok(response.map(|inner| Tracked {
+                inner,
+                guard: Some(guard),
+            }))
         })
+    }
+}
+
+fn record(metrics: &RouteMetrics, status: StatusCode) {
+    metrics.response(status.as_u16());
+}
+
+/// Counts a request in flight until its response body is finished (or dropped, when the client
+/// goes away).
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn new(shared: &Arc<Shared>) -> InFlight {
+        shared
+            .metrics
+            .requests_in_flight
+            .fetch_add(1, Ordering::AcqRel);
+        InFlight(Arc::clone(shared))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0
+            .metrics
+            .requests_in_flight
+            .fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that holds its request's [`InFlight`] count until it ends.
+pub struct Tracked {
+    inner: Body,
+    guard: Option<InFlight>,
+}
+
+impl http_body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<bytes::Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.guard = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

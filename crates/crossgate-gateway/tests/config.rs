@@ -160,9 +160,12 @@ fn loads_toml_json_and_yaml_alike() {
     assert_eq!(toml.listen, "127.0.0.1:0".parse().unwrap());
     assert_eq!(
         toml.upstream,
-        Upstream::parse("http://127.0.0.1:3000/api").unwrap()
+        Some(Upstream::parse("http://127.0.0.1:3000/api").unwrap())
     );
-    assert_eq!(toml.upstream.to_string(), "http://127.0.0.1:3000/api");
+    assert_eq!(
+        toml.upstream.as_ref().unwrap().to_string(),
+        "http://127.0.0.1:3000/api"
+    );
     assert_eq!(toml.cors.allow_origins, ["https://app.example.com"]);
     assert!(toml.cors.allow_credentials);
     assert_eq!(toml.cors.max_age, Some(600));
@@ -189,7 +192,8 @@ fn every_key_is_optional() {
         let (config, warnings) = GatewayConfig::load(&file(name, text)).unwrap();
         assert_eq!(config, GatewayConfig::default(), "{name}");
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
-        assert!(config.upstream.is_echo());
+        assert_eq!(config.upstream, None);
+        assert!(config.routes_in_force()[0].upstream.is_echo());
         // A policy that allows nothing is allowed, with a warning saying so.
         let codes: Vec<(&str, ProblemCode)> = warnings
             .iter()

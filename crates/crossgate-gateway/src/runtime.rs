@@ -1,0 +1,164 @@
+//! A configuration compiled for serving: one [`Snapshot`], swapped atomically on reload.
+//!
+//! Every request loads the snapshot current when it arrives and keeps what it needs of it (its
+//! route's policy and proxy, reference-counted) until its response is finished, so a reload
+//! never changes a request in flight, and a request never waits for a reload.
+
+use std::sync::Arc;
+
+use crossgate::Policy;
+use crossgate::tower::Cors;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::GatewayConfig;
+use crate::limits::{Limits, Timeouts};
+use crate::metrics::{Metrics, RouteMetrics};
+use crate::proxy::{self, Forward, UpstreamClient};
+use crate::route::{self, RouteConfig};
+use crate::tls;
+use crossgate::Problem;
+
+/// The name under which requests that no route matches are counted.
+pub(crate) const NO_ROUTE: &str = "(no route)";
+
+pub(crate) struct Snapshot {
+    pub(crate) config: GatewayConfig,
+    /// Most specific first: longer prefixes first, and on equal prefixes a route with a host
+    /// before one without.
+    pub(crate) routes: Vec<Route>,
+    pub(crate) no_route: Route,
+    /// The top-level policy.
+    pub(crate) policy: Policy,
+    pub(crate) limits: Limits,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) tls: Option<TlsAcceptor>,
+    pub(crate) builder: auto::Builder<TokioExecutor>,
+    client: UpstreamClient,
+}
+
+pub(crate) struct Route {
+    pub(crate) prefix: String,
+    pub(crate) host: Option<String>,
+    pub(crate) policy: Policy,
+    pub(crate) service: RouteService,
+    pub(crate) metrics: Arc<RouteMetrics>,
+}
+
+/// The service of one route: the proxy inside the CORS layer, or (a route that keeps the
+/// upstream's CORS answers) the proxy alone.
+#[derive(Clone)]
+pub(crate) enum RouteService {
+    Cors(Cors<Forward>),
+    Keep(Forward),
+}
+
+impl Snapshot {
+    /// Compiles `config`: every policy, the TLS files, the routes. `Err` with every problem
+    /// (errors and warnings) when anything is an error; `Ok` with the warnings otherwise.
+    pub(crate) fn build(
+        config: GatewayConfig,
+        metrics: &Metrics,
+        previous: Option<&Snapshot>,
+    ) -> Result<(Snapshot, Vec<Problem>), Vec<Problem>> {
+        let mut problems = config.check_policies(Vec::new());
+        let tls = match &config.tls {
+            Some(files) => match tls::acceptor(files) {
+                Ok(acceptor) => Some(acceptor),
+                Err(p) => {
+                    problems.extend(p);
+                    None
+                }
+            },
+            None => None,
+        };
+        if problems.iter().any(Problem::is_error) {
+            return Err(problems);
+        }
+        let compile = |cors| {
+            Policy::check(cors)
+                .policy
+                .expect("checked above: a policy without errors compiles")
+        };
+        let policy = compile(&config.cors);
+        let limits = config.limits;
+        let timeouts = config.timeouts;
+        // Keep the previous client (and its pooled upstream connections) when its settings hold.
+        let client = match previous {
+            Some(p) if p.timeouts.connect == timeouts.connect => p.client.clone(),
+            _ => proxy::client(timeouts.connect),
+        };
+        let mut routes: Vec<Route> = config
+            .routes_in_force()
+            .iter()
+            .map(|r: &RouteConfig| {
+                let policy = r.cors.as_ref().map_or_else(|| policy.clone(), compile);
+                let metrics = metrics.route(&r.name);
+                let forward = Forward::new(r, &policy, limits, timeouts, &client, metrics.clone());
+                let service = if r.keep_upstream_cors {
+                    RouteService::Keep(forward)
+                } else {
+                    RouteService::Cors(Cors::new(forward, policy.clone()))
+                };
+                Route {
+                    prefix: r.prefix.clone(),
+                    host: r.host.clone(),
+                    policy,
+                    service,
+                    metrics,
+                }
+            })
+            .collect();
+        routes.sort_by_key(|r| std::cmp::Reverse((r.prefix.len(), r.host.is_some())));
+        let no_route_metrics = metrics.route(NO_ROUTE);
+        let no_route = Route {
+            prefix: "/".to_owned(),
+            host: None,
+            policy: policy.clone(),
+            service: RouteService::Cors(Cors::new(
+                Forward::not_found(&policy, limits, timeouts, no_route_metrics.clone()),
+                policy.clone(),
+            )),
+            metrics: no_route_metrics,
+        };
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(timeouts.client_header)
+            .max_buf_size(limits.parser_buffer())
+            .max_headers(limits.parser_headers());
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(limits.parser_buffer()).unwrap_or(u32::MAX));
+        let snapshot = Snapshot {
+            config,
+            routes,
+            no_route,
+            policy,
+            limits,
+            timeouts,
+            tls,
+            builder,
+            client,
+        };
+        Ok((snapshot, problems))
+    }
+
+    /// The route for a request: the longest matching prefix, a host match winning a tie.
+    pub(crate) fn route(&self, host: Option<&[u8]>, path: &str) -> &Route {
+        self.routes
+            .iter()
+            .find(|r| {
+                route::prefix_matches(&r.prefix, path)
+                    && match (&r.host, host) {
+                        (None, _) => true,
+                        (Some(want), Some(got)) => route::host_matches(want, got),
+                        (Some(_), None) => false,
+                    }
+            })
+            .unwrap_or(&self.no_route)
+    }
+}
