@@ -9,10 +9,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "crossgate",
     version,
-    about = "CORS by the Fetch standard: a strict CORS gateway and policy linter",
+    about = "CORS by the Fetch standard: a strict CORS gateway, a policy linter and a browser simulator",
     long_about = "CORS by the Fetch standard.\n\n\
         `crossgate serve` runs a CORS gateway in front of a service that cannot change; \
-        `crossgate lint` checks a policy or gateway configuration and says how to fix it.\n\n\
+        `crossgate lint` checks a policy or gateway configuration and says how to fix it; \
+        `crossgate simulate` and `crossgate check` say what a browser does with a request, \
+        offline or live, and why; `crossgate origin` shows the origin model.\n\n\
         Exit codes: 0 yes (valid, served), 1 no (invalid policy), 2 could not answer \
         (bad arguments, unreadable file, address in use).",
     propagate_version = true
@@ -58,6 +60,17 @@ pub enum Command {
     /// Check a CORS policy file, or the [cors] table of a gateway configuration, and say what
     /// to fix. TOML, JSON or YAML, by extension. Exit 0 valid, 1 invalid, 2 unreadable.
     Lint(LintArgs),
+    /// Offline: what would a browser do with this request, given these server responses?
+    /// Input is JSON (origin, request, responses; see the README). Exit 0 allowed, 1 blocked,
+    /// 2 bad input or a response the simulation needs is missing.
+    Simulate(crate::simulate::SimulateArgs),
+    /// Live: do what a browser would do against a real server (the preflight when needed, the
+    /// request, each redirect), show every exchange, and say how to fix the server.
+    /// Exit 0 allowed, 1 blocked, 2 could not ask (connection refused, DNS, TLS).
+    Check(crate::check::CheckArgs),
+    /// Show the origin of a URL, or compare the origins of two (scheme, host, port, site).
+    /// Exit 0 same origin (or one URL), 1 cross-origin, 2 a URL that does not parse.
+    Origin(crate::origin::OriginArgs),
 }
 
 #[derive(Debug, Args)]

@@ -4,10 +4,15 @@
 //! is no (an invalid policy), 2 the command could not answer (bad arguments, unreadable file,
 //! address in use), with a one-line reason on stderr.
 
+mod browsers;
+mod check;
 mod cli;
 mod lint;
+mod origin;
+mod render;
 mod report;
 mod serve;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -37,7 +42,10 @@ impl From<std::io::Error> for Failure {
 
 impl From<serde_json::Error> for Failure {
     fn from(e: serde_json::Error) -> Self {
-        Failure(e.to_string())
+        match e.io_error_kind() {
+            Some(kind) => Failure::from(std::io::Error::from(kind)),
+            None => Failure(e.to_string()),
+        }
     }
 }
 
@@ -53,6 +61,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Lint(args) => lint::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Origin(args) => origin::run(&args),
     };
     match result {
         Ok(Outcome::Yes) => ExitCode::SUCCESS,

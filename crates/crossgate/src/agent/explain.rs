@@ -31,6 +31,14 @@ fn header_of(outcome: &Outcome, error: &CorsError, name: &str) -> Option<String>
         .map(|v| String::from_utf8_lossy(&v).into_owned())
 }
 
+/// "now `X`", or that the response has none.
+fn now(value: Option<&str>) -> String {
+    match value {
+        Some(v) => format!("now `{v}`"),
+        None => "the response has none".to_owned(),
+    }
+}
+
 /// Explains a blocked outcome; `None` when it was allowed.
 pub fn explain(init: &RequestInit, outcome: &Outcome) -> Option<Explanation> {
     let e = outcome.error.as_ref()?;
@@ -184,13 +192,14 @@ pub fn explain(init: &RequestInit, outcome: &Outcome) -> Option<Explanation> {
                 ));
             } else {
                 fix.push(format!(
-                    "Add `{p}` to Access-Control-Allow-Methods (now `{}`).",
-                    allowed.unwrap_or_default()
+                    "Add `{p}` to Access-Control-Allow-Methods ({}).",
+                    now(allowed.as_deref())
                 ));
             }
         }
         ErrorCode::HeaderDisallowedByPreflightResponse => {
-            let allowed = header_of(outcome, e, "access-control-allow-headers").unwrap_or_default();
+            let allowed_value = header_of(outcome, e, "access-control-allow-headers");
+            let allowed = allowed_value.clone().unwrap_or_default();
             let name = p.to_ascii_lowercase();
             summary = format!("The preflight does not allow the request header `{name}`.");
             let star = allowed.split(',').any(|h| h.trim() == "*");
@@ -204,7 +213,8 @@ pub fn explain(init: &RequestInit, outcome: &Outcome) -> Option<Explanation> {
                 cause = Some("A Content-Type other than form data or text/plain (application/json, say) is not safelisted, so it must be allowed.".to_owned());
             }
             fix.push(format!(
-                "Add `{name}` to Access-Control-Allow-Headers (now `{allowed}`)."
+                "Add `{name}` to Access-Control-Allow-Headers ({}).",
+                now(allowed_value.as_deref())
             ));
         }
         ErrorCode::RedirectContainsCredentials => {
