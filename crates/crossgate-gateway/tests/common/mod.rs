@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use crossgate::Policy;
-use crossgate_gateway::{BoundGateway, Gateway, Upstream};
+use crossgate_gateway::{BoundGateway, Gateway, GatewayConfig, GatewayHandle, Upstream};
 use http::{HeaderMap, Method, Request, Response, Uri};
 use http_body::{Body, Frame};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -200,11 +200,47 @@ impl Drop for TestUpstream {
 /// A gateway serving in the background until `stop` is sent or it is dropped.
 pub struct RunningGateway {
     pub addr: SocketAddr,
+    pub admin: Option<SocketAddr>,
+    pub handle: GatewayHandle,
     stop: Option<oneshot::Sender<()>>,
     pub task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
+/// A configuration on 127.0.0.1:0 with the tests' policy as the top-level `[cors]` and
+/// `upstream` as the top-level upstream.
+pub fn config(upstream: Upstream) -> GatewayConfig {
+    GatewayConfig::single(
+        "127.0.0.1:0".parse().unwrap(),
+        upstream,
+        policy().config().clone(),
+    )
+}
+
 impl RunningGateway {
+    /// Starts a gateway on a whole configuration.
+    pub async fn start_config(config: GatewayConfig) -> RunningGateway {
+        let bound = Gateway::start(config).await.unwrap();
+        RunningGateway::serve(bound)
+    }
+
+    fn serve(bound: BoundGateway) -> RunningGateway {
+        let addr = bound.local_addr();
+        assert_ne!(addr.port(), 0, "port 0 resolves to the real port");
+        let admin = bound.admin_addr();
+        let handle = bound.handle();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(bound.serve(async {
+            let _ = stopped.await;
+        }));
+        RunningGateway {
+            addr,
+            admin,
+            handle,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
     pub async fn start(upstream: Upstream) -> RunningGateway {
         RunningGateway::start_with(upstream, |g| g).await
     }
@@ -216,18 +252,12 @@ impl RunningGateway {
         let bound = Gateway::bind("127.0.0.1:0".parse().unwrap(), upstream, policy())
             .await
             .unwrap();
-        let bound = configure(bound);
-        let addr = bound.local_addr();
-        assert_ne!(addr.port(), 0, "port 0 resolves to the real port");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(bound.serve(async {
-            let _ = stopped.await;
-        }));
-        RunningGateway {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        RunningGateway::serve(configure(bound))
+    }
+
+    /// The value of one metric line (`name{labels}`) in the exposition, 0 if absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        metric(&self.handle.metrics(), series)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -350,6 +380,61 @@ pub fn parse_raw(bytes: &[u8], closed: bool) -> RawResponse {
         body: bytes[end + 4..].to_vec(),
         closed,
     }
+}
+
+/// The value of `series` (`name{labels}` exactly as exposed) in a Prometheus exposition.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+/// Polls `condition` every 10 ms until it holds (the test's bound applies).
+pub async fn eventually(mut condition: impl FnMut() -> bool) {
+    while !condition() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A GET with `Origin: origin` (if any); returns status, headers and body.
+pub async fn get(url: String, origin: Option<&str>) -> (u16, HeaderMap, Bytes) {
+    let mut request = Request::get(url);
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    send(request.body(empty()).unwrap()).await
+}
+
+/// A raw upstream: runs `handle` on each accepted connection.
+pub async fn raw_upstream<F, Fut>(handle: F) -> (SocketAddr, JoinHandle<()>)
+where
+    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = Arc::new(handle);
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let handle = Arc::clone(&handle);
+            tokio::spawn(async move { handle(stream).await });
+        }
+    });
+    (addr, task)
+}
+
+/// Reads from `stream` until a blank line (the end of a request head).
+pub async fn read_head(stream: &mut TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    head
 }
 
 /// A port nothing listens on: bound, then released.

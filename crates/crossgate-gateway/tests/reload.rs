@@ -1,0 +1,257 @@
+//! Hot reload: atomic, validated first, never failing a request, in-flight requests finishing
+//! on the configuration they started with; from the file when it changes.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use crossgate::PolicyConfig;
+use crossgate_gateway::{ConfigFile, Gateway, GatewayConfig, Upstream};
+use http::{Request, Response};
+use tokio::sync::oneshot;
+
+const SECOND: &str = "https://second.example.com";
+
+fn with_origins(upstream: Upstream, origins: &[&str], expose: &str) -> GatewayConfig {
+    let mut config = config(upstream);
+    config.cors = PolicyConfig {
+        allow_origins: origins.iter().map(|s| (*s).to_owned()).collect(),
+        expose_headers: vec![expose.to_owned()],
+        ..PolicyConfig::default()
+    };
+    config
+}
+
+#[tokio::test]
+async fn reloading_under_concurrent_load_loses_no_request() {
+    bounded(async {
+        let upstream = TestUpstream::ok().await;
+        let a = with_origins(upstream.upstream(), &[ALLOWED], "x-a");
+        let b = with_origins(upstream.upstream(), &[ALLOWED, SECOND], "x-b");
+        let gateway = RunningGateway::start_config(a.clone()).await;
+
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
+        let mut workers = Vec::new();
+        for _ in 0..8 {
+            let (url, stop, done) = (gateway.url("/load"), stop.clone(), done.clone());
+            workers.push(tokio::spawn(async move {
+                // One kept-alive client per worker: reloads must not break its connection.
+                let client = client();
+                let mut failures = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let request = Request::get(url.clone())
+                        .header("origin", ALLOWED)
+                        .body(empty())
+                        .unwrap();
+                    match client.request(request).await {
+                        Ok(response) => {
+                            let status = response.status();
+                            let acao = response
+                                .headers()
+                                .get("access-control-allow-origin")
+                                .cloned();
+                            let expose = response
+                                .headers()
+                                .get("access-control-expose-headers")
+                                .cloned();
+                            let body = http_body_util::BodyExt::collect(response.into_body())
+                                .await
+                                .map(|b| b.to_bytes());
+                            let ok = status == 200
+                                && acao.as_ref().is_some_and(|v| v == ALLOWED)
+                                && expose.is_some_and(|v| v == "x-a" || v == "x-b")
+                                && body.as_ref().is_ok_and(|b| b == "ok");
+                            if !ok {
+                                failures.push(format!("{status} {acao:?} {body:?}"));
+                            }
+                        }
+                        Err(e) => failures.push(e.to_string()),
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                failures
+            }));
+        }
+        let mut reloads = 0;
+        while reloads < 40 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            let next = if reloads % 2 == 0 { &b } else { &a };
+            gateway
+                .handle
+                .reload(next.clone())
+                .expect("a valid configuration");
+            reloads += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let mut failures = Vec::new();
+        for w in workers {
+            failures.extend(w.await.unwrap());
+        }
+        let done = done.load(Ordering::Relaxed);
+        assert!(
+            failures.is_empty(),
+            "{} of {done} failed: {:?}",
+            failures.len(),
+            &failures[..failures.len().min(5)]
+        );
+        assert!(done > 200, "only {done} requests ran during the reloads");
+        assert_eq!(gateway.handle.generation(), 41);
+        assert_eq!(
+            gateway.metric("crossgate_config_reloads_total{result=\"ok\"}"),
+            40.0
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_invalid_reload_is_refused_and_the_old_policy_keeps_serving() {
+    bounded(async {
+        let upstream = TestUpstream::ok().await;
+        let gateway =
+            RunningGateway::start_config(with_origins(upstream.upstream(), &[ALLOWED], "x-a"))
+                .await;
+        let mut invalid = with_origins(upstream.upstream(), &["*", SECOND], "x-b");
+        invalid.cors.allow_credentials = true;
+        let problems = gateway.handle.reload(invalid).unwrap_err();
+        assert!(
+            problems.iter().filter(|p| p.is_error()).count() >= 2,
+            "{problems:#?}"
+        );
+        assert!(
+            problems.iter().all(|p| p.field.starts_with("cors.")),
+            "{problems:#?}"
+        );
+        // Missing TLS files are refused the same way.
+        let mut no_files = with_origins(upstream.upstream(), &[SECOND], "x-b");
+        no_files.tls = Some(crossgate_gateway::TlsFiles {
+            cert: "/nonexistent/cert.pem".into(),
+            key: "/nonexistent/key.pem".into(),
+        });
+        let problems = gateway.handle.reload(no_files).unwrap_err();
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["tls.cert", "tls.key"]);
+
+        let (_, headers, _) = get(gateway.url("/"), Some(ALLOWED)).await;
+        assert_eq!(all(&headers, "access-control-allow-origin"), [ALLOWED]);
+        assert_eq!(all(&headers, "access-control-expose-headers"), ["x-a"]);
+        let (_, headers, _) = get(gateway.url("/"), Some(SECOND)).await;
+        assert!(!headers.contains_key("access-control-allow-origin"));
+        assert_eq!(gateway.handle.generation(), 1);
+        assert_eq!(
+            gateway.metric("crossgate_config_reloads_total{result=\"failed\"}"),
+            2.0
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_request_in_flight_finishes_on_the_configuration_it_started_with() {
+    bounded(async {
+        let (arrived_tx, arrived_rx) = oneshot::channel::<()>();
+        let (release_tx, release_rx) = oneshot::channel::<()>();
+        let hooks = std::sync::Mutex::new(Some((arrived_tx, release_rx)));
+        let upstream = TestUpstream::start(move |request| {
+            let hook = if request.uri().path() == "/slow" {
+                hooks.lock().unwrap().take()
+            } else {
+                None
+            };
+            async move {
+                if let Some((arrived, release)) = hook {
+                    let _ = arrived.send(());
+                    let _ = release.await;
+                }
+                Response::new(full("ok"))
+            }
+        })
+        .await;
+        let gateway =
+            RunningGateway::start_config(with_origins(upstream.upstream(), &[ALLOWED], "x-a"))
+                .await;
+        let in_flight = tokio::spawn(get(gateway.url("/slow"), Some(ALLOWED)));
+        arrived_rx.await.unwrap();
+        gateway
+            .handle
+            .reload(with_origins(upstream.upstream(), &[SECOND], "x-b"))
+            .unwrap();
+        // New requests see the new policy at once...
+        let (_, headers, _) = get(gateway.url("/"), Some(ALLOWED)).await;
+        assert!(!headers.contains_key("access-control-allow-origin"));
+        let (_, headers, _) = get(gateway.url("/"), Some(SECOND)).await;
+        assert_eq!(all(&headers, "access-control-expose-headers"), ["x-b"]);
+        // ...while the one in flight finishes on the old one.
+        release_tx.send(()).unwrap();
+        let (status, headers, _) = in_flight.await.unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(all(&headers, "access-control-allow-origin"), [ALLOWED]);
+        assert_eq!(all(&headers, "access-control-expose-headers"), ["x-a"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_changed_file_is_reloaded_and_a_broken_one_refused() {
+    bounded(async {
+        let upstream = TestUpstream::ok().await;
+        let dir = std::env::temp_dir().join(format!("crossgate-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gateway.toml");
+        let write = |origin: &str| {
+            let text = format!(
+                "listen = \"127.0.0.1:0\"\nupstream = \"{}\"\n[cors]\nallow_origins = [\"{origin}\"]\n",
+                upstream.url()
+            );
+            // Write and rename, as editors do: the watcher must see the new file.
+            let tmp = dir.join("gateway.toml.tmp");
+            std::fs::write(&tmp, text).unwrap();
+            std::fs::rename(&tmp, &path).unwrap();
+        };
+        write(ALLOWED);
+        let file = ConfigFile::new(&path);
+        let (config, _) = file.load().unwrap();
+        let bound = Gateway::start(config).await.unwrap();
+        let handle = bound.handle();
+        let addr = bound.local_addr();
+        let server = tokio::spawn(bound.serve(std::future::pending()));
+        let watcher = handle.watch(file.clone(), Duration::from_millis(50));
+        let url = format!("http://{addr}/");
+        let allowed = |origin: &'static str| {
+            let url = url.clone();
+            async move {
+                let (_, headers, _) = get(url, Some(origin)).await;
+                headers.contains_key("access-control-allow-origin")
+            }
+        };
+        assert!(allowed(ALLOWED).await);
+
+        write(SECOND);
+        while !allowed(SECOND).await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!allowed(ALLOWED).await);
+        assert_eq!(handle.generation(), 2);
+
+        std::fs::write(&path, "listen = [\n").unwrap();
+        let failed = |h: &crossgate_gateway::GatewayHandle| {
+            metric(&h.metrics(), "crossgate_config_reloads_total{result=\"failed\"}")
+        };
+        while failed(&handle) < 1.0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(allowed(SECOND).await, "the configuration in force kept serving");
+        assert_eq!(handle.generation(), 2);
+        // A manual reload of the broken file is refused too.
+        assert!(!handle.reload_file(&file));
+
+        watcher.abort();
+        server.abort();
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
+}
