@@ -511,6 +511,211 @@ fn serve_reports_an_address_in_use() {
     );
 }
 
+#[test]
+fn lint_checks_every_route_of_a_gateway_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        &dir,
+        "gateway.toml",
+        r#"listen = "127.0.0.1:0"
+
+[cors]
+allow_origins = ["https://app.example.com"]
+
+[[routes]]
+prefix = "/api"
+upstream = "http://127.0.0.1:3000"
+
+[[routes]]
+prefix = "/public"
+upstream = "http://127.0.0.1:3001"
+[routes.cors]
+allow_origins = ["*"]
+allow_credentials = true
+
+[[routes]]
+prefix = "admin"
+upstream = "ftp://127.0.0.1"
+
+[timeouts]
+connect = "forever"
+"#,
+    );
+    let out = crossgate(&["lint", "--json", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["kind"], "gateway");
+    let fields: Vec<&str> = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.iter().any(|f| f.starts_with("routes[1].cors.")),
+        "{fields:?}"
+    );
+    for field in ["routes[2].prefix", "routes[2].upstream", "timeouts.connect"] {
+        assert!(fields.contains(&field), "{field} not in {fields:?}");
+    }
+}
+
+/// The admin address from a banner line `admin: http://ADDR/metrics, ...`.
+fn admin_addr(banner: &str) -> SocketAddr {
+    banner
+        .lines()
+        .find_map(|l| l.strip_prefix("admin: http://"))
+        .and_then(|rest| rest.split('/').next())
+        .expect("an admin line")
+        .parse()
+        .unwrap()
+}
+
+fn metric(addr: SocketAddr, series: &str) -> f64 {
+    let (status, _, body) = exchange(addr, "GET /metrics HTTP/1.1\r\n");
+    assert_eq!(status, 200);
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+fn allows(addr: SocketAddr, origin: &str) -> bool {
+    let (_, headers, _) = exchange(addr, &format!("GET / HTTP/1.1\r\nOrigin: {origin}\r\n"));
+    header(&headers, "access-control-allow-origin") == [origin]
+}
+
+fn hangup(served: &Served) {
+    Command::new("kill")
+        .args(["-HUP", &served.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+}
+
+#[test]
+fn serve_reloads_on_sighup_and_keeps_serving_when_the_new_file_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy =
+        |origin: &str| format!("upstream = \"echo\"\n[cors]\nallow_origins = [\"{origin}\"]\n");
+    let file = write_file(&dir, "gateway.toml", &policy("https://first.example"));
+    let served = Served::start(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--no-watch",
+    ]);
+    let admin = admin_addr(&served.banner);
+    assert!(allows(served.addr, "https://first.example"));
+
+    std::fs::write(&file, policy("https://second.example")).unwrap();
+    hangup(&served);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !allows(served.addr, "https://second.example") {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!allows(served.addr, "https://first.example"));
+
+    std::fs::write(
+        &file,
+        "upstream = \"echo\"\n[cors]\nallow_origins = [\"*\"]\nallow_credentials = true\n",
+    )
+    .unwrap();
+    hangup(&served);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(admin, "crossgate_config_reloads_total{result=\"failed\"}") < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the invalid reload was not counted"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(allows(served.addr, "https://second.example"));
+    assert_eq!(
+        metric(admin, "crossgate_config_reloads_total{result=\"ok\"}"),
+        1.0
+    );
+    let (code, stderr) = served.interrupt();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("configuration reloaded"), "{stderr}");
+    assert!(
+        stderr.contains("wildcard-origin-with-credentials"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("configuration reload refused"), "{stderr}");
+}
+
+#[test]
+fn serve_reloads_when_the_file_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = |origin: &str| format!("[cors]\nallow_origins = [\"{origin}\"]\n");
+    let file = write_file(&dir, "watched.toml", &policy("https://first.example"));
+    let served = Served::start(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--watch-interval",
+        "50ms",
+    ]);
+    assert!(allows(served.addr, "https://first.example"));
+    std::fs::write(&file, policy("https://second.example")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !allows(served.addr, "https://second.example") {
+        assert!(Instant::now() < deadline, "the change was not reloaded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, _) = served.interrupt();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn serve_logs_json_with_one_line_per_refused_cors_request() {
+    let served = Served::start(&["--listen", "127.0.0.1:0", "--log-format", "json"]);
+    let (status, _, _) = exchange(
+        served.addr,
+        "OPTIONS /items HTTP/1.1\r\nOrigin: https://evil.example\r\nAccess-Control-Request-Method: PUT\r\n",
+    );
+    assert_eq!(status, 403);
+    let (status, _, _) = exchange(
+        served.addr,
+        "GET /items HTTP/1.1\r\nOrigin: http://localhost:3000\r\n",
+    );
+    assert_eq!(status, 200);
+    let (status, _, _) = exchange(
+        served.addr,
+        "DELETE /items HTTP/1.1\r\nOrigin: https://evil.example\r\n",
+    );
+    assert_eq!(status, 200);
+    let (code, stderr) = served.interrupt();
+    assert_eq!(code, Some(0));
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let refused: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["target"] == "crossgate::gateway::cors")
+        .collect();
+    assert_eq!(refused.len(), 2, "{stderr}");
+    assert_eq!(refused[0]["kind"], "preflight");
+    assert_eq!(refused[0]["reason"], "origin-not-allowed");
+    assert_eq!(refused[0]["level"], "INFO");
+    assert!(
+        refused[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("https://evil.example"),
+        "{}",
+        refused[0]
+    );
+    assert_eq!(refused[1]["kind"], "actual");
+    assert_eq!(refused[1]["method"], "DELETE");
+}
+
 // --- the README ----------------------------------------------------------------------------------
 
 fn repo_file(name: &str) -> String {

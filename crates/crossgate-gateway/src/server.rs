@@ -610,7 +610,7 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
         Box::pin(async move {
             let started = Instant::now();
             let method = request.method().clone();
-            let path = request.uri().path().to_owned();
+            let uri = request.uri().clone();
             let response = match service {
                 RouteService::Cors(mut cors) => {
                     poll_fn(|cx| cors.poll_ready(cx)).await?;
@@ -620,7 +620,7 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
             };
             record(&metrics, response.status());
             tracing::debug!(
-                target: TARGET, %peer, route = metrics.name(), %method, path, status = response.status().as_u16(),
+                target: TARGET, %peer, route = metrics.name(), %method, path = uri.path(), status = response.status().as_u16(),
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "request"
             );
