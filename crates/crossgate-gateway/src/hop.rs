@@ -5,6 +5,7 @@
 //! connection to the client), e.g. `Connection: close, authorization` to strip a header the
 //! upstream relies on being forwarded.
 
+use std::io::Write as _;
 use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -80,24 +81,39 @@ pub fn add_forwarded(
         headers.remove(X_FORWARDED_HOST);
         return;
     }
-    let client_text = client.to_string();
-    append_to_chain(headers, &X_FORWARDED_FOR, client_text.as_bytes());
+    // Formatted on the stack: this runs for every request.
+    let mut ip = [0u8; 64];
+    let ip = {
+        let mut cursor = std::io::Cursor::new(&mut ip[..]);
+        let _ = write!(cursor, "{client}");
+        let len = cursor.position() as usize;
+        &ip[..len]
+    };
+    append_to_chain(headers, &X_FORWARDED_FOR, ip);
 
     // RFC 7239 §6: an IPv6 address is bracketed and quoted; a host with a port is quoted.
-    let mut element = match client {
-        IpAddr::V4(_) => format!("for={client_text}"),
-        IpAddr::V6(_) => format!("for=\"[{client_text}]\""),
-    };
-    element.push_str(";proto=");
-    element.push_str(proto);
-    if let Some(host) = original_host.as_ref().and_then(|h| h.to_str().ok())
-        && !host.contains(['"', '\\'])
-    {
-        element.push_str(";host=\"");
-        element.push_str(host);
-        element.push('"');
+    let host = original_host
+        .as_ref()
+        .map(HeaderValue::as_bytes)
+        .filter(|h| !h.contains(&b'"') && !h.contains(&b'\\'));
+    let mut element = Vec::with_capacity(48 + host.map_or(0, <[u8]>::len));
+    element.extend_from_slice(b"for=");
+    match client {
+        IpAddr::V4(_) => element.extend_from_slice(ip),
+        IpAddr::V6(_) => {
+            element.extend_from_slice(b"\"[");
+            element.extend_from_slice(ip);
+            element.extend_from_slice(b"]\"");
+        }
     }
-    append_to_chain(headers, &header::FORWARDED, element.as_bytes());
+    element.extend_from_slice(b";proto=");
+    element.extend_from_slice(proto.as_bytes());
+    if let Some(host) = host {
+        element.extend_from_slice(b";host=\"");
+        element.extend_from_slice(host);
+        element.push(b'"');
+    }
+    append_to_chain(headers, &header::FORWARDED, &element);
 
     headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     match original_host {
@@ -112,8 +128,16 @@ pub fn add_forwarded(
 
 /// Joins every line of `name` and `hop` with ", " into one line.
 fn append_to_chain(headers: &mut HeaderMap, name: &HeaderName, hop: &[u8]) {
+    let mut lines = headers.get_all(name).iter().peekable();
+    if lines.peek().is_none() {
+        // The common case: nothing to join.
+        if let Ok(value) = HeaderValue::from_bytes(hop) {
+            headers.insert(name, value);
+        }
+        return;
+    }
     let mut chain: Vec<u8> = Vec::new();
-    for line in headers.get_all(name) {
+    for line in lines {
         let line = line.as_bytes().trim_ascii();
         if line.is_empty() {
             continue;
@@ -123,7 +147,7 @@ fn append_to_chain(headers: &mut HeaderMap, name: &HeaderName, hop: &[u8]) {
     }
     chain.extend_from_slice(hop);
     // Earlier lines were valid header values joined with ", ", and `hop` is plain ASCII.
-    if let Ok(value) = HeaderValue::from_bytes(&chain) {
+    if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(chain)) {
         headers.insert(name, value);
     } else if let Ok(value) = HeaderValue::from_bytes(hop) {
         headers.insert(name, value);

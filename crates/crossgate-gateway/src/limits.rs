@@ -17,7 +17,8 @@ pub struct Limits {
     /// The request head's header fields, names and values together (each line counted as
     /// `name: value` plus its line break). Over it: 431.
     pub max_header_bytes: usize,
-    /// The number of header field lines of a request. Over it: 431.
+    /// The number of header field lines of a request. Over it: 431 (up to the parser's own
+    /// ceiling, 100 lines by default: a head past that gets the parser's bare 431).
     pub max_headers: usize,
     /// A request body's bytes. Over it: 413, as soon as `Content-Length` says so or the
     /// streamed body passes it.
@@ -30,7 +31,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_header_bytes: 32 * 1024,
-            max_headers: 100,
+            max_headers: 64,
             max_body_bytes: 10 * 1024 * 1024,
             max_connections: 1024,
         }
@@ -52,9 +53,12 @@ impl Limits {
         self.max_header_bytes.saturating_mul(4).max(128 * 1024)
     }
 
-    /// The HTTP/1 parser's ceiling on header lines (same idea as [`Limits::parser_buffer`]).
-    pub(crate) fn parser_headers(&self) -> usize {
-        self.max_headers.saturating_mul(2).max(100)
+    /// The HTTP/1 parser's ceiling on header lines (same idea as [`Limits::parser_buffer`]),
+    /// when it must be raised above the parser's own 100: below that the parser keeps its
+    /// header slots on the stack, which is why `max_headers` defaults to 64 (browsers send
+    /// about 20).
+    pub(crate) fn parser_headers(&self) -> Option<usize> {
+        (self.max_headers >= 100).then(|| self.max_headers.saturating_mul(2))
     }
 
     fn from_value(value: &Value, path: &str, problems: &mut Vec<Problem>) -> Limits {
@@ -229,6 +233,17 @@ pub(crate) fn read(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_parser_keeps_its_stack_slots_unless_more_headers_are_allowed() {
+        assert_eq!(Limits::default().parser_headers(), None);
+        let many = Limits {
+            max_headers: 150,
+            ..Limits::default()
+        };
+        assert_eq!(many.parser_headers(), Some(300));
+        assert_eq!(Limits::default().parser_buffer(), 128 * 1024);
+    }
 
     #[test]
     fn durations() {

@@ -123,12 +123,14 @@ impl Snapshot {
             metrics: no_route_metrics,
         };
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
+        let mut http1 = builder.http1();
+        http1
             .timer(TokioTimer::new())
             .header_read_timeout(timeouts.client_header)
-            .max_buf_size(limits.parser_buffer())
-            .max_headers(limits.parser_headers());
+            .max_buf_size(limits.parser_buffer());
+        if let Some(n) = limits.parser_headers() {
+            http1.max_headers(n);
+        }
         builder
             .http2()
             .timer(TokioTimer::new())
