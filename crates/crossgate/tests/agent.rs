@@ -1,8 +1,10 @@
 //! The browser-side rules as data: tests/data/agent/scenarios.json (WPT-derived cases, Chromium's
-//! preflight-result tables, and every rule family of cors-fetch-rules.md) run through the agent
-//! under each profile.
+//! preflight-result tables, every rule family of cors-fetch-rules.md, and the departures of
+//! Chromium 156 found by crates/crossgate-conformance) run through the agent under each profile.
+//! A case holds one `scenario`, or a `sequence` of fetches against one agent (its `expect` is
+//! about the last step, plus `preflights_per_step`).
 
-use crossgate::agent::{Outcome, Profile, Scenario};
+use crossgate::agent::{Outcome, Profile, Scenario, Sequence};
 use crossgate::browser::Browser;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -23,7 +25,10 @@ struct Case {
     source: Option<String>,
     #[serde(default)]
     browsers: Option<Vec<String>>,
-    scenario: Scenario,
+    #[serde(default)]
+    scenario: Option<Scenario>,
+    #[serde(default)]
+    sequence: Option<Sequence>,
     expect: Map<String, Value>,
     #[serde(default)]
     per_browser: Option<Map<String, Value>>,
@@ -41,14 +46,37 @@ fn profile(name: &str) -> (Profile, Option<Browser>) {
     }
 }
 
+/// Runs a case under one profile: the outcome of every step (one for a scenario).
+fn outcomes(case: &Case, profile: Profile) -> Result<Vec<Outcome>, String> {
+    match (&case.scenario, &case.sequence) {
+        (Some(scenario), None) => {
+            let init = scenario.request_init().map_err(|e| e.0)?;
+            scenario
+                .outcome(&init, profile)
+                .map(|o| vec![o])
+                .map_err(|e| e.0)
+        }
+        (None, Some(sequence)) => sequence.outcomes(profile).map_err(|e| e.0),
+        _ => Err("a case has either `scenario` or `sequence`".to_owned()),
+    }
+}
+
 fn check(
-    outcome: &Outcome,
+    steps: &[Outcome],
+    page: &str,
     browser: Option<Browser>,
     key: &str,
     want: &Value,
 ) -> Result<(), String> {
+    let outcome = steps.last().expect("at least one step");
     let first = outcome.preflights.first();
     let got: Value = match key {
+        "preflights_per_step" => steps.iter().map(|o| o.preflights.len()).collect(),
+        "console" => outcome
+            .error
+            .as_ref()
+            .and_then(|e| e.chromium_console_line(&outcome.initial_url, page))
+            .map_or(Value::Null, Value::String),
         "allowed" => Value::Bool(outcome.allowed),
         "code" => outcome
             .error
@@ -110,7 +138,11 @@ fn every_scenario_under_every_profile() {
     let mut failures = Vec::new();
     let mut runs = 0;
     for case in &file.cases {
-        let init = case.scenario.request_init().expect("valid scenario");
+        let page = match (&case.scenario, &case.sequence) {
+            (Some(s), _) => s.origin.clone(),
+            (_, Some(s)) => s.origin.clone(),
+            _ => String::new(),
+        };
         let names: Vec<&str> = match &case.browsers {
             Some(list) => list.iter().map(String::as_str).collect(),
             None => PROFILES.to_vec(),
@@ -118,7 +150,7 @@ fn every_scenario_under_every_profile() {
         for name in names {
             runs += 1;
             let (profile, browser) = profile(name);
-            let outcome = match case.scenario.outcome(&init, profile) {
+            let steps = match outcomes(case, profile) {
                 Ok(o) => o,
                 Err(e) => {
                     failures.push(format!("{} [{name}]: {e}", case.name));
@@ -133,10 +165,13 @@ fn every_scenario_under_every_profile() {
             }
             let diffs: Vec<String> = expect
                 .iter()
-                .filter_map(|(k, v)| check(&outcome, browser, k, v).err())
+                .filter_map(|(k, v)| check(&steps, &page, browser, k, v).err())
                 .collect();
             if !diffs.is_empty() {
-                let error = outcome.error.as_ref().map(ToString::to_string);
+                let error = steps
+                    .last()
+                    .and_then(|o| o.error.as_ref())
+                    .map(ToString::to_string);
                 failures.push(format!(
                     "{} [{name}]: {} (error: {error:?})",
                     case.name,
@@ -152,6 +187,67 @@ fn every_scenario_under_every_profile() {
         failures.join("\n")
     );
     assert!(runs > 400, "only {runs} runs");
+}
+
+#[test]
+fn a_sequence_of_one_step_reports_what_the_scenario_does() {
+    let scenario = serde_json::json!({
+        "origin": "http://127.0.0.1:9001",
+        "request": {"url": "http://127.0.0.1:9002/items", "method": "PUT",
+                    "headers": [["X-Token", "a"]], "credentials": "include"},
+        "responses": {
+            "preflight": {"status": 204, "headers": [
+                ["Access-Control-Allow-Origin", "http://127.0.0.1:9001"],
+                ["Access-Control-Allow-Credentials", "true"],
+                ["Access-Control-Allow-Methods", "PUT"]]},
+        }
+    });
+    let sequence: Sequence = serde_json::from_value(serde_json::json!({
+        "origin": scenario["origin"],
+        "steps": [{"request": scenario["request"], "responses": scenario["responses"]}],
+    }))
+    .unwrap();
+    let scenario: Scenario = serde_json::from_value(scenario).unwrap();
+    for browser in Browser::ALL {
+        let one = scenario.run(browser).unwrap();
+        assert!(!one.allowed);
+        assert_eq!(sequence.run(browser).unwrap(), [one]);
+    }
+    let err = serde_json::from_value::<Sequence>(serde_json::json!({
+        "origin": "http://a.test",
+        "steps": [{"request": {"url": "http://b.test/x", "method": "PUT"}}]
+    }))
+    .unwrap()
+    .run(Browser::Chromium)
+    .unwrap_err();
+    assert!(err.0.starts_with("steps[0]: "), "{err}");
+}
+
+#[test]
+fn an_invalid_request_header_name_is_refused_by_fetch_not_the_input() {
+    let scenario: Scenario = serde_json::from_value(serde_json::json!({
+        "origin": "http://a.test",
+        "request": {"url": "http://b.test/x", "headers": [["X Bad", "1"]]}
+    }))
+    .unwrap();
+    let report = scenario.run(Browser::Chromium).unwrap();
+    let error = report.error.unwrap();
+    assert_eq!(error.code, "InvalidHeader");
+    assert_eq!(error.messages.chromium, None);
+    assert!(report.exchanges.is_empty());
+    let response: Scenario = serde_json::from_value(serde_json::json!({
+        "origin": "http://a.test",
+        "request": {"url": "http://b.test/x"},
+        "responses": {"actual": {"status": 200, "headers": [["X Bad", "1"]]}}
+    }))
+    .unwrap();
+    assert!(
+        response
+            .run(Browser::Chromium)
+            .unwrap_err()
+            .0
+            .contains("not a header name")
+    );
 }
 
 #[test]

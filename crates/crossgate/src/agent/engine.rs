@@ -196,7 +196,7 @@ impl<C: Clock> Agent<C> {
             }
 
             // The actual request of this hop (§4.6), with its `Origin` (§3.2).
-            let origin_header = request.origin_header();
+            let origin_header = request.origin_header(&self.profile);
             out.origin_sent.push(origin_header.clone());
             let mut headers = request.headers.clone();
             if let Some(o) = &origin_header {
@@ -220,7 +220,7 @@ impl<C: Clock> Agent<C> {
             if request.tainting == Tainting::Cors
                 && let Err(f) = cors_check(&self.profile, &origin, include, &response.headers)
             {
-                if preflighted {
+                if preflighted && self.profile.actual_failure_clears_preflight_cache {
                     // §4.1 step 12.6.3: a preflighted request that fails clears the cache.
                     self.cache.clear(&origin, url.as_str());
                 }
@@ -242,14 +242,18 @@ impl<C: Clock> Agent<C> {
             if is_redirect_status(response.status)
                 && let Some(location) = lines(&response.headers, "location").next()
             {
-                if let Err(f) = follow(&mut request, response.status, location) {
+                if let Err(f) = follow(&mut request, response.status, location, &self.profile) {
+                    // A target outside CORS's schemes is reported at the target (Chromium names
+                    // it, redirected from the first URL); other refusals at the redirect.
+                    let failed_at = f.target.as_ref().unwrap_or(&url).to_string();
+                    out.final_url = failed_at.clone();
                     return Ok(blocked(
                         out,
                         CorsError {
                             code: f.code,
                             stage: Stage::Redirect,
                             parameter: f.parameter,
-                            url: url.to_string(),
+                            url: failed_at,
                             origin,
                             status: Some(response.status),
                             value: None,

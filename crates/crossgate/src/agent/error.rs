@@ -50,6 +50,10 @@ pub enum ErrorCode {
     TooManyRedirects,
     /// A redirect whose `Location` is not a URL, or not http(s) in a non-CORS request.
     InvalidRedirectLocation,
+    /// A redirect the browser refuses to follow before CORS looks at it, without a CORS message
+    /// (Chromium: to a `data:` URL, or to a URL with a user name or password that the standard
+    /// would let through).
+    UnsafeRedirect,
     /// The connection failed (connection refused, DNS, TLS): `check` only.
     NetworkError,
 }
@@ -73,6 +77,7 @@ impl ErrorCode {
                 | ErrorCode::MixedContent
                 | ErrorCode::TooManyRedirects
                 | ErrorCode::InvalidRedirectLocation
+                | ErrorCode::UnsafeRedirect
                 | ErrorCode::NetworkError
                 | ErrorCode::DisallowedByMode
         )
@@ -146,9 +151,17 @@ pub struct CorsError {
 const CHROMIUM_PREFLIGHT: &str =
     "Response to preflight request doesn't pass access control check: ";
 const CHROMIUM_HINT: &str = " Have the server send the header with a valid value.";
-/// `SchemeRegistry::ListOfCorsEnabledURLSchemes()` as Chromium prints it.
-const CHROMIUM_CORS_SCHEMES: &str =
-    "chrome, chrome-extension, chrome-untrusted, data, http, https, isolated-app";
+/// `SchemeRegistry::ListOfCorsEnabledURLSchemes()` of Chromium 156, in the order it prints them.
+pub const CHROMIUM_CORS_ENABLED_SCHEMES: [&str; 8] = [
+    "chrome",
+    "chrome-experimental-site-token-provider",
+    "chrome-extension",
+    "chrome-untrusted",
+    "data",
+    "http",
+    "https",
+    "isolated-app",
+];
 
 impl CorsError {
     fn param(&self) -> &str {
@@ -236,8 +249,8 @@ impl CorsError {
                  and password, which is disallowed for cross-origin requests."
                 .to_owned(),
             ErrorCode::CorsDisabledScheme => format!(
-                "Cross origin requests are only supported for protocol schemes: \
-                 {CHROMIUM_CORS_SCHEMES}."
+                "Cross origin requests are only supported for protocol schemes: {}.",
+                CHROMIUM_CORS_ENABLED_SCHEMES.join(", ")
             ),
             ErrorCode::InvalidResponse => "The response is invalid.".to_owned(),
             _ => String::new(),
@@ -347,18 +360,20 @@ impl CorsError {
     }
 
     /// The whole console line Chromium prints (`Access to fetch at ... has been blocked by CORS
-    /// policy: ...`), given the first URL of the request.
-    pub fn chromium_console_line(&self, initial_url: &str) -> Option<String> {
+    /// policy: ...`), given the first URL of the request and the page's origin. Chromium names
+    /// the page's origin even where the request's origin is `null` after a redirect, and says
+    /// where a redirected request came from whichever exchange failed (a preflight included).
+    pub fn chromium_console_line(&self, initial_url: &str, initiator: &str) -> Option<String> {
         let reason = self.message(Browser::Chromium)?;
-        let redirected = if initial_url != self.url && self.stage != Stage::Preflight {
+        let redirected = if initial_url != self.url {
             format!("(redirected from '{initial_url}') ")
         } else {
             String::new()
         };
         Some(format!(
-            "Access to fetch at '{}' {redirected}from origin '{}' has been blocked by CORS \
-             policy: {reason}",
-            self.url, self.origin
+            "Access to fetch at '{}' {redirected}from origin '{initiator}' has been blocked by \
+             CORS policy: {reason}",
+            self.url
         ))
     }
 }
@@ -460,7 +475,7 @@ mod tests {
             )
         );
         let line = error(ErrorCode::MissingAllowOriginHeader, None, Some(200))
-            .chromium_console_line("http://127.0.0.1:9002/items/1")
+            .chromium_console_line("http://127.0.0.1:9002/items/1", "http://127.0.0.1:9001")
             .unwrap();
         assert_eq!(
             line,

@@ -245,6 +245,14 @@ pub fn explain(init: &RequestInit, outcome: &Outcome) -> Option<Explanation> {
             );
             fix.push("Change the script; the server is not involved.".to_owned());
         }
+        ErrorCode::UnsafeRedirect => {
+            summary = format!(
+                "The browser refuses to follow this redirect ({}) before CORS is even checked, \
+                 and prints no CORS message.",
+                p
+            );
+            fix.push("Redirect to a plain http(s) URL without a user name or password.".to_owned());
+        }
         ErrorCode::TooManyRedirects | ErrorCode::InvalidRedirectLocation => {
             summary =
                 "The redirect chain is broken (too long, or a Location that is not a usable URL)."

@@ -41,4 +41,6 @@ pub use error::{CorsError, ErrorCode, Stage};
 pub use profile::Profile;
 pub use report::Report;
 pub use request::{CredentialsMode, ReferrerPolicy, Request, RequestInit, RequestMode, Tainting};
-pub use scenario::{ReplayNetwork, Scenario, ScenarioError, ScriptedNetwork, replay_others};
+pub use scenario::{
+    ReplayNetwork, Scenario, ScenarioError, ScriptedNetwork, Sequence, SequenceStep, replay_others,
+};

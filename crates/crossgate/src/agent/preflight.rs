@@ -84,11 +84,10 @@ fn failure(code: ErrorCode, parameter: impl Into<String>) -> PreflightFailure {
     }
 }
 
-/// Statuses a browser's network layer treats as a redirect when `Location` is present
-/// (Chromium counts 300 too).
-fn is_redirect(status: u16, profile: &Profile) -> bool {
+/// Statuses a browser's network layer treats as a redirect when `Location` is present (not
+/// 300, in Chromium 156 as in the standard: a 300 preflight fails on its status).
+fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
-        || (status == 300 && profile.browser == Some(Browser::Chromium))
 }
 
 /// Judges a preflight response (Fetch §4.8 step 7) for `request`, whose serialized origin is
@@ -110,7 +109,7 @@ pub fn judge(
     match profile.preflight_order {
         PreflightOrder::RedirectOriginStatus => {
             // A preflight is never redirected: the browser reports the redirect itself.
-            if is_redirect(status, profile) && lines(headers, "location").next().is_some() {
+            if is_redirect(status) && lines(headers, "location").next().is_some() {
                 return Err(PreflightFailure {
                     code: ErrorCode::PreflightDisallowedRedirect,
                     parameter: None,

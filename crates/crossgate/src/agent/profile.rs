@@ -61,6 +61,21 @@ pub struct Profile {
     pub extra_safelisted_headers: bool,
     /// `Range` numbers must fit a signed 64-bit integer to be safelisted (Chromium).
     pub range_numbers_are_int64: bool,
+    /// A preflighted request whose actual response fails the CORS check clears the preflight
+    /// cache entries for its URL (Fetch §4.1 step 12.6.3). Chromium 156 keeps them: the next
+    /// request is not preflighted again.
+    pub actual_failure_clears_preflight_cache: bool,
+    /// The `Origin` header of a request outside CORS (a `no-cors` POST, say) follows the
+    /// referrer policy (`null` under `no-referrer`, or `same-origin` to another origin; Fetch
+    /// §3.2). Chromium 156 sends the page's origin whatever the referrer policy.
+    pub origin_header_follows_referrer_policy: bool,
+    /// A redirect to a URL whose scheme is CORS-enabled but not HTTP(S) (`data:`) is refused
+    /// by the network stack as an unsafe redirect, without a CORS message (Chromium); other
+    /// schemes (`ftp:`) fail the CORS check with a message.
+    pub unsafe_redirect_to_cors_enabled_schemes: bool,
+    /// A redirect to a URL with a user name or password is refused even when the standard lets
+    /// it through (a same-origin hop, untainted), without a CORS message (Chromium).
+    pub refuses_every_redirect_with_credentials: bool,
 }
 
 impl Profile {
@@ -77,6 +92,10 @@ impl Profile {
             drops_user_agent: false,
             extra_safelisted_headers: false,
             range_numbers_are_int64: false,
+            actual_failure_clears_preflight_cache: true,
+            origin_header_follows_referrer_policy: true,
+            unsafe_redirect_to_cors_enabled_schemes: false,
+            refuses_every_redirect_with_credentials: false,
         }
     }
 
@@ -92,6 +111,10 @@ impl Profile {
             drops_user_agent: true,
             extra_safelisted_headers: true,
             range_numbers_are_int64: true,
+            actual_failure_clears_preflight_cache: false,
+            origin_header_follows_referrer_policy: false,
+            unsafe_redirect_to_cors_enabled_schemes: true,
+            refuses_every_redirect_with_credentials: true,
         }
     }
 

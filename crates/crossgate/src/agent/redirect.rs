@@ -2,7 +2,8 @@
 
 use url::Url;
 
-use super::error::ErrorCode;
+use super::error::{CHROMIUM_CORS_ENABLED_SCHEMES, ErrorCode};
+use super::profile::Profile;
 use super::request::{Request, RequestMode, Tainting};
 use crate::fetch::header::is_cors_non_wildcard_request_header_name;
 use crate::origin::Origin;
@@ -28,13 +29,27 @@ const REQUEST_BODY_HEADERS: [&str; 4] = [
 pub struct RedirectFailure {
     pub code: ErrorCode,
     pub parameter: Option<String>,
+    /// The redirect's target, where the failure is reported at it (a scheme outside CORS).
+    pub target: Option<Url>,
 }
 
-/// Applies a redirect (`status` with `Location: location`) to `request`: validates the target,
-/// changes the method where the status says so, drops `Authorization` across origins, and
-/// appends the URL (which drives the redirect-taint, hence `Origin: null`).
-pub fn follow(request: &mut Request, status: u16, location: &[u8]) -> Result<(), RedirectFailure> {
-    let fail = |code, parameter: Option<String>| Err(RedirectFailure { code, parameter });
+/// Applies a redirect (`status` with `Location: location`) to `request` as `profile`'s browser
+/// does: validates the target, changes the method where the status says so, drops
+/// `Authorization` across origins, and appends the URL (which drives the redirect-taint, hence
+/// `Origin: null`).
+pub fn follow(
+    request: &mut Request,
+    status: u16,
+    location: &[u8],
+    profile: &Profile,
+) -> Result<(), RedirectFailure> {
+    let fail = |code, parameter: Option<String>| {
+        Err(RedirectFailure {
+            code,
+            parameter,
+            target: None,
+        })
+    };
     let text = String::from_utf8_lossy(location);
     // Step 1: the location URL, resolved against the current URL, keeping its fragment.
     let Ok(mut target) = request.current_url().join(&text) else {
@@ -46,12 +61,21 @@ pub fn follow(request: &mut Request, status: u16, location: &[u8]) -> Result<(),
         target.set_fragment(Some(fragment));
     }
     if !matches!(target.scheme(), "http" | "https") {
-        let code = if request.mode == RequestMode::Cors {
-            ErrorCode::CorsDisabledScheme
-        } else {
-            ErrorCode::InvalidRedirectLocation
-        };
-        return fail(code, Some(target.to_string()));
+        // Chromium's CORS check lets its CORS-enabled schemes through; its network stack then
+        // refuses to redirect there.
+        if profile.unsafe_redirect_to_cors_enabled_schemes
+            && CHROMIUM_CORS_ENABLED_SCHEMES.contains(&target.scheme())
+        {
+            return fail(ErrorCode::UnsafeRedirect, Some(target.to_string()));
+        }
+        if request.mode == RequestMode::Cors {
+            return Err(RedirectFailure {
+                code: ErrorCode::CorsDisabledScheme,
+                parameter: Some(target.scheme().to_owned()),
+                target: Some(target),
+            });
+        }
+        return fail(ErrorCode::InvalidRedirectLocation, Some(target.to_string()));
     }
     // Step 2.
     if request.url_list.len() > MAX_REDIRECTS {
@@ -68,6 +92,9 @@ pub fn follow(request: &mut Request, status: u16, location: &[u8]) -> Result<(),
             ErrorCode::RedirectContainsCredentials,
             Some(target.to_string()),
         );
+    }
+    if has_credentials && profile.refuses_every_redirect_with_credentials {
+        return fail(ErrorCode::UnsafeRedirect, Some(target.to_string()));
     }
     // Step 6: 301/302 with POST, or 303 with anything but GET and HEAD, become GET.
     let to_get = ((status == 301 || status == 302) && request.method == "POST")

@@ -160,7 +160,7 @@ impl Report {
             .error
             .as_ref()
             .filter(|_| browser == Browser::Chromium)
-            .and_then(|e| e.chromium_console_line(&outcome.initial_url));
+            .and_then(|e| e.chromium_console_line(&outcome.initial_url, &init.origin.serialize()));
         Report {
             browser: browser.name().to_ascii_lowercase(),
             allowed: outcome.allowed,

@@ -246,8 +246,9 @@ impl Request {
         }
     }
 
-    /// Fetch §3.2 "append a request `Origin` header": the value this hop sends, if any.
-    pub fn origin_header(&self) -> Option<String> {
+    /// Fetch §3.2 "append a request `Origin` header": the value this hop sends, if any, as
+    /// `profile`'s browser sends it.
+    pub fn origin_header(&self, profile: &Profile) -> Option<String> {
         let serialized = self.serialized_origin();
         if self.tainting == Tainting::Cors {
             return Some(serialized);
@@ -256,6 +257,9 @@ impl Request {
             return None;
         }
         if self.mode == RequestMode::Cors {
+            return Some(serialized);
+        }
+        if !profile.origin_header_follows_referrer_policy {
             return Some(serialized);
         }
         let current = Origin::of_url(self.current_url());

@@ -2,10 +2,12 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::time::Duration;
 
 use serde::Deserialize;
 use url::Url;
 
+use super::cache::FakeClock;
 use super::engine::{
     Agent, Exchange, ExchangeKind, Incoming, Network, NetworkFailure, Outcome, Outgoing,
 };
@@ -97,14 +99,17 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
+/// Header pairs of the input. A name that is not a token is an input error in a response;
+/// in a request it is what script passed, and `fetch()` refuses it (a TypeError).
 fn header_pairs(
     pairs: &[(String, String)],
     what: &str,
+    names_checked: bool,
 ) -> Result<Vec<(String, Vec<u8>)>, ScenarioError> {
     pairs
         .iter()
         .map(|(name, value)| {
-            if !is_token(name.as_bytes()) {
+            if names_checked && !is_token(name.as_bytes()) {
                 return Err(ScenarioError(format!(
                     "{what}: `{name}` is not a header name"
                 )));
@@ -146,7 +151,7 @@ impl Scenario {
             origin,
             url,
             method: self.request.method.clone(),
-            headers: header_pairs(&self.request.headers, "request.headers")?,
+            headers: header_pairs(&self.request.headers, "request.headers", false)?,
             credentials: self.request.credentials,
             mode: self.request.mode,
             referrer_policy: self.request.referrer_policy,
@@ -168,6 +173,7 @@ impl Scenario {
                             headers: header_pairs(
                                 &r.headers,
                                 &format!("responses.{what}[{i}].headers"),
+                                true,
                             )?,
                         })
                     })
@@ -200,6 +206,116 @@ impl Scenario {
         agent
             .fetch(init, &mut network)
             .map_err(|e| ScenarioError(e.message))
+    }
+}
+
+/// Several fetches from one page, one after another, against one agent: the preflight cache
+/// carries over from step to step (max-age, expiry, what a cached result covers, clearing after
+/// a failure). Each step is a [`Scenario`] of its own (request and scripted responses) under the
+/// sequence's origin, optionally after some time has passed on the agent's clock.
+///
+/// ```
+/// use crossgate::agent::Sequence;
+/// use crossgate::browser::Browser;
+///
+/// let preflighted = serde_json::json!({
+///     "request": {"url": "http://127.0.0.1:9002/items", "method": "PUT"},
+///     "responses": {
+///         "preflight": {"status": 204, "headers": [
+///             ["Access-Control-Allow-Origin", "*"], ["Access-Control-Allow-Methods", "PUT"],
+///             ["Access-Control-Max-Age", "60"]]},
+///         "actual": {"status": 200, "headers": [["Access-Control-Allow-Origin", "*"]]}}
+/// });
+/// let mut later = preflighted.clone();
+/// later["after_ms"] = serde_json::json!(61_000);
+/// let sequence: Sequence = serde_json::from_value(serde_json::json!({
+///     "origin": "http://127.0.0.1:9001",
+///     "steps": [preflighted.clone(), preflighted, later]
+/// })).unwrap();
+/// let reports = sequence.run(Browser::Chromium).unwrap();
+/// // The second fetch is answered from the preflight cache, the third comes after it expired.
+/// let sent: Vec<bool> = reports.iter().map(|r| r.preflight.sent).collect();
+/// assert_eq!(sent, [true, false, true]);
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sequence {
+    /// The page's origin, for every step.
+    pub origin: String,
+    pub steps: Vec<SequenceStep>,
+}
+
+/// One fetch of a [`Sequence`].
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceStep {
+    /// Milliseconds that pass on the agent's clock before this fetch starts.
+    #[serde(default)]
+    pub after_ms: u64,
+    pub request: ScenarioRequest,
+    /// The responses to this step's exchanges only.
+    #[serde(default)]
+    pub responses: ScenarioResponses,
+}
+
+impl Sequence {
+    /// Each step as a standalone scenario (what it would be with a fresh agent).
+    pub fn scenarios(&self) -> Vec<Scenario> {
+        self.steps
+            .iter()
+            .map(|step| Scenario {
+                origin: self.origin.clone(),
+                request: step.request.clone(),
+                responses: step.responses.clone(),
+            })
+            .collect()
+    }
+
+    /// The outcomes of the steps under one profile, with one agent (and one preflight cache)
+    /// for the whole sequence and a fake clock moved by each step's `after_ms`.
+    pub fn outcomes(&self, profile: Profile) -> Result<Vec<Outcome>, ScenarioError> {
+        let clock = FakeClock::default();
+        let mut agent = Agent::with_clock(profile, &clock);
+        let mut outcomes = Vec::with_capacity(self.steps.len());
+        for (i, (step, scenario)) in self.steps.iter().zip(self.scenarios()).enumerate() {
+            clock.advance(Duration::from_millis(step.after_ms));
+            let init = scenario
+                .request_init()
+                .map_err(|e| ScenarioError(format!("steps[{i}]: {e}")))?;
+            let mut network = scenario
+                .network()
+                .map_err(|e| ScenarioError(format!("steps[{i}]: {e}")))?;
+            let outcome = agent
+                .fetch(&init, &mut network)
+                .map_err(|e| ScenarioError(format!("steps[{i}]: {}", e.message)))?;
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    /// Runs the sequence as `browser` does: one report per step, each with every browser's
+    /// message for its own verdict (the other browsers run the same sequence with their own
+    /// agents).
+    pub fn run(&self, browser: Browser) -> Result<Vec<Report>, ScenarioError> {
+        let mine = self.outcomes(Profile::for_browser(browser))?;
+        let others: Vec<(Browser, Option<Vec<Outcome>>)> = Browser::ALL
+            .iter()
+            .filter(|b| **b != browser)
+            .map(|b| (*b, self.outcomes(Profile::for_browser(*b)).ok()))
+            .collect();
+        self.scenarios()
+            .iter()
+            .zip(mine.iter())
+            .enumerate()
+            .map(|(i, (scenario, outcome))| {
+                let init = scenario.request_init()?;
+                let step_others: Vec<(Browser, Option<Outcome>)> = others
+                    .iter()
+                    .map(|(b, list)| (*b, list.as_ref().and_then(|l| l.get(i).cloned())))
+                    .collect();
+                Ok(Report::new(browser, &init, outcome, &step_others))
+            })
+            .collect()
     }
 }
 
