@@ -22,6 +22,7 @@
 //! actix-web 4 is built on `http` 0.2, so the policy's header values are converted to its types
 //! once, when the middleware is created.
 
+use std::cell::Cell;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -164,28 +165,40 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let Shared { policy, values } = &*self.shared;
-        let answer = match policy.decide_logged(&request) {
-            Decision::PreflightAllowed(allowed) => {
-                let headers = request.headers();
-                let echo = PreflightEcho {
-                    origin: headers.get(header::ORIGIN).cloned(),
-                    method: headers.get(header::ACCESS_CONTROL_REQUEST_METHOD).cloned(),
-                    headers: headers
-                        .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
-                        .cloned(),
-                };
-                let mut response = HttpResponse::new(StatusCode::NO_CONTENT);
-                policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
-                return CorsFuture::ready(request.into_response(response));
+        let answer = {
+            let head = Head::new(&request);
+            match policy.decide_logged(&head) {
+                Decision::PreflightAllowed(allowed) => {
+                    // Written into the pooled response head's map: cheaper with actix's map than
+                    // cloning a template.
+                    let mut response = HttpResponse::new(StatusCode::NO_CONTENT);
+                    let headers = request.headers();
+                    let echo = PreflightEcho {
+                        origin: head.first(CorsRequestHeader::Origin).cloned(),
+                        method: allowed
+                            .echo_method
+                            .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
+                            .flatten()
+                            .cloned(),
+                        headers: allowed
+                            .echo_headers
+                            .then(|| headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS))
+                            .into_iter()
+                            .flatten()
+                            .cloned(),
+                    };
+                    policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
+                    return CorsFuture::ready(request.into_response(response));
+                }
+                Decision::PreflightDenied(_) => {
+                    let mut response = HttpResponse::new(StatusCode::FORBIDDEN);
+                    policy.write_preflight_denied(values, response.headers_mut());
+                    return CorsFuture::ready(request.into_response(response));
+                }
+                Decision::Actual(actual) => policy.actual_answer(values, &actual, || {
+                    head.first(CorsRequestHeader::Origin).cloned()
+                }),
             }
-            Decision::PreflightDenied(_) => {
-                let mut response = HttpResponse::new(StatusCode::FORBIDDEN);
-                policy.write_preflight_denied(values, response.headers_mut());
-                return CorsFuture::ready(request.into_response(response));
-            }
-            Decision::Actual(actual) => policy.actual_answer(values, &actual, || {
-                request.headers().get(header::ORIGIN).cloned()
-            }),
         };
         CorsFuture {
             state: State::Inner {
@@ -194,6 +207,67 @@ where
                 shared: Rc::clone(&self.shared),
             },
         }
+    }
+}
+
+/// The request as a decision reads it, each CORS request header looked up once: the decision
+/// and the answer share the lookups (the `Origin` that is checked is the one reflected).
+struct Head<'a> {
+    request: &'a ServiceRequest,
+    origin: Cell<Option<&'a [HeaderValue]>>,
+    method: Cell<Option<&'a [HeaderValue]>>,
+    headers: Cell<Option<&'a [HeaderValue]>>,
+}
+
+impl<'a> Head<'a> {
+    fn new(request: &'a ServiceRequest) -> Self {
+        Head {
+            request,
+            origin: Cell::new(None),
+            method: Cell::new(None),
+            headers: Cell::new(None),
+        }
+    }
+
+    /// The field lines of `name` (actix keeps them together).
+    fn lines(&self, name: CorsRequestHeader) -> &'a [HeaderValue] {
+        let cell = match name {
+            CorsRequestHeader::Origin => &self.origin,
+            CorsRequestHeader::AccessControlRequestMethod => &self.method,
+            CorsRequestHeader::AccessControlRequestHeaders => &self.headers,
+            CorsRequestHeader::AccessControlRequestPrivateNetwork => {
+                return self
+                    .request
+                    .headers()
+                    .get_all(request_name(name))
+                    .as_slice();
+            }
+        };
+        if let Some(lines) = cell.get() {
+            return lines;
+        }
+        let lines = self
+            .request
+            .headers()
+            .get_all(request_name(name))
+            .as_slice();
+        cell.set(Some(lines));
+        lines
+    }
+
+    /// The first field line of `name`.
+    fn first(&self, name: CorsRequestHeader) -> Option<&'a HeaderValue> {
+        self.lines(name).first()
+    }
+}
+
+impl RequestHead for Head<'_> {
+    fn is_options(&self) -> bool {
+        self.request.method() == Method::OPTIONS
+    }
+
+    fn header_values(&self, name: CorsRequestHeader) -> impl Iterator<Item = &[u8]> {
+        self.lines(name).iter().map(HeaderValue::as_bytes)
     }
 }
 

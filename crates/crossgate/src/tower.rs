@@ -20,6 +20,7 @@
 //! an `OPTIONS` route; any other request goes to the inner service, and its response, errors
 //! included, gets the CORS headers the request's origin is entitled to.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -28,7 +29,9 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::policy::{ActualAnswer, Decision, Policy, PreflightEcho};
+use crate::policy::{
+    ActualAnswer, CorsRequestHeader, Decision, Policy, PreflightEcho, RequestHead,
+};
 
 /// Applies a [`Policy`] to every request of the wrapped service.
 #[derive(Clone, Debug)]
@@ -94,29 +97,50 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let policy = &self.policy;
         let values = policy.header_values();
-        let answer = match policy.decide_logged(&request) {
-            Decision::PreflightAllowed(allowed) => {
-                let headers = request.headers();
-                let echo = PreflightEcho {
-                    origin: headers.get(header::ORIGIN).cloned(),
-                    method: headers.get(header::ACCESS_CONTROL_REQUEST_METHOD).cloned(),
-                    headers: headers
-                        .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
-                        .iter()
-                        .cloned(),
-                };
-                let mut response = preflight_response(StatusCode::NO_CONTENT);
-                policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
-                return ResponseFuture::ready(response);
+        let answer = {
+            let head = Head::new(&request);
+            match policy.decide_logged(&head) {
+                Decision::PreflightAllowed(allowed) => {
+                    let mut response = preflight_response(StatusCode::NO_CONTENT);
+                    let origin = || head.first(CorsRequestHeader::Origin).cloned();
+                    if let Some(headers) =
+                        policy.preflight_from_template(policy.preflight_headers(), &allowed, origin)
+                    {
+                        *response.headers_mut() = headers;
+                    } else {
+                        let headers = request.headers();
+                        let echo = PreflightEcho {
+                            origin: origin(),
+                            method: allowed
+                                .echo_method
+                                .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
+                                .flatten()
+                                .cloned(),
+                            headers: allowed
+                                .echo_headers
+                                .then(|| headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS))
+                                .into_iter()
+                                .flatten()
+                                .cloned(),
+                        };
+                        policy.write_preflight_allowed(
+                            values,
+                            &allowed,
+                            echo,
+                            response.headers_mut(),
+                        );
+                    }
+                    return ResponseFuture::ready(response);
+                }
+                Decision::PreflightDenied(_) => {
+                    let mut response = preflight_response(StatusCode::FORBIDDEN);
+                    policy.write_preflight_denied(values, response.headers_mut());
+                    return ResponseFuture::ready(response);
+                }
+                Decision::Actual(actual) => policy.actual_answer(values, &actual, || {
+                    head.first(CorsRequestHeader::Origin).cloned()
+                }),
             }
-            Decision::PreflightDenied(_) => {
-                let mut response = preflight_response(StatusCode::FORBIDDEN);
-                policy.write_preflight_denied(values, response.headers_mut());
-                return ResponseFuture::ready(response);
-            }
-            Decision::Actual(actual) => policy.actual_answer(values, &actual, || {
-                request.headers().get(header::ORIGIN).cloned()
-            }),
         };
         ResponseFuture {
             state: State::Inner {
@@ -124,6 +148,95 @@ where
                 answer: Some(answer),
                 policy: self.policy.clone(),
             },
+        }
+    }
+}
+
+/// The request as a decision reads it, each CORS request header looked up once: the decision
+/// and the answer share the lookups (the `Origin` that is checked is the one reflected).
+struct Head<'a, B> {
+    request: &'a Request<B>,
+    origin: Cell<Option<Lines<'a>>>,
+    method: Cell<Option<Lines<'a>>>,
+    headers: Cell<Option<Lines<'a>>>,
+}
+
+/// The first field line of a header, and whether there are more.
+#[derive(Clone, Copy)]
+struct Lines<'a> {
+    first: Option<&'a HeaderValue>,
+    more: bool,
+}
+
+impl<'a, B> Head<'a, B> {
+    fn new(request: &'a Request<B>) -> Self {
+        Head {
+            request,
+            origin: Cell::new(None),
+            method: Cell::new(None),
+            headers: Cell::new(None),
+        }
+    }
+
+    fn lines(&self, name: CorsRequestHeader) -> Lines<'a> {
+        let cell = match name {
+            CorsRequestHeader::Origin => &self.origin,
+            CorsRequestHeader::AccessControlRequestMethod => &self.method,
+            CorsRequestHeader::AccessControlRequestHeaders => &self.headers,
+            CorsRequestHeader::AccessControlRequestPrivateNetwork => return self.look_up(name),
+        };
+        if let Some(lines) = cell.get() {
+            return lines;
+        }
+        let lines = self.look_up(name);
+        cell.set(Some(lines));
+        lines
+    }
+
+    fn look_up(&self, name: CorsRequestHeader) -> Lines<'a> {
+        let mut values = self.request.headers().get_all(name.http_name()).into_iter();
+        Lines {
+            first: values.next(),
+            more: values.next().is_some(),
+        }
+    }
+
+    /// The first field line of `name`.
+    fn first(&self, name: CorsRequestHeader) -> Option<&'a HeaderValue> {
+        self.lines(name).first
+    }
+}
+
+impl<B> RequestHead for Head<'_, B> {
+    fn is_options(&self) -> bool {
+        self.request.method() == http::Method::OPTIONS
+    }
+
+    fn header_values(&self, name: CorsRequestHeader) -> impl Iterator<Item = &[u8]> {
+        let lines = self.lines(name);
+        if lines.more {
+            // Several lines (rare): all of them, from the map.
+            LinesIter::Many(self.request.headers().get_all(name.http_name()).into_iter())
+        } else {
+            LinesIter::One(lines.first)
+        }
+    }
+}
+
+/// The field lines of one header: the one looked up, or all of them.
+enum LinesIter<'a> {
+    One(Option<&'a HeaderValue>),
+    Many(http::header::ValueIter<'a, HeaderValue>),
+}
+
+impl<'a> Iterator for LinesIter<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            LinesIter::One(line) => line.take().map(HeaderValue::as_bytes),
+            LinesIter::Many(lines) => lines.next().map(HeaderValue::as_bytes),
         }
     }
 }

@@ -202,18 +202,21 @@ pub fn scan_tokens<'a, E>(
     limits: ListLimits,
     mut each: impl FnMut(&'a [u8]) -> Result<(), E>,
 ) -> Result<(), ScanError<'a, E>> {
-    use super::is_tchar;
     let (mut empties, mut items) = (0usize, 0usize);
     for line in lines {
         let mut pos = 0;
         loop {
             pos = skip_ows(line, pos, limits.max_ows)?;
             let start = pos;
-            while pos < line.len() && is_tchar(line[pos]) {
+            // Reads at most one byte past the longest allowed element.
+            let end = line
+                .len()
+                .min(start.saturating_add(limits.max_item_len + 1));
+            while pos < end && TCHAR[usize::from(line[pos])] {
                 pos += 1;
-                if pos - start > limits.max_item_len {
-                    return Err(ScanError::ItemTooLong(&line[start..pos]));
-                }
+            }
+            if pos - start > limits.max_item_len {
+                return Err(ScanError::ItemTooLong(&line[start..pos]));
             }
             let item = &line[start..pos];
             pos = skip_ows(line, pos, limits.max_ows)?;
@@ -240,6 +243,17 @@ pub fn scan_tokens<'a, E>(
     }
     Ok(())
 }
+
+/// [`super::is_tchar`] as a table: one load per byte in the scanner's inner loop.
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = super::is_tchar(b as u8);
+        b += 1;
+    }
+    table
+};
 
 fn skip_ows<E>(line: &[u8], mut pos: usize, max: usize) -> Result<usize, ScanError<'_, E>> {
     let start = pos;

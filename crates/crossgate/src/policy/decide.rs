@@ -227,20 +227,17 @@ impl Policy {
         let origin = single(request.header_values(CorsRequestHeader::Origin));
         // Fetch §3.2.2: a CORS-preflight request is an OPTIONS request with `Origin` and
         // `Access-Control-Request-Method`. Any other OPTIONS request belongs to the application.
-        let is_preflight = request.is_options()
-            && !matches!(origin, Ok(None))
-            && request
-                .header_values(CorsRequestHeader::AccessControlRequestMethod)
-                .next()
-                .is_some();
-        if is_preflight {
-            match self.decide_preflight(request, origin) {
-                Ok(allowed) => Decision::PreflightAllowed(allowed),
-                Err(denied) => Decision::PreflightDenied(denied),
+        if request.is_options() && !matches!(origin, Ok(None)) {
+            let method =
+                single(request.header_values(CorsRequestHeader::AccessControlRequestMethod));
+            if !matches!(method, Ok(None)) {
+                return match self.decide_preflight(request, origin, method) {
+                    Ok(allowed) => Decision::PreflightAllowed(allowed),
+                    Err(denied) => Decision::PreflightDenied(denied),
+                };
             }
-        } else {
-            Decision::Actual(self.decide_actual(origin))
         }
+        Decision::Actual(self.decide_actual(origin))
     }
 
     /// [`Policy::decide`], plus a `tracing` debug event for every refusal, with its reason.
@@ -287,6 +284,7 @@ impl Policy {
         &self,
         request: &'r R,
         origin: Result<Option<&'r [u8]>, &'r [u8]>,
+        method: Result<Option<&'r [u8]>, &'r [u8]>,
     ) -> Result<PreflightAllowed, Denied<'r>> {
         // Fetch §4.8 step 7: the browser first runs the CORS check (the origin), then checks the
         // method and the headers. The server refuses in the same order.
@@ -299,7 +297,7 @@ impl Policy {
                 ));
             }
         };
-        let echo_method = self.check_method(request)?;
+        let echo_method = self.check_method(method)?;
         let echo_headers = self.check_request_headers(request)?;
         let private_network = self.inner.private_network
             && matches!(
@@ -318,13 +316,15 @@ impl Policy {
 
     /// Fetch §4.8 step 7.5: the requested method must be safelisted or allowed. Returns whether
     /// to echo it.
-    fn check_method<'r, R: RequestHead>(&self, request: &'r R) -> Result<bool, Denied<'r>> {
-        let value =
-            match single(request.header_values(CorsRequestHeader::AccessControlRequestMethod)) {
-                Ok(Some(v)) => v,
-                Ok(None) => b"",
-                Err(first) => return Err(deny(DenyReason::MethodMalformed, first)),
-            };
+    fn check_method<'r>(
+        &self,
+        method: Result<Option<&'r [u8]>, &'r [u8]>,
+    ) -> Result<bool, Denied<'r>> {
+        let value = match method {
+            Ok(Some(v)) => v,
+            Ok(None) => b"",
+            Err(first) => return Err(deny(DenyReason::MethodMalformed, first)),
+        };
         if method::is_cors_safelisted(value) {
             return Ok(false);
         }
@@ -373,13 +373,7 @@ impl Policy {
                     c.headers_authorization
                         || !header::is_cors_non_wildcard_request_header_name(name)
                 }
-                NameRule::List { names, .. } => {
-                    let mut lower = [0u8; super::MAX_HEADER_NAME_LEN];
-                    let lower = &mut lower[..name.len()];
-                    lower.copy_from_slice(name);
-                    lower.make_ascii_lowercase();
-                    names.contains(&*lower)
-                }
+                NameRule::List { names, .. } => names.contains_lowercase_of(name),
             };
             if allowed { Ok(()) } else { Err(name) }
         });

@@ -59,12 +59,11 @@ impl Ports {
     }
 }
 
+/// The ports allowed for one host: the host itself (`:*` patterns; exact ports live in the exact
+/// set) and the hosts strictly under it (`*.` patterns).
 #[derive(Clone, Debug, Default)]
-struct Node {
-    children: HashMap<Box<[u8]>, u32>,
-    /// Ports for this exact host (patterns with `:*`; exact ports live in the exact set).
+struct HostPorts {
     host: Ports,
-    /// Ports for hosts strictly under this one (`*.` patterns).
     subdomains: Ports,
 }
 
@@ -73,8 +72,14 @@ struct Node {
 pub struct OriginMatcher {
     any: bool,
     exact: HashSet<Box<[u8]>>,
-    roots: HashMap<Box<[u8]>, u32>,
-    nodes: Vec<Node>,
+    /// `*.` and `:*` patterns, keyed by `scheme://host` (the pattern's host, or the base a `*.`
+    /// stands before).
+    hosts: HashMap<Box<[u8]>, HostPorts>,
+    /// The label counts of the `*.` bases, ascending (one or two in practice): a request host
+    /// is looked up once per count, cut to that many labels from the right.
+    depths: Vec<usize>,
+    /// Whether a `:*` pattern names a host (so the request's whole host is looked up).
+    port_patterns: bool,
 }
 
 impl OriginMatcher {
@@ -83,6 +88,8 @@ impl OriginMatcher {
         for p in patterns {
             m.insert(p);
         }
+        m.depths.sort_unstable();
+        m.depths.dedup();
         m
     }
 
@@ -102,39 +109,17 @@ impl OriginMatcher {
             }
             HostPattern::Subdomains(base) => (base.clone(), true),
         };
-        let mut node = self.root(scheme.as_bytes());
-        for label in host_text.as_bytes().rsplit(|&b| b == b'.') {
-            node = self.child(node, label);
-        }
-        let node = &mut self.nodes[node as usize];
+        let key = format!("{scheme}://{host_text}")
+            .into_bytes()
+            .into_boxed_slice();
+        let entry = self.hosts.entry(key).or_default();
         if subdomains {
-            node.subdomains.add(*port);
+            entry.subdomains.add(*port);
+            self.depths.push(labels(host_text.as_bytes()));
         } else {
-            node.host.add(*port);
+            entry.host.add(*port);
+            self.port_patterns = true;
         }
-    }
-
-    fn root(&mut self, scheme: &[u8]) -> u32 {
-        if let Some(&n) = self.roots.get(scheme) {
-            return n;
-        }
-        let n = self.new_node();
-        self.roots.insert(scheme.into(), n);
-        n
-    }
-
-    fn child(&mut self, node: u32, label: &[u8]) -> u32 {
-        if let Some(&n) = self.nodes[node as usize].children.get(label) {
-            return n;
-        }
-        let n = self.new_node();
-        self.nodes[node as usize].children.insert(label.into(), n);
-        n
-    }
-
-    fn new_node(&mut self) -> u32 {
-        self.nodes.push(Node::default());
-        u32::try_from(self.nodes.len() - 1).expect("fewer than 2^32 labels")
     }
 
     /// Whether every origin is allowed.
@@ -142,7 +127,8 @@ impl OriginMatcher {
         self.any
     }
 
-    /// Whether the request's `Origin` bytes are allowed. Never allocates.
+    /// Whether the request's `Origin` bytes are allowed. Never allocates; at most one hash of
+    /// the whole `Origin`, plus one per distinct label count of the `*.` patterns.
     pub fn matches(&self, origin: &[u8]) -> bool {
         if self.any {
             return true;
@@ -153,37 +139,64 @@ impl OriginMatcher {
         if self.exact.contains(origin) {
             return true;
         }
-        if self.nodes.is_empty() {
+        if self.hosts.is_empty() {
             return false;
         }
         let Some(parts) = OriginParts::split(origin) else {
             return false;
         };
-        let Some(&root) = self.roots.get(parts.scheme) else {
-            return false;
-        };
-        let mut node = &self.nodes[root as usize];
-        let mut rest = parts.host;
-        loop {
-            let (remaining, label) = match memchr::memrchr(b'.', rest) {
-                Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
-                None => (None, rest),
+        // `scheme://host`, the key of a `:*` pattern, is the start of the origin itself.
+        let prefix = parts.scheme.len() + 3;
+        if self.port_patterns
+            && self
+                .hosts
+                .get(&origin[..prefix + parts.host.len()])
+                .is_some_and(|h| h.host.covers(parts.port))
+        {
+            return true;
+        }
+        let mut key = [0u8; MAX_ORIGIN_LEN];
+        key[..prefix].copy_from_slice(&origin[..prefix]);
+        for &depth in &self.depths {
+            // The request host cut before its last `depth` labels: the subdomain part must be
+            // left of a dot.
+            let Some(dot) = nth_dot_from_right(parts.host, depth) else {
+                break;
             };
-            let Some(&child) = node.children.get(label) else {
-                return false;
-            };
-            node = &self.nodes[child as usize];
-            match remaining {
-                None => return node.host.covers(parts.port),
-                Some(sub) => {
-                    if node.subdomains.covers(parts.port) && is_subdomain_part(sub) {
-                        return true;
-                    }
-                    rest = sub;
-                }
+            let (sub, base) = (&parts.host[..dot], &parts.host[dot + 1..]);
+            let key = &mut key[..prefix + base.len()];
+            key[prefix..].copy_from_slice(base);
+            if self
+                .hosts
+                .get(&*key)
+                .is_some_and(|h| h.subdomains.covers(parts.port))
+                && is_subdomain_part(sub)
+            {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// The number of `.`-separated labels of a host (a trailing root `.` counts an empty label).
+fn labels(host: &[u8]) -> usize {
+    host.iter().filter(|&&b| b == b'.').count() + 1
+}
+
+/// The index of the `n`-th `.` counted from the right, if the host has that many.
+#[inline]
+fn nth_dot_from_right(host: &[u8], n: usize) -> Option<usize> {
+    let mut seen = 0;
+    for (i, &b) in host.iter().enumerate().rev() {
+        if b == b'.' {
+            seen += 1;
+            if seen == n {
+                return Some(i);
             }
         }
     }
+    None
 }
 
 /// The labels a `*.` pattern stands for: one or more non-empty labels of lowercase letters,
@@ -209,7 +222,11 @@ pub struct OriginParts<'a> {
 
 impl<'a> OriginParts<'a> {
     pub fn split(origin: &'a [u8]) -> Option<OriginParts<'a>> {
-        let sep = memchr::memmem::find(origin, b"://")?;
+        // The first `:` ends a scheme; `memmem` only for the odd input where it is not `://`.
+        let sep = match memchr::memchr(b':', origin) {
+            Some(i) if origin[i..].starts_with(b"://") => i,
+            _ => memchr::memmem::find(origin, b"://")?,
+        };
         let scheme = &origin[..sep];
         let authority = &origin[sep + 3..];
         let (host, port) = if authority.first() == Some(&b'[') {
@@ -339,6 +356,44 @@ mod tests {
             "http://a.localhost:3000",
             "https://localhost:3000",
             "http://localhost:3000:1",
+        ] {
+            assert!(!m.matches(o.as_bytes()), "{o}");
+        }
+    }
+
+    #[test]
+    fn patterns_of_several_depths_and_ports_together() {
+        let m = matcher(&[
+            "https://*.example.com",
+            "https://*.a.b.example.org",
+            "https://*.example.org:8443",
+            "http://localhost:*",
+            "https://app.example.net",
+            "https://*.fqdn.example.",
+        ]);
+        for o in [
+            "https://x.example.com",
+            "https://x.y.example.com",
+            "https://x.a.b.example.org",
+            "https://x.example.org:8443",
+            "https://x.a.b.example.org:8443",
+            "http://localhost:3000",
+            "https://app.example.net",
+            "https://x.fqdn.example.",
+        ] {
+            assert!(m.matches(o.as_bytes()), "{o}");
+        }
+        for o in [
+            "https://example.com",
+            "https://a.b.example.org",
+            "https://x.b.example.org",
+            "https://x.example.org",
+            "https://x.example.org:8444",
+            "http://x.localhost:3000",
+            "https://x.app.example.net",
+            "https://fqdn.example.",
+            "https://x.fqdn.example",
+            "https://x..example.com",
         ] {
             assert!(!m.matches(o.as_bytes()), "{o}");
         }

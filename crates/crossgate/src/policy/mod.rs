@@ -26,7 +26,7 @@ mod respond;
 mod validate;
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use hashbrown::HashSet;
@@ -38,7 +38,10 @@ pub use decide::{
 };
 pub use matcher::MAX_ORIGIN_LEN;
 pub use problem::{InvalidConfig, Problem, ProblemCode, Severity};
-pub use respond::{ActualAnswer, CorsResponseHeader, HeaderValues, PreflightEcho, ResponseHeaders};
+pub use respond::{
+    ActualAnswer, CorsResponseHeader, HeaderValues, PreflightEcho, PreflightTemplate,
+    ResponseHeaders,
+};
 pub use validate::MAX_HEADER_NAME_LEN;
 
 use matcher::OriginMatcher;
@@ -63,6 +66,9 @@ pub(crate) struct Compiled {
     vary_origin: bool,
     specs: HeaderValues<Bytes>,
     values: HeaderValues<http::HeaderValue>,
+    /// The allowed-preflight headers as an `http` 1 map (see [`PreflightTemplate`]), built by
+    /// the first preflight.
+    preflight: OnceLock<PreflightTemplate<http::HeaderMap>>,
 }
 
 /// Allowed methods or request-header names.
@@ -70,7 +76,7 @@ pub(crate) enum NameRule {
     Any,
     /// A set of names (methods case-sensitive; header names lowercase) and the longest one.
     List {
-        names: HashSet<Box<[u8]>>,
+        names: NameSet,
         longest: usize,
     },
 }
@@ -81,7 +87,7 @@ impl NameRule {
             Wild::Any => NameRule::Any,
             Wild::List(items) => NameRule::List {
                 longest: items.iter().map(Vec::len).max().unwrap_or(0),
-                names: items.into_iter().map(Vec::into_boxed_slice).collect(),
+                names: NameSet::new(items),
             },
         }
     }
@@ -90,6 +96,66 @@ impl NameRule {
         match self {
             NameRule::Any => usize::MAX,
             NameRule::List { names, .. } => names.len(),
+        }
+    }
+}
+
+/// A set of distinct names. A few are compared one by one (a length check rules out most, and
+/// nothing is hashed); more are hashed, so the cost never grows with the list.
+pub(crate) enum NameSet {
+    Few(Box<[Box<[u8]>]>),
+    Many(HashSet<Box<[u8]>>),
+}
+
+impl NameSet {
+    /// Up to this many names are compared one by one.
+    const FEW: usize = 8;
+
+    fn new(items: Vec<Vec<u8>>) -> NameSet {
+        let items = items.into_iter().map(Vec::into_boxed_slice);
+        let set: HashSet<Box<[u8]>> = items.collect();
+        if set.len() <= NameSet::FEW {
+            NameSet::Few(set.into_iter().collect())
+        } else {
+            NameSet::Many(set)
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            NameSet::Few(names) => names.len(),
+            NameSet::Many(names) => names.len(),
+        }
+    }
+
+    /// Whether `name` is in the set, byte for byte.
+    #[inline]
+    pub(crate) fn contains(&self, name: &[u8]) -> bool {
+        match self {
+            NameSet::Few(names) => names.iter().any(|n| **n == *name),
+            NameSet::Many(names) => names.contains(name),
+        }
+    }
+
+    /// Whether `name`, ASCII-lowercased, is in the set (of lowercase names). `name` is at most
+    /// [`MAX_HEADER_NAME_LEN`] bytes long.
+    #[inline]
+    pub(crate) fn contains_lowercase_of(&self, name: &[u8]) -> bool {
+        match self {
+            // Browsers send lowercase names: byte for byte first, then case-insensitively.
+            NameSet::Few(names) => names
+                .iter()
+                .any(|n| n.len() == name.len() && (**n == *name || n.eq_ignore_ascii_case(name))),
+            NameSet::Many(names) if !name.iter().any(u8::is_ascii_uppercase) => {
+                names.contains(name)
+            }
+            NameSet::Many(names) => {
+                let mut lower = [0u8; MAX_HEADER_NAME_LEN];
+                let lower = &mut lower[..name.len()];
+                lower.copy_from_slice(name);
+                lower.make_ascii_lowercase();
+                names.contains(&*lower)
+            }
         }
     }
 }
@@ -242,6 +308,7 @@ impl Policy {
                 vary_origin,
                 specs,
                 values,
+                preflight: OnceLock::new(),
             }),
         }
     }
@@ -270,6 +337,13 @@ impl Policy {
     /// The precomputed header values as `http` 1 values.
     pub fn header_values(&self) -> &HeaderValues<http::HeaderValue> {
         &self.inner.values
+    }
+
+    /// The allowed-preflight headers as an `http` 1 map, built once (by the first call).
+    pub fn preflight_headers(&self) -> &PreflightTemplate<http::HeaderMap> {
+        self.inner
+            .preflight
+            .get_or_init(|| self.preflight_template(&self.inner.values))
     }
 
     /// The precomputed header values converted once to another header-value type (for
@@ -349,5 +423,37 @@ impl PolicyBuilder {
 
     pub fn build(self) -> Result<Policy, InvalidConfig> {
         Policy::new(&self.config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A few names and many names answer alike, byte for byte and case-insensitively.
+    #[test]
+    fn name_sets_few_and_many() {
+        for n in [2, NameSet::FEW, NameSet::FEW + 1, 40] {
+            let names: Vec<Vec<u8>> = (0..n).map(|i| format!("x-name-{i}").into_bytes()).collect();
+            let set = NameSet::new(names.clone());
+            assert_eq!(set.len(), n);
+            assert_eq!(matches!(set, NameSet::Few(_)), n <= NameSet::FEW);
+            for name in &names {
+                assert!(set.contains(name));
+                assert!(set.contains_lowercase_of(name));
+                assert!(set.contains_lowercase_of(&name.to_ascii_uppercase()));
+                assert!(!set.contains(&name.to_ascii_uppercase()));
+            }
+            for other in [
+                &b"x-name"[..],
+                b"x-name-",
+                b"x-name-1000",
+                b"",
+                b"X-NAME-00",
+            ] {
+                assert!(!set.contains(other), "{other:?}");
+                assert!(!set.contains_lowercase_of(other), "{other:?}");
+            }
+        }
     }
 }
