@@ -11,12 +11,18 @@
 # CPU 0 to itself, with one worker (nginx worker_processes 1, crossgate TOKIO_WORKER_THREADS=1);
 # wrk and, behind a proxy, the upstream share CPU 1. Both proxies thus get the same single core.
 #
-# Usage: scripts/bench-gateway.sh            (installs wrk and nginx with apt-get if missing)
-# Env:   DURATION=15 (seconds per measurement)  CONNECTIONS=64  SOAK=300  OUT=target/bench-gateway.md
+# The servers are measured in ROUNDS rounds, crossgate and nginx alternating which goes first,
+# and each figure is the median of its rounds: load from elsewhere on the machine then falls on
+# both alike instead of on whichever ran while it lasted.
+#
+# Usage: scripts/bench-gateway.sh            (installs wrk, nginx and curl with apt-get if missing)
+# Env:   DURATION=15 (seconds per measurement)  ROUNDS=3  CONNECTIONS=64  SOAK=300
+#        OUT=target/bench-gateway.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-15}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 SOAK=${SOAK:-300}
 OUT=${OUT:-target/bench-gateway.md}
@@ -180,15 +186,33 @@ for port in "$GW_PORT" "$NGX_PORT"; do
 done
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "== wrk: -t1 -c$CONNECTIONS, ${DURATION}s per run"
+echo "== wrk: -t1 -c$CONNECTIONS, ${DURATION}s per run, $ROUNDS rounds"
 : >"$WORK/results"
-measure crossgate "$GW_PORT"
-measure nginx "$NGX_PORT"
-stop_upstream
-start_upstream "$SERVER_CPU"
-measure upstream "$UP_PORT"
-stop_upstream
-start_upstream "$LOAD_CPU"
+for round in $(seq 1 "$ROUNDS"); do
+    echo "-- round $round"
+    if [ $((round % 2)) -eq 1 ]; then
+        measure crossgate "$GW_PORT"
+        measure nginx "$NGX_PORT"
+    else
+        measure nginx "$NGX_PORT"
+        measure crossgate "$GW_PORT"
+    fi
+    stop_upstream
+    start_upstream "$SERVER_CPU"
+    measure upstream "$UP_PORT"
+    stop_upstream
+    start_upstream "$LOAD_CPU"
+done
+# The median of each server and request over the rounds.
+sort -k1,1 -k2,2 "$WORK/results" | awk '
+    function median(list,   n, a, i, j, t) {
+        n = split(list, a, " ")
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+        return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    { key = $1 " " $2; keys[key] = 1; rps[key] = rps[key] " " $3; p50[key] = p50[key] " " $4; p99[key] = p99[key] " " $5; bad[key] += $6 }
+    END { for (k in keys) print k, median(rps[k]), median(p50[k]), median(p99[k]), bad[k] }
+' | sort >"$WORK/medians"
 
 echo "== soak: crossgate under load for ${SOAK}s, RSS every 10 s"
 kill "$NGINX_PID" 2>/dev/null || true
@@ -209,11 +233,13 @@ mkdir -p "$(dirname "$OUT")"
 {
     echo "Machine: $(nproc) cores ($(awk -F: '/model name/ { print $2; exit }' /proc/cpuinfo | sed 's/^ *//')), $(uname -r)"
     echo "Load average before the runs: $LOAD_BEFORE (other work on the machine skews every figure alike)"
-    echo "nginx: $($NGINX -v 2>&1 | sed 's/.*nginx\///'), wrk: $(wrk -v 2>&1 | head -1 | awk '{ print $2 }'), -t1 -c$CONNECTIONS, ${DURATION}s per run"
+    echo "nginx: $($NGINX -v 2>&1 | sed 's/.*nginx\///'), wrk: $(wrk -v 2>&1 | head -1 | awk '{ print $2 }'), -t1 -c$CONNECTIONS, ${DURATION}s per run, $ROUNDS rounds"
+    echo
+    echo "Medians of $ROUNDS rounds:"
     echo
     echo "| server | request | req/s | p50 ms | p99 ms | non-2xx |"
     echo "|---|---|---:|---:|---:|---:|"
-    awk '{ printf "| %s | %s | %.0f | %.3f | %.3f | %s |\n", $1, $2, $3, $4, $5, $6 }' "$WORK/results"
+    awk '{ printf "| %s | %s | %.0f | %.3f | %.3f | %s |\n", $1, $2, $3, $4, $5, $6 }' "$WORK/medians"
     echo
     echo "| ratio | actual (GET, proxied) | preflight (answered by the proxy) |"
     echo "|---|---:|---:|"
@@ -224,7 +250,11 @@ mkdir -p "$(dirname "$OUT")"
             printf "| crossgate / nginx p99 latency | %.2f | %.2f |\n", p99["crossgate,actual"] / p99["nginx,actual"], p99["crossgate,preflight"] / p99["nginx,preflight"]
             printf "| crossgate / upstream alone throughput | %.2f | %.2f |\n", rps["crossgate,actual"] / rps["upstream,actual"], rps["crossgate,preflight"] / rps["upstream,preflight"]
             printf "| nginx / upstream alone throughput | %.2f | %.2f |\n", rps["nginx,actual"] / rps["upstream,actual"], rps["nginx,preflight"] / rps["upstream,preflight"]
-        }' "$WORK/results"
+        }' "$WORK/medians"
+    echo
+    echo "Every run (server, request, req/s, p50 ms, p99 ms, non-2xx):"
+    echo
+    sed 's/^/    /' "$WORK/results"
     echo
     awk -v soak="$SOAK" -v rps="$soak_rps" '
         NR == 1 { first = $2 } { last = $2; if ($2 > max) max = $2 }
