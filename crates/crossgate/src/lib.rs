@@ -10,6 +10,7 @@
 //!   (feature `actix`), thin layers over the same `Policy`.
 
 pub mod agent;
+pub mod audit;
 pub mod browser;
 pub mod fetch;
 pub mod origin;

@@ -1,0 +1,308 @@
+//! `crossgate audit`'s logic, without I/O: which probe origins to send to a target, and which
+//! responses a browser would really let an attacker's page read (judged with the agent's CORS
+//! check, as Chromium reads it), classified and rated (`misconfigurations.md` §2-§4).
+
+mod judge;
+mod probe;
+
+use std::fmt;
+
+use serde::Serialize;
+use url::{Host, Url};
+
+pub use judge::{Context, Observation, judge};
+pub use probe::{Generator, Probe, probes};
+
+use crate::origin::{Origin, registrable_domain};
+
+/// A misconfiguration class (CONTRACTS §7), named after the server's flawed check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    OriginReflection,
+    NullOrigin,
+    PrefixMatch,
+    SuffixMatch,
+    SubstringMatch,
+    UnescapedDot,
+    SubdomainTrust,
+    InsecureOrigin,
+    SpecialCharacters,
+    ThirdPartyOrigin,
+    LocalhostOrigin,
+    PortTrust,
+    NonCanonicalOrigin,
+    WildcardWithCredentials,
+    WildcardOrigin,
+    MissingVary,
+    PreflightReflection,
+    PrivateNetworkReflection,
+}
+
+impl Class {
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// One line on what the server does wrong.
+    pub fn title(self) -> &'static str {
+        match self {
+            Class::OriginReflection => "Any origin is reflected in Access-Control-Allow-Origin",
+            Class::NullOrigin => "The `null` origin is trusted",
+            Class::PrefixMatch => "Origins that merely start with a trusted origin are trusted",
+            Class::SuffixMatch => "Origins that merely end with the trusted domain are trusted",
+            Class::SubstringMatch => "Origins contained in a trusted origin are trusted",
+            Class::UnescapedDot => "A dot in an origin regex is not escaped",
+            Class::SubdomainTrust => "Every subdomain is trusted",
+            Class::InsecureOrigin => "A plain-http origin is trusted by an https resource",
+            Class::SpecialCharacters => "Origins with special characters in the host are trusted",
+            Class::ThirdPartyOrigin => "A third-party host where anyone can publish is trusted",
+            Class::LocalhostOrigin => "localhost origins are trusted",
+            Class::PortTrust => "Other ports of the trusted host are trusted",
+            Class::NonCanonicalOrigin => "Non-canonical spellings of the origin are accepted",
+            Class::WildcardWithCredentials => "Access-Control-Allow-Origin: * with credentials",
+            Class::WildcardOrigin => "Access-Control-Allow-Origin: * (any page may read)",
+            Class::MissingVary => "A dynamic Access-Control-Allow-Origin without Vary: Origin",
+            Class::PreflightReflection => "Preflights echo any requested method and headers",
+            Class::PrivateNetworkReflection => {
+                "Private-network access is granted to any origin that asks"
+            }
+        }
+    }
+
+    /// What to do instead.
+    pub fn remediation(self) -> &'static str {
+        match self {
+            Class::OriginReflection
+            | Class::PrefixMatch
+            | Class::SuffixMatch
+            | Class::SubstringMatch
+            | Class::UnescapedDot
+            | Class::SpecialCharacters => {
+                "Compare the Origin byte for byte against an allowlist of exact origins (or \
+                 anchored `*.` patterns on your own domain); never reflect it or match it with \
+                 startsWith/endsWith/contains or an unanchored, unescaped regex."
+            }
+            Class::NullOrigin => {
+                "Never allow `null`: sandboxed iframes, data: and file: documents and redirected \
+                 requests of any site send it."
+            }
+            Class::SubdomainTrust => {
+                "Trust only the subdomains that need access; an XSS or a takeover of any \
+                 subdomain otherwise reads this resource."
+            }
+            Class::InsecureOrigin => {
+                "Allow only https origins (and loopback); anyone on the network path can \
+                 impersonate an http origin. Serve HSTS with includeSubDomains."
+            }
+            Class::ThirdPartyOrigin => {
+                "Remove hosts where anyone can publish (code playgrounds, github.io, ...) from \
+                 the allowlist."
+            }
+            Class::LocalhostOrigin => "Allow localhost origins only in development configurations.",
+            Class::PortTrust | Class::NonCanonicalOrigin => {
+                "Match the serialised origin exactly, port included; browsers always send the \
+                 canonical form."
+            }
+            Class::WildcardWithCredentials => {
+                "Browsers refuse `*` with credentials: send the exact allowed origin with \
+                 Access-Control-Allow-Credentials: true and Vary: Origin, or drop credentials."
+            }
+            Class::WildcardOrigin => {
+                "Use `*` only for public data; a host reachable only from an intranet, VPN or \
+                 localhost needs an exact allowlist."
+            }
+            Class::MissingVary => {
+                "Send Vary: Origin on every response whose CORS headers depend on the Origin, \
+                 including responses without one."
+            }
+            Class::PreflightReflection => {
+                "List the allowed methods and headers explicitly instead of echoing the \
+                 preflight's Access-Control-Request-Method and -Headers."
+            }
+            Class::PrivateNetworkReflection => {
+                "Answer Access-Control-Allow-Private-Network: true only for the origins that \
+                 need to reach this private-network service."
+            }
+        }
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str())
+    }
+}
+
+/// How bad a finding is (`--fail-on`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        [
+            Severity::Info,
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+
+    fn up(self) -> Severity {
+        match self {
+            Severity::Info => Severity::Low,
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            Severity::High | Severity::Critical => Severity::Critical,
+        }
+    }
+
+    fn down(self) -> Severity {
+        match self {
+            Severity::Critical => Severity::High,
+            Severity::High => Severity::Medium,
+            Severity::Medium => Severity::Low,
+            Severity::Low | Severity::Info => Severity::Info,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A simple request (the method) or its preflight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestKind {
+    Simple,
+    Preflight,
+}
+
+/// What is audited: the origin probes are computed for (`scheme://HOST[:PORT]`, the host
+/// possibly named by a `Host` header), and its registrable domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub url: Url,
+    pub scheme: String,
+    pub host: Host<String>,
+    pub port: Option<u16>,
+    /// The target's own origin, serialised.
+    pub origin: String,
+    pub registrable: Option<String>,
+}
+
+impl Target {
+    /// The target of `url`, or of `host_header` (as `Host: name[:port]` names it) reached at
+    /// `url`'s address.
+    pub fn new(url: &Url, host_header: Option<&str>) -> Result<Target, String> {
+        let mut named = url.clone();
+        if let Some(host) = host_header {
+            let (name, port) = match host.rsplit_once(':') {
+                Some((n, p)) if !n.ends_with(']') || host.starts_with('[') => {
+                    match p.parse::<u16>() {
+                        Ok(p) => (n, Some(p)),
+                        Err(_) => (host, None),
+                    }
+                }
+                _ => (host, None),
+            };
+            named
+                .set_host(Some(name))
+                .map_err(|e| format!("Host `{host}`: {e}"))?;
+            named
+                .set_port(port)
+                .map_err(|()| format!("Host `{host}`: the port cannot be set"))?;
+        }
+        let origin = Origin::of_url(&named);
+        let Origin::Tuple { scheme, host, port } = origin.clone() else {
+            return Err(format!(
+                "`{named}` has an opaque origin: only http(s) URLs are audited"
+            ));
+        };
+        if !matches!(scheme.as_str(), "http" | "https") {
+            return Err(format!("`{scheme}:` URLs are not audited: use http(s)"));
+        }
+        let registrable = match &host {
+            Host::Domain(d) => registrable_domain(d),
+            _ => None,
+        };
+        Ok(Target {
+            url: url.clone(),
+            scheme,
+            host,
+            port,
+            origin: origin.serialize(),
+            registrable,
+        })
+    }
+
+    /// `host[:port]` as it appears in the target's origin.
+    pub fn authority(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.to_string(),
+        }
+    }
+
+    /// Whether the host is loopback or a private address (where `*` matters).
+    pub fn is_private(&self) -> bool {
+        match &self.host {
+            Host::Ipv4(ip) => ip.is_private() || ip.is_loopback() || ip.is_link_local(),
+            Host::Ipv6(ip) => ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00,
+            Host::Domain(d) => {
+                d == "localhost"
+                    || d.ends_with(".localhost")
+                    || d.ends_with(".local")
+                    || d.ends_with(".internal")
+                    || d.ends_with(".lan")
+            }
+        }
+    }
+}
+
+/// A finding: one per class, the most severe observation of it as evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub class: Class,
+    pub severity: Severity,
+    pub probe_origin: String,
+    pub request_kind: RequestKind,
+    pub evidence: Evidence,
+    pub explanation: String,
+    pub remediation: String,
+    /// How many probes showed this class.
+    pub probes: usize,
+}
+
+/// The response that proves a finding: its status and CORS-relevant header lines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}

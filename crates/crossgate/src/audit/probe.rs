@@ -1,0 +1,270 @@
+//! The probe origins (generators G0-G16 of `misconfigurations.md` §3), computed from the target.
+
+use serde::Serialize;
+use url::Host;
+
+use super::Target;
+
+/// Which generator made a probe, and so which flawed check it tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Generator {
+    /// G0: the target's own origin (context).
+    Baseline,
+    /// G1: a random foreign origin.
+    Foreign,
+    /// G2: `null`.
+    Null,
+    /// G3: the target's origin followed by more labels.
+    PostDomain,
+    /// G4: letters in front of the registrable domain.
+    PreDomain,
+    /// G5: a truncated name.
+    Substring,
+    /// G6: one dot replaced by a letter.
+    UnescapedDot,
+    /// G7: a subdomain.
+    Subdomain,
+    /// G8: the same host, or a subdomain, over http.
+    Insecure,
+    /// G9: a host where anyone can publish.
+    ThirdParty,
+    /// G10, G11: special characters after the host.
+    SpecialCharacter,
+    /// G12: localhost.
+    Localhost,
+    /// G13: another port.
+    Port,
+    /// G14: a non-canonical spelling.
+    NonCanonical,
+    /// G15: a preflight asking for private-network access.
+    PrivateNetwork,
+}
+
+/// One probe origin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Probe {
+    pub generator: Generator,
+    pub origin: String,
+    /// For special characters: the character, which decides which browsers send it.
+    pub note: Option<String>,
+}
+
+/// Hosts where anyone can publish pages (CORScanner's list, and shared hosting suffixes).
+const THIRD_PARTIES: [&str; 6] = [
+    "https://whatever.github.io",
+    "http://jsbin.com",
+    "https://codepen.io",
+    "https://jsfiddle.net",
+    "http://www.webdevout.net",
+    "https://repl.it",
+];
+
+/// Special characters some browsers keep in a host (CORScanner's and nuclei's sets).
+pub const SPECIAL_CHARACTERS: [&str; 22] = [
+    "_", "-", "\"", "{", "}", "+", "^", "%60", "!", "~", "`", ";", "|", "&", "'", "(", ")", "*",
+    ",", "$", "=", "%0b",
+];
+
+/// Every probe for `target`. `label` is a random label; `base` a domain the auditor controls
+/// (reserved by default), under which attacker-looking names are made.
+pub fn probes(target: &Target, label: &str, base: &str) -> Vec<Probe> {
+    let scheme = &target.scheme;
+    let authority = target.authority();
+    let own = &target.origin;
+    let mut out: Vec<Probe> = Vec::new();
+    let mut add = |generator, origin: String, note: Option<String>| {
+        if !out.iter().any(|p: &Probe| p.origin == origin) {
+            out.push(Probe {
+                generator,
+                origin,
+                note,
+            });
+        }
+    };
+    add(Generator::Baseline, own.clone(), None);
+    add(
+        Generator::Foreign,
+        format!("{scheme}://{label}.{base}"),
+        None,
+    );
+    add(Generator::Foreign, format!("https://{label}.com"), None);
+    add(Generator::Null, "null".to_owned(), None);
+    add(Generator::PostDomain, format!("{own}.{label}.{base}"), None);
+    let domain = match &target.host {
+        Host::Domain(d) => Some(d.clone()),
+        _ => None,
+    };
+    if let Some(domain) = &domain {
+        let host_port = |h: &str| match target.port {
+            Some(p) => format!("{h}:{p}"),
+            None => h.to_owned(),
+        };
+        let registrable = target.registrable.clone().unwrap_or_else(|| domain.clone());
+        if registrable != *domain {
+            add(
+                Generator::PostDomain,
+                format!("{scheme}://{registrable}.{label}.{base}"),
+                None,
+            );
+        }
+        add(
+            Generator::PreDomain,
+            format!("{scheme}://{}", host_port(&format!("{label}{registrable}"))),
+            None,
+        );
+        if registrable != *domain {
+            add(
+                Generator::PreDomain,
+                format!("{scheme}://{}", host_port(&format!("{label}{domain}"))),
+                None,
+            );
+        }
+        if registrable.len() > 3 {
+            add(
+                Generator::Substring,
+                format!("{scheme}://{}", host_port(&registrable[1..])),
+                None,
+            );
+            add(
+                Generator::Substring,
+                format!(
+                    "{scheme}://{}",
+                    host_port(&registrable[..registrable.len() - 1])
+                ),
+                None,
+            );
+        }
+        for (i, _) in domain.match_indices('.') {
+            let mut bytes = domain.clone().into_bytes();
+            bytes[i] = b'a';
+            let host = String::from_utf8(bytes).unwrap_or_default();
+            add(
+                Generator::UnescapedDot,
+                format!("{scheme}://{}", host_port(&host)),
+                None,
+            );
+        }
+        add(
+            Generator::Subdomain,
+            format!("{scheme}://{label}.{registrable}"),
+            None,
+        );
+        add(
+            Generator::Subdomain,
+            format!("{scheme}://{label}.{}", host_port(domain)),
+            None,
+        );
+        add(Generator::Insecure, format!("http://{}", authority), None);
+        add(
+            Generator::Insecure,
+            format!("http://{label}.{registrable}"),
+            None,
+        );
+        for c in SPECIAL_CHARACTERS {
+            add(
+                Generator::SpecialCharacter,
+                format!("{scheme}://{domain}{c}.{label}.{base}"),
+                Some(c.to_owned()),
+            );
+            add(
+                Generator::SpecialCharacter,
+                format!("{scheme}://{domain}.{c}.{label}.{base}"),
+                Some(c.to_owned()),
+            );
+        }
+        add(
+            Generator::NonCanonical,
+            format!(
+                "{}://{}",
+                scheme.to_ascii_uppercase(),
+                authority.to_ascii_uppercase()
+            ),
+            None,
+        );
+    }
+    for t in THIRD_PARTIES {
+        add(Generator::ThirdParty, t.to_owned(), None);
+    }
+    add(
+        Generator::Localhost,
+        format!("http://localhost.{label}.{base}"),
+        None,
+    );
+    add(
+        Generator::Localhost,
+        format!("https://localhost.{label}.{base}"),
+        None,
+    );
+    add(Generator::Localhost, "http://localhost:1".to_owned(), None);
+    let other_port = if target.port == Some(1) { 2 } else { 1 };
+    add(
+        Generator::Port,
+        format!("{scheme}://{}:{other_port}", target.host),
+        None,
+    );
+    if target.port.is_none() {
+        let default = if scheme == "https" { 443 } else { 80 };
+        add(Generator::NonCanonical, format!("{own}:{default}"), None);
+    }
+    add(Generator::NonCanonical, format!("{own}/"), None);
+    // The private-network preflight goes with a foreign origin.
+    add(
+        Generator::PrivateNetwork,
+        format!("https://{label}-pna.{base}"),
+        None,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generators_for_a_subdomain_target() {
+        let target =
+            Target::new(&"https://api.example.com:8443/v1".parse().unwrap(), None).unwrap();
+        let p = probes(&target, "k3x9q", "probe.example");
+        let origins: Vec<&str> = p.iter().map(|p| p.origin.as_str()).collect();
+        for want in [
+            "https://api.example.com:8443",
+            "null",
+            "https://api.example.com:8443.k3x9q.probe.example",
+            "https://k3x9qexample.com:8443",
+            "https://xample.com:8443",
+            "https://example.co:8443",
+            "https://apiaexample.com:8443",
+            "https://api.exampleacom:8443",
+            "https://k3x9q.example.com",
+            "http://api.example.com:8443",
+            "https://api.example.com_.k3x9q.probe.example",
+            "https://api.example.com.$.k3x9q.probe.example",
+            "https://codepen.io",
+            "http://localhost:1",
+            "https://api.example.com:1",
+            "HTTPS://API.EXAMPLE.COM:8443",
+        ] {
+            assert!(origins.contains(&want), "{want} missing from {origins:#?}");
+        }
+        let unique: std::collections::HashSet<_> = origins.iter().collect();
+        assert_eq!(unique.len(), origins.len(), "no duplicates");
+        assert!(origins.len() < 100, "bounded: {}", origins.len());
+    }
+
+    #[test]
+    fn a_host_header_names_the_audited_host() {
+        let target = Target::new(
+            &"http://127.0.0.1:4000/x".parse().unwrap(),
+            Some("api.example.com"),
+        )
+        .unwrap();
+        assert_eq!(target.origin, "http://api.example.com");
+        assert_eq!(target.registrable.as_deref(), Some("example.com"));
+        let t2 = Target::new(
+            &"http://127.0.0.1:4000/x".parse().unwrap(),
+            Some("api.example.com:8080"),
+        )
+        .unwrap();
+        assert_eq!(t2.origin, "http://api.example.com:8080");
+    }
+}
