@@ -71,6 +71,11 @@ pub enum Command {
     /// Show the origin of a URL, or compare the origins of two (scheme, host, port, site).
     /// Exit 0 same origin (or one URL), 1 cross-origin, 2 a URL that does not parse.
     Origin(crate::origin::OriginArgs),
+    /// Probe a live server for CORS misconfigurations an attacker could use (reflection, null,
+    /// prefix/suffix bugs, subdomains, http origins, missing Vary, ...), on the simple request
+    /// and on a preflight. Exit 1 when a finding is at or above --fail-on, 2 when the server
+    /// cannot be reached.
+    Audit(crate::audit::AuditArgs),
 }
 
 #[derive(Debug, Args)]

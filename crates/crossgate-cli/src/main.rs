@@ -4,6 +4,7 @@
 //! is no (an invalid policy), 2 the command could not answer (bad arguments, unreadable file,
 //! address in use), with a one-line reason on stderr.
 
+mod audit;
 mod browsers;
 mod check;
 mod cli;
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Origin(args) => origin::run(&args),
+        Command::Audit(args) => audit::run(&args),
     };
     match result {
         Ok(Outcome::Yes) => ExitCode::SUCCESS,

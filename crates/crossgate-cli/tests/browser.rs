@@ -2,106 +2,13 @@
 //! (127.0.0.1, port 0) that misbehave in each known way; simulate on the very responses check
 //! received must agree; bad input exits 2 with one line.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
+mod support;
+
+use std::net::TcpListener;
 
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_crossgate");
+use support::{crossgate, server};
 const PAGE: &str = "http://127.0.0.1:9001";
-
-/// A request as the test server saw it.
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A response: status and headers (the body is empty).
-type Reply = (u16, Vec<(&'static str, String)>);
-
-/// A raw HTTP/1.1 server on 127.0.0.1:0 that answers each request with `answer(request)` and
-/// closes the connection. Runs until the test process ends; every read is bounded.
-fn server(answer: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let answer = Arc::new(answer);
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let answer = Arc::clone(&answer);
-            thread::spawn(move || serve_one(stream, &*answer));
-        }
-    });
-    addr
-}
-
-fn serve_one(mut stream: TcpStream, answer: &dyn Fn(&Seen) -> Reply) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_owned();
-    let path = parts.next().unwrap_or_default().to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-            break;
-        }
-        if let Some((n, v)) = h.trim_end().split_once(':') {
-            headers.push((n.trim().to_owned(), v.trim().to_owned()));
-        }
-    }
-    let seen = Seen {
-        method,
-        path,
-        headers,
-    };
-    let (status, reply_headers) = answer(&seen);
-    let mut out = format!("HTTP/1.1 {status} Status\r\n");
-    for (n, v) in reply_headers {
-        out.push_str(&format!("{n}: {v}\r\n"));
-    }
-    out.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
-    let _ = stream.write_all(out.as_bytes());
-}
-
-fn crossgate(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("crossgate runs");
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
 
 fn check_json(url: &str, extra: &[&str]) -> (Option<i32>, Value) {
     let mut args = vec!["check", url, "--origin", PAGE, "--json", "--timeout", "10"];

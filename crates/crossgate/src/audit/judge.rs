@@ -120,6 +120,20 @@ fn registrable_elsewhere(target: &Target, probe: &str) -> bool {
     known && registrable_domain(&d) != target.registrable
 }
 
+/// Whether the probe's host is a subdomain of the target's registrable domain.
+fn under_target_domain(target: &Target, probe: &str) -> bool {
+    let Some(registrable) = &target.registrable else {
+        return false;
+    };
+    match Origin::from_url_str(probe) {
+        Ok(Origin::Tuple {
+            host: url::Host::Domain(d),
+            ..
+        }) => d.ends_with(&format!(".{registrable}")),
+        _ => false,
+    }
+}
+
 /// Special characters all browsers keep in a host, and those only some keep.
 fn special_character_reach(c: &str) -> (Severity, &'static str) {
     match c {
@@ -268,6 +282,13 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
                 };
                 if registrable_elsewhere(target, origin) {
                     (class, Severity::High, "the attacker can register that name".to_owned())
+                } else if under_target_domain(target, origin) {
+                    // `xapi.example.com` is a subdomain: what let it through is subdomain trust.
+                    (
+                        Class::SubdomainTrust,
+                        Severity::Medium,
+                        "an XSS or a takeover of any subdomain is enough".to_owned(),
+                    )
                 } else {
                     (class, Severity::Low, "that name is not registrable by an attacker".to_owned())
                 }
@@ -396,7 +417,8 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
 }
 
 /// One finding per class (the most severe observation), leaving out what a broader flaw
-/// already explains: a server that reflects every origin also passes every narrower probe.
+/// already explains: a server that reflects every origin also passes every narrower probe, and
+/// one that accepts any prefix before its domain also accepts subdomains and dotless variants.
 fn findings(raw: Vec<Raw<'_>>) -> Vec<Finding> {
     let present = |c: Class| raw.iter().any(|r| r.class == c);
     let implied = |c: Class| -> bool {
@@ -419,7 +441,7 @@ fn findings(raw: Vec<Raw<'_>>) -> Vec<Finding> {
         (by_reflection && present(OriginReflection))
             || (matches!(c, SpecialCharacters | PortTrust | NonCanonicalOrigin)
                 && present(PrefixMatch))
-            || (c == SubdomainTrust && present(SuffixMatch))
+            || (matches!(c, SubdomainTrust | UnescapedDot) && present(SuffixMatch))
     };
     let mut out: Vec<Finding> = Vec::new();
     for r in &raw {

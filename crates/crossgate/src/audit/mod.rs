@@ -10,7 +10,7 @@ use std::fmt;
 use serde::Serialize;
 use url::{Host, Url};
 
-pub use judge::{Context, Observation, judge};
+pub use judge::{Context, Observation, PROBE_HEADER, judge, mask_cookie};
 pub use probe::{Generator, Probe, probes};
 
 use crate::origin::{Origin, registrable_domain};
