@@ -10,7 +10,9 @@
 //! canonical serialisation, so anything else (upper case, a default port, a leading zero)
 //! matches nothing.
 
-use hashbrown::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+use hashbrown::{Equivalent, HashMap, HashSet};
 
 use super::pattern::{HostPattern, OriginPattern, PortPattern};
 use crate::origin::default_port;
@@ -72,9 +74,9 @@ struct HostPorts {
 pub struct OriginMatcher {
     any: bool,
     exact: HashSet<Box<[u8]>>,
-    /// `*.` and `:*` patterns, keyed by `scheme://host` (the pattern's host, or the base a `*.`
+    /// `*.` and `:*` patterns, keyed by scheme and host (the pattern's host, or the base a `*.`
     /// stands before).
-    hosts: HashMap<Box<[u8]>, HostPorts>,
+    hosts: HashMap<HostKey, HostPorts>,
     /// The label counts of the `*.` bases, ascending (one or two in practice): a request host
     /// is looked up once per count, cut to that many labels from the right.
     depths: Vec<usize>,
@@ -109,9 +111,10 @@ impl OriginMatcher {
             }
             HostPattern::Subdomains(base) => (base.clone(), true),
         };
-        let key = format!("{scheme}://{host_text}")
-            .into_bytes()
-            .into_boxed_slice();
+        let key = HostKey {
+            scheme: scheme.as_bytes().into(),
+            host: host_text.as_bytes().into(),
+        };
         let entry = self.hosts.entry(key).or_default();
         if subdomains {
             entry.subdomains.add(*port);
@@ -145,30 +148,25 @@ impl OriginMatcher {
         let Some(parts) = OriginParts::split(origin) else {
             return false;
         };
-        // `scheme://host`, the key of a `:*` pattern, is the start of the origin itself.
-        let prefix = parts.scheme.len() + 3;
+        let (scheme, host) = (parts.scheme, parts.host);
         if self.port_patterns
             && self
                 .hosts
-                .get(&origin[..prefix + parts.host.len()])
+                .get(&HostRef { scheme, host })
                 .is_some_and(|h| h.host.covers(parts.port))
         {
             return true;
         }
-        let mut key = [0u8; MAX_ORIGIN_LEN];
-        key[..prefix].copy_from_slice(&origin[..prefix]);
         for &depth in &self.depths {
             // The request host cut before its last `depth` labels: the subdomain part must be
             // left of a dot.
-            let Some(dot) = nth_dot_from_right(parts.host, depth) else {
+            let Some(dot) = nth_dot_from_right(host, depth) else {
                 break;
             };
-            let (sub, base) = (&parts.host[..dot], &parts.host[dot + 1..]);
-            let key = &mut key[..prefix + base.len()];
-            key[prefix..].copy_from_slice(base);
+            let (sub, base) = (&host[..dot], &host[dot + 1..]);
             if self
                 .hosts
-                .get(&*key)
+                .get(&HostRef { scheme, host: base })
                 .is_some_and(|h| h.subdomains.covers(parts.port))
                 && is_subdomain_part(sub)
             {
@@ -176,6 +174,44 @@ impl OriginMatcher {
             }
         }
         false
+    }
+}
+
+/// A scheme and a host, hashed and compared as the pair of byte strings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct HostKey {
+    scheme: Box<[u8]>,
+    host: Box<[u8]>,
+}
+
+/// A [`HostKey`] borrowed from a request's `Origin`, for look-ups without copying.
+struct HostRef<'a> {
+    scheme: &'a [u8],
+    host: &'a [u8],
+}
+
+fn hash_pair<H: Hasher>(scheme: &[u8], host: &[u8], state: &mut H) {
+    state.write(scheme);
+    // No scheme has a 0xff byte: the pair cannot hash as another split of the same bytes.
+    state.write_u8(0xff);
+    state.write(host);
+}
+
+impl Hash for HostKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_pair(&self.scheme, &self.host, state);
+    }
+}
+
+impl Hash for HostRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_pair(self.scheme, self.host, state);
+    }
+}
+
+impl Equivalent<HostKey> for HostRef<'_> {
+    fn equivalent(&self, key: &HostKey) -> bool {
+        *key.scheme == *self.scheme && *key.host == *self.host
     }
 }
 
@@ -223,21 +259,22 @@ pub struct OriginParts<'a> {
 impl<'a> OriginParts<'a> {
     pub fn split(origin: &'a [u8]) -> Option<OriginParts<'a>> {
         // The first `:` ends a scheme; `memmem` only for the odd input where it is not `://`.
-        let sep = match memchr::memchr(b':', origin) {
+        // (Plain loops: an origin is short, and memchr's set-up costs more than it saves.)
+        let sep = match position(origin, b':') {
             Some(i) if origin[i..].starts_with(b"://") => i,
             _ => memchr::memmem::find(origin, b"://")?,
         };
         let scheme = &origin[..sep];
         let authority = &origin[sep + 3..];
         let (host, port) = if authority.first() == Some(&b'[') {
-            let end = memchr::memchr(b']', authority)?;
+            let end = position(authority, b']')?;
             match &authority[end + 1..] {
                 [] => (&authority[..=end], None),
                 [b':', port @ ..] => (&authority[..=end], Some(port)),
                 _ => return None,
             }
         } else {
-            match memchr::memchr(b':', authority) {
+            match position(authority, b':') {
                 Some(i) => (&authority[..i], Some(&authority[i + 1..])),
                 None => (authority, None),
             }
@@ -258,6 +295,11 @@ impl<'a> OriginParts<'a> {
         };
         Some(OriginParts { scheme, host, port })
     }
+}
+
+#[inline]
+fn position(bytes: &[u8], byte: u8) -> Option<usize> {
+    bytes.iter().position(|&b| b == byte)
 }
 
 fn canonical_port(digits: &[u8]) -> Option<u16> {
