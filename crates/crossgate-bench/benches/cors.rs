@@ -41,16 +41,9 @@ fn main() {
     let mut suite = suite::build();
     let mut results = Results::default();
 
-    // Allocations per request, first (deterministic, so a few runs suffice).
+    // Allocations per request are counted right before a routine is timed (deterministic, so a
+    // few runs suffice; a routine that criterion's filter skips is not run at all).
     let (warm, counted) = if smoke { (1, 2) } else { (16, 64) };
-    for bench in &mut suite.benches {
-        let allocations = measure::allocations(&mut *bench.routine, warm, counted);
-        results
-            .measured
-            .entry((bench.row, bench.contender))
-            .or_insert_with(Measured::default)
-            .allocations = Some(allocations);
-    }
     results.decision_allocations = decision_allocations();
 
     // Times: one criterion group per row, its contenders one after the other.
@@ -66,8 +59,12 @@ fn main() {
         group.sample_size(SAMPLES);
         for bench in benches.iter_mut() {
             let mut per_request: Vec<f64> = Vec::new();
+            let mut allocations = None;
             let routine = &mut bench.routine;
             group.bench_function(bench.contender.id(row.stack), |b| {
+                if allocations.is_none() {
+                    allocations = Some(measure::allocations(&mut **routine, warm, counted));
+                }
                 b.iter_custom(|iters| {
                     let took = measure::time(&mut **routine, iters);
                     per_request.push(took.as_nanos() as f64 / iters as f64);
@@ -76,11 +73,13 @@ fn main() {
             });
             // The warm-up's runs come first; the last `SAMPLES` are criterion's samples.
             let samples = &per_request[per_request.len().saturating_sub(SAMPLES)..];
-            results
-                .measured
-                .entry((bench.row, bench.contender))
-                .or_insert_with(Measured::default)
-                .time = Summary::of(samples);
+            results.measured.insert(
+                (bench.row, bench.contender),
+                Measured {
+                    time: Summary::of(samples),
+                    allocations,
+                },
+            );
         }
         group.finish();
     }

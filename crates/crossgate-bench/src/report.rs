@@ -270,7 +270,7 @@ pub fn targets(rows: &[Row], results: &Results) -> String {
             range(&preflight),
             match stack {
                 Stack::Tower => "'s header map",
-                Stack::Actix => ": actix's response head, header map and `ServiceResponse`",
+                Stack::Actix => ", in actix's pooled response head",
             }
         );
     }
