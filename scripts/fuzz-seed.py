@@ -54,8 +54,14 @@ for case in table.get("case", []):
 # The agent scenarios.
 with open(os.path.join(ROOT, "crates/crossgate/tests/data/agent/scenarios.json")) as f:
     scenarios = json.load(f)
-for case in scenarios["cases"]:
-    s = case["scenario"]
+def case_scenarios(case):
+    """A case's scenario, or each step of its sequence as a scenario of its own."""
+    if "scenario" in case:
+        return [case["scenario"]]
+    seq = case["sequence"]
+    return [{"origin": seq["origin"], "request": st["request"], "responses": st.get("responses", {})}
+            for st in seq["steps"]]
+for s in (s for case in scenarios["cases"] for s in case_scenarios(case)):
     put("simulate", json.dumps(s))
     put("origin", s["origin"])
     put("origin", s["request"]["url"])
