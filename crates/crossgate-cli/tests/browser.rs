@@ -452,3 +452,38 @@ fn help_lists_every_command() {
         assert!(text.contains(command), "{command} missing from --help");
     }
 }
+
+#[test]
+fn simulate_a_sequence_shares_the_preflight_cache() {
+    let allow = json!({"status": 204, "headers": [
+        ["Access-Control-Allow-Origin", PAGE], ["Access-Control-Allow-Methods", "PUT"],
+        ["Access-Control-Max-Age", "600"]]});
+    let ok = json!({"status": 200, "headers": [["Access-Control-Allow-Origin", PAGE]]});
+    let step = |after: u64, preflight: bool| {
+        let mut responses = json!({"actual": ok});
+        if preflight {
+            responses["preflight"] = allow.clone();
+        }
+        json!({"after_ms": after, "request": {"url": "http://127.0.0.1:9002/x", "method": "PUT"},
+               "responses": responses})
+    };
+    // The second PUT, 1 s later, is served from the cache (the input gives it no preflight
+    // response); the third, past the 600 s max-age, is preflighted again.
+    let input =
+        json!({"origin": PAGE, "steps": [step(0, true), step(1000, false), step(601_000, true)]});
+    let out = crossgate(&["simulate", "--json"], Some(&input.to_string()));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sent: Vec<bool> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["preflight"]["sent"].as_bool().unwrap())
+        .collect();
+    assert_eq!(sent, [true, false, true]);
+}
