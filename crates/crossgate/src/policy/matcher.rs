@@ -177,7 +177,7 @@ impl OriginMatcher {
     }
 }
 
-/// A scheme and a host, hashed and compared as the pair of byte strings.
+/// A scheme and a host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct HostKey {
     scheme: Box<[u8]>,
@@ -190,22 +190,17 @@ struct HostRef<'a> {
     host: &'a [u8],
 }
 
-fn hash_pair<H: Hasher>(scheme: &[u8], host: &[u8], state: &mut H) {
-    state.write(scheme);
-    // No scheme has a 0xff byte: the pair cannot hash as another split of the same bytes.
-    state.write_u8(0xff);
-    state.write(host);
-}
-
+// Only the host is hashed (the scheme, nearly always `https`, is compared): equal pairs hash
+// alike, which is all a hash needs.
 impl Hash for HostKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_pair(&self.scheme, &self.host, state);
+        state.write(&self.host);
     }
 }
 
 impl Hash for HostRef<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_pair(self.scheme, self.host, state);
+        state.write(self.host);
     }
 }
 
@@ -260,9 +255,15 @@ impl<'a> OriginParts<'a> {
     pub fn split(origin: &'a [u8]) -> Option<OriginParts<'a>> {
         // The first `:` ends a scheme; `memmem` only for the odd input where it is not `://`.
         // (Plain loops: an origin is short, and memchr's set-up costs more than it saves.)
-        let sep = match position(origin, b':') {
-            Some(i) if origin[i..].starts_with(b"://") => i,
-            _ => memchr::memmem::find(origin, b"://")?,
+        let sep = if origin.starts_with(b"https://") {
+            5
+        } else if origin.starts_with(b"http://") {
+            4
+        } else {
+            match position(origin, b':') {
+                Some(i) if origin[i..].starts_with(b"://") => i,
+                _ => memchr::memmem::find(origin, b"://")?,
+            }
         };
         let scheme = &origin[..sep];
         let authority = &origin[sep + 3..];
@@ -274,7 +275,10 @@ impl<'a> OriginParts<'a> {
                 _ => return None,
             }
         } else {
-            match position(authority, b':') {
+            // The port is the digits after the last `:` (read from the right: a host ends in a
+            // letter or a digit, so most origins stop at once). A host left with a `:` in it
+            // matches no pattern, as the canonical spelling has none.
+            match port_separator(authority) {
                 Some(i) => (&authority[..i], Some(&authority[i + 1..])),
                 None => (authority, None),
             }
@@ -295,6 +299,18 @@ impl<'a> OriginParts<'a> {
         };
         Some(OriginParts { scheme, host, port })
     }
+}
+
+/// The `:` before a trailing run of digits (and only digits), if any.
+#[inline]
+fn port_separator(authority: &[u8]) -> Option<usize> {
+    let digits = authority
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let i = authority.len().checked_sub(digits + 1)?;
+    (authority[i] == b':').then_some(i)
 }
 
 #[inline]
