@@ -8,7 +8,8 @@
 //!
 //! The first argument is a row's criterion group (as `cargo bench` prints it), the second the
 //! contender (`construct`, `passthrough`, `crossgate`, or the peer's name), the third the number
-//! of requests. Instructions per request = the collected `Ir` over that number.
+//! of requests. Instructions per request = the collected `Ir` over that number plus the warm-up
+//! runs (at most 100). `instructions.sh` beside this crate does it for a table of rows.
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -17,7 +18,7 @@ fn main() {
         std::process::exit(2);
     };
     let n: u64 = args.get(3).map_or(10_000, |s| s.parse().expect("a number"));
-    let mut suite = crossgate_bench::suite::build();
+    let mut suite = crossgate_bench::suite::build_rows(|g| g == group);
     let rows = &suite.rows;
     let Some(bench) = suite
         .benches
@@ -27,7 +28,10 @@ fn main() {
         eprintln!("no routine {group}/{who}");
         std::process::exit(2);
     };
-    bench.routine.run(100); // warm-up: pools and lazily grown buffers settle
+    bench.routine.run(n.min(100)); // warm-up: pools and lazily grown buffers settle
     bench.routine.run(n);
-    println!("ran {group}/{who} {n} times");
+    println!(
+        "ran {group}/{who} {n} times (after {} warm-up runs)",
+        n.min(100)
+    );
 }

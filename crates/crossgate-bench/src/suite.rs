@@ -219,9 +219,44 @@ fn clone_case(origins: Origins) -> [(Contender, Box<dyn Routine>); 3] {
 
 /// Builds every row and routine: the tower rows (requests, then the clones), then actix-web.
 pub fn build() -> Suite {
+    build_rows(|_| true)
+}
+
+/// Builds the rows `wanted` accepts (by their criterion group) and their routines, in the order
+/// of [`build`].
+pub fn build_rows(wanted: impl Fn(&str) -> bool) -> Suite {
     let mut rows = Vec::new();
     let mut benches = Vec::new();
-    let mut push = |row: Row, routines: Vec<(Contender, Box<dyn Routine>)>| {
+    let mut policies = HashMap::new();
+    let mut candidates: Vec<Row> = Vec::new();
+    for case in cases::all() {
+        candidates.push(Row {
+            stack: Stack::Tower,
+            what: What::Request(case),
+        });
+    }
+    for origins in cases::CLONE_POLICIES {
+        candidates.push(Row {
+            stack: Stack::Tower,
+            what: What::Clone(origins),
+        });
+    }
+    for case in cases::all() {
+        candidates.push(Row {
+            stack: Stack::Actix,
+            what: What::Request(case),
+        });
+    }
+    for row in candidates {
+        if !wanted(&row.group()) {
+            continue;
+        }
+        let routines: Vec<(Contender, Box<dyn Routine>)> = match (&row.stack, &row.what) {
+            (Stack::Tower, What::Request(case)) => tower_case(case, &mut policies).into(),
+            (Stack::Tower, What::Clone(origins)) => clone_case(*origins).into(),
+            (Stack::Actix, What::Request(case)) => actix_case(case).into(),
+            (Stack::Actix, What::Clone(_)) => unreachable!("axum's clone is a tower row"),
+        };
         let index = rows.len();
         rows.push(row);
         benches.extend(routines.into_iter().map(|(contender, routine)| Bench {
@@ -229,36 +264,6 @@ pub fn build() -> Suite {
             contender,
             routine,
         }));
-    };
-    let mut policies = HashMap::new();
-    for case in cases::all() {
-        let routines = tower_case(&case, &mut policies).into();
-        push(
-            Row {
-                stack: Stack::Tower,
-                what: What::Request(case),
-            },
-            routines,
-        );
-    }
-    for origins in cases::CLONE_POLICIES {
-        push(
-            Row {
-                stack: Stack::Tower,
-                what: What::Clone(origins),
-            },
-            clone_case(origins).into(),
-        );
-    }
-    for case in cases::all() {
-        let routines = actix_case(&case).into();
-        push(
-            Row {
-                stack: Stack::Actix,
-                what: What::Request(case),
-            },
-            routines,
-        );
     }
     Suite { rows, benches }
 }
