@@ -104,7 +104,7 @@ fn main() {
     };
     let text = report::render(&suite.rows, &results, &info);
     println!("\n{text}");
-    if let Some(path) = report_path() {
+    if let Some(path) = report_path(smoke) {
         if let Err(e) = std::fs::create_dir_all(path.parent().expect("a parent"))
             .and_then(|()| std::fs::write(&path, &text))
         {
@@ -133,12 +133,14 @@ fn decision_allocations() -> Vec<(String, u64)> {
         .collect()
 }
 
-/// `target/crossgate-bench/report.md`, next to criterion's own directory.
-fn report_path() -> Option<std::path::PathBuf> {
+/// `target/crossgate-bench/report.md` (`smoke.md` for a smoke run, which leaves the last real
+/// report alone), next to criterion's own directory.
+fn report_path(smoke: bool) -> Option<std::path::PathBuf> {
     let exe = std::env::current_exe().ok()?;
     // target/<profile>/deps/cors-<hash>
     let target = exe.parent()?.parent()?.parent()?;
-    Some(target.join("crossgate-bench").join("report.md"))
+    let name = if smoke { "smoke.md" } else { "report.md" };
+    Some(target.join("crossgate-bench").join(name))
 }
 
 fn cpu_model() -> String {
