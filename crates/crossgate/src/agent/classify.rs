@@ -105,9 +105,14 @@ pub fn cors_unsafe_request_header_names(request: &Request, profile: &Profile) ->
 
 /// Fetch §4.1 step 12.6 (without the cache): whether the request must be preflighted.
 pub fn needs_preflight(request: &Request, profile: &Profile) -> bool {
+    needs_preflight_with(request, &cors_unsafe_request_header_names(request, profile))
+}
+
+/// [`needs_preflight`], given the request's CORS-unsafe header names already computed.
+pub fn needs_preflight_with(request: &Request, unsafe_names: &[String]) -> bool {
     request.use_cors_preflight
         || !method::is_cors_safelisted(request.method.as_bytes())
-        || !cors_unsafe_request_header_names(request, profile).is_empty()
+        || !unsafe_names.is_empty()
 }
 
 #[cfg(test)]

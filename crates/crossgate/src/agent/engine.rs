@@ -6,10 +6,10 @@ use serde::Serialize;
 
 use super::cache::{Clock, Lookup, PreflightCache, SystemClock};
 use super::check::{cors_check, lines};
-use super::classify::{cors_unsafe_request_header_names, needs_preflight};
+use super::classify::{cors_unsafe_request_header_names, needs_preflight_with};
 use super::error::{CorsError, ErrorCode, Stage};
 use super::expose::exposed_header_names;
-use super::preflight::{PreflightAsk, judge};
+use super::preflight::{PreflightAsk, judge_with};
 use super::profile::Profile;
 use super::redirect::{follow, is_redirect_status};
 use super::request::{CredentialsMode, Request, RequestInit, RequestMode, Tainting};
@@ -187,9 +187,12 @@ impl<C: Clock> Agent<C> {
                 ));
             } else {
                 request.tainting = Tainting::Cors;
-                if needs_preflight(&request, &self.profile) {
+                // One classification of the headers serves the decision, the cache, the ask
+                // and the judgement.
+                let unsafe_names = cors_unsafe_request_header_names(&request, &self.profile);
+                if needs_preflight_with(&request, &unsafe_names) {
                     preflighted = true;
-                    if let Err(e) = self.preflight(&request, network, &mut out)? {
+                    if let Err(e) = self.preflight(&request, &unsafe_names, network, &mut out)? {
                         return Ok(blocked(out, e));
                     }
                 }
@@ -276,25 +279,25 @@ impl<C: Clock> Agent<C> {
     fn preflight<N: Network>(
         &mut self,
         request: &Request,
+        unsafe_headers: &[String],
         network: &mut N,
         out: &mut Outcome,
     ) -> Result<Result<(), CorsError>, NetworkFailure> {
         let url = request.current_url().clone();
         let origin = request.serialized_origin();
-        let unsafe_headers = cors_unsafe_request_header_names(request, &self.profile);
         let lookup = Lookup {
             origin: &origin,
             url: url.as_str(),
             include: request.credentials == CredentialsMode::Include,
             method: &request.method,
             use_cors_preflight: request.use_cors_preflight,
-            unsafe_headers: &unsafe_headers,
+            unsafe_headers,
         };
         let now = self.clock.now();
         if self.cache.covers(now, &lookup) {
             return Ok(Ok(()));
         }
-        let ask = PreflightAsk::of(request, &self.profile);
+        let ask = PreflightAsk::with(request, unsafe_headers);
         let mut headers: Vec<(String, Vec<u8>)> = ask
             .request_headers()
             .into_iter()
@@ -319,9 +322,10 @@ impl<C: Clock> Agent<C> {
             origin: origin.clone(),
             ask,
         });
-        match judge(
+        match judge_with(
             request,
             &self.profile,
+            unsafe_headers,
             &origin,
             response.status,
             &response.headers,

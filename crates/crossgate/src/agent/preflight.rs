@@ -20,10 +20,14 @@ pub struct PreflightAsk {
 
 impl PreflightAsk {
     pub fn of(request: &Request, profile: &Profile) -> PreflightAsk {
-        let names = cors_unsafe_request_header_names(request, profile);
+        PreflightAsk::with(request, &cors_unsafe_request_header_names(request, profile))
+    }
+
+    /// The ask, given the request's CORS-unsafe header names already computed.
+    pub fn with(request: &Request, unsafe_names: &[String]) -> PreflightAsk {
         PreflightAsk {
             method: request.method.clone(),
-            headers: (!names.is_empty()).then(|| names.join(",")),
+            headers: (!unsafe_names.is_empty()).then(|| unsafe_names.join(",")),
         }
     }
 
@@ -95,6 +99,19 @@ fn is_redirect(status: u16) -> bool {
 pub fn judge(
     request: &Request,
     profile: &Profile,
+    origin: &str,
+    status: u16,
+    headers: &Headers,
+) -> Result<PreflightGrant, PreflightFailure> {
+    let unsafe_names = cors_unsafe_request_header_names(request, profile);
+    judge_with(request, profile, &unsafe_names, origin, status, headers)
+}
+
+/// [`judge`], given the request's CORS-unsafe header names already computed.
+pub fn judge_with(
+    request: &Request,
+    profile: &Profile,
+    unsafe_names: &[String],
     origin: &str,
     status: u16,
     headers: &Headers,
@@ -186,12 +203,12 @@ pub fn judge(
         ));
     }
     // Step 7.7: every CORS-unsafe name is listed, or `*` without credentials.
-    for unsafe_name in cors_unsafe_request_header_names(request, profile) {
-        if !listed(&unsafe_name) && (include || !star) {
+    for unsafe_name in unsafe_names {
+        if !listed(unsafe_name) && (include || !star) {
             let as_written = request
                 .headers
                 .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(&unsafe_name))
+                .find(|(n, _)| n.eq_ignore_ascii_case(unsafe_name))
                 .map_or(unsafe_name.clone(), |(n, _)| n.clone());
             return Err(failure(
                 ErrorCode::HeaderDisallowedByPreflightResponse,

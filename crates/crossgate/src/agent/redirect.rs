@@ -117,8 +117,3 @@ pub fn follow(
     request.url_list.push(target);
     Ok(())
 }
-
-/// Parses a `Location` value relative to a base, for callers that only need the target.
-pub fn resolve(base: &Url, location: &[u8]) -> Option<Url> {
-    base.join(&String::from_utf8_lossy(location)).ok()
-}
