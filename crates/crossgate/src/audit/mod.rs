@@ -13,7 +13,7 @@ use url::{Host, Url};
 pub use judge::{Context, Observation, PROBE_HEADER, judge, mask_cookie};
 pub use probe::{Generator, Probe, probes};
 
-use crate::origin::{Origin, registrable_domain};
+use crate::origin::{Origin, host_is_loopback, registrable_domain};
 
 /// A misconfiguration class (CONTRACTS §7), named after the server's flawed check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -272,17 +272,15 @@ impl Target {
 
     /// Whether the host is loopback or a private address (where `*` matters).
     pub fn is_private(&self) -> bool {
-        match &self.host {
-            Host::Ipv4(ip) => ip.is_private() || ip.is_loopback() || ip.is_link_local(),
-            Host::Ipv6(ip) => ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00,
-            Host::Domain(d) => {
-                d == "localhost"
-                    || d.ends_with(".localhost")
-                    || d.ends_with(".local")
-                    || d.ends_with(".internal")
-                    || d.ends_with(".lan")
+        // Loopback and localhost names by the same rule as the rest of crossgate.
+        host_is_loopback(&self.host)
+            || match &self.host {
+                Host::Ipv4(ip) => ip.is_private() || ip.is_link_local(),
+                Host::Ipv6(ip) => (ip.segments()[0] & 0xfe00) == 0xfc00,
+                Host::Domain(d) => [".local", ".internal", ".lan"]
+                    .iter()
+                    .any(|suffix| d.ends_with(suffix)),
             }
-        }
     }
 }
 
