@@ -1,23 +1,22 @@
-//! The agent matrix: every generated scenario runs in Chromium against the scripted targets and
-//! through crossgate's agent (`Scenario::run(Browser::Chromium)`, the Report of
+//! The agent matrix: every generated scenario runs in a browser against the scripted targets and
+//! through crossgate's agent for that browser (`Scenario::run`, the Report of
 //! `crossgate simulate --json`; `Sequence::run` for caching sequences), and the two must agree on
 //! the verdict, every exchange that reached the server (preflight or not, its
 //! `Access-Control-Request-*` headers, the method, URL and `Origin` of each hop), the headers
-//! script can read, and Chromium's console message.
+//! script can read, and the browser's console message (Chromium's reason and whole line,
+//! Firefox's whole line).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossgate::agent::{Report, Scenario, Sequence};
-use crossgate::browser::Browser;
-
-use crate::chromium::{Chromium, CorsLine};
+use crate::engine::{CorsLine, Engine, Installed};
 use crate::http::{self, Handler, RawRequest, RawResponse};
 use crate::runner::{Batch, FetchJob, FetchStep, Pages, StepResult};
 use crate::scenarios::{Job, Ports, generate};
 use crate::scripted::{Got, Kind, Scripts, job_of};
+use crossgate::agent::{Report, Scenario, Sequence};
 
-/// One scenario on which crossgate and Chromium differ.
+/// One scenario on which crossgate and the browser differ.
 #[derive(Clone, Debug)]
 pub struct Disagreement {
     pub id: String,
@@ -32,6 +31,8 @@ pub struct Disagreement {
 /// The outcome of the matrix.
 #[derive(Debug)]
 pub struct Summary {
+    /// The engine and its version (`Firefox 153.8.0esr`).
+    pub browser: String,
     pub scenarios: usize,
     pub fetches: usize,
     pub agree: usize,
@@ -42,9 +43,10 @@ pub struct Summary {
 impl Summary {
     pub fn line(&self) -> String {
         format!(
-            "agent matrix: {}/{} agree with Chromium ({} fetches, {:.1} s in Chromium)",
+            "agent matrix: {}/{} agree with {} ({} fetches, {:.1} s in the browser)",
             self.agree,
             self.scenarios,
+            self.browser,
             self.fetches,
             self.elapsed.as_secs_f64()
         )
@@ -133,7 +135,7 @@ fn crossgate_exchanges(report: &Report, script: &[String]) -> Vec<ExchangeView> 
         .collect()
 }
 
-fn chromium_exchanges(got: &[Got], script: &[String]) -> Vec<ExchangeView> {
+fn browser_exchanges(got: &[Got], script: &[String]) -> Vec<ExchangeView> {
     got.iter()
         .map(|g| ExchangeView {
             kind: match g.kind {
@@ -157,8 +159,9 @@ fn show<T: std::fmt::Debug>(v: &T) -> String {
 }
 
 /// Compares one job: `reports` from crossgate, `results` from script, `got` from the server,
-/// `lines` from the console (this job's, in order).
+/// `lines` from `engine`'s console (this job's, in order).
 fn compare(
+    engine: Engine,
     job: &Job,
     reports: &[Report],
     results: &[StepResult],
@@ -166,15 +169,15 @@ fn compare(
     lines: &[CorsLine],
 ) -> Vec<String> {
     let mut diffs = Vec::new();
-    let mut diff = |step: usize, what: &str, crossgate: String, chromium: String| {
-        if crossgate != chromium {
+    let mut diff = |step: usize, what: &str, crossgate: String, browser: String| {
+        if crossgate != browser {
             let at = if job.steps.len() > 1 {
                 format!("step {step}: ")
             } else {
                 String::new()
             };
             diffs.push(format!(
-                "{at}{what}: crossgate {crossgate}, Chromium {chromium}"
+                "{at}{what}: crossgate {crossgate}, {engine} {browser}"
             ));
         }
     };
@@ -191,13 +194,13 @@ fn compare(
             })
             .unwrap_or_default();
         let verdict = |allowed: bool| if allowed { "allowed" } else { "blocked" }.to_owned();
-        let chromium_verdict = if js.ok {
+        let browser_verdict = if js.ok {
             verdict(true)
         } else {
             format!("blocked ({})", js.error.as_deref().unwrap_or("no result"))
         };
         if report.allowed != js.ok {
-            diff(i, "verdict", verdict(report.allowed), chromium_verdict);
+            diff(i, "verdict", verdict(report.allowed), browser_verdict);
         }
         let preflights = |views: &[ExchangeView]| -> Vec<(Option<String>, Option<String>)> {
             views
@@ -207,7 +210,7 @@ fn compare(
                 .collect()
         };
         let ours = crossgate_exchanges(report, &script);
-        let theirs = chromium_exchanges(got, &script);
+        let theirs = browser_exchanges(got, &script);
         diff(
             i,
             "preflights (ACRM, ACRH)",
@@ -258,24 +261,34 @@ fn compare(
             );
         }
     }
+    // Firefox's message is its whole line (URL, reason and status); Chromium's reason is
+    // compared first, then its whole line, which names the page's origin and any redirect.
+    let message_of = |r: &Report| {
+        r.error.as_ref().and_then(|e| match engine {
+            Engine::Chromium => e.messages.chromium.clone(),
+            Engine::Firefox => e.messages.firefox.clone(),
+        })
+    };
     let ours: Vec<Option<String>> = reports
         .iter()
-        .filter(|r| {
-            r.error
-                .as_ref()
-                .and_then(|e| e.messages.chromium.as_ref())
-                .is_some()
-        })
-        .map(|r| r.error.as_ref().and_then(|e| e.messages.chromium.clone()))
+        .map(message_of)
+        .filter(Option::is_some)
         .collect();
-    let theirs: Vec<Option<String>> = lines.iter().map(|l| Some(l.reason.clone())).collect();
+    let theirs: Vec<Option<String>> = lines
+        .iter()
+        .map(|l| match engine {
+            Engine::Chromium => Some(l.reason.clone()),
+            Engine::Firefox => Some(l.line.clone()),
+        })
+        .collect();
+    let field = engine.name().to_ascii_lowercase();
     if ours != theirs {
         diffs.push(format!(
-            "messages.chromium: crossgate {}, Chromium {}",
+            "messages.{field}: crossgate {}, {engine} {}",
             show(&ours),
             show(&theirs)
         ));
-    } else {
+    } else if engine == Engine::Chromium {
         let ours: Vec<Option<String>> = reports
             .iter()
             .filter(|r| r.console.is_some())
@@ -293,14 +306,19 @@ fn compare(
     diffs
 }
 
-/// crossgate's reports for a job: `Scenario::run` for one fetch, `Sequence::run` for several.
-fn crossgate_reports(job: &Job, origin: &str) -> Result<(Vec<Report>, String), String> {
+/// crossgate's reports for a job as `engine` would do it: `Scenario::run` for one fetch,
+/// `Sequence::run` for several.
+fn crossgate_reports(
+    engine: Engine,
+    job: &Job,
+    origin: &str,
+) -> Result<(Vec<Report>, String), String> {
     if job.steps.len() == 1 {
         let input = job.scenario_json(origin, 0);
         let scenario: Scenario =
             serde_json::from_value(input.clone()).map_err(|e| format!("scenario: {e}"))?;
         let report = scenario
-            .run(Browser::Chromium)
+            .run(engine.simulated())
             .map_err(|e| format!("simulate: {e}"))?;
         Ok((vec![report], input.to_string()))
     } else {
@@ -308,7 +326,7 @@ fn crossgate_reports(job: &Job, origin: &str) -> Result<(Vec<Report>, String), S
         let sequence: Sequence =
             serde_json::from_value(input.clone()).map_err(|e| format!("sequence: {e}"))?;
         let reports = sequence
-            .run(Browser::Chromium)
+            .run(engine.simulated())
             .map_err(|e| format!("sequence: {e}"))?;
         Ok((reports, input.to_string()))
     }
@@ -342,8 +360,9 @@ fn selected(job: &Job, filter: Option<&str>) -> bool {
     filter.is_none_or(|f| job.id == f || job.family == f || job.name.contains(f))
 }
 
-/// Runs the agent matrix in `chromium`; `filter` keeps only some scenarios.
-pub async fn run(chromium: &Chromium, filter: Option<&str>) -> Result<Summary, String> {
+/// Runs the agent matrix in `browser`; `filter` keeps only some scenarios.
+pub async fn run(browser: &Installed, filter: Option<&str>) -> Result<Summary, String> {
+    let engine = browser.engine;
     let bind = || async { http::bind().await.map_err(|e| format!("cannot bind: {e}")) };
     let (page_l, page) = bind().await?;
     let (a_l, a) = bind().await?;
@@ -400,7 +419,7 @@ pub async fn run(chromium: &Chromium, filter: Option<&str>) -> Result<Summary, S
         http::serve(a_l, Arc::clone(&handler)),
         http::serve(b_l, handler),
     ];
-    let run = pages.run(chromium, Duration::from_secs(240)).await;
+    let run = pages.run(browser, Duration::from_secs(240)).await;
     for s in &servers {
         s.abort();
     }
@@ -412,6 +431,7 @@ pub async fn run(chromium: &Chromium, filter: Option<&str>) -> Result<Summary, S
     }
 
     let mut summary = Summary {
+        browser: browser.label(),
         scenarios: jobs.len(),
         fetches: jobs.iter().map(|j| j.steps.len()).sum(),
         agree: 0,
@@ -432,9 +452,16 @@ pub async fn run(chromium: &Chromium, filter: Option<&str>) -> Result<Summary, S
                 .cloned()
                 .collect();
             let results = run.results[b].get(k).cloned().unwrap_or_default();
-            let (diffs, input) = match crossgate_reports(job, origin) {
+            let (diffs, input) = match crossgate_reports(engine, job, origin) {
                 Ok((reports, input)) => (
-                    compare(job, &reports, &results, &scripts.received(&job.id), &lines),
+                    compare(
+                        engine,
+                        job,
+                        &reports,
+                        &results,
+                        &scripts.received(&job.id),
+                        &lines,
+                    ),
                     input,
                 ),
                 Err(e) => (vec![format!("crossgate cannot run it: {e}")], String::new()),

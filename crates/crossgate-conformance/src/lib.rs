@@ -1,23 +1,28 @@
 //! # crossgate-conformance
 //!
-//! crossgate against a real browser. Headless Chromium is the oracle:
+//! crossgate against real browsers. Headless Chromium and Firefox are the oracles, driven
+//! through one interface ([`engine`]: find the browser, start it on a page with a new profile,
+//! collect its console, stop it):
 //!
 //! - the **agent matrix** ([`agent_matrix`]): generated scenarios over every rule family of
-//!   `cors-fetch-rules.md` run in Chromium against scripted local servers, and through
-//!   crossgate's agent; the verdict, every exchange that reached the server, the headers script
-//!   can read and Chromium's console message must be the same;
+//!   `cors-fetch-rules.md` run in the browser against scripted local servers, and through
+//!   crossgate's agent for that browser; the verdict, every exchange that reached the server,
+//!   the headers script can read and the browser's console message must be the same;
 //! - the **policy matrix** ([`policy_matrix`]): policies served by the tower layer (in axum), the
-//!   actix-web middleware and the gateway, fetched from several page origins; what Chromium lets
-//!   script do must be what the policy intends.
+//!   actix-web middleware and the gateway, fetched from several page origins; what the browser
+//!   lets script do must be what the policy intends.
 //!
-//! `tests/chromium.rs` runs both whenever Chromium is found (see [`chromium::Chromium::find`]),
-//! says loudly when it skips them, and fails instead of skipping when
-//! `CROSSGATE_REQUIRE_CHROMIUM=1` (CI sets it).
+//! `tests/chromium.rs` and `tests/firefox.rs` run both ([`suite`]) whenever the browser is found
+//! (see [`engine::Engine::find`]), say loudly when they skip them, and fail instead of skipping
+//! when `CROSSGATE_REQUIRE_CHROMIUM=1` / `CROSSGATE_REQUIRE_FIREFOX=1` (CI sets both).
 
 pub mod agent_matrix;
 pub mod chromium;
+pub mod engine;
+pub mod firefox;
 pub mod http;
 pub mod policy_matrix;
 pub mod runner;
 pub mod scenarios;
 pub mod scripted;
+pub mod suite;

@@ -1,6 +1,6 @@
 //! The policy matrix: policies served by the tower layer in an axum app, by the actix-web
 //! middleware and by the gateway (`crossgate serve`'s library, in front of a plain upstream);
-//! Chromium fetches from several page origins, and what script gets (allowed or not, the headers
+//! a browser fetches from several page origins, and what script gets (allowed or not, the headers
 //! it can read) must be what the policy intends.
 //!
 //! What a policy intends is computed here, independently of crossgate, from the policy's fields
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crossgate::{Policy, PolicyConfig};
 
-use crate::chromium::Chromium;
+use crate::engine::Installed;
 use crate::http::{self, Handler, RawRequest, RawResponse};
 use crate::runner::{Batch, FetchJob, FetchStep, Pages, StepResult};
 
@@ -539,7 +539,7 @@ async fn start(policies: &[Policy]) -> Result<Servers, String> {
     })
 }
 
-/// One request on which Chromium does not do what the policy intends.
+/// One request on which the browser does not do what the policy intends.
 #[derive(Clone, Debug)]
 pub struct Mismatch {
     pub policy: String,
@@ -547,12 +547,15 @@ pub struct Mismatch {
     pub origin: String,
     pub request: String,
     pub intended: Option<Vec<String>>,
-    pub chromium: StepResult,
+    /// What script saw in the browser.
+    pub browser: StepResult,
 }
 
 /// The outcome of the matrix.
 #[derive(Debug)]
 pub struct Summary {
+    /// The engine and its version (`Firefox 153.8.0esr`).
+    pub browser: String,
     pub policies: usize,
     pub requests: usize,
     pub fetches: usize,
@@ -565,10 +568,11 @@ pub struct Summary {
 impl Summary {
     pub fn line(&self) -> String {
         format!(
-            "policy matrix: {}/{} agree with the policies ({} policies x {} requests x tower, \
-             actix-web, gateway; {} allowed; {:.1} s in Chromium)",
+            "policy matrix: {}/{} agree with the policies in {} ({} policies x {} requests x \
+             tower, actix-web, gateway; {} allowed; {:.1} s in the browser)",
             self.agree,
             self.fetches,
+            self.browser,
             self.policies,
             self.requests,
             self.allowed,
@@ -577,8 +581,8 @@ impl Summary {
     }
 }
 
-/// Runs the policy matrix in `chromium`.
-pub async fn run(chromium: &Chromium) -> Result<Summary, String> {
+/// Runs the policy matrix in `browser`.
+pub async fn run(browser: &Installed) -> Result<Summary, String> {
     let (page_listener, port) = http::bind()
         .await
         .map_err(|e| format!("cannot bind: {e}"))?;
@@ -638,11 +642,12 @@ pub async fn run(chromium: &Chromium) -> Result<Summary, String> {
         })
     };
     let page_server = http::serve(page_listener, handler);
-    let run = pages.run(chromium, Duration::from_secs(240)).await;
+    let run = pages.run(browser, Duration::from_secs(240)).await;
     page_server.abort();
     let run = run?;
 
     let mut summary = Summary {
+        browser: browser.label(),
         policies: specs.len(),
         requests: requests.len(),
         fetches: index.len(),
@@ -701,7 +706,7 @@ pub async fn run(chromium: &Chromium) -> Result<Summary, String> {
                     request.label, request.method, request.headers, request.credentials
                 ),
                 intended,
-                chromium: result,
+                browser: result,
             });
         }
     }

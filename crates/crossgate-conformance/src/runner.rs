@@ -1,6 +1,6 @@
-//! The pages that run the fetches in Chromium, and what they report back.
+//! The pages that run the fetches in a browser, and what they report back.
 //!
-//! Fetches are grouped into batches, one per page origin. Chromium opens the first batch's page
+//! Fetches are grouped into batches, one per page origin. The browser opens the first batch's page
 //! (`<origin>/run/0`); the page runs its jobs (a job is one or more fetches in order, the steps
 //! of one scenario; jobs run concurrently), posts the results to its own server and navigates to
 //! the next batch's page. The run ends when every batch has reported, or at the time limit.
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::chromium::{Chromium, CorsLine, cors_line};
+use crate::engine::{CorsLine, Installed};
 use crate::http::{RawRequest, RawResponse};
 
 /// One `fetch(url, init)`.
@@ -156,7 +156,7 @@ impl Pages {
         &self.batches
     }
 
-    /// The URL Chromium starts on.
+    /// The URL the browser starts on.
     pub fn start_url(&self) -> String {
         format!("{}/run/0", self.batches[0].page_origin)
     }
@@ -248,14 +248,13 @@ impl Pages {
         None
     }
 
-    /// Runs every batch in a new headless Chromium, at most `limit`; then waits for the console
+    /// Runs every batch in a new headless browser, at most `limit`; then waits for the console
     /// to go quiet and stops the browser.
-    pub async fn run(&self, chromium: &Chromium, limit: Duration) -> Result<RunResult, String> {
+    pub async fn run(&self, browser: &Installed, limit: Duration) -> Result<RunResult, String> {
         let started = Instant::now();
-        let profile = ProfileDir::new()?;
-        let mut browser = chromium
-            .launch(&self.start_url(), &profile.0)
-            .map_err(|e| format!("cannot start {}: {e}", chromium.path.display()))?;
+        let engine = browser.engine;
+        let profile = ProfileDir::new(engine.name())?;
+        let mut browser = browser.launch(&self.start_url(), &profile.0).await?;
         let mut done = self.done.subscribe();
         let outcome = tokio::time::timeout(limit, async {
             loop {
@@ -263,7 +262,7 @@ impl Pages {
                     return Ok(());
                 }
                 if browser.exited() {
-                    return Err("Chromium exited before the pages reported".to_owned());
+                    return Err(format!("{engine} exited before the pages reported"));
                 }
                 let _ = tokio::time::timeout(Duration::from_millis(200), done.changed()).await;
             }
@@ -308,7 +307,7 @@ impl Pages {
             results,
             console: console
                 .iter()
-                .filter_map(|l| cors_line(&l.message))
+                .filter_map(|l| engine.cors_line(&l.message))
                 .collect(),
             messages: console.into_iter().map(|l| l.message).collect(),
             elapsed: started.elapsed(),
@@ -316,14 +315,15 @@ impl Pages {
     }
 }
 
-/// A new, empty Chromium profile directory, removed when dropped.
+/// A new, empty browser profile directory, removed when dropped.
 struct ProfileDir(PathBuf);
 
 impl ProfileDir {
-    fn new() -> Result<ProfileDir, String> {
+    fn new(engine: &str) -> Result<ProfileDir, String> {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
-            "crossgate-chromium-{}-{}",
+            "crossgate-{}-{}-{}",
+            engine.to_ascii_lowercase(),
             std::process::id(),
             COUNT.fetch_add(1, Ordering::SeqCst)
         ));

@@ -1,0 +1,320 @@
+//! The browser engines the matrices run in, behind one interface: find the installed browser,
+//! start it headless on a page with a new profile, collect its console lines, stop it. Each
+//! engine's own module knows how to start it and where its console comes from (Chromium:
+//! stderr; Firefox: WebDriver BiDi); the matrices only see [`Engine`], [`Installed`] and
+//! [`Browser`].
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+/// An engine the harness can drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Chromium,
+    Firefox,
+}
+
+impl Engine {
+    pub const ALL: [Engine; 2] = [Engine::Chromium, Engine::Firefox];
+
+    /// As people write it (`Chromium`, `Firefox`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Engine::Chromium => "Chromium",
+            Engine::Firefox => "Firefox",
+        }
+    }
+
+    /// The browser crossgate's agent simulates for this engine.
+    pub const fn simulated(self) -> crossgate::browser::Browser {
+        match self {
+            Engine::Chromium => crossgate::browser::Browser::Chromium,
+            Engine::Firefox => crossgate::browser::Browser::Firefox,
+        }
+    }
+
+    /// The environment variable naming the binary (otherwise `PATH` is searched).
+    pub const fn binary_var(self) -> &'static str {
+        match self {
+            Engine::Chromium => "CROSSGATE_CHROMIUM",
+            Engine::Firefox => "CROSSGATE_FIREFOX",
+        }
+    }
+
+    /// The environment variable that turns a missing browser into a failure (CI sets it).
+    pub const fn require_var(self) -> &'static str {
+        match self {
+            Engine::Chromium => "CROSSGATE_REQUIRE_CHROMIUM",
+            Engine::Firefox => "CROSSGATE_REQUIRE_FIREFOX",
+        }
+    }
+
+    /// The script that installs it.
+    pub const fn install_script(self) -> &'static str {
+        match self {
+            Engine::Chromium => "scripts/install-chromium",
+            Engine::Firefox => "scripts/install-firefox",
+        }
+    }
+
+    /// The names tried on `PATH`, in order.
+    const fn names(self) -> &'static [&'static str] {
+        match self {
+            Engine::Chromium => &[
+                "chromium",
+                "chromium-browser",
+                "google-chrome",
+                "google-chrome-stable",
+            ],
+            Engine::Firefox => &["firefox-esr", "firefox"],
+        }
+    }
+
+    /// The CORS failure in a console message of this engine, if it is one.
+    pub fn cors_line(self, message: &str) -> Option<CorsLine> {
+        match self {
+            Engine::Chromium => crate::chromium::cors_line(message),
+            Engine::Firefox => crate::firefox::cors_line(message),
+        }
+    }
+
+    /// `$<binary_var>`, or the first of [`Engine::names`] on `PATH`; its `--version` must
+    /// answer within 30 seconds.
+    pub async fn find(self) -> Result<Installed, NotFound> {
+        let var = self.binary_var();
+        let path = match std::env::var_os(var) {
+            Some(p) => {
+                let p = PathBuf::from(p);
+                if !is_executable(&p) {
+                    return Err(NotFound(format!(
+                        "{var}={} is not an executable file",
+                        p.display()
+                    )));
+                }
+                p
+            }
+            None => self
+                .names()
+                .iter()
+                .find_map(|n| on_path(n))
+                .ok_or_else(|| {
+                    NotFound(format!(
+                        "none of {} is on PATH (install it with {}, or set {var})",
+                        self.names().join(", "),
+                        self.install_script()
+                    ))
+                })?,
+        };
+        let mut command = Command::new(&path);
+        command
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let output = tokio::time::timeout(Duration::from_secs(30), command.output())
+            .await
+            .map_err(|_| NotFound(format!("{} --version did not answer", path.display())))?
+            .map_err(|e| NotFound(format!("cannot run {}: {e}", path.display())))?;
+        let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        if !output.status.success() || version.is_empty() {
+            return Err(NotFound(format!(
+                "{} --version failed ({})",
+                path.display(),
+                output.status
+            )));
+        }
+        Ok(Installed {
+            engine: self,
+            path,
+            version,
+        })
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a browser could not be used.
+#[derive(Debug)]
+pub struct NotFound(pub String);
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// An installed browser of one engine.
+#[derive(Clone, Debug)]
+pub struct Installed {
+    pub engine: Engine,
+    pub path: PathBuf,
+    /// What `--version` prints (`Chromium 156.0.8078.79 built on Debian ...`,
+    /// `Mozilla Firefox 153.8.0esr`).
+    pub version: String,
+}
+
+impl Installed {
+    /// The version number alone (`156.0.8078.79`, `153.8.0esr`).
+    pub fn version_number(&self) -> &str {
+        self.version
+            .split_whitespace()
+            .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.contains('.'))
+            .unwrap_or(&self.version)
+    }
+
+    /// `Firefox 153.8.0esr`: the engine and its version, as the summary lines name them.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.engine.name(), self.version_number())
+    }
+
+    /// Starts the browser headless on `url`, with a new, empty profile in `profile_dir`, and
+    /// starts collecting its console.
+    pub async fn launch(&self, url: &str, profile_dir: &Path) -> Result<Browser, String> {
+        match self.engine {
+            Engine::Chromium => crate::chromium::launch(self, url, profile_dir),
+            Engine::Firefox => crate::firefox::launch(self, url, profile_dir).await,
+        }
+    }
+}
+
+/// One console message.
+#[derive(Clone, Debug)]
+pub struct ConsoleLine {
+    pub at: Instant,
+    pub message: String,
+}
+
+/// Where an engine's console lines are collected.
+pub type Console = Arc<Mutex<Vec<ConsoleLine>>>;
+
+/// Appends a message to a console.
+pub fn push(console: &Console, message: String) {
+    console.lock().expect("console lock").push(ConsoleLine {
+        at: Instant::now(),
+        message,
+    });
+}
+
+/// What an engine printed for a CORS failure: the request URL it names, the whole message, and
+/// the reason (Chromium: after `has been blocked by CORS policy: `; Firefox: inside
+/// `(Reason: ...)`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorsLine {
+    pub url: String,
+    pub line: String,
+    pub reason: String,
+}
+
+/// A running browser: its process (in a process group of its own), its console, and the tasks
+/// that feed the console.
+pub struct Browser {
+    child: Child,
+    console: Console,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Browser {
+    /// Wraps a started browser (see the engines' `launch`).
+    pub fn new(child: Child, console: Console, tasks: Vec<JoinHandle<()>>) -> Browser {
+        Browser {
+            child,
+            console,
+            tasks,
+        }
+    }
+
+    /// The console messages so far.
+    pub fn console(&self) -> Vec<ConsoleLine> {
+        self.console.lock().expect("console lock").clone()
+    }
+
+    /// Whether the browser process has exited.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Waits until no console message has arrived for `quiet`, at most `limit`.
+    pub async fn settle(&self, quiet: Duration, limit: Duration) {
+        let start = Instant::now();
+        loop {
+            let last = self
+                .console
+                .lock()
+                .expect("console lock")
+                .last()
+                .map(|l| l.at);
+            let idle = last.map_or(start.elapsed(), |t| t.elapsed());
+            if idle >= quiet || start.elapsed() >= limit {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the browser: SIGTERM to the process it started, then, after 5 seconds, SIGKILL to
+    /// its process group. Returns the console messages.
+    pub async fn stop(mut self) -> Vec<ConsoleLine> {
+        if let Some(pid) = self.child.id() {
+            let pid = pid as libc::pid_t;
+            // SAFETY: signals a process (group) this harness started, by its id.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+            let exited = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+            // SAFETY: as above; the group id is the id of the process started with
+            // `process_group(0)`.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+            if exited.is_err() {
+                let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+            }
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.console()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_numbers() {
+        let c = Installed {
+            engine: Engine::Chromium,
+            path: PathBuf::from("/usr/bin/chromium"),
+            version: "Chromium 156.0.8078.79 built on Debian GNU/Linux 12 (bookworm)".to_owned(),
+        };
+        assert_eq!(c.version_number(), "156.0.8078.79");
+        let f = Installed {
+            engine: Engine::Firefox,
+            path: PathBuf::from("/usr/bin/firefox-esr"),
+            version: "Mozilla Firefox 153.8.0esr".to_owned(),
+        };
+        assert_eq!(f.label(), "Firefox 153.8.0esr");
+    }
+}

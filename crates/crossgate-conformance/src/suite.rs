@@ -1,0 +1,135 @@
+//! The conformance suite of one engine, as the test binaries run it (`tests/chromium.rs`,
+//! `tests/firefox.rs`): both matrices, every disagreement printed with what reproduces it, a
+//! summary line naming the engine and its version.
+//!
+//! Without the browser the matrices are skipped with a loud notice, unless the engine's
+//! `CROSSGATE_REQUIRE_<ENGINE>=1` is set (CI sets it), which makes a missing browser a failure.
+//! `CROSSGATE_CONFORMANCE_FILTER=<id, family or part of a name>` runs only the matching agent
+//! scenarios.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::engine::Engine;
+use crate::{agent_matrix, policy_matrix};
+
+/// Engines whose agent-matrix disagreements are listed and counted but do not fail the run yet:
+/// Firefox, while the disagreements the first Firefox run found are being resolved (issue 18,
+/// step b). Its policy matrix, and everything about Chromium, fails on any disagreement.
+const AGENT_REPORT_ONLY: &[Engine] = &[Engine::Firefox];
+
+/// Writes to the real stderr, which the test output always shows.
+fn say(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
+/// Runs both matrices in `engine`; the exit code of the test binary.
+pub fn main(engine: Engine) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(run(engine))
+}
+
+async fn run(engine: Engine) -> ExitCode {
+    let browser = match engine.find().await {
+        Ok(b) => b,
+        Err(why) => {
+            let require = engine.require_var();
+            let required = std::env::var(require).is_ok_and(|v| v == "1");
+            let banner = "=".repeat(78);
+            if required {
+                say(&format!(
+                    "{banner}\nFAILED: {require}=1 and {engine} cannot be used: {why}\n{banner}"
+                ));
+                return ExitCode::FAILURE;
+            }
+            say(&format!(
+                "{banner}\nSKIPPED: the {engine} conformance matrices (agent, policy) did not \
+                 run: {why}.\nRun {} to run them; CI sets {require}=1 and never skips.\n{banner}",
+                engine.install_script()
+            ));
+            return ExitCode::SUCCESS;
+        }
+    };
+    say(&format!(
+        "conformance: {} ({})",
+        browser.version,
+        browser.path.display()
+    ));
+    let filter = std::env::var("CROSSGATE_CONFORMANCE_FILTER").ok();
+    let mut failed = false;
+    match agent_matrix::run(&browser, filter.as_deref()).await {
+        Ok(summary) => {
+            for d in &summary.disagreements {
+                say(&format!("\n{} [{}] {}", d.id, d.family, d.name));
+                for line in &d.diffs {
+                    say(&format!("    {line}"));
+                }
+                say(&format!("    input: {}", d.input));
+            }
+            say(&summary.line());
+            if !summary.disagreements.is_empty() {
+                if AGENT_REPORT_ONLY.contains(&engine) {
+                    say(&format!(
+                        "agent matrix: {} disagreements with {engine} reported, not failed: \
+                         they are being resolved (issue 18)",
+                        summary.disagreements.len()
+                    ));
+                } else {
+                    failed = true;
+                }
+            }
+            if filter.is_none() && summary.scenarios < 300 {
+                say(&format!(
+                    "agent matrix: only {} scenarios (at least 300 expected)",
+                    summary.scenarios
+                ));
+                failed = true;
+            }
+        }
+        Err(e) => {
+            say(&format!("agent matrix: could not run in {engine}: {e}"));
+            failed = true;
+        }
+    }
+    if filter.is_none() {
+        match policy_matrix::run(&browser).await {
+            Ok(summary) => {
+                for m in &summary.mismatches {
+                    say(&format!(
+                        "\npolicy `{}` via {}, from {}: {}\n    intended: {}\n    {engine}: {:?}",
+                        m.policy,
+                        m.server,
+                        m.origin,
+                        m.request,
+                        m.intended
+                            .as_ref()
+                            .map_or("blocked".to_owned(), |h| format!("allowed, readable {h:?}")),
+                        m.browser
+                    ));
+                }
+                say(&summary.line());
+                if !summary.mismatches.is_empty() {
+                    failed = true;
+                }
+                if summary.policies < 10 || summary.requests < 25 {
+                    say("policy matrix: fewer than 10 policies x 25 requests");
+                    failed = true;
+                }
+            }
+            Err(e) => {
+                say(&format!("policy matrix: could not run in {engine}: {e}"));
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
