@@ -5,12 +5,11 @@
 //! failures are the messages containing `has been blocked by CORS policy: `.
 
 use std::path::Path;
-use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::engine::{Browser, Console, CorsLine, Installed, push};
+use crate::engine::{Browser, Console, CorsLine, Installed, push, spawn};
 
 /// Starts headless Chromium on `url` with a new, empty profile in `profile_dir`; its console
 /// comes from stderr.
@@ -32,16 +31,8 @@ pub fn launch(installed: &Installed, url: &str, profile_dir: &Path) -> Result<Br
             "--v=0",
         ])
         .arg(format!("--user-data-dir={}", profile_dir.display()))
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        // Its own process group, so that stopping it reaches its helper processes too.
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", installed.path.display()))?;
+        .arg(url);
+    let mut child = spawn(installed, command)?;
     let console = Console::default();
     let stderr = child.stderr.take().expect("stderr is piped");
     let sink = Console::clone(&console);

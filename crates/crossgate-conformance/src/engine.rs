@@ -198,6 +198,20 @@ impl Installed {
     }
 }
 
+/// Starts a browser's `command`: no stdin or stdout, stderr piped (each engine reads it), in a
+/// process group of its own so that stopping it reaches its helper and content processes too.
+pub fn spawn(installed: &Installed, mut command: Command) -> Result<Child, String> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", installed.path.display()))
+}
+
 /// One console message.
 #[derive(Clone, Debug)]
 pub struct ConsoleLine {

@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,7 +24,7 @@ use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::engine::{Browser, Console, CorsLine, Installed, push};
+use crate::engine::{Browser, Console, CorsLine, Installed, push, spawn};
 
 /// How long Firefox may take to open its WebDriver BiDi port, and to answer a command.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -73,16 +72,8 @@ pub async fn launch(
         .args(["--headless", "--no-remote", "--profile"])
         .arg(profile_dir)
         .args(["--remote-debugging-port", "0", "about:blank"])
-        .env("MOZ_CRASHREPORTER_DISABLE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        // Its own process group, so that stopping it reaches its content processes too.
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", installed.path.display()))?;
+        .env("MOZ_CRASHREPORTER_DISABLE", "1");
+    let mut child = spawn(installed, command)?;
     let stderr = child.stderr.take().expect("stderr is piped");
     let (port_tx, port_rx) = oneshot::channel::<String>();
     // stderr: the line with the BiDi address, then drained until Firefox exits (what it says
