@@ -20,14 +20,9 @@ pub enum Engine {
 }
 
 impl Engine {
-    pub const ALL: [Engine; 2] = [Engine::Chromium, Engine::Firefox];
-
-    /// As people write it (`Chromium`, `Firefox`).
+    /// As people write it (`Chromium`, `Firefox`): the name of the browser it judges.
     pub const fn name(self) -> &'static str {
-        match self {
-            Engine::Chromium => "Chromium",
-            Engine::Firefox => "Firefox",
-        }
+        self.simulated().name()
     }
 
     /// The browser crossgate's agent simulates for this engine.

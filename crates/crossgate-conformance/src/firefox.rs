@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -107,7 +106,7 @@ pub async fn launch(
         }
     };
     let console = Console::default();
-    let bidi = Bidi::connect(&format!("{address}/session"), Console::clone(&console)).await?;
+    let mut bidi = Bidi::connect(&format!("{address}/session"), Console::clone(&console)).await?;
     bidi.command("session.new", json!({"capabilities": {}}))
         .await?;
     bidi.command("session.subscribe", json!({"events": ["log.entryAdded"]}))
@@ -135,12 +134,12 @@ fn bidi_address(line: &str) -> Option<&str> {
 type Sink = SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
 
-/// A WebDriver BiDi connection: commands wait for their answer by id; `log.entryAdded` events
-/// go to the console.
+/// A WebDriver BiDi connection: commands (sent one at a time) wait for their answer by id;
+/// `log.entryAdded` events go to the console.
 struct Bidi {
-    sink: tokio::sync::Mutex<Sink>,
+    sink: Sink,
     pending: Pending,
-    next_id: AtomicU64,
+    next_id: u64,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -174,22 +173,21 @@ impl Bidi {
             }
         });
         Ok(Bidi {
-            sink: tokio::sync::Mutex::new(sink),
+            sink,
             pending,
-            next_id: AtomicU64::new(1),
+            next_id: 1,
             reader,
         })
     }
 
     /// Sends a command and returns its `result`, or the error Firefox answered.
-    async fn command(&self, method: &str, params: Value) -> Result<Value, String> {
-        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+    async fn command(&mut self, method: &str, params: Value) -> Result<Value, String> {
+        let id = self.next_id;
+        self.next_id += 1;
         let (tx, rx) = oneshot::channel();
         self.pending.lock().expect("pending lock").insert(id, tx);
         let text = json!({"id": id, "method": method, "params": params}).to_string();
         self.sink
-            .lock()
-            .await
             .send(Message::text(text))
             .await
             .map_err(|e| format!("{method}: {e}"))?;
