@@ -77,22 +77,30 @@ pub fn report(out: &mut impl Write, report: &Report, exchanges: bool) -> io::Res
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default()
         )?;
-        if let Some(line) = &report.console {
-            writeln!(out, "  Chromium: {line}")?;
-        } else if let Some(m) = &error.messages.chromium {
-            writeln!(out, "  Chromium: {m}")?;
-        } else {
-            writeln!(out, "  Chromium: (no CORS message)")?;
-        }
+        // The simulated browser's whole console lines where they are modelled; each other
+        // browser's message for its own verdict.
         for (name, message) in [
+            ("Chromium", &error.messages.chromium),
             ("Firefox", &error.messages.firefox),
             ("WebKit", &error.messages.webkit),
         ] {
-            writeln!(
-                out,
-                "  {name}: {}",
-                message.as_deref().unwrap_or("(no CORS message)")
-            )?;
+            let own = name.eq_ignore_ascii_case(&report.browser) && !report.console.is_empty();
+            if own {
+                for (i, line) in report.console.iter().enumerate() {
+                    let label = if i == 0 {
+                        format!("{name}: ")
+                    } else {
+                        " ".repeat(name.len() + 2)
+                    };
+                    writeln!(out, "  {label}{line}")?;
+                }
+            } else {
+                writeln!(
+                    out,
+                    "  {name}: {}",
+                    message.as_deref().unwrap_or("(no CORS message)")
+                )?;
+            }
         }
     } else {
         let readable = if report.exposed_headers.is_empty() {

@@ -261,47 +261,32 @@ fn compare(
             );
         }
     }
-    // Firefox's message is its whole line (URL, reason and status); Chromium's reason is
-    // compared first, then its whole line, which names the page's origin and any redirect.
-    let message_of = |r: &Report| {
-        r.error.as_ref().and_then(|e| match engine {
-            Engine::Chromium => e.messages.chromium.clone(),
-            Engine::Firefox => e.messages.firefox.clone(),
-        })
-    };
-    let ours: Vec<Option<String>> = reports
-        .iter()
-        .map(message_of)
-        .filter(Option::is_some)
-        .collect();
-    let theirs: Vec<Option<String>> = lines
-        .iter()
-        .map(|l| match engine {
-            Engine::Chromium => Some(l.reason.clone()),
-            Engine::Firefox => Some(l.line.clone()),
-        })
-        .collect();
-    let field = engine.name().to_ascii_lowercase();
-    if ours != theirs {
-        diffs.push(format!(
-            "messages.{field}: crossgate {}, {engine} {}",
-            show(&ours),
-            show(&theirs)
-        ));
-    } else if engine == Engine::Chromium {
-        let ours: Vec<Option<String>> = reports
+    // Chromium's reasons first (the part its JSON message holds), then every engine's whole
+    // lines: Chromium's name the page's origin and any redirect, Firefox's the URL, the reason
+    // and the status, one line per request that failed.
+    if engine == Engine::Chromium {
+        let ours: Vec<String> = reports
             .iter()
-            .filter(|r| r.console.is_some())
-            .map(|r| r.console.clone())
+            .filter_map(|r| r.error.as_ref().and_then(|e| e.messages.chromium.clone()))
             .collect();
-        let theirs: Vec<Option<String>> = lines.iter().map(|l| Some(l.line.clone())).collect();
+        let theirs: Vec<String> = lines.iter().map(|l| l.reason.clone()).collect();
         if ours != theirs {
             diffs.push(format!(
-                "console line: crossgate {}, Chromium {}",
+                "messages.chromium: crossgate {}, Chromium {}",
                 show(&ours),
                 show(&theirs)
             ));
+            return diffs;
         }
+    }
+    let ours: Vec<&String> = reports.iter().flat_map(|r| &r.console).collect();
+    let theirs: Vec<&String> = lines.iter().map(|l| &l.line).collect();
+    if ours != theirs {
+        diffs.push(format!(
+            "console lines: crossgate {}, {engine} {}",
+            show(&ours),
+            show(&theirs)
+        ));
     }
     diffs
 }

@@ -13,11 +13,6 @@ use std::process::ExitCode;
 use crate::engine::Engine;
 use crate::{agent_matrix, policy_matrix};
 
-/// Engines whose agent-matrix disagreements are listed and counted but do not fail the run yet:
-/// Firefox, while the disagreements the first Firefox run found are being resolved (issue 18,
-/// step b). Its policy matrix, and everything about Chromium, fails on any disagreement.
-const AGENT_REPORT_ONLY: &[Engine] = &[Engine::Firefox];
-
 /// Writes to the real stderr, which the test output always shows.
 fn say(text: &str) {
     let mut err = std::io::stderr().lock();
@@ -73,15 +68,7 @@ async fn run(engine: Engine) -> ExitCode {
             }
             say(&summary.line());
             if !summary.disagreements.is_empty() {
-                if AGENT_REPORT_ONLY.contains(&engine) {
-                    say(&format!(
-                        "agent matrix: {} disagreements with {engine} reported, not failed: \
-                         they are being resolved (issue 18)",
-                        summary.disagreements.len()
-                    ));
-                } else {
-                    failed = true;
-                }
+                failed = true;
             }
             if filter.is_none() && summary.scenarios < 300 {
                 say(&format!(

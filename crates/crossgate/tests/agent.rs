@@ -4,7 +4,7 @@
 //! A case holds one `scenario`, or a `sequence` of fetches against one agent (its `expect` is
 //! about the last step, plus `preflights_per_step`).
 
-use crossgate::agent::{Outcome, Profile, Scenario, Sequence};
+use crossgate::agent::{Outcome, Profile, RequestInit, Scenario, Sequence, console};
 use crossgate::browser::Browser;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -46,23 +46,27 @@ fn profile(name: &str) -> (Profile, Option<Browser>) {
     }
 }
 
-/// Runs a case under one profile: the outcome of every step (one for a scenario).
-fn outcomes(case: &Case, profile: Profile) -> Result<Vec<Outcome>, String> {
+/// Runs a case under one profile: the outcome of every step (one for a scenario), and the
+/// request of the last.
+fn outcomes(case: &Case, profile: Profile) -> Result<(Vec<Outcome>, RequestInit), String> {
     match (&case.scenario, &case.sequence) {
         (Some(scenario), None) => {
             let init = scenario.request_init().map_err(|e| e.0)?;
-            scenario
-                .outcome(&init, profile)
-                .map(|o| vec![o])
-                .map_err(|e| e.0)
+            let outcome = scenario.outcome(&init, profile).map_err(|e| e.0)?;
+            Ok((vec![outcome], init))
         }
-        (None, Some(sequence)) => sequence.outcomes(profile).map_err(|e| e.0),
+        (None, Some(sequence)) => {
+            let last = sequence.scenarios().pop().ok_or("an empty sequence")?;
+            let init = last.request_init().map_err(|e| e.0)?;
+            Ok((sequence.outcomes(profile).map_err(|e| e.0)?, init))
+        }
         _ => Err("a case has either `scenario` or `sequence`".to_owned()),
     }
 }
 
 fn check(
     steps: &[Outcome],
+    init: &RequestInit,
     page: &str,
     browser: Option<Browser>,
     key: &str,
@@ -100,6 +104,12 @@ fn check(
         "origin_sent" => serde_json::to_value(&outcome.origin_sent).unwrap(),
         "exposed_headers" => serde_json::to_value(&outcome.exposed_headers).unwrap(),
         "notes" => Value::from(outcome.notes.len()),
+        "firefox_console" => {
+            if browser != Some(Browser::Firefox) {
+                return Ok(());
+            }
+            serde_json::to_value(console::lines(Browser::Firefox, init, outcome)).unwrap()
+        }
         "message" => {
             let Some(browser) = browser else {
                 return Ok(());
@@ -111,11 +121,7 @@ fn check(
                 },
                 other => other.clone(),
             };
-            let got = outcome
-                .error
-                .as_ref()
-                .and_then(|e| e.message(browser))
-                .map_or(Value::Null, Value::String);
+            let got = console::message(browser, init, outcome).map_or(Value::Null, Value::String);
             return if got == want {
                 Ok(())
             } else {
@@ -150,7 +156,7 @@ fn every_scenario_under_every_profile() {
         for name in names {
             runs += 1;
             let (profile, browser) = profile(name);
-            let steps = match outcomes(case, profile) {
+            let (steps, init) = match outcomes(case, profile) {
                 Ok(o) => o,
                 Err(e) => {
                     failures.push(format!("{} [{name}]: {e}", case.name));
@@ -165,7 +171,7 @@ fn every_scenario_under_every_profile() {
             }
             let diffs: Vec<String> = expect
                 .iter()
-                .filter_map(|(k, v)| check(&steps, &page, browser, k, v).err())
+                .filter_map(|(k, v)| check(&steps, &init, &page, browser, k, v).err())
                 .collect();
             if !diffs.is_empty() {
                 let error = steps

@@ -3,13 +3,15 @@
 //! Two models: the standard's per-method and per-header entries (Firefox), and one result per
 //! (origin, URL) replaced by each preflight (Chromium, WebKit). In both, a `*` stored from a
 //! credentialed preflight is taken literally (the standard leaves this gap open;
-//! `cors-fetch-rules.md` §1.9), and `*` never covers `Authorization` from the cache.
+//! `cors-fetch-rules.md` §1.9), and `*` never covers `Authorization` from the cache. How a
+//! result is matched follows the profile (Firefox: by credentials mode exactly, `*` literal,
+//! `HEAD` checked like any other method).
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use super::preflight::PreflightGrant;
-use super::profile::CacheModel;
+use super::profile::{CacheModel, Profile};
 use crate::fetch::header::is_cors_non_wildcard_request_header_name;
 use crate::fetch::method;
 
@@ -96,38 +98,70 @@ struct Entry {
     grant: Grant,
 }
 
-impl Entry {
+/// How entries are matched: the profile's cache fields.
+#[derive(Clone, Copy, Debug)]
+struct Rules {
+    model: CacheModel,
+    credentialed_serves_all: bool,
+    wildcards: bool,
+    spares_head: bool,
+}
+
+impl Rules {
     /// Fetch §4.9 "cache entry match": same origin and URL, and a credentialed entry serves
-    /// both kinds of request, a non-credentialed one only requests without credentials.
-    fn matches(&self, lookup: &Lookup<'_>) -> bool {
-        self.origin == lookup.origin
-            && self.url == lookup.url
-            && (self.credentials || !lookup.include)
+    /// both kinds of request (unless the agent keys by credentials mode), a non-credentialed one
+    /// only requests without credentials.
+    fn matches(&self, e: &Entry, lookup: &Lookup<'_>) -> bool {
+        e.origin == lookup.origin
+            && e.url == lookup.url
+            && if self.credentialed_serves_all {
+                e.credentials || !lookup.include
+            } else {
+                e.credentials == lookup.include
+            }
     }
 
-    fn method_ok(&self, methods: &[String], m: &str) -> bool {
-        methods.iter().any(|x| x == m) || (!self.credentials && methods.iter().any(|x| x == "*"))
+    /// A cached `*` is a wildcard only without credentials, and only where the agent reads it
+    /// as one.
+    fn wildcard(&self, e: &Entry, names: &[String]) -> bool {
+        self.wildcards && !e.credentials && names.iter().any(|x| x == "*")
     }
 
-    fn header_ok(&self, headers: &[String], name: &str) -> bool {
+    fn method_ok(&self, e: &Entry, methods: &[String], m: &str) -> bool {
+        methods.iter().any(|x| x == m) || self.wildcard(e, methods)
+    }
+
+    fn header_ok(&self, e: &Entry, headers: &[String], name: &str) -> bool {
         headers.iter().any(|h| h.eq_ignore_ascii_case(name))
-            || (!self.credentials
-                && !is_cors_non_wildcard_request_header_name(name.as_bytes())
-                && headers.iter().any(|h| h == "*"))
+            || (!is_cors_non_wildcard_request_header_name(name.as_bytes())
+                && self.wildcard(e, headers))
+    }
+
+    /// Whether the request's method must be found in the cache (Fetch §4.4 step 1: not for a
+    /// CORS-safelisted method unless the preflight is forced; Firefox spares only GET and POST).
+    fn needs_method(&self, lookup: &Lookup<'_>) -> bool {
+        lookup.use_cors_preflight
+            || !method::is_cors_safelisted(lookup.method.as_bytes())
+            || (!self.spares_head && lookup.method == "HEAD")
     }
 }
 
 /// The preflight cache of one agent.
 #[derive(Clone, Debug)]
 pub struct PreflightCache {
-    model: CacheModel,
+    rules: Rules,
     entries: Vec<Entry>,
 }
 
 impl PreflightCache {
-    pub fn new(model: CacheModel) -> PreflightCache {
+    pub fn new(profile: &Profile) -> PreflightCache {
         PreflightCache {
-            model,
+            rules: Rules {
+                model: profile.cache_model,
+                credentialed_serves_all: profile.cache_credentialed_serves_all,
+                wildcards: profile.cache_wildcards,
+                spares_head: profile.cache_spares_head,
+            },
             entries: Vec::new(),
         }
     }
@@ -145,20 +179,23 @@ impl PreflightCache {
     /// request is dropped, as Chromium does, so the new preflight replaces it.
     pub fn covers(&mut self, now: Duration, lookup: &Lookup<'_>) -> bool {
         self.entries.retain(|e| e.expires > now);
-        let needs_method_entry =
-            lookup.use_cors_preflight || !method::is_cors_safelisted(lookup.method.as_bytes());
-        match self.model {
+        let r = self.rules;
+        let needs_method_entry = r.needs_method(lookup);
+        match r.model {
             CacheModel::PerEntry => {
+                // Some result for the URL is needed even when nothing in particular is asked
+                // (a preflight Firefox repeats after a redirect, for a simple `GET`).
+                let any = self.entries.iter().any(|e| r.matches(e, lookup));
                 let method_ok = !needs_method_entry
                     || self.entries.iter().any(|e| {
-                        e.matches(lookup)
-                            && matches!(&e.grant, Grant::Method(m) if e.method_ok(std::slice::from_ref(m), lookup.method))
+                        r.matches(e, lookup)
+                            && matches!(&e.grant, Grant::Method(m) if r.method_ok(e, std::slice::from_ref(m), lookup.method))
                     });
-                method_ok
+                any && method_ok
                     && lookup.unsafe_headers.iter().all(|name| {
                         self.entries.iter().any(|e| {
-                            e.matches(lookup)
-                                && matches!(&e.grant, Grant::Header(h) if e.header_ok(std::slice::from_ref(h), name))
+                            r.matches(e, lookup)
+                                && matches!(&e.grant, Grant::Header(h) if r.header_ok(e, std::slice::from_ref(h), name))
                         })
                     })
             }
@@ -174,12 +211,12 @@ impl PreflightCache {
                 let Grant::Whole { methods, headers } = &e.grant else {
                     return false;
                 };
-                let covered = e.matches(lookup)
-                    && (!needs_method_entry || e.method_ok(methods, lookup.method))
+                let covered = r.matches(e, lookup)
+                    && (!needs_method_entry || r.method_ok(e, methods, lookup.method))
                     && lookup
                         .unsafe_headers
                         .iter()
-                        .all(|name| e.header_ok(headers, name));
+                        .all(|name| r.header_ok(e, headers, name));
                 if !covered {
                     self.entries.remove(i);
                 }
@@ -202,7 +239,7 @@ impl PreflightCache {
             expires,
             grant: g,
         };
-        match self.model {
+        match self.rules.model {
             CacheModel::WholeResult => {
                 self.entries
                     .retain(|e| !(e.origin == origin && e.url == url));

@@ -15,14 +15,15 @@ pub fn is_safelisted(name: &str, value: &[u8], profile: &Profile) -> bool {
     if !is_cors_safelisted_request_header(name.as_bytes(), value) {
         return profile.extra_safelisted_headers && is_chromium_extra(name, value);
     }
-    if profile.range_numbers_are_int64 && name.eq_ignore_ascii_case("range") {
-        // Chromium parses the numbers into a signed 64-bit integer.
-        const I64_MAX: &[u8] = b"9223372036854775807";
+    if let Some(max) = profile.range_number_max
+        && name.eq_ignore_ascii_case("range")
+    {
+        // Chromium and Firefox parse the numbers into 64-bit integers.
         if let Some(r) = parse_single_range(value, false) {
             return [r.start, r.end]
                 .into_iter()
                 .flatten()
-                .all(|n| !numeric_gt(n, I64_MAX));
+                .all(|n| !numeric_gt(n, max));
         }
     }
     true
@@ -77,7 +78,8 @@ fn judged_headers(request: &Request, profile: &Profile) -> Vec<(String, Vec<u8>)
 
 /// Fetch §2.2.2 "CORS-unsafe request-header names": the names of headers that are not
 /// safelisted, plus every safelisted one when their values total more than 1024 bytes; as a
-/// sorted, lowercase, deduplicated list (what `Access-Control-Request-Headers` carries).
+/// sorted, lowercase, deduplicated list (what `Access-Control-Request-Headers` carries; Firefox
+/// keeps repeated names).
 pub fn cors_unsafe_request_header_names(request: &Request, profile: &Profile) -> Vec<String> {
     let mut unsafe_names: Vec<String> = Vec::new();
     let mut potentially: Vec<String> = Vec::new();
@@ -99,7 +101,9 @@ pub fn cors_unsafe_request_header_names(request: &Request, profile: &Profile) ->
         .map(|n| n.to_ascii_lowercase())
         .collect();
     names.sort();
-    names.dedup();
+    if profile.unsafe_header_names_deduplicated {
+        names.dedup();
+    }
     names
 }
 
@@ -193,6 +197,11 @@ mod tests {
         let r = request("GET", &[("Range", b"bytes=99999999999999999999999-")]);
         assert!(!needs_preflight(&r, &Profile::spec()));
         assert!(needs_preflight(&r, &Profile::chromium()));
+        assert!(needs_preflight(&r, &Profile::firefox()));
+        // Between the two limits: past i64, within u64.
+        let r = request("GET", &[("Range", b"bytes=10000000000000000000-")]);
+        assert!(needs_preflight(&r, &Profile::chromium()));
+        assert!(!needs_preflight(&r, &Profile::firefox()));
     }
 
     #[test]

@@ -93,6 +93,9 @@ pub struct Outcome {
     pub exposed_headers: Vec<String>,
     /// What the agent did silently (dropped headers, ...).
     pub notes: Vec<String>,
+    /// Whether the fetch was a CORS request: in `cors` mode, to another origin than the page's
+    /// or redirected toward one. Firefox reports the network failures of such a fetch.
+    pub cross_origin: bool,
     pub initial_url: String,
     pub final_url: String,
 }
@@ -113,7 +116,7 @@ impl Agent<SystemClock> {
 impl<C: Clock> Agent<C> {
     pub fn with_clock(profile: Profile, clock: C) -> Agent<C> {
         Agent {
-            cache: PreflightCache::new(profile.cache_model),
+            cache: PreflightCache::new(&profile),
             profile,
             clock,
         }
@@ -136,6 +139,7 @@ impl<C: Clock> Agent<C> {
             tainting: Tainting::Basic,
             exposed_headers: Vec::new(),
             notes: Vec::new(),
+            cross_origin: false,
             initial_url: init.url.to_string(),
             final_url: init.url.to_string(),
         };
@@ -144,6 +148,8 @@ impl<C: Clock> Agent<C> {
             Err(e) => return Ok(blocked(out, e)),
         };
         let include = request.credentials == CredentialsMode::Include;
+        // Whether an earlier hop was preflighted (Firefox preflights every later one).
+        let mut preflighted_before = false;
         loop {
             let url = request.current_url().clone();
             out.final_url = url.to_string();
@@ -187,11 +193,15 @@ impl<C: Clock> Agent<C> {
                 ));
             } else {
                 request.tainting = Tainting::Cors;
+                out.cross_origin = true;
                 // One classification of the headers serves the decision, the cache, the ask
                 // and the judgement.
                 let unsafe_names = cors_unsafe_request_header_names(&request, &self.profile);
-                if needs_preflight_with(&request, &unsafe_names) {
+                if needs_preflight_with(&request, &unsafe_names)
+                    || (preflighted_before && self.profile.preflight_repeats_after_redirect)
+                {
                     preflighted = true;
+                    preflighted_before = true;
                     if let Err(e) = self.preflight(&request, &unsafe_names, network, &mut out)? {
                         return Ok(blocked(out, e));
                     }
@@ -246,9 +256,19 @@ impl<C: Clock> Agent<C> {
                 && let Some(location) = lines(&response.headers, "location").next()
             {
                 if let Err(f) = follow(&mut request, response.status, location, &self.profile) {
+                    if request.mode == RequestMode::Cors
+                        && f.location
+                            .as_ref()
+                            .is_some_and(|to| !request.origin.same_origin(&Origin::of_url(to)))
+                    {
+                        out.cross_origin = true;
+                    }
                     // A target outside CORS's schemes is reported at the target (Chromium names
                     // it, redirected from the first URL); other refusals at the redirect.
-                    let failed_at = f.target.as_ref().unwrap_or(&url).to_string();
+                    let failed_at = match &f.location {
+                        Some(target) if f.at_target => target.to_string(),
+                        _ => url.to_string(),
+                    };
                     out.final_url = failed_at.clone();
                     return Ok(blocked(
                         out,
@@ -284,7 +304,11 @@ impl<C: Clock> Agent<C> {
         out: &mut Outcome,
     ) -> Result<Result<(), CorsError>, NetworkFailure> {
         let url = request.current_url().clone();
-        let origin = request.serialized_origin();
+        let origin = if self.profile.preflight_origin_untainted {
+            request.origin.serialize()
+        } else {
+            request.serialized_origin()
+        };
         let lookup = Lookup {
             origin: &origin,
             url: url.as_str(),

@@ -181,7 +181,7 @@ impl CorsError {
         }
         match browser {
             Browser::Chromium => Some(self.chromium()),
-            Browser::Firefox => Some(self.firefox()),
+            Browser::Firefox => Some(self.firefox_line()),
             Browser::Webkit => Some(self.webkit()),
         }
     }
@@ -257,7 +257,8 @@ impl CorsError {
         }
     }
 
-    fn firefox(&self) -> String {
+    /// Firefox's whole console line for this error.
+    pub(crate) fn firefox_line(&self) -> String {
         let h = self.param();
         let url = &self.url;
         let status = self
@@ -286,8 +287,12 @@ impl CorsError {
             ErrorCode::PreflightInvalidStatus => {
                 format!("CORS preflight response did not succeed). Status code: {status}")
             }
-            ErrorCode::PreflightDisallowedRedirect | ErrorCode::RedirectContainsCredentials => {
+            ErrorCode::PreflightDisallowedRedirect => {
                 "CORS request external redirect not allowed)".to_owned()
+            }
+            // Firefox refuses it below CORS: the request did not succeed.
+            ErrorCode::RedirectContainsCredentials => {
+                "CORS request did not succeed). Status code: (null)".to_owned()
             }
             ErrorCode::InvalidAllowMethodsPreflightResponse => {
                 format!("invalid token ‘{h}’ in CORS header ‘Access-Control-Allow-Methods’)")

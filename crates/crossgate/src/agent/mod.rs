@@ -21,6 +21,7 @@
 pub mod cache;
 pub mod check;
 pub mod classify;
+pub mod console;
 mod engine;
 pub mod error;
 pub mod explain;

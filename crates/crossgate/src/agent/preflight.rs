@@ -123,26 +123,32 @@ pub fn judge_with(
         parameter: None,
         value: None,
     };
+    // A preflight is never redirected: the browser reports the redirect itself.
+    let redirect = || {
+        if is_redirect(status) && lines(headers, "location").next().is_some() {
+            return Err(PreflightFailure {
+                code: ErrorCode::PreflightDisallowedRedirect,
+                parameter: None,
+                value: None,
+            });
+        }
+        Ok(())
+    };
+    // Step 7: the CORS check with the request's credentials mode, and an ok status.
+    let status_ok = || if ok { Ok(()) } else { Err(bad_status()) };
     match profile.preflight_order {
         PreflightOrder::RedirectOriginStatus => {
-            // A preflight is never redirected: the browser reports the redirect itself.
-            if is_redirect(status) && lines(headers, "location").next().is_some() {
-                return Err(PreflightFailure {
-                    code: ErrorCode::PreflightDisallowedRedirect,
-                    parameter: None,
-                    value: None,
-                });
-            }
-            // Step 7: the CORS check with the request's credentials mode, then an ok status.
+            redirect()?;
             cors_check(profile, origin, include, headers)?;
-            if !ok {
-                return Err(bad_status());
-            }
+            status_ok()?;
+        }
+        PreflightOrder::OriginRedirectStatus => {
+            cors_check(profile, origin, include, headers)?;
+            redirect()?;
+            status_ok()?;
         }
         PreflightOrder::StatusOrigin => {
-            if !ok {
-                return Err(bad_status());
-            }
+            status_ok()?;
             cors_check(profile, origin, include, headers)?;
         }
     }

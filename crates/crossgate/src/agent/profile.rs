@@ -4,7 +4,13 @@
 //! one engine (`cors-fetch-rules.md` §4 and its appendix on Chromium 156), so that the simulator
 //! predicts what that browser does and prints.
 
+use super::error::CHROMIUM_CORS_ENABLED_SCHEMES;
 use crate::browser::Browser;
+
+/// `i64::MAX`, the largest `Range` number Chromium reads.
+pub const RANGE_MAX_INT64: &[u8] = b"9223372036854775807";
+/// `u64::MAX`, the largest `Range` number Firefox reads.
+pub const RANGE_MAX_UINT64: &[u8] = b"18446744073709551615";
 
 /// How a browser reads `Access-Control-Max-Age`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,16 +19,20 @@ pub enum MaxAgeParsing {
     Spec,
     /// Chromium: a signed 64-bit integer; negative means "do not cache", anything unparsable 5 s.
     Chromium,
-    /// Firefox: anything but digits means "do not cache".
+    /// Firefox: anything but digits means "do not cache"; an empty value is an absent one.
     Firefox,
 }
 
 /// In which order a preflight response's problems are reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PreflightOrder {
-    /// A redirect, then the allow-origin and credentials check, then the ok status (Chromium,
-    /// Firefox; also the order crossgate uses for the standard, which reports no order).
+    /// A redirect, then the allow-origin and credentials check, then the ok status (Chromium;
+    /// also the order crossgate uses for the standard, which reports no order).
     RedirectOriginStatus,
+    /// The allow-origin and credentials check, then a redirect, then the ok status (Firefox,
+    /// whose CORS listener judges the preflight's redirect response before the preflight
+    /// refuses to follow it).
+    OriginRedirectStatus,
     /// The ok status first, then the allow-origin check (WebKit).
     StatusOrigin,
 }
@@ -48,19 +58,35 @@ pub struct Profile {
     pub max_age_parsing: MaxAgeParsing,
     pub preflight_order: PreflightOrder,
     pub cache_model: CacheModel,
+    /// A cached result from a credentialed preflight also serves requests without credentials
+    /// (Fetch §4.9 "cache entry match"). Firefox keys its cache by the credentials mode, so it
+    /// serves only requests with the same mode.
+    pub cache_credentialed_serves_all: bool,
+    /// A cached `*` covers other methods and header names on requests without credentials
+    /// (Fetch §4.9). Firefox stores it as the literal name `*`, which covers nothing else.
+    pub cache_wildcards: bool,
+    /// `HEAD` needs no method in the cache, as a CORS-safelisted method (Fetch §4.4 step 1).
+    /// Firefox spares only `GET` and `POST` the method check, so a `HEAD` preflighted for its
+    /// headers is preflighted again unless `HEAD` itself was allowed.
+    pub cache_spares_head: bool,
     /// `Access-Control-Allow-Headers: *` also covers `Authorization` on a request without
     /// credentials (Chromium 156, whose enforcing feature is off; Firefox, with a deprecation
     /// warning). The standard never lets `*` cover it.
     pub wildcard_covers_authorization: bool,
     /// Repeated request headers are judged after being combined with `", "` (Chromium).
     pub combines_repeated_request_headers: bool,
+    /// The CORS-unsafe request-header names are a set: a name repeated in the request is asked
+    /// for once in `Access-Control-Request-Headers` (Fetch §2.2.2). Firefox lists it once per
+    /// header (`x-a,x-a`).
+    pub unsafe_header_names_deduplicated: bool,
     /// A `User-Agent` set by script is dropped silently (Chromium).
     pub drops_user_agent: bool,
     /// Client hints (`DPR`, `Device-Memory`, `Downlink`, `Viewport-Width`, `Width`, `RTT`,
     /// `ECT`), `Save-Data: on` and `Intervention` are safelisted too (Chromium).
     pub extra_safelisted_headers: bool,
-    /// `Range` numbers must fit a signed 64-bit integer to be safelisted (Chromium).
-    pub range_numbers_are_int64: bool,
+    /// The largest number a safelisted `Range` may carry, as decimal digits: the standard sets
+    /// none; Chromium parses into a signed 64-bit integer, Firefox into an unsigned one.
+    pub range_number_max: Option<&'static [u8]>,
     /// A preflighted request whose actual response fails the CORS check clears the preflight
     /// cache entries for its URL (Fetch §4.1 step 12.6.3). Chromium 156 keeps them: the next
     /// request is not preflighted again.
@@ -69,10 +95,20 @@ pub struct Profile {
     /// referrer policy (`null` under `no-referrer`, or `same-origin` to another origin; Fetch
     /// §3.2). Chromium 156 sends the page's origin whatever the referrer policy.
     pub origin_header_follows_referrer_policy: bool,
-    /// A redirect to a URL whose scheme is CORS-enabled but not HTTP(S) (`data:`) is refused
-    /// by the network stack as an unsafe redirect, without a CORS message (Chromium); other
-    /// schemes (`ftp:`) fail the CORS check with a message.
-    pub unsafe_redirect_to_cors_enabled_schemes: bool,
+    /// Schemes other than HTTP(S) a redirect may not lead to at all: the network stack refuses
+    /// the redirect before CORS looks at it, so no CORS reason is given (Chromium: its
+    /// CORS-enabled schemes, `data:` among them; Firefox: `data:`). Other schemes (`ftp:`) fail
+    /// the CORS check of a `cors` request with a message (Fetch §4.5 step 5).
+    pub unsafe_redirect_schemes: &'static [&'static str],
+    /// Once a request has been preflighted, every later hop of it is preflighted too, even
+    /// where the redirect left it simple (a 303 to `GET`, `Authorization` dropped across
+    /// origins). Firefox copies the preflight requirement to the redirected channel; the
+    /// standard decides each hop afresh (Fetch §4.1 step 12).
+    pub preflight_repeats_after_redirect: bool,
+    /// A preflight after a tainting redirect carries, and is judged and cached for, the page's
+    /// origin rather than `null` (Firefox: the preflight is a new request from the page). The
+    /// actual request still says `null` (Fetch §3.2).
+    pub preflight_origin_untainted: bool,
     /// A redirect to a URL with a user name or password is refused even when the standard lets
     /// it through (a same-origin hop, untainted), without a CORS message (Chromium).
     pub refuses_every_redirect_with_credentials: bool,
@@ -87,14 +123,20 @@ impl Profile {
             max_age_parsing: MaxAgeParsing::Spec,
             preflight_order: PreflightOrder::RedirectOriginStatus,
             cache_model: CacheModel::PerEntry,
+            cache_credentialed_serves_all: true,
+            cache_wildcards: true,
+            cache_spares_head: true,
             wildcard_covers_authorization: false,
             combines_repeated_request_headers: false,
+            unsafe_header_names_deduplicated: true,
             drops_user_agent: false,
             extra_safelisted_headers: false,
-            range_numbers_are_int64: false,
+            range_number_max: None,
             actual_failure_clears_preflight_cache: true,
             origin_header_follows_referrer_policy: true,
-            unsafe_redirect_to_cors_enabled_schemes: false,
+            unsafe_redirect_schemes: &[],
+            preflight_repeats_after_redirect: false,
+            preflight_origin_untainted: false,
             refuses_every_redirect_with_credentials: false,
         }
     }
@@ -106,14 +148,20 @@ impl Profile {
             max_age_parsing: MaxAgeParsing::Chromium,
             preflight_order: PreflightOrder::RedirectOriginStatus,
             cache_model: CacheModel::WholeResult,
+            cache_credentialed_serves_all: true,
+            cache_wildcards: true,
+            cache_spares_head: true,
             wildcard_covers_authorization: true,
             combines_repeated_request_headers: true,
+            unsafe_header_names_deduplicated: true,
             drops_user_agent: true,
             extra_safelisted_headers: true,
-            range_numbers_are_int64: true,
+            range_number_max: Some(RANGE_MAX_INT64),
             actual_failure_clears_preflight_cache: false,
             origin_header_follows_referrer_policy: false,
-            unsafe_redirect_to_cors_enabled_schemes: true,
+            unsafe_redirect_schemes: &CHROMIUM_CORS_ENABLED_SCHEMES,
+            preflight_repeats_after_redirect: false,
+            preflight_origin_untainted: false,
             refuses_every_redirect_with_credentials: true,
         }
     }
@@ -123,9 +171,17 @@ impl Profile {
             browser: Some(Browser::Firefox),
             max_age_cap: Some(Browser::Firefox.max_age_cap()),
             max_age_parsing: MaxAgeParsing::Firefox,
-            preflight_order: PreflightOrder::RedirectOriginStatus,
+            preflight_order: PreflightOrder::OriginRedirectStatus,
             cache_model: CacheModel::PerEntry,
+            cache_credentialed_serves_all: false,
+            cache_wildcards: false,
+            cache_spares_head: false,
             wildcard_covers_authorization: true,
+            unsafe_header_names_deduplicated: false,
+            range_number_max: Some(RANGE_MAX_UINT64),
+            unsafe_redirect_schemes: &["data"],
+            preflight_repeats_after_redirect: true,
+            preflight_origin_untainted: true,
             ..Profile::spec()
         }
     }
@@ -158,6 +214,8 @@ impl Profile {
             Some(v) => match self.max_age_parsing {
                 // Fetch §4.8 step 7.8: `delta-seconds`, else the default.
                 MaxAgeParsing::Spec => digits(v).unwrap_or(DEFAULT),
+                // Gecko: an empty value is an absent one; anything but digits, no caching.
+                MaxAgeParsing::Firefox if v.is_empty() => DEFAULT,
                 MaxAgeParsing::Firefox => digits(v).unwrap_or(0),
                 MaxAgeParsing::Chromium => match std::str::from_utf8(v)
                     .ok()
@@ -189,7 +247,7 @@ mod tests {
 
     #[test]
     fn max_age_per_profile() {
-        let cases: [(&[u8], u64, u64, u64, u64); 8] = [
+        let cases: [(&[u8], u64, u64, u64, u64); 9] = [
             // value, spec, chromium, firefox, webkit
             (b"600", 600, 600, 600, 600),
             (b"100000", 7200, 7200, 86400, 600),
@@ -199,6 +257,7 @@ mod tests {
             (b"abc", 5, 5, 0, 5),
             (b"+10", 5, 10, 0, 5),
             (b"99999999999999999999999", 7200, 5, 86400, 600),
+            (b"", 5, 5, 5, 5),
         ];
         for (v, spec, chromium, firefox, webkit) in cases {
             let name = String::from_utf8_lossy(v);

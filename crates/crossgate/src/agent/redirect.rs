@@ -2,7 +2,7 @@
 
 use url::Url;
 
-use super::error::{CHROMIUM_CORS_ENABLED_SCHEMES, ErrorCode};
+use super::error::ErrorCode;
 use super::profile::Profile;
 use super::request::{Request, RequestMode, Tainting};
 use crate::fetch::header::is_cors_non_wildcard_request_header_name;
@@ -29,8 +29,11 @@ const REQUEST_BODY_HEADERS: [&str; 4] = [
 pub struct RedirectFailure {
     pub code: ErrorCode,
     pub parameter: Option<String>,
-    /// The redirect's target, where the failure is reported at it (a scheme outside CORS).
-    pub target: Option<Url>,
+    /// The redirect's target, whenever `Location` parsed.
+    pub location: Option<Url>,
+    /// Whether the failure is reported at the target (a scheme outside CORS) rather than at
+    /// the URL that redirected.
+    pub at_target: bool,
 }
 
 /// Applies a redirect (`status` with `Location: location`) to `request` as `profile`'s browser
@@ -43,36 +46,40 @@ pub fn follow(
     location: &[u8],
     profile: &Profile,
 ) -> Result<(), RedirectFailure> {
-    let fail = |code, parameter: Option<String>| {
-        Err(RedirectFailure {
-            code,
-            parameter,
-            target: None,
-        })
-    };
     let text = String::from_utf8_lossy(location);
     // Step 1: the location URL, resolved against the current URL, keeping its fragment.
     let Ok(mut target) = request.current_url().join(&text) else {
-        return fail(ErrorCode::InvalidRedirectLocation, Some(text.into_owned()));
+        return Err(RedirectFailure {
+            code: ErrorCode::InvalidRedirectLocation,
+            parameter: Some(text.into_owned()),
+            location: None,
+            at_target: false,
+        });
     };
     if target.fragment().is_none()
         && let Some(fragment) = request.current_url().fragment()
     {
         target.set_fragment(Some(fragment));
     }
+    let fail = |code, parameter: Option<String>| {
+        Err(RedirectFailure {
+            code,
+            parameter,
+            location: Some(target.clone()),
+            at_target: false,
+        })
+    };
     if !matches!(target.scheme(), "http" | "https") {
-        // Chromium's CORS check lets its CORS-enabled schemes through; its network stack then
-        // refuses to redirect there.
-        if profile.unsafe_redirect_to_cors_enabled_schemes
-            && CHROMIUM_CORS_ENABLED_SCHEMES.contains(&target.scheme())
-        {
+        // The browser's network stack refuses some schemes before CORS sees the redirect.
+        if profile.unsafe_redirect_schemes.contains(&target.scheme()) {
             return fail(ErrorCode::UnsafeRedirect, Some(target.to_string()));
         }
         if request.mode == RequestMode::Cors {
             return Err(RedirectFailure {
                 code: ErrorCode::CorsDisabledScheme,
                 parameter: Some(target.scheme().to_owned()),
-                target: Some(target),
+                location: Some(target),
+                at_target: true,
             });
         }
         return fail(ErrorCode::InvalidRedirectLocation, Some(target.to_string()));

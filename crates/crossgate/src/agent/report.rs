@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::console;
 use super::engine::{Exchange, Outcome};
 use super::explain::{Explanation, explain};
 use super::request::RequestInit;
@@ -20,8 +21,10 @@ pub struct Report {
     pub exposed_headers: Vec<String>,
     /// One element per hop of the actual request: the `Origin` sent, or `null`.
     pub origin_sent: Vec<Option<String>>,
-    /// Chromium's whole console line, when Chromium prints one.
-    pub console: Option<String>,
+    /// Every CORS line the simulated browser prints to its console for this fetch, whole and in
+    /// order (Chromium one, Firefox the reason and the requests that failed with it; WebKit's
+    /// are not modelled yet).
+    pub console: Vec<String>,
     /// What the browser did silently (dropped headers, ...).
     pub notes: Vec<String>,
     pub explanation: Option<Explanation>,
@@ -135,11 +138,11 @@ impl Report {
         let error = outcome.error.as_ref().map(|e| {
             let message_of = |b: Browser| -> Option<String> {
                 if b == browser {
-                    return e.message(b);
+                    return console::message(b, init, outcome);
                 }
                 match others.iter().find(|(o, _)| *o == b) {
                     // The other browser's own verdict on the same responses.
-                    Some((_, Some(other))) => other.error.as_ref().and_then(|oe| oe.message(b)),
+                    Some((_, Some(other))) => console::message(b, init, other),
                     // It needed a response the input lacks: this error in its words.
                     _ => e.message(b),
                 }
@@ -156,11 +159,7 @@ impl Report {
                 },
             }
         });
-        let console = outcome
-            .error
-            .as_ref()
-            .filter(|_| browser == Browser::Chromium)
-            .and_then(|e| e.chromium_console_line(&outcome.initial_url, &init.origin.serialize()));
+        let console = console::lines(browser, init, outcome);
         Report {
             browser: browser.name().to_ascii_lowercase(),
             allowed: outcome.allowed,

@@ -1,0 +1,157 @@
+//! What a browser prints to its console for a blocked fetch: every CORS line, whole, in order.
+//!
+//! Chromium prints one line per blocked fetch. Firefox prints the reason where a check fails,
+//! then "CORS request did not succeed" (without a status) for each request that fails because
+//! of it: the request a refused preflight guarded, the preflight itself where it was redirected,
+//! and a CORS request whose redirect the network refused (measured against Firefox 153.8.0esr
+//! by the agent matrix of `crossgate-conformance`). WebKit's lines are not modelled yet: its
+//! engine has not been run against the matrix.
+
+use super::check::{cors_check, lines as header_lines};
+use super::engine::{Incoming, Outcome};
+use super::error::{CorsError, ErrorCode, Stage};
+use super::profile::Profile;
+use super::redirect::is_redirect_status;
+use super::request::{CredentialsMode, RequestInit};
+use crate::browser::Browser;
+use crate::origin::Origin;
+
+/// The lines `browser` prints for `outcome` (empty when the fetch was allowed, or failed
+/// without a CORS message).
+pub fn lines(browser: Browser, init: &RequestInit, outcome: &Outcome) -> Vec<String> {
+    let Some(error) = &outcome.error else {
+        return Vec::new();
+    };
+    match browser {
+        Browser::Chromium => error
+            .chromium_console_line(&outcome.initial_url, &init.origin.serialize())
+            .into_iter()
+            .collect(),
+        Browser::Firefox => firefox(init, outcome, error),
+        Browser::Webkit => Vec::new(),
+    }
+}
+
+/// The message `browser` gives for its verdict in `outcome`, as reports carry it: Chromium's
+/// and WebKit's reason, Firefox's first whole line (`None`: no CORS message).
+pub fn message(browser: Browser, init: &RequestInit, outcome: &Outcome) -> Option<String> {
+    match browser {
+        Browser::Firefox => lines(browser, init, outcome).into_iter().next(),
+        _ => outcome.error.as_ref().and_then(|e| e.message(browser)),
+    }
+}
+
+/// Firefox's line for a request that failed below CORS (`CORSDidNotSucceed2`, no status).
+fn did_not_succeed(url: &str) -> String {
+    CorsError {
+        code: ErrorCode::NetworkError,
+        stage: Stage::Actual,
+        parameter: None,
+        url: url.to_owned(),
+        origin: String::new(),
+        status: None,
+        value: None,
+    }
+    .firefox_line()
+}
+
+fn firefox(init: &RequestInit, outcome: &Outcome, error: &CorsError) -> Vec<String> {
+    // The URL of the last exchange: the one whose response failed.
+    let last = outcome.exchanges.last();
+    let last_url = last.map_or(error.url.clone(), |x| x.request.url.to_string());
+    match error.stage {
+        Stage::Preflight => {
+            let mut out = vec![error.firefox_line()];
+            if let Some(preflight) = last {
+                let response = &preflight.response;
+                if let Some(location) = redirect_location(response) {
+                    out.push(preflight_redirect_line(
+                        init,
+                        error,
+                        &preflight.request.url,
+                        location,
+                        response,
+                    ));
+                }
+            }
+            // The request the preflight guarded fails with it.
+            out.push(did_not_succeed(&error.url));
+            out
+        }
+        _ if error.code == ErrorCode::RedirectContainsCredentials => {
+            // Refused as a redirect, below CORS: no reason of its own.
+            vec![did_not_succeed(&error.url)]
+        }
+        _ if error.code.is_cors() => {
+            let mut out = vec![error.firefox_line()];
+            if error.stage == Stage::Redirect && error.code == ErrorCode::CorsDisabledScheme {
+                // The target's scheme is judged at the target; the request that redirected
+                // there fails too.
+                out.push(did_not_succeed(&last_url));
+            } else if last.is_some_and(|x| redirect_location(&x.response).is_some()) {
+                // A redirect is judged as Firefox follows it; refusing it fails the request.
+                out.push(did_not_succeed(&error.url));
+            }
+            out
+        }
+        // A redirect the network refused (too many, to `data:`), or no answer at all: reported
+        // for a CORS request only.
+        _ if outcome.cross_origin
+            && matches!(
+                error.code,
+                ErrorCode::TooManyRedirects
+                    | ErrorCode::UnsafeRedirect
+                    | ErrorCode::InvalidRedirectLocation
+                    | ErrorCode::NetworkError
+            ) =>
+        {
+            vec![did_not_succeed(&error.url)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The `Location` of a response Firefox treats as a redirect.
+fn redirect_location(response: &Incoming) -> Option<&[u8]> {
+    is_redirect_status(response.status)
+        .then(|| header_lines(&response.headers, "location").next())
+        .flatten()
+}
+
+/// The second line of a redirected preflight. Where the redirect response failed the
+/// allow-origin check, the preflight itself did not succeed. Where it passed and Firefox
+/// refused to follow the redirect, its listener judges the same response again for the origin
+/// the redirect would leave (`null` across origins), then its status.
+fn preflight_redirect_line(
+    init: &RequestInit,
+    error: &CorsError,
+    preflight_url: &url::Url,
+    location: &[u8],
+    response: &Incoming,
+) -> String {
+    if error.code != ErrorCode::PreflightDisallowedRedirect {
+        return did_not_succeed(&error.url);
+    }
+    let target = preflight_url.join(&String::from_utf8_lossy(location)).ok();
+    let same_origin = target
+        .as_ref()
+        .is_some_and(|t| Origin::of_url(t).same_origin(&Origin::of_url(preflight_url)));
+    let origin = if same_origin {
+        error.origin.clone()
+    } else {
+        "null".to_owned()
+    };
+    let include = init.credentials == CredentialsMode::Include;
+    let (code, parameter) =
+        match cors_check(&Profile::firefox(), &origin, include, &response.headers) {
+            Err(f) => (f.code.on_preflight(), f.parameter),
+            Ok(()) => (ErrorCode::PreflightInvalidStatus, None),
+        };
+    CorsError {
+        code,
+        parameter,
+        status: Some(response.status),
+        ..error.clone()
+    }
+    .firefox_line()
+}
