@@ -98,70 +98,56 @@ struct Entry {
     grant: Grant,
 }
 
-/// How entries are matched: the profile's cache fields.
-#[derive(Clone, Copy, Debug)]
-struct Rules {
-    model: CacheModel,
-    credentialed_serves_all: bool,
-    wildcards: bool,
-    spares_head: bool,
-}
-
-impl Rules {
+impl Entry {
     /// Fetch §4.9 "cache entry match": same origin and URL, and a credentialed entry serves
     /// both kinds of request (unless the agent keys by credentials mode), a non-credentialed one
     /// only requests without credentials.
-    fn matches(&self, e: &Entry, lookup: &Lookup<'_>) -> bool {
-        e.origin == lookup.origin
-            && e.url == lookup.url
-            && if self.credentialed_serves_all {
-                e.credentials || !lookup.include
+    fn matches(&self, p: &Profile, lookup: &Lookup<'_>) -> bool {
+        self.origin == lookup.origin
+            && self.url == lookup.url
+            && if p.cache_credentialed_serves_all {
+                self.credentials || !lookup.include
             } else {
-                e.credentials == lookup.include
+                self.credentials == lookup.include
             }
     }
 
     /// A cached `*` is a wildcard only without credentials, and only where the agent reads it
     /// as one.
-    fn wildcard(&self, e: &Entry, names: &[String]) -> bool {
-        self.wildcards && !e.credentials && names.iter().any(|x| x == "*")
+    fn wildcard(&self, p: &Profile, names: &[String]) -> bool {
+        p.cache_wildcards && !self.credentials && names.iter().any(|x| x == "*")
     }
 
-    fn method_ok(&self, e: &Entry, methods: &[String], m: &str) -> bool {
-        methods.iter().any(|x| x == m) || self.wildcard(e, methods)
+    fn method_ok(&self, p: &Profile, methods: &[String], m: &str) -> bool {
+        methods.iter().any(|x| x == m) || self.wildcard(p, methods)
     }
 
-    fn header_ok(&self, e: &Entry, headers: &[String], name: &str) -> bool {
+    fn header_ok(&self, p: &Profile, headers: &[String], name: &str) -> bool {
         headers.iter().any(|h| h.eq_ignore_ascii_case(name))
             || (!is_cors_non_wildcard_request_header_name(name.as_bytes())
-                && self.wildcard(e, headers))
-    }
-
-    /// Whether the request's method must be found in the cache (Fetch §4.4 step 1: not for a
-    /// CORS-safelisted method unless the preflight is forced; Firefox spares only GET and POST).
-    fn needs_method(&self, lookup: &Lookup<'_>) -> bool {
-        lookup.use_cors_preflight
-            || !method::is_cors_safelisted(lookup.method.as_bytes())
-            || (!self.spares_head && lookup.method == "HEAD")
+                && self.wildcard(p, headers))
     }
 }
 
-/// The preflight cache of one agent.
+/// Whether the request's method must be found in the cache (Fetch §4.4 step 1: not for a
+/// CORS-safelisted method unless the preflight is forced; Firefox spares only GET and POST).
+fn needs_method(p: &Profile, lookup: &Lookup<'_>) -> bool {
+    lookup.use_cors_preflight
+        || !method::is_cors_safelisted(lookup.method.as_bytes())
+        || (!p.cache_spares_head && lookup.method == "HEAD")
+}
+
+/// The preflight cache of one agent, matching entries by its profile's rules.
 #[derive(Clone, Debug)]
 pub struct PreflightCache {
-    rules: Rules,
+    profile: Profile,
     entries: Vec<Entry>,
 }
 
 impl PreflightCache {
     pub fn new(profile: &Profile) -> PreflightCache {
         PreflightCache {
-            rules: Rules {
-                model: profile.cache_model,
-                credentialed_serves_all: profile.cache_credentialed_serves_all,
-                wildcards: profile.cache_wildcards,
-                spares_head: profile.cache_spares_head,
-            },
+            profile: *profile,
             entries: Vec::new(),
         }
     }
@@ -179,23 +165,23 @@ impl PreflightCache {
     /// request is dropped, as Chromium does, so the new preflight replaces it.
     pub fn covers(&mut self, now: Duration, lookup: &Lookup<'_>) -> bool {
         self.entries.retain(|e| e.expires > now);
-        let r = self.rules;
-        let needs_method_entry = r.needs_method(lookup);
-        match r.model {
+        let p = self.profile;
+        let needs_method_entry = needs_method(&p, lookup);
+        match p.cache_model {
             CacheModel::PerEntry => {
                 // Some result for the URL is needed even when nothing in particular is asked
                 // (a preflight Firefox repeats after a redirect, for a simple `GET`).
-                let any = self.entries.iter().any(|e| r.matches(e, lookup));
+                let any = self.entries.iter().any(|e| e.matches(&p, lookup));
                 let method_ok = !needs_method_entry
                     || self.entries.iter().any(|e| {
-                        r.matches(e, lookup)
-                            && matches!(&e.grant, Grant::Method(m) if r.method_ok(e, std::slice::from_ref(m), lookup.method))
+                        e.matches(&p, lookup)
+                            && matches!(&e.grant, Grant::Method(m) if e.method_ok(&p, std::slice::from_ref(m), lookup.method))
                     });
                 any && method_ok
                     && lookup.unsafe_headers.iter().all(|name| {
                         self.entries.iter().any(|e| {
-                            r.matches(e, lookup)
-                                && matches!(&e.grant, Grant::Header(h) if r.header_ok(e, std::slice::from_ref(h), name))
+                            e.matches(&p, lookup)
+                                && matches!(&e.grant, Grant::Header(h) if e.header_ok(&p, std::slice::from_ref(h), name))
                         })
                     })
             }
@@ -211,12 +197,12 @@ impl PreflightCache {
                 let Grant::Whole { methods, headers } = &e.grant else {
                     return false;
                 };
-                let covered = r.matches(e, lookup)
-                    && (!needs_method_entry || r.method_ok(e, methods, lookup.method))
+                let covered = e.matches(&p, lookup)
+                    && (!needs_method_entry || e.method_ok(&p, methods, lookup.method))
                     && lookup
                         .unsafe_headers
                         .iter()
-                        .all(|name| r.header_ok(e, headers, name));
+                        .all(|name| e.header_ok(&p, headers, name));
                 if !covered {
                     self.entries.remove(i);
                 }
@@ -239,7 +225,7 @@ impl PreflightCache {
             expires,
             grant: g,
         };
-        match self.rules.model {
+        match self.profile.cache_model {
             CacheModel::WholeResult => {
                 self.entries
                     .retain(|e| !(e.origin == origin && e.url == url));

@@ -7,11 +7,11 @@
 //! by the agent matrix of `crossgate-conformance`). WebKit's lines are not modelled yet: its
 //! engine has not been run against the matrix.
 
-use super::check::{cors_check, lines as header_lines};
+use super::check::cors_check;
 use super::engine::{Incoming, Outcome};
 use super::error::{CorsError, ErrorCode, Stage};
 use super::profile::Profile;
-use super::redirect::is_redirect_status;
+use super::redirect::redirect_location;
 use super::request::{CredentialsMode, RequestInit};
 use crate::browser::Browser;
 use crate::origin::Origin;
@@ -56,15 +56,14 @@ fn did_not_succeed(url: &str) -> String {
 }
 
 fn firefox(init: &RequestInit, outcome: &Outcome, error: &CorsError) -> Vec<String> {
-    // The URL of the last exchange: the one whose response failed.
+    // The last exchange: the one whose response failed.
     let last = outcome.exchanges.last();
-    let last_url = last.map_or(error.url.clone(), |x| x.request.url.to_string());
     match error.stage {
         Stage::Preflight => {
             let mut out = vec![error.firefox_line()];
             if let Some(preflight) = last {
                 let response = &preflight.response;
-                if let Some(location) = redirect_location(response) {
+                if let Some(location) = redirect_location(response.status, &response.headers) {
                     out.push(preflight_redirect_line(
                         init,
                         error,
@@ -87,8 +86,11 @@ fn firefox(init: &RequestInit, outcome: &Outcome, error: &CorsError) -> Vec<Stri
             if error.stage == Stage::Redirect && error.code == ErrorCode::CorsDisabledScheme {
                 // The target's scheme is judged at the target; the request that redirected
                 // there fails too.
-                out.push(did_not_succeed(&last_url));
-            } else if last.is_some_and(|x| redirect_location(&x.response).is_some()) {
+                let redirected_from = last.map_or(error.url.clone(), |x| x.request.url.to_string());
+                out.push(did_not_succeed(&redirected_from));
+            } else if last.is_some_and(|x| {
+                redirect_location(x.response.status, &x.response.headers).is_some()
+            }) {
                 // A redirect is judged as Firefox follows it; refusing it fails the request.
                 out.push(did_not_succeed(&error.url));
             }
@@ -109,13 +111,6 @@ fn firefox(init: &RequestInit, outcome: &Outcome, error: &CorsError) -> Vec<Stri
         }
         _ => Vec::new(),
     }
-}
-
-/// The `Location` of a response Firefox treats as a redirect.
-fn redirect_location(response: &Incoming) -> Option<&[u8]> {
-    is_redirect_status(response.status)
-        .then(|| header_lines(&response.headers, "location").next())
-        .flatten()
 }
 
 /// The second line of a redirected preflight. Where the redirect response failed the

@@ -5,13 +5,13 @@
 use serde::Serialize;
 
 use super::cache::{Clock, Lookup, PreflightCache, SystemClock};
-use super::check::{cors_check, lines};
+use super::check::cors_check;
 use super::classify::{cors_unsafe_request_header_names, needs_preflight_with};
 use super::error::{CorsError, ErrorCode, Stage};
 use super::expose::exposed_header_names;
 use super::preflight::{PreflightAsk, judge_with};
 use super::profile::Profile;
-use super::redirect::{follow, is_redirect_status};
+use super::redirect::{follow, redirect_location};
 use super::request::{CredentialsMode, Request, RequestInit, RequestMode, Tainting};
 use crate::origin::Origin;
 
@@ -252,9 +252,7 @@ impl<C: Clock> Agent<C> {
             }
 
             // §4.4 step 7: follow a redirect, as the agent (not the network) decides.
-            if is_redirect_status(response.status)
-                && let Some(location) = lines(&response.headers, "location").next()
-            {
+            if let Some(location) = redirect_location(response.status, &response.headers) {
                 if let Err(f) = follow(&mut request, response.status, location, &self.profile) {
                     if request.mode == RequestMode::Cors
                         && f.location

@@ -4,6 +4,7 @@ use super::check::{CheckFailure, Headers, cors_check, get, lines};
 use super::classify::cors_unsafe_request_header_names;
 use super::error::ErrorCode;
 use super::profile::{PreflightOrder, Profile};
+use super::redirect::redirect_location;
 use super::request::{CredentialsMode, Request};
 use crate::browser::Browser;
 use crate::fetch::list::parse_token_list;
@@ -88,12 +89,6 @@ fn failure(code: ErrorCode, parameter: impl Into<String>) -> PreflightFailure {
     }
 }
 
-/// Statuses a browser's network layer treats as a redirect when `Location` is present (not
-/// 300, in Chromium 156 as in the standard: a 300 preflight fails on its status).
-fn is_redirect(status: u16) -> bool {
-    matches!(status, 301 | 302 | 303 | 307 | 308)
-}
-
 /// Judges a preflight response (Fetch §4.8 step 7) for `request`, whose serialized origin is
 /// `origin`, in `profile`'s order.
 pub fn judge(
@@ -125,7 +120,7 @@ pub fn judge_with(
     };
     // A preflight is never redirected: the browser reports the redirect itself.
     let redirect = || {
-        if is_redirect(status) && lines(headers, "location").next().is_some() {
+        if redirect_location(status, headers).is_some() {
             return Err(PreflightFailure {
                 code: ErrorCode::PreflightDisallowedRedirect,
                 parameter: None,

@@ -2,6 +2,7 @@
 
 use url::Url;
 
+use super::check::{Headers, lines};
 use super::error::ErrorCode;
 use super::profile::Profile;
 use super::request::{Request, RequestMode, Tainting};
@@ -11,6 +12,16 @@ use crate::origin::Origin;
 /// Fetch §2.2.6 "redirect status".
 pub fn is_redirect_status(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// The `Location` of a response the agent follows as a redirect: a redirect status with a
+/// `Location` line (Fetch §4.4 step 7; a 300 is not one, in Chromium and Firefox alike).
+pub fn redirect_location(status: u16, headers: &Headers) -> Option<&[u8]> {
+    if is_redirect_status(status) {
+        lines(headers, "location").next()
+    } else {
+        None
+    }
 }
 
 /// The most redirects a fetch follows (Fetch §4.5 step 2).
