@@ -292,3 +292,29 @@ fn missing_responses_are_input_errors() {
             .contains("does not parse")
     );
 }
+
+#[test]
+fn request_header_values_are_byte_strings_as_fetch_takes_them() {
+    let with = |value: &str| -> Scenario {
+        serde_json::from_value(serde_json::json!({
+            "origin": "http://a.test",
+            "request": {"url": "http://b.test/x", "headers": [["Accept", value]]},
+            "responses": {
+                "preflight": {"status": 204, "headers": [
+                    ["Access-Control-Allow-Origin", "*"], ["Access-Control-Allow-Headers", "accept"]]},
+                "actual": {"status": 200, "headers": [["Access-Control-Allow-Origin", "*"]]}
+            }
+        }))
+        .unwrap()
+    };
+    // U+00E9 is the one byte E9, as fetch() sends it (not UTF-8's C3 A9).
+    let init = with("text/\u{e9}").request_init().unwrap();
+    assert_eq!(init.headers[0].1, b"text/\xe9");
+    let report = with("text/\u{e9}").run(Browser::Chromium).unwrap();
+    assert!(report.allowed && !report.preflight.sent);
+    let report = with("text/\u{e9}").run(Browser::Firefox).unwrap();
+    assert!(report.allowed && report.preflight.sent);
+    // Above U+00FF, fetch() throws: the scenario says so instead of guessing an encoding.
+    let err = with("text/\u{20ac}").run(Browser::Chromium).unwrap_err();
+    assert!(err.0.contains("above U+00FF"), "{err}");
+}

@@ -15,6 +15,9 @@ pub fn is_safelisted(name: &str, value: &[u8], profile: &Profile) -> bool {
     if !is_cors_safelisted_request_header(name.as_bytes(), value) {
         return profile.extra_safelisted_headers && is_chromium_extra(name, value);
     }
+    if profile.high_bytes_unsafe && value.iter().any(|&b| b >= 0x80) {
+        return false;
+    }
     if let Some(max) = profile.range_number_max
         && name.eq_ignore_ascii_case("range")
     {

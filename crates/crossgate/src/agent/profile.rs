@@ -4,13 +4,50 @@
 //! one engine (`cors-fetch-rules.md` §4 and its appendix on Chromium 156), so that the simulator
 //! predicts what that browser does and prints.
 
-use super::error::CHROMIUM_CORS_ENABLED_SCHEMES;
 use crate::browser::Browser;
 
-/// `i64::MAX`, the largest `Range` number Chromium reads.
-pub const RANGE_MAX_INT64: &[u8] = b"9223372036854775807";
+/// `i64::MAX - 1`, the largest `Range` number Chromium 156 safelists: it reads the numbers as
+/// signed 64-bit integers, and `i64::MAX` itself is preflighted too (measured, as first and as
+/// last position).
+pub const CHROMIUM_RANGE_MAX: &[u8] = b"9223372036854775806";
 /// `u64::MAX`, the largest `Range` number Firefox reads.
-pub const RANGE_MAX_UINT64: &[u8] = b"18446744073709551615";
+pub const FIREFOX_RANGE_MAX: &[u8] = b"18446744073709551615";
+
+/// The schemes, other than HTTP(S), to which a browser refuses to follow a redirect at all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemeSet {
+    /// These schemes.
+    Only(&'static [&'static str]),
+    /// Every scheme but these.
+    AllBut(&'static [&'static str]),
+}
+
+impl SchemeSet {
+    pub fn contains(self, scheme: &str) -> bool {
+        match self {
+            SchemeSet::Only(list) => list.contains(&scheme),
+            SchemeSet::AllBut(list) => !list.contains(&scheme),
+        }
+    }
+}
+
+/// Where Chromium 156 refuses a redirect without a CORS message (`ERR_UNSAFE_REDIRECT`): the
+/// local schemes and its own. Each was observed by the agent matrix but
+/// `chrome-experimental-site-token-provider`, listed with Chromium's other schemes. Other schemes
+/// (`ftp:`, `javascript:`, `ws:`, `mailto:`, unknown ones) get the CORS scheme message.
+pub const CHROMIUM_UNSAFE_REDIRECT_SCHEMES: [&str; 11] = [
+    "about",
+    "blob",
+    "chrome",
+    "chrome-experimental-site-token-provider",
+    "chrome-extension",
+    "chrome-untrusted",
+    "data",
+    "file",
+    "filesystem",
+    "isolated-app",
+    "view-source",
+];
 
 /// How a browser reads `Access-Control-Max-Age`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +124,10 @@ pub struct Profile {
     /// The largest number a safelisted `Range` may carry, as decimal digits: the standard sets
     /// none; Chromium parses into a signed 64-bit integer, Firefox into an unsigned one.
     pub range_number_max: Option<&'static [u8]>,
+    /// Bytes 0x80 to 0xFF in a value are CORS-unsafe request-header bytes, so an `Accept` or
+    /// `Content-Type` carrying one (`text/plain;x=\xE9`) is preflighted (Firefox). The standard
+    /// lists only control bytes and some ASCII punctuation (Fetch §2.2.2).
+    pub high_bytes_unsafe: bool,
     /// A preflighted request whose actual response fails the CORS check clears the preflight
     /// cache entries for its URL (Fetch §4.1 step 12.6.3). Chromium 156 keeps them: the next
     /// request is not preflighted again.
@@ -96,10 +137,10 @@ pub struct Profile {
     /// §3.2). Chromium 156 sends the page's origin whatever the referrer policy.
     pub origin_header_follows_referrer_policy: bool,
     /// Schemes other than HTTP(S) a redirect may not lead to at all: the network stack refuses
-    /// the redirect before CORS looks at it, so no CORS reason is given (Chromium: its
-    /// CORS-enabled schemes, `data:` among them; Firefox: `data:`). Other schemes (`ftp:`) fail
-    /// the CORS check of a `cors` request with a message (Fetch §4.5 step 5).
-    pub unsafe_redirect_schemes: &'static [&'static str],
+    /// the redirect before CORS looks at it, so no CORS reason is given (Chromium: local
+    /// schemes and its own; Firefox: every scheme but `ftp:`). Other schemes fail the CORS
+    /// check of a `cors` request with a message (Fetch §4.5 step 5).
+    pub unsafe_redirect_schemes: SchemeSet,
     /// Once a request has been preflighted, every later hop of it is preflighted too, even
     /// where the redirect left it simple (a 303 to `GET`, `Authorization` dropped across
     /// origins). Firefox copies the preflight requirement to the redirected channel; the
@@ -132,9 +173,10 @@ impl Profile {
             drops_user_agent: false,
             extra_safelisted_headers: false,
             range_number_max: None,
+            high_bytes_unsafe: false,
             actual_failure_clears_preflight_cache: true,
             origin_header_follows_referrer_policy: true,
-            unsafe_redirect_schemes: &[],
+            unsafe_redirect_schemes: SchemeSet::Only(&[]),
             preflight_repeats_after_redirect: false,
             preflight_origin_untainted: false,
             refuses_every_redirect_with_credentials: false,
@@ -156,10 +198,11 @@ impl Profile {
             unsafe_header_names_deduplicated: true,
             drops_user_agent: true,
             extra_safelisted_headers: true,
-            range_number_max: Some(RANGE_MAX_INT64),
+            range_number_max: Some(CHROMIUM_RANGE_MAX),
+            high_bytes_unsafe: false,
             actual_failure_clears_preflight_cache: false,
             origin_header_follows_referrer_policy: false,
-            unsafe_redirect_schemes: &CHROMIUM_CORS_ENABLED_SCHEMES,
+            unsafe_redirect_schemes: SchemeSet::Only(&CHROMIUM_UNSAFE_REDIRECT_SCHEMES),
             preflight_repeats_after_redirect: false,
             preflight_origin_untainted: false,
             refuses_every_redirect_with_credentials: true,
@@ -178,8 +221,11 @@ impl Profile {
             cache_spares_head: false,
             wildcard_covers_authorization: true,
             unsafe_header_names_deduplicated: false,
-            range_number_max: Some(RANGE_MAX_UINT64),
-            unsafe_redirect_schemes: &["data"],
+            range_number_max: Some(FIREFOX_RANGE_MAX),
+            high_bytes_unsafe: true,
+            // Measured: data:, about:, blob:, file:, javascript:, ws:, wss:, mailto:, moz-extension:,
+            // resource:, view-source:, chrome:, unknown schemes; `ftp:` alone reaches CORS.
+            unsafe_redirect_schemes: SchemeSet::AllBut(&["ftp"]),
             preflight_repeats_after_redirect: true,
             preflight_origin_untainted: true,
             ..Profile::spec()

@@ -82,7 +82,7 @@ pub fn follow(
     };
     if !matches!(target.scheme(), "http" | "https") {
         // The browser's network stack refuses some schemes before CORS sees the redirect.
-        if profile.unsafe_redirect_schemes.contains(&target.scheme()) {
+        if profile.unsafe_redirect_schemes.contains(target.scheme()) {
             return fail(ErrorCode::UnsafeRedirect, Some(target.to_string()));
         }
         if request.mode == RequestMode::Cors {

@@ -105,6 +105,7 @@ fn header_pairs(
     pairs: &[(String, String)],
     what: &str,
     names_checked: bool,
+    byte_string: bool,
 ) -> Result<Vec<(String, Vec<u8>)>, ScenarioError> {
     pairs
         .iter()
@@ -119,7 +120,24 @@ fn header_pairs(
                     "{what}: the value of `{name}` contains NUL, CR or LF"
                 )));
             }
-            Ok((name.clone(), normalize_value(value.as_bytes()).to_vec()))
+            let bytes = if byte_string {
+                // Script's header values are ByteStrings (WebIDL): each character up to U+00FF
+                // becomes one byte, as `fetch()` sends it; anything above is a TypeError.
+                value
+                    .chars()
+                    .map(|c| u8::try_from(u32::from(c)))
+                    .collect::<Result<Vec<u8>, _>>()
+                    .map_err(|_| {
+                        ScenarioError(format!(
+                            "{what}: the value of `{name}` has a character above U+00FF; \
+                             fetch() would throw a TypeError (header values are byte strings: \
+                             encode it, e.g. percent-encoding)"
+                        ))
+                    })?
+            } else {
+                value.as_bytes().to_vec()
+            };
+            Ok((name.clone(), normalize_value(&bytes).to_vec()))
         })
         .collect()
 }
@@ -151,7 +169,7 @@ impl Scenario {
             origin,
             url,
             method: self.request.method.clone(),
-            headers: header_pairs(&self.request.headers, "request.headers", false)?,
+            headers: header_pairs(&self.request.headers, "request.headers", false, true)?,
             credentials: self.request.credentials,
             mode: self.request.mode,
             referrer_policy: self.request.referrer_policy,
@@ -174,6 +192,7 @@ impl Scenario {
                                 &r.headers,
                                 &format!("responses.{what}[{i}].headers"),
                                 true,
+                                false,
                             )?,
                         })
                     })
