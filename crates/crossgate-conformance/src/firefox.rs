@@ -6,7 +6,9 @@
 //! does not expect), sends `session.new`, subscribes to `log.entryAdded` and navigates the one
 //! browsing context to the first page. Every console message arrives as a `log.entryAdded`
 //! event; the CORS failures are entries of type `javascript` whose text starts with
-//! `Cross-Origin Request Blocked: `. No geckodriver is involved.
+//! `Cross-Origin Request Blocked: `. CORS warnings, which `log.entryAdded` leaves out, come over
+//! a BiDi channel from a listener in the parent process (`--remote-allow-system-access`; see
+//! `forward_warnings`). No geckodriver is involved.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -70,7 +72,12 @@ pub async fn launch(
     command
         .args(["--headless", "--no-remote", "--profile"])
         .arg(profile_dir)
-        .args(["--remote-debugging-port", "0", "about:blank"])
+        .args([
+            "--remote-debugging-port",
+            "0",
+            "--remote-allow-system-access",
+        ])
+        .arg("about:blank")
         .env("MOZ_CRASHREPORTER_DISABLE", "1");
     let mut child = spawn(installed, command)?;
     let stderr = child.stderr.take().expect("stderr is piped");
@@ -109,8 +116,12 @@ pub async fn launch(
     let mut bidi = Bidi::connect(&format!("{address}/session"), Console::clone(&console)).await?;
     bidi.command("session.new", json!({"capabilities": {}}))
         .await?;
-    bidi.command("session.subscribe", json!({"events": ["log.entryAdded"]}))
-        .await?;
+    bidi.command(
+        "session.subscribe",
+        json!({"events": ["log.entryAdded", "script.message"]}),
+    )
+    .await?;
+    forward_warnings(&mut bidi).await?;
     let tree = bidi.command("browsingContext.getTree", json!({})).await?;
     let context = tree["contexts"][0]["context"]
         .as_str()
@@ -122,6 +133,45 @@ pub async fn launch(
     )
     .await?;
     Ok(Browser::new(child, console, vec![stderr_task, bidi.reader]))
+}
+
+/// The BiDi channel that carries Firefox's CORS warnings to the harness.
+const WARNINGS_CHANNEL: &str = "crossgate-cors-warnings";
+
+/// Firefox prints some CORS messages as warnings ("Cross-Origin Request Warning: ..."), which
+/// `log.entryAdded` leaves out (it reports errors only). With `--remote-allow-system-access`, a
+/// listener on the parent process's console service, which receives every content process's
+/// messages, sends each such warning over a BiDi channel (`script.message`).
+async fn forward_warnings(bidi: &mut Bidi) -> Result<(), String> {
+    let tree = bidi
+        .command("browsingContext.getTree", json!({"moz:scope": "chrome"}))
+        .await?;
+    let chrome = tree["contexts"][0]["context"]
+        .as_str()
+        .ok_or_else(|| format!("Firefox reported no chrome context: {tree}"))?
+        .to_owned();
+    let listener = r#"(send) => {
+        Services.console.registerListener({
+            observe(m) {
+                if (m instanceof Ci.nsIScriptError
+                    && (m.flags & Ci.nsIScriptError.warningFlag)
+                    && m.errorMessage.startsWith("Cross-Origin Request Warning")) {
+                    send(m.errorMessage);
+                }
+            },
+        });
+    }"#;
+    bidi.command(
+        "script.callFunction",
+        json!({
+            "functionDeclaration": listener,
+            "awaitPromise": false,
+            "target": {"context": chrome},
+            "arguments": [{"type": "channel", "value": {"channel": WARNINGS_CHANNEL}}],
+        }),
+    )
+    .await?;
+    Ok(())
 }
 
 /// `ws://127.0.0.1:<port>` from Firefox's `WebDriver BiDi listening on ws://...` line.
@@ -169,6 +219,11 @@ impl Bidi {
                     && let Some(text) = value["params"]["text"].as_str()
                 {
                     push(&console, text.to_owned());
+                } else if value["method"] == "script.message"
+                    && value["params"]["channel"] == WARNINGS_CHANNEL
+                    && let Some(text) = value["params"]["data"]["value"].as_str()
+                {
+                    push(&console, text.to_owned());
                 }
             }
         });
@@ -210,12 +265,21 @@ impl Bidi {
 const BLOCKED: &str = "Cross-Origin Request Blocked: The Same Origin Policy disallows reading \
                        the remote resource at ";
 
+/// The start of Firefox's CORS warnings: the request went through, for now.
+const WARNING: &str = "Cross-Origin Request Warning: The Same Origin Policy will disallow \
+                       reading the remote resource at ";
+
 /// Parses a Firefox CORS console message (`Cross-Origin Request Blocked: The Same Origin Policy
 /// disallows reading the remote resource at <url>. (Reason: <reason>).`, the URL quoted
-/// `‘<url>’` in one of them).
+/// `‘<url>’` in one of them; or a warning, `... will disallow reading the remote resource at
+/// <url> soon. (Reason: ...)`).
 pub fn cors_line(message: &str) -> Option<CorsLine> {
-    let rest = message.strip_prefix(BLOCKED)?;
-    let (url, reason) = rest.split_once(". (Reason: ")?;
+    let (url, reason) = match message.strip_prefix(BLOCKED) {
+        Some(rest) => rest.split_once(". (Reason: ")?,
+        None => message
+            .strip_prefix(WARNING)?
+            .split_once(" soon. (Reason: ")?,
+    };
     let url = url
         .strip_prefix('‘')
         .and_then(|u| u.strip_suffix('’'))
@@ -251,6 +315,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(quoted.url, "http://a.test/x");
+        let warning = cors_line(
+            "Cross-Origin Request Warning: The Same Origin Policy will disallow reading the \
+             remote resource at http://a.test/x soon. (Reason: When the \
+             `Access-Control-Allow-Headers` is `*`, the `Authorization` header is not covered. \
+             To include the `Authorization` header, it must be explicitly listed in CORS \
+             header `Access-Control-Allow-Headers`).",
+        )
+        .unwrap();
+        assert_eq!(warning.url, "http://a.test/x");
+        assert!(
+            warning
+                .reason
+                .starts_with("When the `Access-Control-Allow-Headers` is `*`")
+        );
         assert!(cors_line("TypeError: NetworkError when attempting to fetch resource.").is_none());
         assert_eq!(
             bidi_address("WebDriver BiDi listening on ws://127.0.0.1:43525"),

@@ -923,6 +923,34 @@ fn allow_headers(g: &mut Gen) {
             vec![resp(200, &actual_h)],
         );
     }
+    // `Authorization` under `*` (Firefox warns as it lets it through), then an actual response
+    // that fails, or a redirect that asks for a second preflight: which lines, in which order?
+    let auth = |g: &Gen| {
+        g.req(Target::A)
+            .creds("omit")
+            .header("Authorization", "Bearer x")
+    };
+    let star = || resp(204, &[(ACAO, "*"), (ACAH, "*")]);
+    let req = auth(g);
+    g.one(
+        F,
+        "Authorization under *, the actual response without ACAO",
+        req,
+        vec![star()],
+        vec![resp(200, &[])],
+    );
+    let loc = g.u(Target::A, 1);
+    let req = auth(g);
+    g.one(
+        F,
+        "Authorization under *, redirected to the same origin: preflighted twice",
+        req,
+        vec![star(), star()],
+        vec![
+            resp(307, &[(ACAO, "*"), ("Location", &loc)]),
+            resp(200, &[(ACAO, "*")]),
+        ],
+    );
 }
 
 /// The preflight cache: max-age, expiry, what a cached result covers, credentials, clearing.

@@ -1,4 +1,7 @@
-//! What a browser prints to its console for a blocked fetch: every CORS line, whole, in order.
+//! What a browser prints to its console for a fetch: every CORS line, whole, in order.
+//!
+//! Firefox also warns, on a fetch that goes through, where `Access-Control-Allow-Headers: *`
+//! covered `Authorization` (it says it will stop doing so).
 //!
 //! Chromium prints one line per blocked fetch. Firefox prints the reason where a check fails,
 //! then "CORS request did not succeed" (without a status) for each request that fails because
@@ -16,9 +19,40 @@ use super::request::{CredentialsMode, RequestInit};
 use crate::browser::Browser;
 use crate::origin::Origin;
 
-/// The lines `browser` prints for `outcome` (empty when the fetch was allowed, or failed
-/// without a CORS message).
+/// The lines `browser` prints for `outcome`: its CORS warnings, then the failure's lines (none
+/// when the fetch was allowed, or failed without a CORS message).
 pub fn lines(browser: Browser, init: &RequestInit, outcome: &Outcome) -> Vec<String> {
+    let mut out = warnings(browser, outcome);
+    out.extend(failure_lines(browser, init, outcome));
+    out
+}
+
+/// Firefox's warning (`CORSAllowHeaderFromPreflightDeprecation` in `security.properties`) for
+/// each preflight whose `Access-Control-Allow-Headers: *` let `Authorization` through. It is
+/// printed as the preflight is judged, so before any failure of the fetch.
+fn warnings(browser: Browser, outcome: &Outcome) -> Vec<String> {
+    if browser != Browser::Firefox {
+        return Vec::new();
+    }
+    outcome
+        .preflights
+        .iter()
+        .filter(|p| p.authorization_by_wildcard)
+        .map(|p| {
+            format!(
+                "Cross-Origin Request Warning: The Same Origin Policy will disallow reading the \
+                 remote resource at {} soon. (Reason: When the `Access-Control-Allow-Headers` is \
+                 `*`, the `Authorization` header is not covered. To include the `Authorization` \
+                 header, it must be explicitly listed in CORS header \
+                 `Access-Control-Allow-Headers`).",
+                p.url
+            )
+        })
+        .collect()
+}
+
+/// The lines for the fetch's failure, if it failed.
+fn failure_lines(browser: Browser, init: &RequestInit, outcome: &Outcome) -> Vec<String> {
     let Some(error) = &outcome.error else {
         return Vec::new();
     };
@@ -33,10 +67,11 @@ pub fn lines(browser: Browser, init: &RequestInit, outcome: &Outcome) -> Vec<Str
 }
 
 /// The message `browser` gives for its verdict in `outcome`, as reports carry it: Chromium's
-/// and WebKit's reason, Firefox's first whole line (`None`: no CORS message).
+/// and WebKit's reason, Firefox's first whole line about the failure, warnings left out
+/// (`None`: no CORS message).
 pub fn message(browser: Browser, init: &RequestInit, outcome: &Outcome) -> Option<String> {
     match browser {
-        Browser::Firefox => lines(browser, init, outcome).into_iter().next(),
+        Browser::Firefox => failure_lines(browser, init, outcome).into_iter().next(),
         _ => outcome.error.as_ref().and_then(|e| e.message(browser)),
     }
 }

@@ -74,6 +74,8 @@ pub struct PreflightSent {
     pub url: String,
     pub origin: String,
     pub ask: PreflightAsk,
+    /// The response let `Authorization` through only under `*` (see `PreflightGrant`).
+    pub authorization_by_wildcard: bool,
 }
 
 /// Everything the agent did and decided for one fetch.
@@ -343,6 +345,7 @@ impl<C: Clock> Agent<C> {
             url: url.to_string(),
             origin: origin.clone(),
             ask,
+            authorization_by_wildcard: false,
         });
         match judge_with(
             request,
@@ -353,6 +356,9 @@ impl<C: Clock> Agent<C> {
             &response.headers,
         ) {
             Ok(grant) => {
+                if let Some(sent) = out.preflights.last_mut() {
+                    sent.authorization_by_wildcard = grant.authorization_by_wildcard;
+                }
                 self.cache
                     .store(self.clock.now(), &origin, url.as_str(), &grant);
                 Ok(Ok(()))

@@ -60,6 +60,8 @@ pub struct PreflightGrant {
     pub max_age: u64,
     /// Whether the preflight was for a request with credentials.
     pub credentials: bool,
+    /// `Authorization` got through only under `*` (a browser that lets it; Firefox warns).
+    pub authorization_by_wildcard: bool,
 }
 
 /// A refused preflight response.
@@ -217,9 +219,16 @@ pub fn judge_with(
             ));
         }
     }
+    let authorization_by_wildcard = wildcard_covers_authorization
+        && !listed("authorization")
+        && request
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("authorization"));
     // Steps 7.8-7.9.
     let max_age = profile.max_age(get(headers, "access-control-max-age").as_deref());
     Ok(PreflightGrant {
+        authorization_by_wildcard,
         methods,
         headers: allowed_headers
             .into_iter()
