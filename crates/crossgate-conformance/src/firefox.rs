@@ -6,9 +6,10 @@
 //! does not expect), sends `session.new`, subscribes to `log.entryAdded` and navigates the one
 //! browsing context to the first page. Every console message arrives as a `log.entryAdded`
 //! event; the CORS failures are entries of type `javascript` whose text starts with
-//! `Cross-Origin Request Blocked: `. CORS warnings, which `log.entryAdded` leaves out, come over
-//! a BiDi channel from a listener in the parent process (`--remote-allow-system-access`; see
-//! `forward_warnings`). No geckodriver is involved.
+//! `Cross-Origin Request Blocked: `. CORS warnings, which `log.entryAdded` leaves out, and
+//! with them, to keep the order, every CORS message, come over a BiDi channel from a listener in
+//! the parent process instead (`--remote-allow-system-access`; see `forward_cors_messages`). No
+//! geckodriver is involved.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -121,7 +122,7 @@ pub async fn launch(
         json!({"events": ["log.entryAdded", "script.message"]}),
     )
     .await?;
-    forward_warnings(&mut bidi).await?;
+    forward_cors_messages(&mut bidi).await?;
     let tree = bidi.command("browsingContext.getTree", json!({})).await?;
     let context = tree["contexts"][0]["context"]
         .as_str()
@@ -135,14 +136,20 @@ pub async fn launch(
     Ok(Browser::new(child, console, vec![stderr_task, bidi.reader]))
 }
 
-/// The BiDi channel that carries Firefox's CORS warnings to the harness.
-const WARNINGS_CHANNEL: &str = "crossgate-cors-warnings";
+/// The BiDi channel that carries Firefox's CORS messages to the harness.
+const CORS_CHANNEL: &str = "crossgate-cors-messages";
+
+/// How every Firefox CORS message starts: `Cross-Origin Request Blocked: ` for a failure,
+/// `Cross-Origin Request Warning: ` for a warning.
+const CORS_PREFIX: &str = "Cross-Origin Request ";
 
 /// Firefox prints some CORS messages as warnings ("Cross-Origin Request Warning: ..."), which
 /// `log.entryAdded` leaves out (it reports errors only). With `--remote-allow-system-access`, a
 /// listener on the parent process's console service, which receives every content process's
-/// messages, sends each such warning over a BiDi channel (`script.message`).
-async fn forward_warnings(bidi: &mut Bidi) -> Result<(), String> {
+/// messages in the order they were logged, sends each CORS message, error or warning, over a
+/// BiDi channel (`script.message`). Taking errors from `log.entryAdded` and warnings from the
+/// channel would lose their order: the two streams are not synchronised.
+async fn forward_cors_messages(bidi: &mut Bidi) -> Result<(), String> {
     let tree = bidi
         .command("browsingContext.getTree", json!({"moz:scope": "chrome"}))
         .await?;
@@ -150,12 +157,11 @@ async fn forward_warnings(bidi: &mut Bidi) -> Result<(), String> {
         .as_str()
         .ok_or_else(|| format!("Firefox reported no chrome context: {tree}"))?
         .to_owned();
-    let listener = r#"(send) => {
+    let listener = r#"(send, CORS_PREFIX) => {
         Services.console.registerListener({
             observe(m) {
                 if (m instanceof Ci.nsIScriptError
-                    && (m.flags & Ci.nsIScriptError.warningFlag)
-                    && m.errorMessage.startsWith("Cross-Origin Request Warning")) {
+                    && m.errorMessage.startsWith(CORS_PREFIX)) {
                     send(m.errorMessage);
                 }
             },
@@ -167,7 +173,10 @@ async fn forward_warnings(bidi: &mut Bidi) -> Result<(), String> {
             "functionDeclaration": listener,
             "awaitPromise": false,
             "target": {"context": chrome},
-            "arguments": [{"type": "channel", "value": {"channel": WARNINGS_CHANNEL}}],
+            "arguments": [
+                {"type": "channel", "value": {"channel": CORS_CHANNEL}},
+                {"type": "string", "value": CORS_PREFIX},
+            ],
         }),
     )
     .await?;
@@ -185,7 +194,7 @@ type Sink = SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
 
 /// A WebDriver BiDi connection: commands (sent one at a time) wait for their answer by id;
-/// `log.entryAdded` events go to the console.
+/// CORS messages from the channel and other `log.entryAdded` events go to the console.
 struct Bidi {
     sink: Sink,
     pending: Pending,
@@ -217,10 +226,11 @@ impl Bidi {
                     }
                 } else if value["method"] == "log.entryAdded"
                     && let Some(text) = value["params"]["text"].as_str()
+                    && !text.starts_with(CORS_PREFIX)
                 {
                     push(&console, text.to_owned());
                 } else if value["method"] == "script.message"
-                    && value["params"]["channel"] == WARNINGS_CHANNEL
+                    && value["params"]["channel"] == CORS_CHANNEL
                     && let Some(text) = value["params"]["data"]["value"].as_str()
                 {
                     push(&console, text.to_owned());
