@@ -266,7 +266,8 @@ async fn connecting_too_long_is_504_and_a_refused_connection_502() {
         assert!(started.elapsed() < Duration::from_secs(5));
         drop((listener, fillers));
 
-        let down = Upstream::parse(&format!("http://{}", closed_port().await)).unwrap();
+        let closed = closed_port().await;
+        let down = Upstream::parse(&format!("http://{}", closed.addr)).unwrap();
         let gateway = RunningGateway::start_config(config(down)).await;
         let (status, headers, body) = get(gateway.url("/"), Some(ALLOWED)).await;
         assert_eq!(status, 502);

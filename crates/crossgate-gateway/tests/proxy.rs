@@ -369,7 +369,8 @@ async fn forwarded_headers_host_and_base_path() {
 #[tokio::test]
 async fn an_unreachable_upstream_is_a_502_with_the_cors_headers_the_origin_is_entitled_to() {
     bounded(async {
-        let down = Upstream::parse(&format!("http://{}", closed_port().await)).unwrap();
+        let closed = closed_port().await;
+        let down = Upstream::parse(&format!("http://{}", closed.addr)).unwrap();
         let gateway = RunningGateway::start(down).await;
 
         let request = Request::get(gateway.url("/items"))

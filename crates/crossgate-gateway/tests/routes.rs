@@ -292,7 +292,8 @@ async fn a_route_can_keep_the_upstreams_own_cors_answers() {
                 .unwrap()
         })
         .await;
-        let down = Upstream::parse(&format!("http://{}", closed_port().await)).unwrap();
+        let closed = closed_port().await;
+        let down = Upstream::parse(&format!("http://{}", closed.addr)).unwrap();
         let mut config = config(upstream.upstream());
         config.routes = vec![
             RouteConfig {

@@ -437,10 +437,20 @@ pub async fn read_head(stream: &mut TcpStream) -> Vec<u8> {
     head
 }
 
-/// A port nothing listens on: bound, then released.
-pub async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    addr
+/// A port nothing listens on, held for as long as the value lives: bound but never listening,
+/// so a connection is refused, and no other test's port 0 can be given the same port (releasing
+/// it instead let a concurrent test's upstream take it over).
+pub struct ClosedPort {
+    _socket: tokio::net::TcpSocket,
+    pub addr: SocketAddr,
+}
+
+pub async fn closed_port() -> ClosedPort {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    ClosedPort {
+        _socket: socket,
+        addr,
+    }
 }
