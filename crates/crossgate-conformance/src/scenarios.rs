@@ -1552,50 +1552,23 @@ fn redirects(g: &mut Gen) {
     );
     // Over several origins: once a hop has left for another origin, the origin is `null`
     // (Fetch §4.4 HTTP-redirect fetch, step 14's tainted origin flag).
-    type Route<'a> = (Vec<Target>, Option<&'a str>, Option<&'a str>);
-    let routes: Vec<Route> = vec![
-        (vec![Target::A, Target::B, Target::X], Some("*"), Some("*")),
-        (
-            vec![Target::A, Target::B, Target::X],
-            Some("*"),
-            Some("null"),
-        ),
-        (
-            vec![Target::A, Target::B, Target::X],
-            Some("*"),
-            Some(o.as_str()),
-        ),
-        (
-            vec![Target::A, Target::B, Target::A],
-            Some("*"),
-            Some("null"),
-        ),
-        (
-            vec![Target::A, Target::B, Target::A],
-            Some("*"),
-            Some(o.as_str()),
-        ),
-        (
-            vec![Target::A, Target::B, Target::X],
-            Some(o.as_str()),
-            Some("*"),
-        ),
-        (vec![Target::A, Target::B, Target::X], None, Some("*")),
-        (
-            vec![Target::A, Target::X, Target::B, Target::Page],
-            Some("*"),
-            Some("null"),
-        ),
-        (
-            vec![Target::A, Target::X, Target::B, Target::Page],
-            Some("*"),
-            Some(o.as_str()),
-        ),
-        (
-            vec![Target::Page, Target::A, Target::Page, Target::B],
-            Some("*"),
-            Some("*"),
-        ),
+    let abx = [Target::A, Target::B, Target::X];
+    let aba = [Target::A, Target::B, Target::A];
+    let axbp = [Target::A, Target::X, Target::B, Target::Page];
+    let papb = [Target::Page, Target::A, Target::Page, Target::B];
+    let page = o.as_str();
+    type Route<'a> = (&'a [Target], Option<&'a str>, Option<&'a str>);
+    let routes: [Route; 10] = [
+        (&abx, Some("*"), Some("*")),
+        (&abx, Some("*"), Some("null")),
+        (&abx, Some("*"), Some(page)),
+        (&aba, Some("*"), Some("null")),
+        (&aba, Some("*"), Some(page)),
+        (&abx, Some(page), Some("*")),
+        (&abx, None, Some("*")),
+        (&axbp, Some("*"), Some("null")),
+        (&axbp, Some("*"), Some(page)),
+        (&papb, Some("*"), Some("*")),
     ];
     for (route, hop, last) in routes {
         let names: Vec<String> = route.iter().map(|t| format!("{t:?}")).collect();

@@ -193,11 +193,12 @@ pub fn judge_with(
     let listed = |name: &str| allowed_headers.iter().any(|h| h.eq_ignore_ascii_case(name));
     // Step 7.6: `*` never covers `Authorization` (unless the browser departs from this).
     let wildcard_covers_authorization = profile.wildcard_covers_authorization && !include && star;
-    if let Some((name, _)) = request
+    let unlisted_non_wildcard = request
         .headers
         .iter()
         .find(|(n, _)| header::is_cors_non_wildcard_request_header_name(n.as_bytes()))
-        && !listed(name)
+        .filter(|(n, _)| !listed(n));
+    if let Some((name, _)) = unlisted_non_wildcard
         && !wildcard_covers_authorization
     {
         return Err(failure(
@@ -205,6 +206,8 @@ pub fn judge_with(
             name,
         ));
     }
+    // Past the check with `Authorization` unlisted: only `*` let it through.
+    let authorization_by_wildcard = unlisted_non_wildcard.is_some();
     // Step 7.7: every CORS-unsafe name is listed, or `*` without credentials.
     for unsafe_name in unsafe_names {
         if !listed(unsafe_name) && (include || !star) {
@@ -219,12 +222,6 @@ pub fn judge_with(
             ));
         }
     }
-    let authorization_by_wildcard = wildcard_covers_authorization
-        && !listed("authorization")
-        && request
-            .headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("authorization"));
     // Steps 7.8-7.9.
     let max_age = profile.max_age(get(headers, "access-control-max-age").as_deref());
     Ok(PreflightGrant {

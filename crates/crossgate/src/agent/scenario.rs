@@ -99,18 +99,26 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Header pairs of the input. A name that is not a token is an input error in a response;
-/// in a request it is what script passed, and `fetch()` refuses it (a TypeError).
+/// Who wrote a list of header pairs in the input.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// Script, for `fetch()`: a name that is not a token is what script passed, and `fetch()`
+    /// refuses it (a TypeError, judged later); values are ByteStrings.
+    ByScript,
+    /// A server: the name must be a token; values are sent as written (UTF-8).
+    ByServer,
+}
+
+/// Header pairs of the input, as bytes.
 fn header_pairs(
     pairs: &[(String, String)],
     what: &str,
-    names_checked: bool,
-    byte_string: bool,
+    written: Written,
 ) -> Result<Vec<(String, Vec<u8>)>, ScenarioError> {
     pairs
         .iter()
         .map(|(name, value)| {
-            if names_checked && !is_token(name.as_bytes()) {
+            if written == Written::ByServer && !is_token(name.as_bytes()) {
                 return Err(ScenarioError(format!(
                     "{what}: `{name}` is not a header name"
                 )));
@@ -120,7 +128,7 @@ fn header_pairs(
                     "{what}: the value of `{name}` contains NUL, CR or LF"
                 )));
             }
-            let bytes = if byte_string {
+            let bytes = if written == Written::ByScript {
                 // Script's header values are ByteStrings (WebIDL): each character up to U+00FF
                 // becomes one byte, as `fetch()` sends it; anything above is a TypeError.
                 value
@@ -169,7 +177,7 @@ impl Scenario {
             origin,
             url,
             method: self.request.method.clone(),
-            headers: header_pairs(&self.request.headers, "request.headers", false, true)?,
+            headers: header_pairs(&self.request.headers, "request.headers", Written::ByScript)?,
             credentials: self.request.credentials,
             mode: self.request.mode,
             referrer_policy: self.request.referrer_policy,
@@ -191,8 +199,7 @@ impl Scenario {
                             headers: header_pairs(
                                 &r.headers,
                                 &format!("responses.{what}[{i}].headers"),
-                                true,
-                                false,
+                                Written::ByServer,
                             )?,
                         })
                     })
