@@ -433,7 +433,10 @@ pub async fn run(browser: &Installed, filter: Option<&str>) -> Result<Summary, S
             let lines: Vec<CorsLine> = run
                 .console
                 .iter()
-                .filter(|l| line_job(&l.line) == Some(job.id.as_str()))
+                .filter(|l| {
+                    let job_of = l.during.as_deref().and_then(line_job);
+                    job_of.or_else(|| line_job(&l.line)) == Some(job.id.as_str())
+                })
                 .cloned()
                 .collect();
             let results = run.results[b].get(k).cloned().unwrap_or_default();

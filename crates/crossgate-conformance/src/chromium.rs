@@ -71,6 +71,7 @@ pub fn cors_line(message: &str) -> Option<CorsLine> {
         url,
         line: message.to_owned(),
         reason: message[at + MARK.len()..].to_owned(),
+        during: None,
     })
 }
 

@@ -1,8 +1,8 @@
 //! The browser engines the matrices run in, behind one interface: find the installed browser,
 //! start it headless on a page with a new profile, collect its console lines, stop it. Each
 //! engine's own module knows how to start it and where its console comes from (Chromium:
-//! stderr; Firefox: WebDriver BiDi); the matrices only see [`Engine`], [`Installed`] and
-//! [`Browser`].
+//! stderr; Firefox: WebDriver BiDi; WebKit: stderr, under a virtual X server); the matrices only
+//! see [`Engine`], [`Installed`] and [`Browser`].
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,6 +17,8 @@ use tokio::task::JoinHandle;
 pub enum Engine {
     Chromium,
     Firefox,
+    /// WebKitGTK's MiniBrowser: WebCore, where Safari's CORS checks and messages live.
+    Webkit,
 }
 
 impl Engine {
@@ -30,6 +32,7 @@ impl Engine {
         match self {
             Engine::Chromium => crossgate::browser::Browser::Chromium,
             Engine::Firefox => crossgate::browser::Browser::Firefox,
+            Engine::Webkit => crossgate::browser::Browser::Webkit,
         }
     }
 
@@ -38,6 +41,7 @@ impl Engine {
         match self {
             Engine::Chromium => "CROSSGATE_CHROMIUM",
             Engine::Firefox => "CROSSGATE_FIREFOX",
+            Engine::Webkit => "CROSSGATE_WEBKIT",
         }
     }
 
@@ -46,6 +50,7 @@ impl Engine {
         match self {
             Engine::Chromium => "CROSSGATE_REQUIRE_CHROMIUM",
             Engine::Firefox => "CROSSGATE_REQUIRE_FIREFOX",
+            Engine::Webkit => "CROSSGATE_REQUIRE_WEBKIT",
         }
     }
 
@@ -54,6 +59,7 @@ impl Engine {
         match self {
             Engine::Chromium => "scripts/install-chromium",
             Engine::Firefox => "scripts/install-firefox",
+            Engine::Webkit => "scripts/install-webkit",
         }
     }
 
@@ -67,19 +73,54 @@ impl Engine {
                 "google-chrome-stable",
             ],
             Engine::Firefox => &["firefox-esr", "firefox"],
+            // Not on `PATH` in any distribution: see `Engine::places`.
+            Engine::Webkit => &[],
         }
     }
 
-    /// The CORS failure in a console message of this engine, if it is one.
-    pub fn cors_line(self, message: &str) -> Option<CorsLine> {
+    /// Where the browser is installed off `PATH`, tried after it.
+    const fn places(self) -> &'static [&'static str] {
         match self {
-            Engine::Chromium => crate::chromium::cors_line(message),
-            Engine::Firefox => crate::firefox::cors_line(message),
+            Engine::Webkit => crate::webkit::MINIBROWSER_PLACES,
+            _ => &[],
         }
     }
 
-    /// `$<binary_var>`, or the first of [`Engine::names`] on `PATH`; its `--version` must
-    /// answer within 30 seconds.
+    /// Whether the engine reads the pages' marker lines (see `runner::Pages::markers`) to
+    /// attribute the console lines that name no URL: it then runs one fetch at a time.
+    pub const fn needs_markers(self) -> bool {
+        matches!(self, Engine::Webkit)
+    }
+
+    /// The CORS message in a console line of this engine, if it is one.
+    pub fn cors_line(self, line: &ConsoleLine) -> Option<CorsLine> {
+        match self {
+            Engine::Chromium => crate::chromium::cors_line(&line.message),
+            Engine::Firefox => crate::firefox::cors_line(&line.message),
+            Engine::Webkit => crate::webkit::cors_line(line),
+        }
+    }
+
+    /// How to ask the browser at `path` its version.
+    fn version_command(self, path: &Path) -> Result<Command, NotFound> {
+        match self {
+            // MiniBrowser needs a display even for `--version`.
+            Engine::Webkit => crate::webkit::under_xvfb(path)
+                .map(|mut c| {
+                    c.arg("--version");
+                    c
+                })
+                .map_err(NotFound),
+            _ => {
+                let mut command = Command::new(path);
+                command.arg("--version");
+                Ok(command)
+            }
+        }
+    }
+
+    /// `$<binary_var>`, or the first of [`Engine::names`] on `PATH`, or the first of its usual
+    /// places off `PATH`; its `--version` must answer within 30 seconds.
     pub async fn find(self) -> Result<Installed, NotFound> {
         let var = self.binary_var();
         let path = match std::env::var_os(var) {
@@ -97,17 +138,24 @@ impl Engine {
                 .names()
                 .iter()
                 .find_map(|n| on_path(n))
+                .or_else(|| {
+                    self.places()
+                        .iter()
+                        .map(PathBuf::from)
+                        .find(|p| is_executable(p))
+                })
                 .ok_or_else(|| {
+                    let tried: Vec<&str> =
+                        self.names().iter().chain(self.places()).copied().collect();
                     NotFound(format!(
-                        "none of {} is on PATH (install it with {}, or set {var})",
-                        self.names().join(", "),
+                        "none of {} is installed (install it with {}, or set {var})",
+                        tried.join(", "),
                         self.install_script()
                     ))
                 })?,
         };
-        let mut command = Command::new(&path);
+        let mut command = self.version_command(&path)?;
         command
-            .arg("--version")
             .stdin(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true);
@@ -165,7 +213,7 @@ pub struct Installed {
     pub engine: Engine,
     pub path: PathBuf,
     /// What `--version` prints (`Chromium 156.0.8078.79 built on Debian ...`,
-    /// `Mozilla Firefox 153.8.0esr`).
+    /// `Mozilla Firefox 153.8.0esr`, `WebKitGTK 2.50.6`).
     pub version: String,
 }
 
@@ -189,6 +237,7 @@ impl Installed {
         match self.engine {
             Engine::Chromium => crate::chromium::launch(self, url, profile_dir),
             Engine::Firefox => crate::firefox::launch(self, url, profile_dir).await,
+            Engine::Webkit => crate::webkit::launch(self, url, profile_dir),
         }
     }
 }
@@ -212,6 +261,9 @@ pub fn spawn(installed: &Installed, mut command: Command) -> Result<Child, Strin
 pub struct ConsoleLine {
     pub at: Instant,
     pub message: String,
+    /// The URL of the fetch the page had last announced when the message was printed (engines
+    /// that read marker lines; see [`Engine::needs_markers`]).
+    pub fetch: Option<String>,
 }
 
 /// Where an engine's console lines are collected.
@@ -219,9 +271,15 @@ pub type Console = Arc<Mutex<Vec<ConsoleLine>>>;
 
 /// Appends a message to a console.
 pub fn push(console: &Console, message: String) {
+    push_during(console, message, None);
+}
+
+/// Appends a message printed while the page was running the fetch of `fetch`.
+pub fn push_during(console: &Console, message: String, fetch: Option<String>) {
     console.lock().expect("console lock").push(ConsoleLine {
         at: Instant::now(),
         message,
+        fetch,
     });
 }
 
@@ -233,6 +291,9 @@ pub struct CorsLine {
     pub url: String,
     pub line: String,
     pub reason: String,
+    /// The fetch the page had announced when the line was printed (engines that read marker
+    /// lines).
+    pub during: Option<String>,
 }
 
 /// A running browser: its process (in a process group of its own), its console, and the tasks
@@ -241,6 +302,9 @@ pub struct Browser {
     child: Child,
     console: Console,
     tasks: Vec<JoinHandle<()>>,
+    /// Whether SIGTERM goes to the whole process group (a wrapper such as `xvfb-run` does not
+    /// pass it on) rather than to the started process alone.
+    terminate_group: bool,
 }
 
 impl Browser {
@@ -250,7 +314,15 @@ impl Browser {
             child,
             console,
             tasks,
+            terminate_group: false,
         }
+    }
+
+    /// Stopping sends SIGTERM to every process of the group, for a browser started under a
+    /// wrapper.
+    pub fn terminating_group(mut self) -> Browser {
+        self.terminate_group = true;
+        self
     }
 
     /// The console messages so far.
@@ -281,14 +353,15 @@ impl Browser {
         }
     }
 
-    /// Stops the browser: SIGTERM to the process it started, then, after 5 seconds, SIGKILL to
-    /// its process group. Returns the console messages.
+    /// Stops the browser: SIGTERM to the process it started (or its group), then, after 5
+    /// seconds, SIGKILL to its process group. Returns the console messages.
     pub async fn stop(mut self) -> Vec<ConsoleLine> {
         if let Some(pid) = self.child.id() {
             let pid = pid as libc::pid_t;
+            let target = if self.terminate_group { -pid } else { pid };
             // SAFETY: signals a process (group) this harness started, by its id.
             unsafe {
-                libc::kill(pid, libc::SIGTERM);
+                libc::kill(target, libc::SIGTERM);
             }
             let exited = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
             // SAFETY: as above; the group id is the id of the process started with

@@ -298,6 +298,7 @@ pub fn cors_line(message: &str) -> Option<CorsLine> {
         url: url.to_owned(),
         line: message.to_owned(),
         reason: reason.strip_suffix(").").unwrap_or(reason).to_owned(),
+        during: None,
     })
 }
 

@@ -1,6 +1,7 @@
 //! # crossgate-conformance
 //!
-//! crossgate against real browsers. Headless Chromium and Firefox are the oracles, driven
+//! crossgate against real browsers. Headless Chromium, Firefox and WebKit (WebKitGTK's
+//! MiniBrowser under a virtual X server) are the oracles, driven
 //! through one interface ([`engine`]: find the browser, start it on a page with a new profile,
 //! collect its console, stop it):
 //!
@@ -12,9 +13,9 @@
 //!   actix-web middleware and the gateway, fetched from several page origins; what the browser
 //!   lets script do must be what the policy intends.
 //!
-//! `tests/chromium.rs` and `tests/firefox.rs` run both ([`suite`]) whenever the browser is found
-//! (see [`engine::Engine::find`]), say loudly when they skip them, and fail instead of skipping
-//! when `CROSSGATE_REQUIRE_CHROMIUM=1` / `CROSSGATE_REQUIRE_FIREFOX=1` (CI sets both).
+//! `tests/chromium.rs`, `tests/firefox.rs` and `tests/webkit.rs` run both ([`suite`]) whenever
+//! the browser is found (see [`engine::Engine::find`]), say loudly when they skip them, and fail
+//! instead of skipping when `CROSSGATE_REQUIRE_<ENGINE>=1` (CI sets all three).
 
 pub mod agent_matrix;
 pub mod chromium;
@@ -26,3 +27,4 @@ pub mod runner;
 pub mod scenarios;
 pub mod scripted;
 pub mod suite;
+pub mod webkit;

@@ -6,7 +6,7 @@
 //! the next batch's page. The run ends when every batch has reported, or at the time limit.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -78,7 +78,11 @@ pub struct Pages {
     reported: AtomicUsize,
     done: watch::Sender<bool>,
     step_hook: Option<StepHook>,
-    /// How many jobs a page runs at once.
+    /// Whether the pages log `crossgate-fetch <url>` before each fetch and run one job at a
+    /// time, for an engine whose console lines do not all name their URL (set by [`Pages::run`]
+    /// from [`crate::engine::Engine::needs_markers`]).
+    markers: AtomicBool,
+    /// How many jobs a page runs at once (without markers).
     pub concurrency: usize,
     /// The time limit of each fetch, in milliseconds.
     pub fetch_timeout_ms: u64,
@@ -104,6 +108,7 @@ async function step(job, i) {
     await fetch('/step', {method: 'POST', body: job.id + ' ' + i});
   }
   if (s.wait_ms) await sleep(s.wait_ms);
+  if (MARKERS) console.log('crossgate-fetch ' + s.url);
   const init = {method: s.method, headers: s.headers, credentials: s.credentials, mode: s.mode,
                 signal: AbortSignal.timeout(FETCH_TIMEOUT)};
   if (s.referrer_policy) init.referrerPolicy = s.referrer_policy;
@@ -147,6 +152,7 @@ impl Pages {
             reported: AtomicUsize::new(0),
             done: watch::channel(false).0,
             step_hook,
+            markers: AtomicBool::new(false),
             concurrency: 12,
             fetch_timeout_ms: 20_000,
         })
@@ -172,11 +178,14 @@ impl Pages {
             .expect("jobs serialise")
             .replace('<', "\\u003c");
         let next = serde_json::to_string(&next).expect("a string serialises");
+        let markers = self.markers.load(Ordering::SeqCst);
+        let concurrency = if markers { 1 } else { self.concurrency };
         let html = format!(
             "<!doctype html><meta charset=utf-8><title>crossgate conformance {index}</title>\
              <script>\nconst JOBS = {jobs};\nconst BATCH = {index};\nconst NEXT = {next};\n\
-             const CONCURRENCY = {};\nconst FETCH_TIMEOUT = {};\n{RUNNER_JS}</script>\n",
-            self.concurrency, self.fetch_timeout_ms
+             const CONCURRENCY = {concurrency};\nconst MARKERS = {markers};\n\
+             const FETCH_TIMEOUT = {};\n{RUNNER_JS}</script>\n",
+            self.fetch_timeout_ms
         );
         RawResponse::with_body(200, "text/html; charset=utf-8", html.into_bytes())
     }
@@ -253,6 +262,7 @@ impl Pages {
     pub async fn run(&self, browser: &Installed, limit: Duration) -> Result<RunResult, String> {
         let started = Instant::now();
         let engine = browser.engine;
+        self.markers.store(engine.needs_markers(), Ordering::SeqCst);
         let profile = ProfileDir::new(engine.name())?;
         let mut browser = browser.launch(&self.start_url(), &profile.0).await?;
         let mut done = self.done.subscribe();
@@ -305,10 +315,7 @@ impl Pages {
             .collect();
         Ok(RunResult {
             results,
-            console: console
-                .iter()
-                .filter_map(|l| engine.cors_line(&l.message))
-                .collect(),
+            console: console.iter().filter_map(|l| engine.cors_line(l)).collect(),
             messages: console.into_iter().map(|l| l.message).collect(),
             elapsed: started.elapsed(),
         })
