@@ -104,11 +104,14 @@ fn check(
         "origin_sent" => serde_json::to_value(&outcome.origin_sent).unwrap(),
         "exposed_headers" => serde_json::to_value(&outcome.exposed_headers).unwrap(),
         "notes" => Value::from(outcome.notes.len()),
-        "firefox_console" => {
-            if browser != Some(Browser::Firefox) {
+        // Every console line of one browser: `firefox_console`, `webkit_console`.
+        _ if key.ends_with("_console") => {
+            let Some(browser) = browser.filter(|b| {
+                key.strip_suffix("_console") == Some(b.name().to_ascii_lowercase().as_str())
+            }) else {
                 return Ok(());
-            }
-            serde_json::to_value(console::lines(Browser::Firefox, init, outcome)).unwrap()
+            };
+            serde_json::to_value(console::lines(browser, init, outcome)).unwrap()
         }
         "message" => {
             let Some(browser) = browser else {

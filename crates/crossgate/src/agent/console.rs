@@ -7,8 +7,12 @@
 //! then "CORS request did not succeed" (without a status) for each request that fails because
 //! of it: the request a refused preflight guarded, the preflight itself where it was redirected,
 //! and a CORS request whose redirect the network refused (measured against Firefox 153.8.0esr
-//! by the agent matrix of `crossgate-conformance`). WebKit's lines are not modelled yet: its
-//! engine has not been run against the matrix.
+//! by the agent matrix of `crossgate-conformance`).
+//!
+//! WebKit prints the reason (a redirect's prefixed with "Cross-origin redirection to <target>
+//! denied by Cross-Origin Resource Sharing policy: "), then "Fetch API cannot load <url> due to
+//! access control checks." for the URL whose response failed (measured against WebKitGTK 2.50.6,
+//! whose WebCore is Safari's).
 
 use super::check::cors_check;
 use super::engine::{Incoming, Outcome};
@@ -62,7 +66,50 @@ fn failure_lines(browser: Browser, init: &RequestInit, outcome: &Outcome) -> Vec
             .into_iter()
             .collect(),
         Browser::Firefox => firefox(init, outcome, error),
-        Browser::Webkit => Vec::new(),
+        Browser::Webkit => webkit(outcome, error),
+    }
+}
+
+fn webkit(outcome: &Outcome, error: &CorsError) -> Vec<String> {
+    // The last exchange: the one whose response failed, or that redirected.
+    let last = outcome.exchanges.last();
+    let failed_url = last.map_or(error.url.clone(), |x| x.request.url.to_string());
+    let cannot_load =
+        || format!("Fetch API cannot load {failed_url} due to access control checks.");
+    match error.code {
+        // `mode: "same-origin"` to another origin: refused before any request.
+        ErrorCode::DisallowedByMode => vec![format!("Fetch API cannot load {}.", error.url)],
+        ErrorCode::TooManyRedirects => vec![
+            "Load cannot follow more than 20 redirections".to_owned(),
+            cannot_load(),
+        ],
+        _ => {
+            let Some(reason) = error.message(Browser::Webkit) else {
+                return Vec::new();
+            };
+            // A redirect refused, or whose response failed the CORS check, names its target.
+            let target = last.and_then(|x| {
+                let location = redirect_location(x.response.status, &x.response.headers)?;
+                x.request.url.join(&String::from_utf8_lossy(location)).ok()
+            });
+            let first = match target {
+                Some(mut target)
+                    if error.stage != Stage::Preflight
+                        && !(error.code == ErrorCode::CorsDisabledScheme
+                            && target.scheme() == "ftp") =>
+                {
+                    // Named without its user name and password (the reason quotes them).
+                    let _ = target.set_username("");
+                    let _ = target.set_password(None);
+                    format!(
+                        "Cross-origin redirection to {target} denied by Cross-Origin Resource \
+                         Sharing policy: {reason}"
+                    )
+                }
+                _ => reason,
+            };
+            vec![first, cannot_load()]
+        }
     }
 }
 

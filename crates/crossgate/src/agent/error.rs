@@ -354,11 +354,16 @@ impl CorsError {
             ErrorCode::HeaderDisallowedByPreflightResponse => {
                 format!("Request header field {h} is not allowed by Access-Control-Allow-Headers.")
             }
-            ErrorCode::RedirectContainsCredentials => {
-                format!("redirection URL {} has credentials", self.url)
-            }
+            // The target, with its user name and password.
+            ErrorCode::RedirectContainsCredentials => format!(
+                "redirection URL {} has credentials",
+                self.parameter.as_deref().unwrap_or(&self.url)
+            ),
+            // WebKit's network process refuses `ftp:` itself.
+            ErrorCode::CorsDisabledScheme if h == "ftp" => "FTP URLs are disabled".to_owned(),
             ErrorCode::CorsDisabledScheme => {
-                "Cross origin requests are only supported for HTTP.".to_owned()
+                "not allowed to follow a cross-origin CORS redirection with non CORS scheme"
+                    .to_owned()
             }
             _ => "The response is invalid.".to_owned(),
         }

@@ -239,6 +239,8 @@ impl Profile {
             max_age_parsing: MaxAgeParsing::Spec,
             preflight_order: PreflightOrder::StatusOrigin,
             cache_model: CacheModel::WholeResult,
+            // Measured: `*` lets `Authorization` through, without a message.
+            wildcard_covers_authorization: true,
             ..Profile::spec()
         }
     }
