@@ -19,10 +19,6 @@ fn say(text: &str) {
     let _ = writeln!(err, "{text}");
 }
 
-/// Engines whose agent matrix reports its disagreements without failing, while they are being
-/// resolved (issue 19: WebKit, until every disagreement is fixed or documented).
-const AGENT_REPORT_ONLY: &[Engine] = &[Engine::Webkit];
-
 /// Runs both matrices in `engine`; the exit code of the test binary.
 pub fn main(engine: Engine) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -72,15 +68,7 @@ async fn run(engine: Engine) -> ExitCode {
             }
             say(&summary.line());
             if !summary.disagreements.is_empty() {
-                if AGENT_REPORT_ONLY.contains(&engine) {
-                    say(&format!(
-                        "agent matrix: {} disagreements with {engine} REPORTED, not failed: they \
-                         are being resolved",
-                        summary.disagreements.len()
-                    ));
-                } else {
-                    failed = true;
-                }
+                failed = true;
             }
             if filter.is_none() && summary.scenarios < 300 {
                 say(&format!(

@@ -124,7 +124,8 @@ impl Entry {
 
     fn header_ok(&self, p: &Profile, headers: &[String], name: &str) -> bool {
         headers.iter().any(|h| h.eq_ignore_ascii_case(name))
-            || (!is_cors_non_wildcard_request_header_name(name.as_bytes())
+            || ((p.cached_wildcard_covers_authorization
+                || !is_cors_non_wildcard_request_header_name(name.as_bytes()))
                 && self.wildcard(p, headers))
     }
 }
@@ -162,7 +163,7 @@ impl PreflightCache {
 
     /// Whether the cache spares `lookup` a preflight (Fetch §4.4 step 1's condition, negated).
     /// Expired entries go first; under the whole-result model a result that does not cover the
-    /// request is dropped, as Chromium does, so the new preflight replaces it.
+    /// request is dropped, as Chromium does, so the new preflight replaces it (not in WebKit).
     pub fn covers(&mut self, now: Duration, lookup: &Lookup<'_>) -> bool {
         self.entries.retain(|e| e.expires > now);
         let p = self.profile;
@@ -203,7 +204,9 @@ impl PreflightCache {
                         .unsafe_headers
                         .iter()
                         .all(|name| e.header_ok(&p, headers, name));
-                if !covered {
+                // Chromium drops it, so the new preflight replaces it even if that one fails;
+                // WebKit keeps it until a successful preflight replaces it.
+                if !covered && p.preflight_failure_clears_cache {
                     self.entries.remove(i);
                 }
                 covered

@@ -12,6 +12,13 @@ pub const SAFELISTED_TOTAL_LIMIT: usize = 1024;
 
 /// Whether (name, value) is a CORS-safelisted request header for this agent.
 pub fn is_safelisted(name: &str, value: &[u8], profile: &Profile) -> bool {
+    let lenient;
+    let value = if profile.range_lenient_unit_and_sign && name.eq_ignore_ascii_case("range") {
+        lenient = lenient_range(value);
+        lenient.as_slice()
+    } else {
+        value
+    };
     if !is_cors_safelisted_request_header(name.as_bytes(), value) {
         return profile.extra_safelisted_headers && is_chromium_extra(name, value);
     }
@@ -30,6 +37,28 @@ pub fn is_safelisted(name: &str, value: &[u8], profile: &Profile) -> bool {
         }
     }
     true
+}
+
+/// WebKit's `Range` as the standard's form: `bytes` in any case becomes `bytes`, and a `+`
+/// before a number (which WebKit's integer parser accepts) is dropped.
+fn lenient_range(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let rest = match value.get(..5) {
+        Some(unit) if unit.eq_ignore_ascii_case(b"bytes") => {
+            out.extend_from_slice(b"bytes");
+            &value[5..]
+        }
+        _ => value,
+    };
+    for (i, &b) in rest.iter().enumerate() {
+        let after_separator = i > 0 && matches!(rest[i - 1], b'=' | b'-');
+        let before_digit = rest.get(i + 1).is_some_and(u8::is_ascii_digit);
+        if b == b'+' && after_separator && before_digit && out.len() > 5 {
+            continue;
+        }
+        out.push(b);
+    }
+    out
 }
 
 /// Chromium's further safelisted headers (`services/network/public/cpp/cors/cors.cc`): client
@@ -59,12 +88,12 @@ fn is_chromium_extra(name: &str, value: &[u8]) -> bool {
 
 /// The headers as the agent judges them: each separately (the standard), or repeated names
 /// combined with `", "` first (Chromium).
-fn judged_headers(request: &Request, profile: &Profile) -> Vec<(String, Vec<u8>)> {
+fn judged_headers(headers: &[(String, Vec<u8>)], profile: &Profile) -> Vec<(String, Vec<u8>)> {
     if !profile.combines_repeated_request_headers {
-        return request.headers.clone();
+        return headers.to_vec();
     }
     let mut combined: Vec<(String, Vec<u8>)> = Vec::new();
-    for (name, value) in &request.headers {
+    for (name, value) in headers {
         match combined
             .iter_mut()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -84,10 +113,15 @@ fn judged_headers(request: &Request, profile: &Profile) -> Vec<(String, Vec<u8>)
 /// sorted, lowercase, deduplicated list (what `Access-Control-Request-Headers` carries; Firefox
 /// keeps repeated names).
 pub fn cors_unsafe_request_header_names(request: &Request, profile: &Profile) -> Vec<String> {
+    cors_unsafe_header_names(&request.headers, profile)
+}
+
+/// [`cors_unsafe_request_header_names`] of a header list.
+pub fn cors_unsafe_header_names(headers: &[(String, Vec<u8>)], profile: &Profile) -> Vec<String> {
     let mut unsafe_names: Vec<String> = Vec::new();
     let mut potentially: Vec<String> = Vec::new();
     let mut size = 0usize;
-    for (name, value) in judged_headers(request, profile) {
+    for (name, value) in judged_headers(headers, profile) {
         if is_safelisted(&name, &value, profile) {
             size += value.len();
             potentially.push(name);

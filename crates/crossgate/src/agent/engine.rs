@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use super::cache::{Clock, Lookup, PreflightCache, SystemClock};
 use super::check::cors_check;
-use super::classify::{cors_unsafe_request_header_names, needs_preflight_with};
+use super::classify::{
+    cors_unsafe_header_names, cors_unsafe_request_header_names, needs_preflight_with,
+};
 use super::error::{CorsError, ErrorCode, Stage};
 use super::expose::exposed_header_names;
 use super::preflight::{PreflightAsk, judge_with};
@@ -150,7 +152,17 @@ impl<C: Clock> Agent<C> {
             Err(e) => return Ok(blocked(out, e)),
         };
         let include = request.credentials == CredentialsMode::Include;
-        // Whether an earlier hop was preflighted (Firefox preflights every later one).
+        // WebKit checks the redirects of a `same-origin` fetch that started at the page's own
+        // origin as though credentials were included.
+        let redirects_checked_with_credentials =
+            self.profile.same_origin_credentials_checked_on_redirects
+                && request.credentials == CredentialsMode::SameOrigin
+                && request
+                    .origin
+                    .same_origin(&Origin::of_url(request.current_url()));
+        // The headers script gave, which WebKit's later preflights ask for.
+        let first_headers = request.headers.clone();
+        // Whether an earlier hop was preflighted (Firefox and WebKit preflight every later one).
         let mut preflighted_before = false;
         loop {
             let url = request.current_url().clone();
@@ -198,7 +210,11 @@ impl<C: Clock> Agent<C> {
                 out.cross_origin = true;
                 // One classification of the headers serves the decision, the cache, the ask
                 // and the judgement.
-                let unsafe_names = cors_unsafe_request_header_names(&request, &self.profile);
+                let unsafe_names = if self.profile.redirect_preflight_asks_first_headers {
+                    cors_unsafe_header_names(&first_headers, &self.profile)
+                } else {
+                    cors_unsafe_request_header_names(&request, &self.profile)
+                };
                 if needs_preflight_with(&request, &unsafe_names)
                     || (preflighted_before && self.profile.preflight_repeats_after_redirect)
                 {
@@ -232,8 +248,12 @@ impl<C: Clock> Agent<C> {
 
             // §4.4 step 4: the CORS check, before any redirect is followed.
             let origin = request.serialized_origin();
+            let checked_include = include
+                || (redirects_checked_with_credentials
+                    && redirect_location(response.status, &response.headers).is_some());
             if request.tainting == Tainting::Cors
-                && let Err(f) = cors_check(&self.profile, &origin, include, &response.headers)
+                && let Err(f) =
+                    cors_check(&self.profile, &origin, checked_include, &response.headers)
             {
                 if preflighted && self.profile.actual_failure_clears_preflight_cache {
                     // §4.1 step 12.6.3: a preflighted request that fails clears the cache.
@@ -364,7 +384,9 @@ impl<C: Clock> Agent<C> {
                 Ok(Ok(()))
             }
             Err(f) => {
-                self.cache.clear(&origin, url.as_str());
+                if self.profile.preflight_failure_clears_cache {
+                    self.cache.clear(&origin, url.as_str());
+                }
                 Ok(Err(CorsError {
                     code: f.code,
                     stage: Stage::Preflight,

@@ -10,7 +10,7 @@ use crate::browser::Browser;
 /// signed 64-bit integers, and `i64::MAX` itself is preflighted too (measured, as first and as
 /// last position).
 pub const CHROMIUM_RANGE_MAX: &[u8] = b"9223372036854775806";
-/// `u64::MAX`, the largest `Range` number Firefox reads.
+/// `u64::MAX`, the largest `Range` number Firefox and WebKit read.
 pub const FIREFOX_RANGE_MAX: &[u8] = b"18446744073709551615";
 
 /// The schemes, other than HTTP(S), to which a browser refuses to follow a redirect at all.
@@ -54,7 +54,8 @@ pub const CHROMIUM_UNSAFE_REDIRECT_SCHEMES: [&str; 11] = [
 pub enum MaxAgeParsing {
     /// Fetch: `1*DIGIT`, anything else is a failure and the default of 5 s applies.
     Spec,
-    /// Chromium: a signed 64-bit integer; negative means "do not cache", anything unparsable 5 s.
+    /// Chromium (and WebKit): a signed 64-bit integer; negative means "do not cache", anything
+    /// unparsable 5 s.
     Chromium,
     /// Firefox: anything but digits means "do not cache"; an empty value is an absent one.
     Firefox,
@@ -132,6 +133,15 @@ pub struct Profile {
     /// cache entries for its URL (Fetch §4.1 step 12.6.3). Chromium 156 keeps them: the next
     /// request is not preflighted again.
     pub actual_failure_clears_preflight_cache: bool,
+    /// A preflight that fails clears the cache entries for its URL, and (whole-result cache) a
+    /// result that does not cover a request is dropped before the new preflight. WebKit keeps
+    /// what an earlier preflight allowed until a successful one replaces it: a failed `DELETE`
+    /// preflight leaves a cached `PUT` in place.
+    pub preflight_failure_clears_cache: bool,
+    /// A cached `Access-Control-Allow-Headers: *` also covers `Authorization` (WebKit, whose
+    /// cache reads `*` as it reads the response). Chromium 156 lets `*` cover it when judging a
+    /// response but not from its cache.
+    pub cached_wildcard_covers_authorization: bool,
     /// The `Origin` header of a request outside CORS (a `no-cors` POST, say) follows the
     /// referrer policy (`null` under `no-referrer`, or `same-origin` to another origin; Fetch
     /// §3.2). Chromium 156 sends the page's origin whatever the referrer policy.
@@ -153,6 +163,20 @@ pub struct Profile {
     /// A redirect to a URL with a user name or password is refused even when the standard lets
     /// it through (a same-origin hop, untainted), without a CORS message (Chromium).
     pub refuses_every_redirect_with_credentials: bool,
+    /// `Range` is read as WebKit reads it: the unit `bytes` in any case, and a `+` before a
+    /// number (its integer parser takes one). The standard wants `bytes` and digits exactly.
+    pub range_lenient_unit_and_sign: bool,
+    /// A later hop's preflight is decided, asked and matched against the cache with the
+    /// request's first headers, before a redirect dropped any (`Content-Type` after a 303 to
+    /// `GET`, `Authorization` across origins), though the request itself goes without them
+    /// (WebKit's network process keeps the first headers for its CORS checks).
+    pub redirect_preflight_asks_first_headers: bool,
+    /// With credentials mode `same-origin` and a first URL of the page's own origin, every
+    /// redirect response after it is checked as though credentials were included (`*` refused,
+    /// `Access-Control-Allow-Credentials: true` required), while the final response is checked
+    /// as the standard says (WebKit: its web process keeps the credentials policy the fetch
+    /// started with for its redirect checks).
+    pub same_origin_credentials_checked_on_redirects: bool,
 }
 
 impl Profile {
@@ -175,11 +199,16 @@ impl Profile {
             range_number_max: None,
             high_bytes_unsafe: false,
             actual_failure_clears_preflight_cache: true,
+            preflight_failure_clears_cache: true,
+            cached_wildcard_covers_authorization: false,
             origin_header_follows_referrer_policy: true,
             unsafe_redirect_schemes: SchemeSet::Only(&[]),
             preflight_repeats_after_redirect: false,
             preflight_origin_untainted: false,
             refuses_every_redirect_with_credentials: false,
+            range_lenient_unit_and_sign: false,
+            redirect_preflight_asks_first_headers: false,
+            same_origin_credentials_checked_on_redirects: false,
         }
     }
 
@@ -201,11 +230,16 @@ impl Profile {
             range_number_max: Some(CHROMIUM_RANGE_MAX),
             high_bytes_unsafe: false,
             actual_failure_clears_preflight_cache: false,
+            preflight_failure_clears_cache: true,
+            cached_wildcard_covers_authorization: false,
             origin_header_follows_referrer_policy: false,
             unsafe_redirect_schemes: SchemeSet::Only(&CHROMIUM_UNSAFE_REDIRECT_SCHEMES),
             preflight_repeats_after_redirect: false,
             preflight_origin_untainted: false,
             refuses_every_redirect_with_credentials: true,
+            range_lenient_unit_and_sign: false,
+            redirect_preflight_asks_first_headers: false,
+            same_origin_credentials_checked_on_redirects: false,
         }
     }
 
@@ -236,11 +270,27 @@ impl Profile {
         Profile {
             browser: Some(Browser::Webkit),
             max_age_cap: Some(Browser::Webkit.max_age_cap()),
-            max_age_parsing: MaxAgeParsing::Spec,
+            // `parseInteger<int64_t>`, as Chromium reads it: a sign is taken, a negative or
+            // zero value is not cached, junk and overflow give the default.
+            max_age_parsing: MaxAgeParsing::Chromium,
             preflight_order: PreflightOrder::StatusOrigin,
             cache_model: CacheModel::WholeResult,
-            // Measured: `*` lets `Authorization` through, without a message.
+            // Measured: `*` lets `Authorization` through, without a message, from the cache too.
             wildcard_covers_authorization: true,
+            cached_wildcard_covers_authorization: true,
+            // Repeated headers are judged combined, as Chromium does.
+            combines_repeated_request_headers: true,
+            // Neither a failed actual response nor a failed preflight clears the cache.
+            actual_failure_clears_preflight_cache: false,
+            preflight_failure_clears_cache: false,
+            // `parseInteger<uint64_t>` for the numbers: a `+` taken, more than 64 bits refused.
+            range_lenient_unit_and_sign: true,
+            range_number_max: Some(FIREFOX_RANGE_MAX),
+            // Once preflighted, every later CORS hop is preflighted again, asking for the first
+            // headers with the new method, from `null` where the redirect tainted the request.
+            preflight_repeats_after_redirect: true,
+            redirect_preflight_asks_first_headers: true,
+            same_origin_credentials_checked_on_redirects: true,
             ..Profile::spec()
         }
     }
@@ -300,11 +350,11 @@ mod tests {
             (b"600", 600, 600, 600, 600),
             (b"100000", 7200, 7200, 86400, 600),
             (b"0", 0, 0, 0, 0),
-            (b"-1", 5, 0, 0, 5),
+            (b"-1", 5, 0, 0, 0),
             (b"1.5", 5, 5, 0, 5),
             (b"abc", 5, 5, 0, 5),
-            (b"+10", 5, 10, 0, 5),
-            (b"99999999999999999999999", 7200, 5, 86400, 600),
+            (b"+10", 5, 10, 0, 10),
+            (b"99999999999999999999999", 7200, 5, 86400, 5),
             (b"", 5, 5, 5, 5),
         ];
         for (v, spec, chromium, firefox, webkit) in cases {
