@@ -894,6 +894,45 @@ fn allow_headers(g: &mut Gen) {
             vec!["x-test"],
         ),
         (vec![("Content-Type", "text/plain")], "omit", vec!["x-test"]),
+        // Which unlisted header the message names, and how it is spelled (WebKit: the names
+        // it knows first, spelled its way; then the others in the order script set them).
+        (vec![("X-B", "1"), ("X-A", "1")], "omit", vec!["x-other"]),
+        (vec![("x-test", "1")], "omit", vec!["x-other"]),
+        (
+            vec![("content-type", "application/json")],
+            "omit",
+            vec!["x-test"],
+        ),
+        (
+            vec![("A-Test", "1"), ("Content-Type", "application/json")],
+            "omit",
+            vec!["x-other"],
+        ),
+        (
+            vec![("Z-A", "1"), ("cache-control", "no-cache")],
+            "omit",
+            vec!["x-other"],
+        ),
+        (
+            vec![("X-A", "1"), ("authorization", "Bearer x")],
+            "omit",
+            vec!["x-a"],
+        ),
+        (
+            vec![("authorization", "Bearer x"), ("X-A", "1")],
+            "include",
+            vec!["*"],
+        ),
+        (
+            vec![("X-Test", "1"), ("X-Test", "2")],
+            "omit",
+            vec!["x-other"],
+        ),
+        (
+            vec![("ACCEPT", "application/json("), ("X-A", "1")],
+            "omit",
+            vec!["x-a"],
+        ),
     ];
     for (headers, credentials, acah) in cases {
         let (acao, acac) = if credentials == "include" {
@@ -1678,6 +1717,86 @@ fn redirects(g: &mut Gen) {
         .collect();
     let req = g.req(Target::A);
     g.one(F, "GET redirected 20 times", req, vec![], hops);
+    // Credentials `same-origin` from the page's own origin (WebKit checks the later redirects,
+    // not the final response, as credentialed).
+    for (redirect_acao, last_acao) in [(None, "*"), (Some("*"), "*"), (Some(o.as_str()), "*")] {
+        let (l1, l2) = (g.u(Target::A, 1), g.u(Target::A, 2));
+        let req = g.req(Target::Page);
+        g.one(
+            F,
+            format!("GET page -> A -> A, hop ACAO {redirect_acao:?}, final ACAO {last_acao:?}"),
+            req,
+            vec![],
+            vec![
+                to(302, None, &l1),
+                to(302, redirect_acao, &l2),
+                end(Some(last_acao)),
+            ],
+        );
+    }
+    let l1 = g.u(Target::A, 1);
+    let req = g.req(Target::Page).creds("include");
+    g.one(
+        F,
+        "GET page -> A with credentials included, final ACAO the origin without ACAC",
+        req,
+        vec![],
+        vec![to(302, None, &l1), end(Some(&o))],
+    );
+    // DELETE redirected to another origin by each status.
+    for status in [301, 302, 303, 307] {
+        let l1 = g.u(Target::B, 1);
+        let req = g.req(Target::A).method("DELETE").creds("omit");
+        let pf = || resp(204, &[(ACAO, "*"), (ACAM, "DELETE")]);
+        g.one(
+            F,
+            format!("DELETE -{status}-> B"),
+            req,
+            vec![pf(), pf()],
+            vec![to(status, Some("*"), &l1), end(Some("*"))],
+        );
+    }
+    let l1 = g.u(Target::A, 1);
+    let req = g.req(Target::A).method("DELETE").creds("omit");
+    let pf = || resp(204, &[(ACAO, "*"), (ACAM, "DELETE")]);
+    g.one(
+        F,
+        "DELETE -307-> A",
+        req,
+        vec![pf(), pf()],
+        vec![to(307, Some("*"), &l1), end(Some("*"))],
+    );
+    // A preflighted request redirected to its own origin: preflighted again for the new URL.
+    let l1 = g.u(Target::A, 1);
+    let req = g
+        .req(Target::A)
+        .method("PUT")
+        .creds("omit")
+        .header("X-A", "1");
+    let pf = || resp(204, &[(ACAO, &o), (ACAM, "PUT"), (ACAH, "x-a")]);
+    g.one(
+        F,
+        "PUT with x-a A -307-> A",
+        req,
+        vec![pf(), pf()],
+        vec![to(307, Some(&o), &l1), end(Some(&o))],
+    );
+    // POST with a JSON body type 302-ed to another origin: a GET without Content-Type, which
+    // WebKit still asks for.
+    let l1 = g.u(Target::B, 1);
+    let req = g
+        .req(Target::A)
+        .method("POST")
+        .creds("omit")
+        .header("Content-Type", "application/json");
+    let pf = || resp(204, &[(ACAO, "*"), (ACAM, "POST"), (ACAH, "content-type")]);
+    g.one(
+        F,
+        "POST with Content-Type application/json -302-> B, ACAO * everywhere",
+        req,
+        vec![pf(), pf()],
+        vec![to(302, Some("*"), &l1), end(Some("*"))],
+    );
 }
 
 /// `Access-Control-Expose-Headers` and the safelisted response headers.

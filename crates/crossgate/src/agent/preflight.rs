@@ -3,7 +3,7 @@
 use super::check::{CheckFailure, Headers, cors_check, get, lines};
 use super::classify::cors_unsafe_request_header_names;
 use super::error::ErrorCode;
-use super::profile::{PreflightOrder, Profile};
+use super::profile::{PreflightOrder, Profile, UnlistedHeaderOrder, WEBKIT_KNOWN_HEADER_NAMES};
 use super::redirect::redirect_location;
 use super::request::{CredentialsMode, Request};
 use crate::browser::Browser;
@@ -191,6 +191,16 @@ pub fn judge_with(
     };
     let star = allowed_headers.iter().any(|h| h == "*");
     let listed = |name: &str| allowed_headers.iter().any(|h| h.eq_ignore_ascii_case(name));
+    if profile.unlisted_header_order == UnlistedHeaderOrder::WebkitHeaderMap
+        && let Some(name) = webkit_first_unlisted(request, unsafe_names, |name| {
+            !listed(name) && (include || !star)
+        })
+    {
+        return Err(failure(
+            ErrorCode::HeaderDisallowedByPreflightResponse,
+            name,
+        ));
+    }
     // Step 7.6: `*` never covers `Authorization` (unless the browser departs from this).
     let wildcard_covers_authorization = profile.wildcard_covers_authorization && !include && star;
     let unlisted_non_wildcard = request
@@ -234,6 +244,27 @@ pub fn judge_with(
         max_age,
         credentials: include,
     })
+}
+
+/// The first CORS-unsafe request header that `refused` refuses, searched as WebKit's header map
+/// holds them: the names it knows first (spelled its way), then the others, each group in the
+/// order script set them.
+fn webkit_first_unlisted(
+    request: &Request,
+    unsafe_names: &[String],
+    refused: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let known = |name: &str| {
+        WEBKIT_KNOWN_HEADER_NAMES
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(name))
+    };
+    let names = || request.headers.iter().map(|(n, _)| n.as_str());
+    names()
+        .filter(|n| known(n).is_some())
+        .chain(names().filter(|n| known(n).is_none()))
+        .find(|n| unsafe_names.iter().any(|u| u.eq_ignore_ascii_case(n)) && refused(n))
+        .map(|n| known(n).map_or_else(|| n.to_owned(), |k| (*k).to_owned()))
 }
 
 /// Step 7.5: the method is listed byte for byte, safelisted, or covered by `*` without

@@ -49,6 +49,121 @@ pub const CHROMIUM_UNSAFE_REDIRECT_SCHEMES: [&str; 11] = [
     "view-source",
 ];
 
+/// The header names WebKit knows (`HTTPHeaderNames.in` of WebKitGTK 2.50.6), in their spelling.
+/// Its header map keeps these apart from the others: they come first when it looks for a
+/// request header a preflight did not allow, and its message spells them this way whatever
+/// script wrote.
+pub const WEBKIT_KNOWN_HEADER_NAMES: [&str; 96] = [
+    "Accept",
+    "Accept-Charset",
+    "Accept-Language",
+    "Accept-Encoding",
+    "Accept-Ranges",
+    "Access-Control-Allow-Credentials",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Origin",
+    "Access-Control-Expose-Headers",
+    "Access-Control-Max-Age",
+    "Access-Control-Request-Headers",
+    "Access-Control-Request-Method",
+    "Age",
+    "Authorization",
+    "Cache-Control",
+    "Clear-Site-Data",
+    "Connection",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-Location",
+    "Content-Security-Policy",
+    "Content-Security-Policy-Report-Only",
+    "Content-Type",
+    "Content-Range",
+    "Cookie",
+    "Cookie2",
+    "Cross-Origin-Embedder-Policy",
+    "Cross-Origin-Embedder-Policy-Report-Only",
+    "Cross-Origin-Opener-Policy",
+    "Cross-Origin-Opener-Policy-Report-Only",
+    "Cross-Origin-Resource-Policy",
+    "Date",
+    "DNT",
+    "Default-Style",
+    "ETag",
+    "Expect",
+    "Expires",
+    "Host",
+    "If-Match",
+    "If-Modified-Since",
+    "If-None-Match",
+    "If-Range",
+    "If-Unmodified-Since",
+    "Integrity-Policy",
+    "Integrity-Policy-Report-Only",
+    "Keep-Alive",
+    "Last-Event-ID",
+    "Last-Modified",
+    "Link",
+    "Location",
+    "Origin",
+    "Ping-From",
+    "Ping-To",
+    "Pragma",
+    "Proxy-Authorization",
+    "Range",
+    "Referer",
+    "Referrer-Policy",
+    "Refresh",
+    "Report-To",
+    "Reporting-Endpoints",
+    "Sec-Fetch-Dest",
+    "Sec-Fetch-Mode",
+    "Sec-Fetch-Site",
+    "Sec-Purpose",
+    "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Extensions",
+    "Sec-WebSocket-Key",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Version",
+    "Server-Timing",
+    "Service-Worker",
+    "Service-Worker-Allowed",
+    "Service-Worker-Navigation-Preload",
+    "Set-Cookie",
+    "Set-Cookie2",
+    "SourceMap",
+    "TE",
+    "Timing-Allow-Origin",
+    "Trailer",
+    "Transfer-Encoding",
+    "Upgrade",
+    "Upgrade-Insecure-Requests",
+    "User-Agent",
+    "Vary",
+    "Via",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "X-SourceMap",
+    "X-XSS-Protection",
+    "X-Temp-Tablet",
+    "Icy-MetaInt",
+    "Icy-Metadata",
+];
+
+/// In which order the request headers are searched for one the preflight did not allow, which
+/// is the one the message names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnlistedHeaderOrder {
+    /// `Authorization` first, then the sorted, lowercase CORS-unsafe names (Fetch §4.8 steps
+    /// 7.6 and 7.7), each named as script wrote it.
+    Sorted,
+    /// The headers WebKit knows ([`WEBKIT_KNOWN_HEADER_NAMES`]) in the order script set them,
+    /// spelled WebKit's way, then the others in that order, as script wrote them.
+    WebkitHeaderMap,
+}
+
 /// How a browser reads `Access-Control-Max-Age`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MaxAgeParsing {
@@ -177,6 +292,12 @@ pub struct Profile {
     /// as the standard says (WebKit: its web process keeps the credentials policy the fetch
     /// started with for its redirect checks).
     pub same_origin_credentials_checked_on_redirects: bool,
+    /// Which unlisted request header a failed preflight names.
+    pub unlisted_header_order: UnlistedHeaderOrder,
+    /// A `DELETE` redirected to another origin goes on as a `GET`, whatever the status (307 and
+    /// 308 included), with its headers (WebKit). The standard changes the method only for a 303,
+    /// or a 301 or 302 after `POST` (Fetch §4.5 step 6).
+    pub cross_origin_delete_redirects_as_get: bool,
 }
 
 impl Profile {
@@ -209,6 +330,8 @@ impl Profile {
             range_lenient_unit_and_sign: false,
             redirect_preflight_asks_first_headers: false,
             same_origin_credentials_checked_on_redirects: false,
+            unlisted_header_order: UnlistedHeaderOrder::Sorted,
+            cross_origin_delete_redirects_as_get: false,
         }
     }
 
@@ -240,6 +363,8 @@ impl Profile {
             range_lenient_unit_and_sign: false,
             redirect_preflight_asks_first_headers: false,
             same_origin_credentials_checked_on_redirects: false,
+            unlisted_header_order: UnlistedHeaderOrder::Sorted,
+            cross_origin_delete_redirects_as_get: false,
         }
     }
 
@@ -291,6 +416,8 @@ impl Profile {
             preflight_repeats_after_redirect: true,
             redirect_preflight_asks_first_headers: true,
             same_origin_credentials_checked_on_redirects: true,
+            unlisted_header_order: UnlistedHeaderOrder::WebkitHeaderMap,
+            cross_origin_delete_redirects_as_get: true,
             ..Profile::spec()
         }
     }

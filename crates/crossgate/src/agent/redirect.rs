@@ -125,8 +125,14 @@ pub fn follow(
                 .any(|b| n.eq_ignore_ascii_case(b))
         });
     }
+    let cross_origin = !Origin::of_url(request.current_url()).same_origin(&target_origin);
+    // WebKit's network stack (libsoup) turns a DELETE sent on to another origin into a GET,
+    // whatever the status, and keeps its headers.
+    if profile.cross_origin_delete_redirects_as_get && cross_origin && request.method == "DELETE" {
+        request.method = "GET".to_owned();
+    }
     // Step 7: `Authorization` does not follow a redirect to another origin.
-    if !Origin::of_url(request.current_url()).same_origin(&target_origin) {
+    if cross_origin {
         request
             .headers
             .retain(|(n, _)| !is_cors_non_wildcard_request_header_name(n.as_bytes()));
