@@ -1258,6 +1258,36 @@ fn caching(g: &mut Gen) {
             (0, put, pf(Some("600"), "PUT", ""), ok()),
         ],
     );
+    // A preflight from `null` after a tainting redirect, twice: is its result cached? (WebKit:
+    // an opaque origin is unique, so never.)
+    let l1 = g.u(Target::B, 1);
+    let put = g
+        .req(Target::A)
+        .method("PUT")
+        .creds("omit")
+        .header("X-A", "1");
+    let pf_any = || {
+        resp(
+            204,
+            &[(ACAO, "*"), (ACAM, "PUT"), (ACAH, "x-a"), (ACMA, "600")],
+        )
+    };
+    let step = || {
+        (
+            0,
+            put.clone(),
+            vec![pf_any(), pf_any()],
+            vec![
+                resp(307, &[(ACAO, "*"), ("Location", l1.as_str())]),
+                resp(200, &[(ACAO, "*")]),
+            ],
+        )
+    };
+    g.seq(
+        F,
+        "PUT with x-a A -307-> B twice: the preflights at A and B cached?",
+        vec![step(), step()],
+    );
     // The key: the whole URL, query included.
     let put = g.req(Target::A).method("PUT").creds("omit");
     let query = put.clone().url(format!("{}?q=1", g.u(Target::A, 0)));

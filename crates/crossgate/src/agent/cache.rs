@@ -217,7 +217,7 @@ impl PreflightCache {
     /// Stores what a preflight allowed (Fetch §4.8 steps 7.11-7.12). A max age of 0 stores
     /// nothing.
     pub fn store(&mut self, now: Duration, origin: &str, url: &str, grant: &PreflightGrant) {
-        if grant.max_age == 0 {
+        if grant.max_age == 0 || (origin == "null" && !self.profile.caches_preflights_from_null) {
             return;
         }
         let expires = now + Duration::from_secs(grant.max_age);

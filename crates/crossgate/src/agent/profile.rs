@@ -298,6 +298,10 @@ pub struct Profile {
     /// 308 included), with its headers (WebKit). The standard changes the method only for a 303,
     /// or a 301 or 302 after `POST` (Fetch §4.5 step 6).
     pub cross_origin_delete_redirects_as_get: bool,
+    /// A preflight sent from `null` (after a tainting redirect) is cached under `null`, as the
+    /// standard keys entries by the byte-serialized origin (Fetch §4.9). Chromium and WebKit
+    /// hold the origin as an opaque one, unique, which no later request matches: never cached.
+    pub caches_preflights_from_null: bool,
 }
 
 impl Profile {
@@ -332,6 +336,7 @@ impl Profile {
             same_origin_credentials_checked_on_redirects: false,
             unlisted_header_order: UnlistedHeaderOrder::Sorted,
             cross_origin_delete_redirects_as_get: false,
+            caches_preflights_from_null: true,
         }
     }
 
@@ -365,6 +370,7 @@ impl Profile {
             same_origin_credentials_checked_on_redirects: false,
             unlisted_header_order: UnlistedHeaderOrder::Sorted,
             cross_origin_delete_redirects_as_get: false,
+            caches_preflights_from_null: false,
         }
     }
 
@@ -418,6 +424,7 @@ impl Profile {
             same_origin_credentials_checked_on_redirects: true,
             unlisted_header_order: UnlistedHeaderOrder::WebkitHeaderMap,
             cross_origin_delete_redirects_as_get: true,
+            caches_preflights_from_null: false,
             ..Profile::spec()
         }
     }
