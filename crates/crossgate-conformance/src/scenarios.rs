@@ -2007,6 +2007,66 @@ fn modes(g: &mut Gen) {
         vec![],
         vec![resp(302, &[("Location", &loc)]), resp(200, &[("X-A", "1")])],
     );
+    // Redirects out of HTTP(S) outside CORS, and from the page's own origin.
+    for (label, mode, target, location) in [
+        (
+            "no-cors GET answered 302 to data:",
+            "no-cors",
+            Target::A,
+            "data:,x",
+        ),
+        (
+            "no-cors GET answered 302 to ftp:",
+            "no-cors",
+            Target::A,
+            "ftp://localhost/x",
+        ),
+        (
+            "no-cors GET answered 302 to about:blank",
+            "no-cors",
+            Target::A,
+            "about:blank",
+        ),
+        (
+            "no-cors GET answered 302 to file:",
+            "no-cors",
+            Target::A,
+            "file:///etc/hostname",
+        ),
+        (
+            "no-cors GET answered 302 to javascript:",
+            "no-cors",
+            Target::A,
+            "javascript:void(0)",
+        ),
+        (
+            "no-cors GET answered 302 to ws:",
+            "no-cors",
+            Target::A,
+            "ws://localhost/x",
+        ),
+        (
+            "cors GET to the page answered 302 to data:",
+            "cors",
+            Target::Page,
+            "data:,x",
+        ),
+        (
+            "cors GET to the page answered 302 to about:blank",
+            "cors",
+            Target::Page,
+            "about:blank",
+        ),
+    ] {
+        let req = g.req(target).mode(mode);
+        g.one(
+            F,
+            label,
+            req,
+            vec![],
+            vec![resp(302, &[("Location", location), (ACAO, "*")])],
+        );
+    }
 }
 
 /// From the second page (`http://app.localhost:P`): another origin than the `localhost` targets.

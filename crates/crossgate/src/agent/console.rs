@@ -74,8 +74,14 @@ fn webkit(outcome: &Outcome, error: &CorsError) -> Vec<String> {
     // The last exchange: the one whose response failed, or that redirected.
     let last = outcome.exchanges.last();
     let failed_url = last.map_or(error.url.clone(), |x| x.request.url.to_string());
-    let cannot_load =
-        || format!("Fetch API cannot load {failed_url} due to access control checks.");
+    let cannot_load_url =
+        |url: &str| format!("Fetch API cannot load {url} due to access control checks.");
+    let cannot_load = || cannot_load_url(&failed_url);
+    // Where the last response redirected to, if it did.
+    let target = last.and_then(|x| {
+        let location = redirect_location(x.response.status, &x.response.headers)?;
+        x.request.url.join(&String::from_utf8_lossy(location)).ok()
+    });
     match error.code {
         // `mode: "same-origin"` to another origin: refused before any request.
         ErrorCode::DisallowedByMode => vec![format!("Fetch API cannot load {}.", error.url)],
@@ -83,15 +89,30 @@ fn webkit(outcome: &Outcome, error: &CorsError) -> Vec<String> {
             "Load cannot follow more than 20 redirections".to_owned(),
             cannot_load(),
         ],
+        // A request outside CORS redirected out of HTTP(S): the network process refuses `ftp:`
+        // and the web process may not display `file:` (each naming the URL that redirected);
+        // the web process refuses every other scheme (naming the target).
+        ErrorCode::InvalidRedirectLocation => match target {
+            Some(t) if t.scheme() == "ftp" => {
+                vec!["FTP URLs are disabled".to_owned(), cannot_load()]
+            }
+            Some(t) if t.scheme() == "file" => {
+                vec![
+                    format!("Not allowed to load local resource: {t}"),
+                    cannot_load(),
+                ]
+            }
+            Some(t) => vec![
+                "Redirection to URL with a scheme that is not HTTP(S).".to_owned(),
+                cannot_load_url(t.as_str()),
+            ],
+            None => Vec::new(),
+        },
         _ => {
             let Some(reason) = error.message(Browser::Webkit) else {
                 return Vec::new();
             };
             // A redirect refused, or whose response failed the CORS check, names its target.
-            let target = last.and_then(|x| {
-                let location = redirect_location(x.response.status, &x.response.headers)?;
-                x.request.url.join(&String::from_utf8_lossy(location)).ok()
-            });
             let first = match target {
                 Some(mut target)
                     if error.stage != Stage::Preflight

@@ -276,7 +276,10 @@ impl<C: Clock> Agent<C> {
             // §4.4 step 7: follow a redirect, as the agent (not the network) decides.
             if let Some(location) = redirect_location(response.status, &response.headers) {
                 if let Err(f) = follow(&mut request, response.status, location, &self.profile) {
+                    // A redirect the network refuses before CORS sees it (Firefox: to `data:`)
+                    // leaves a fetch that never left the page's origin outside CORS.
                     if request.mode == RequestMode::Cors
+                        && f.code != ErrorCode::UnsafeRedirect
                         && f.location
                             .as_ref()
                             .is_some_and(|to| !request.origin.same_origin(&Origin::of_url(to)))
