@@ -6,10 +6,9 @@
 
 use std::path::Path;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::engine::{Browser, Console, CorsLine, Installed, push, spawn};
+use crate::engine::{Browser, CorsLine, Installed, launch_with_stderr_console};
 
 /// Starts headless Chromium on `url` with a new, empty profile in `profile_dir`; its console
 /// comes from stderr.
@@ -32,19 +31,9 @@ pub fn launch(installed: &Installed, url: &str, profile_dir: &Path) -> Result<Br
         ])
         .arg(format!("--user-data-dir={}", profile_dir.display()))
         .arg(url);
-    let mut child = spawn(installed, command)?;
-    let console = Console::default();
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let sink = Console::clone(&console);
-    let reader = tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(message) = console_message(&line) {
-                push(&sink, message);
-            }
-        }
-    });
-    Ok(Browser::new(child, console, vec![reader]))
+    launch_with_stderr_console(installed, command, |line| {
+        console_message(line).map(|m| (m, None))
+    })
 }
 
 /// The message of a console line of `--enable-logging=stderr`, if the line is one.

@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
@@ -256,6 +257,29 @@ pub fn spawn(installed: &Installed, mut command: Command) -> Result<Child, Strin
         .map_err(|e| format!("cannot start {}: {e}", installed.path.display()))
 }
 
+/// Starts `command` (see [`spawn`]) with its console read from stderr: `message` turns each line
+/// into a console message and the URL of the fetch it was printed during, or `None` for a line
+/// that is not one.
+pub fn launch_with_stderr_console(
+    installed: &Installed,
+    command: Command,
+    mut message: impl FnMut(&str) -> Option<(String, Option<String>)> + Send + 'static,
+) -> Result<Browser, String> {
+    let mut child = spawn(installed, command)?;
+    let console = Console::default();
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let sink = Console::clone(&console);
+    let reader = tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some((text, fetch)) = message(&line) {
+                push_during(&sink, text, fetch);
+            }
+        }
+    });
+    Ok(Browser::new(child, console, vec![reader]))
+}
+
 /// One console message.
 #[derive(Clone, Debug)]
 pub struct ConsoleLine {
@@ -275,7 +299,7 @@ pub fn push(console: &Console, message: String) {
 }
 
 /// Appends a message printed while the page was running the fetch of `fetch`.
-pub fn push_during(console: &Console, message: String, fetch: Option<String>) {
+fn push_during(console: &Console, message: String, fetch: Option<String>) {
     console.lock().expect("console lock").push(ConsoleLine {
         at: Instant::now(),
         message,

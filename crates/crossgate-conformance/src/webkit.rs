@@ -17,10 +17,9 @@
 
 use std::path::Path;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use crate::engine::{Browser, Console, ConsoleLine, CorsLine, Installed, push_during, spawn};
+use crate::engine::{Browser, ConsoleLine, CorsLine, Installed, launch_with_stderr_console};
 
 /// Where distributions install MiniBrowser (Debian and Ubuntu per architecture, then Fedora).
 pub const MINIBROWSER_PLACES: &[&str] = &[
@@ -93,27 +92,18 @@ pub fn launch(installed: &Installed, url: &str, profile_dir: &Path) -> Result<Br
     command
         .env("NO_AT_BRIDGE", "1")
         .env("LIBGL_ALWAYS_SOFTWARE", "1");
-    let mut child = spawn(installed, command)?;
-    let console = Console::default();
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let sink = Console::clone(&console);
-    let reader = tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut fetch: Option<String> = None;
-        while let Ok(Some(line)) = lines.next_line().await {
-            let Some(message) = console_message(&line) else {
-                continue;
-            };
-            if message.source.is_none()
-                && let Some(url) = message.text.strip_prefix(MARKER)
-            {
-                fetch = Some(url.to_owned());
-                continue;
-            }
-            push_during(&sink, message.to_string(), fetch.clone());
+    let mut fetch: Option<String> = None;
+    let browser = launch_with_stderr_console(installed, command, move |line| {
+        let message = console_message(line)?;
+        if message.source.is_none()
+            && let Some(url) = message.text.strip_prefix(MARKER)
+        {
+            fetch = Some(url.to_owned());
+            return None;
         }
-    });
-    Ok(Browser::new(child, console, vec![reader]).terminating_group())
+        Some((message.to_string(), fetch.clone()))
+    })?;
+    Ok(browser.terminating_group())
 }
 
 /// One console message as the web process writes it.

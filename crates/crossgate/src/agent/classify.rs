@@ -53,7 +53,7 @@ fn lenient_range(value: &[u8]) -> Vec<u8> {
     for (i, &b) in rest.iter().enumerate() {
         let after_separator = i > 0 && matches!(rest[i - 1], b'=' | b'-');
         let before_digit = rest.get(i + 1).is_some_and(u8::is_ascii_digit);
-        if b == b'+' && after_separator && before_digit && out.len() > 5 {
+        if b == b'+' && after_separator && before_digit {
             continue;
         }
         out.push(b);

@@ -16,7 +16,7 @@
 
 use super::check::cors_check;
 use super::engine::{Incoming, Outcome};
-use super::error::{CorsError, ErrorCode, Stage};
+use super::error::{CorsError, ErrorCode, Stage, WEBKIT_FTP_DISABLED};
 use super::profile::Profile;
 use super::redirect::redirect_location;
 use super::request::{CredentialsMode, RequestInit};
@@ -93,9 +93,7 @@ fn webkit(outcome: &Outcome, error: &CorsError) -> Vec<String> {
         // and the web process may not display `file:` (each naming the URL that redirected);
         // the web process refuses every other scheme (naming the target).
         ErrorCode::InvalidRedirectLocation => match target {
-            Some(t) if t.scheme() == "ftp" => {
-                vec!["FTP URLs are disabled".to_owned(), cannot_load()]
-            }
+            Some(t) if t.scheme() == "ftp" => vec![WEBKIT_FTP_DISABLED.to_owned(), cannot_load()],
             Some(t) if t.scheme() == "file" => {
                 vec![
                     format!("Not allowed to load local resource: {t}"),

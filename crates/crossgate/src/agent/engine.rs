@@ -6,9 +6,7 @@ use serde::Serialize;
 
 use super::cache::{Clock, Lookup, PreflightCache, SystemClock};
 use super::check::cors_check;
-use super::classify::{
-    cors_unsafe_header_names, cors_unsafe_request_header_names, needs_preflight_with,
-};
+use super::classify::{cors_unsafe_header_names, needs_preflight_with};
 use super::error::{CorsError, ErrorCode, Stage};
 use super::expose::exposed_header_names;
 use super::preflight::{PreflightAsk, judge_with};
@@ -161,7 +159,10 @@ impl<C: Clock> Agent<C> {
                     .origin
                     .same_origin(&Origin::of_url(request.current_url()));
         // The headers script gave, which WebKit's later preflights ask for.
-        let first_headers = request.headers.clone();
+        let first_headers = self
+            .profile
+            .redirect_preflight_asks_first_headers
+            .then(|| request.headers.clone());
         // Whether an earlier hop was preflighted (Firefox and WebKit preflight every later one).
         let mut preflighted_before = false;
         loop {
@@ -210,11 +211,10 @@ impl<C: Clock> Agent<C> {
                 out.cross_origin = true;
                 // One classification of the headers serves the decision, the cache, the ask
                 // and the judgement.
-                let unsafe_names = if self.profile.redirect_preflight_asks_first_headers {
-                    cors_unsafe_header_names(&first_headers, &self.profile)
-                } else {
-                    cors_unsafe_request_header_names(&request, &self.profile)
-                };
+                let unsafe_names = cors_unsafe_header_names(
+                    first_headers.as_deref().unwrap_or(&request.headers),
+                    &self.profile,
+                );
                 if needs_preflight_with(&request, &unsafe_names)
                     || (preflighted_before && self.profile.preflight_repeats_after_redirect)
                 {

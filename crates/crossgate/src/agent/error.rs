@@ -163,6 +163,10 @@ pub const CHROMIUM_CORS_ENABLED_SCHEMES: [&str; 8] = [
     "isolated-app",
 ];
 
+/// What WebKit's network process (libsoup) says when a redirect leads to `ftp:`, whatever the
+/// request's mode.
+pub const WEBKIT_FTP_DISABLED: &str = "FTP URLs are disabled";
+
 impl CorsError {
     fn param(&self) -> &str {
         self.parameter.as_deref().unwrap_or("")
@@ -360,7 +364,7 @@ impl CorsError {
                 self.parameter.as_deref().unwrap_or(&self.url)
             ),
             // WebKit's network process refuses `ftp:` itself.
-            ErrorCode::CorsDisabledScheme if h == "ftp" => "FTP URLs are disabled".to_owned(),
+            ErrorCode::CorsDisabledScheme if h == "ftp" => WEBKIT_FTP_DISABLED.to_owned(),
             ErrorCode::CorsDisabledScheme => {
                 "not allowed to follow a cross-origin CORS redirection with non CORS scheme"
                     .to_owned()
