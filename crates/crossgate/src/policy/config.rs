@@ -53,6 +53,19 @@ pub struct PolicyConfig {
     pub dangerously_tolerate_public_suffix_subdomains: bool,
 }
 
+impl PolicyConfig {
+    /// A copy without the allowed origins (a list that may be long).
+    pub(crate) fn clone_without_origins(&self) -> PolicyConfig {
+        PolicyConfig {
+            allow_origins: Vec::new(),
+            allow_methods: self.allow_methods.clone(),
+            allow_headers: self.allow_headers.clone(),
+            expose_headers: self.expose_headers.clone(),
+            ..*self
+        }
+    }
+}
+
 impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {

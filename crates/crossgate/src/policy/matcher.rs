@@ -1,20 +1,18 @@
 //! Origin matching whose cost does not depend on how many origins are allowed.
 //!
 //! Exact origins live in a hash set of their serialisations: one hash of the request's `Origin`
-//! bytes. `*.` subdomain patterns and `:*` port patterns live in a tree of host labels per scheme,
-//! walked right to left (`com`, `example`, `app`): one hash per label of the request's host.
-//! Either way the work is bounded by the length of the `Origin` header, which is itself capped,
-//! never by the size of the policy.
+//! bytes. `*.` subdomain patterns and `:*` port patterns live in a table keyed by scheme and host
+//! (or base): one hash of the request's host, plus one per distinct label count of the `*.`
+//! bases. Either way the work is bounded by the length of the `Origin` header, which is itself
+//! capped, never by the size of the policy. Both tables are [`Sharded`], so a copy edited by one
+//! pattern shares all but one shard with the original.
 //!
 //! The request's `Origin` is compared byte for byte with normal forms: browsers always send the
 //! canonical serialisation, so anything else (upper case, a default port, a leading zero)
 //! matches nothing.
 
-use std::hash::{Hash, Hasher};
-
-use hashbrown::{Equivalent, HashMap, HashSet};
-
 use super::pattern::{HostPattern, OriginPattern, PortPattern};
+use super::sharded::{Keyed, Sharded};
 use crate::origin::default_port;
 
 /// No serialised origin is longer: a 64-byte scheme, `://`, a 253-byte host plus its optional
@@ -22,124 +20,369 @@ use crate::origin::default_port;
 /// and five digits.
 pub const MAX_ORIGIN_LEN: usize = 64 + 3 + 254 + 6;
 
-/// Ports allowed for one host or subdomain pattern. `0` stands for "no port" (the scheme's
+/// Where a pattern stands in the list it came from: patterns are listed back in this order.
+type Seq = u64;
+
+/// Ports allowed for the hosts under one `*.` base. `0` stands for "no port" (the scheme's
 /// default), which no real port can be.
 #[derive(Clone, Debug, Default)]
-enum Ports {
-    #[default]
-    None,
-    Any,
-    Set(HashSet<u16>),
+struct Ports {
+    /// `:*`, if listed.
+    any: Option<Seq>,
+    /// Listed ports, sorted.
+    ports: Vec<(u16, Seq)>,
 }
 
 impl Ports {
-    fn add(&mut self, port: PortPattern) {
-        let p = match port {
-            PortPattern::Any => {
-                *self = Ports::Any;
-                return;
-            }
-            PortPattern::Default => 0,
-            PortPattern::Port(p) => p,
-        };
-        match self {
-            Ports::Any => {}
-            Ports::Set(set) => {
-                set.insert(p);
-            }
-            Ports::None => *self = Ports::Set(HashSet::from_iter([p])),
+    fn number(port: PortPattern) -> Option<u16> {
+        match port {
+            PortPattern::Any => None,
+            PortPattern::Default => Some(0),
+            PortPattern::Port(p) => Some(p),
         }
     }
 
+    /// Adds `port`; false if it was listed already.
+    fn add(&mut self, port: PortPattern, seq: Seq) -> bool {
+        match Ports::number(port) {
+            None => self.any.replace(seq).is_none(),
+            Some(p) => match self.ports.binary_search_by_key(&p, |e| e.0) {
+                Ok(_) => false,
+                Err(at) => {
+                    self.ports.insert(at, (p, seq));
+                    true
+                }
+            },
+        }
+    }
+
+    /// Removes `port`; false if it was not listed.
+    fn remove(&mut self, port: PortPattern) -> bool {
+        match Ports::number(port) {
+            None => self.any.take().is_some(),
+            Some(p) => match self.ports.binary_search_by_key(&p, |e| e.0) {
+                Ok(at) => {
+                    self.ports.remove(at);
+                    true
+                }
+                Err(_) => false,
+            },
+        }
+    }
+
+    fn has(&self, port: PortPattern) -> bool {
+        match Ports::number(port) {
+            None => self.any.is_some(),
+            Some(p) => self.ports.binary_search_by_key(&p, |e| e.0).is_ok(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.any.is_none() && self.ports.is_empty()
+    }
+
+    /// Whether a request on `port` (`0`: none) is allowed.
     #[inline]
     fn covers(&self, port: u16) -> bool {
-        match self {
-            Ports::None => false,
-            Ports::Any => true,
-            Ports::Set(set) => set.contains(&port),
-        }
+        self.any.is_some() || self.ports.binary_search_by_key(&port, |e| e.0).is_ok()
     }
 }
 
-/// The ports allowed for one host: the host itself (`:*` patterns; exact ports live in the exact
-/// set) and the hosts strictly under it (`*.` patterns).
-#[derive(Clone, Debug, Default)]
-struct HostPorts {
-    host: Ports,
+/// An exact origin (its serialisation) and where it was listed.
+#[derive(Clone, Debug)]
+struct Exact {
+    origin: Box<[u8]>,
+    seq: Seq,
+}
+
+impl Keyed for Exact {
+    fn key_bytes(&self) -> &[u8] {
+        &self.origin
+    }
+}
+
+/// The `:*` and `*.` patterns of one scheme and host (the pattern's host, or the base a `*.`
+/// stands before). Keyed by the host alone (the scheme, nearly always `https`, is compared).
+#[derive(Clone, Debug)]
+struct HostEntry {
+    scheme: Box<[u8]>,
+    host: Box<[u8]>,
+    /// The host itself on any port (`scheme://host:*`); exact ports live in the exact set.
+    any_port: Option<Seq>,
+    /// The hosts strictly under it.
     subdomains: Ports,
 }
 
-/// Matches request origins against a set of patterns.
-#[derive(Clone, Debug, Default)]
-pub struct OriginMatcher {
-    any: bool,
-    exact: HashSet<Box<[u8]>>,
-    /// `*.` and `:*` patterns, keyed by scheme and host (the pattern's host, or the base a `*.`
-    /// stands before).
-    hosts: HashMap<HostKey, HostPorts>,
-    /// The label counts of the `*.` bases, ascending (one or two in practice): a request host
-    /// is looked up once per count, cut to that many labels from the right.
-    depths: Vec<usize>,
-    /// Whether a `:*` pattern names a host (so the request's whole host is looked up).
-    port_patterns: bool,
+impl Keyed for HostEntry {
+    fn key_bytes(&self) -> &[u8] {
+        &self.host
+    }
+}
+
+/// Matches request origins against a set of patterns. Cheap to copy (see [`Sharded`]); patterns
+/// can be added and removed one at a time, so that a policy of 100,000 origins can be edited
+/// without being rebuilt.
+#[derive(Clone, Default)]
+pub(crate) struct OriginMatcher {
+    any: Option<Seq>,
+    exact: Sharded<Exact>,
+    hosts: Sharded<HostEntry>,
+    /// The label counts of the `*.` bases, ascending, with how many patterns have each (one or
+    /// two counts in practice): a request host is looked up once per count, cut to that many
+    /// labels from the right.
+    depths: Vec<(usize, usize)>,
+    /// How many `:*` patterns name a host (if any, the request's whole host is looked up).
+    port_patterns: usize,
+    /// How many patterns there are.
+    count: usize,
+    next_seq: Seq,
+}
+
+/// How a pattern is stored: `*`, an exact origin, or under a host entry.
+enum Slot<'a> {
+    Any,
+    Exact(String),
+    AnyPort { scheme: &'a str, host: String },
+    Subdomains { scheme: &'a str, base: &'a str, port: PortPattern },
+}
+
+fn slot(pattern: &OriginPattern) -> Slot<'_> {
+    match pattern {
+        OriginPattern::Any => Slot::Any,
+        OriginPattern::Origins { scheme, host, port } => match (host, port) {
+            (HostPattern::Exact(_), PortPattern::Default | PortPattern::Port(_)) => {
+                Slot::Exact(pattern.to_string())
+            }
+            (HostPattern::Exact(h), PortPattern::Any) => Slot::AnyPort {
+                scheme,
+                host: h.to_string(),
+            },
+            (HostPattern::Subdomains(base), port) => Slot::Subdomains {
+                scheme,
+                base,
+                port: *port,
+            },
+        },
+    }
 }
 
 impl OriginMatcher {
-    pub fn new<'a>(patterns: impl IntoIterator<Item = &'a OriginPattern>) -> OriginMatcher {
-        let mut m = OriginMatcher::default();
-        for p in patterns {
-            m.insert(p);
+    /// An empty matcher sized for about `len` exact origins.
+    pub(crate) fn with_capacity(len: usize) -> OriginMatcher {
+        OriginMatcher {
+            exact: Sharded::with_capacity(len),
+            ..OriginMatcher::default()
         }
-        m.depths.sort_unstable();
-        m.depths.dedup();
-        m
     }
 
-    fn insert(&mut self, pattern: &OriginPattern) {
-        let OriginPattern::Origins { scheme, host, port } = pattern else {
-            self.any = true;
-            return;
-        };
-        let (host_text, subdomains) = match host {
-            HostPattern::Exact(h) => {
-                if let PortPattern::Default | PortPattern::Port(_) = port {
-                    self.exact
-                        .insert(pattern.to_string().into_bytes().into_boxed_slice());
-                    return;
-                }
-                (h.to_string(), false)
-            }
-            HostPattern::Subdomains(base) => (base.clone(), true),
-        };
-        let key = HostKey {
-            scheme: scheme.as_bytes().into(),
-            host: host_text.as_bytes().into(),
-        };
-        let entry = self.hosts.entry(key).or_default();
-        if subdomains {
-            entry.subdomains.add(*port);
-            self.depths.push(labels(host_text.as_bytes()));
-        } else {
-            entry.host.add(*port);
-            self.port_patterns = true;
+    /// The number of patterns.
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether `pattern` is one of the patterns.
+    pub(crate) fn contains(&self, pattern: &OriginPattern) -> bool {
+        match slot(pattern) {
+            Slot::Any => self.any.is_some(),
+            Slot::Exact(origin) => self.exact.get(origin.as_bytes(), |_| true).is_some(),
+            Slot::AnyPort { scheme, host } => self
+                .host_entry(scheme, &host)
+                .is_some_and(|e| e.any_port.is_some()),
+            Slot::Subdomains { scheme, base, port } => self
+                .host_entry(scheme, base)
+                .is_some_and(|e| e.subdomains.has(port)),
         }
+    }
+
+    fn host_entry(&self, scheme: &str, host: &str) -> Option<&HostEntry> {
+        self.hosts
+            .get(host.as_bytes(), |e| *e.scheme == *scheme.as_bytes())
+    }
+
+    /// Adds `pattern`; false (and nothing changes) if it is there already.
+    pub(crate) fn insert(&mut self, pattern: &OriginPattern) -> bool {
+        let seq = self.next_seq;
+        let added = match slot(pattern) {
+            Slot::Any => self.any.replace(seq).is_none(),
+            Slot::Exact(origin) => {
+                let entry = Exact {
+                    origin: origin.into_bytes().into_boxed_slice(),
+                    seq,
+                };
+                if self.exact.get(&entry.origin, |_| true).is_some() {
+                    false
+                } else {
+                    self.exact.upsert_by(entry, |_, _| true);
+                    true
+                }
+            }
+            Slot::AnyPort { scheme, host } => {
+                let added = self.edit_host(scheme, &host, |e| e.any_port.replace(seq).is_none());
+                self.port_patterns += usize::from(added);
+                added
+            }
+            Slot::Subdomains { scheme, base, port } => {
+                let added = self.edit_host(scheme, base, |e| e.subdomains.add(port, seq));
+                if added {
+                    let depth = labels(base.as_bytes());
+                    match self.depths.binary_search_by_key(&depth, |d| d.0) {
+                        Ok(at) => self.depths[at].1 += 1,
+                        Err(at) => self.depths.insert(at, (depth, 1)),
+                    }
+                }
+                added
+            }
+        };
+        if added {
+            self.next_seq += 1;
+            self.count += 1;
+        }
+        added
+    }
+
+    /// Removes `pattern`; false if it was not there.
+    pub(crate) fn remove(&mut self, pattern: &OriginPattern) -> bool {
+        let removed = match slot(pattern) {
+            Slot::Any => self.any.take().is_some(),
+            Slot::Exact(origin) => self.exact.remove(origin.as_bytes(), |_| true).is_some(),
+            Slot::AnyPort { scheme, host } => {
+                let removed = self.edit_host(scheme, &host, |e| e.any_port.take().is_some());
+                self.port_patterns -= usize::from(removed);
+                removed
+            }
+            Slot::Subdomains { scheme, base, port } => {
+                let removed = self.edit_host(scheme, base, |e| e.subdomains.remove(port));
+                if removed {
+                    let depth = labels(base.as_bytes());
+                    if let Ok(at) = self.depths.binary_search_by_key(&depth, |d| d.0) {
+                        self.depths[at].1 -= 1;
+                        if self.depths[at].1 == 0 {
+                            self.depths.remove(at);
+                        }
+                    }
+                }
+                removed
+            }
+        };
+        self.count -= usize::from(removed);
+        removed
+    }
+
+    /// Applies `edit` to the entry of (`scheme`, `host`), created if missing and dropped if
+    /// left empty. Returns what `edit` returns.
+    fn edit_host(&mut self, scheme: &str, host: &str, edit: impl FnOnce(&mut HostEntry) -> bool) -> bool {
+        let same_scheme = |e: &HostEntry| *e.scheme == *scheme.as_bytes();
+        let changed = match self.hosts.get_mut(host.as_bytes(), same_scheme) {
+            Some(entry) => edit(entry),
+            None => {
+                let mut entry = HostEntry {
+                    scheme: scheme.as_bytes().into(),
+                    host: host.as_bytes().into(),
+                    any_port: None,
+                    subdomains: Ports::default(),
+                };
+                let changed = edit(&mut entry);
+                if changed {
+                    self.hosts
+                        .upsert_by(entry, |a, b| a.scheme == b.scheme);
+                }
+                return changed;
+            }
+        };
+        if self
+            .host_entry(scheme, host)
+            .is_some_and(|e| e.any_port.is_none() && e.subdomains.is_empty())
+        {
+            self.hosts.remove(host.as_bytes(), same_scheme);
+        }
+        changed
+    }
+
+    /// The patterns in normal form, in the order they were added.
+    pub(crate) fn patterns(&self) -> Vec<String> {
+        let mut listed: Vec<(Seq, String)> = Vec::with_capacity(self.len());
+        listed.extend(self.any.map(|seq| (seq, "*".to_owned())));
+        listed.extend(
+            self.exact
+                .iter()
+                .map(|e| (e.seq, String::from_utf8_lossy(&e.origin).into_owned())),
+        );
+        for e in self.hosts.iter() {
+            let scheme = String::from_utf8_lossy(&e.scheme);
+            let host = String::from_utf8_lossy(&e.host);
+            listed.extend(e.any_port.map(|seq| (seq, format!("{scheme}://{host}:*"))));
+            listed.extend(
+                e.subdomains
+                    .any
+                    .map(|seq| (seq, format!("{scheme}://*.{host}:*"))),
+            );
+            listed.extend(e.subdomains.ports.iter().map(|&(port, seq)| {
+                let port = if port == 0 { String::new() } else { format!(":{port}") };
+                (seq, format!("{scheme}://*.{host}{port}"))
+            }));
+        }
+        listed.sort_unstable_by_key(|e| e.0);
+        listed.into_iter().map(|e| e.1).collect()
+    }
+
+    /// Another pattern that allows every origin `pattern` allows, as text: the same host (or
+    /// base) on any port, or a `*.` pattern on a strict parent whose labels the matcher would
+    /// accept in front. Bounded by the number of labels of the pattern's host.
+    pub(crate) fn covering(&self, pattern: &OriginPattern) -> Option<String> {
+        let OriginPattern::Origins { scheme, host, port } = pattern else {
+            return None;
+        };
+        let (host, sub, ip) = match host {
+            HostPattern::Exact(h) => (
+                h.to_string(),
+                false,
+                matches!(h, url::Host::Ipv4(_) | url::Host::Ipv6(_)),
+            ),
+            HostPattern::Subdomains(base) => (base.clone(), true, false),
+        };
+        let star = if sub { "*." } else { "" };
+        if *port != PortPattern::Any
+            && let Some(e) = self.host_entry(scheme, &host)
+            && (if sub { e.subdomains.any.is_some() } else { e.any_port.is_some() })
+        {
+            return Some(format!("{scheme}://{star}{host}:*"));
+        }
+        if ip {
+            return None;
+        }
+        for (dot, _) in host.match_indices('.') {
+            let (prefix, base) = (&host[..dot], &host[dot + 1..]);
+            if base.is_empty() || !is_subdomain_part(prefix.as_bytes()) {
+                continue;
+            }
+            let Some(e) = self.host_entry(scheme, base) else {
+                continue;
+            };
+            if e.subdomains.any.is_some() {
+                return Some(format!("{scheme}://*.{base}:*"));
+            }
+            if *port != PortPattern::Any && e.subdomains.has(*port) {
+                return Some(format!("{scheme}://*.{base}{}", port_text(*port)));
+            }
+        }
+        None
     }
 
     /// Whether every origin is allowed.
-    pub fn is_any(&self) -> bool {
-        self.any
+    pub(crate) fn is_any(&self) -> bool {
+        self.any.is_some()
     }
 
     /// Whether the request's `Origin` bytes are allowed. Never allocates; at most one hash of
     /// the whole `Origin`, plus one per distinct label count of the `*.` patterns.
-    pub fn matches(&self, origin: &[u8]) -> bool {
-        if self.any {
+    pub(crate) fn matches(&self, origin: &[u8]) -> bool {
+        if self.any.is_some() {
             return true;
         }
         if origin.len() > MAX_ORIGIN_LEN {
             return false;
         }
-        if self.exact.contains(origin) {
+        if self.exact.get(origin, |_| true).is_some() {
             return true;
         }
         if self.hosts.is_empty() {
@@ -149,26 +392,18 @@ impl OriginMatcher {
             return false;
         };
         let (scheme, host) = (parts.scheme, parts.host);
-        if self.port_patterns
-            && self
-                .hosts
-                .get(&HostRef { scheme, host })
-                .is_some_and(|h| h.host.covers(parts.port))
-        {
+        let entry = |host: &[u8]| self.hosts.get(host, |e| *e.scheme == *scheme);
+        if self.port_patterns > 0 && entry(host).is_some_and(|e| e.any_port.is_some()) {
             return true;
         }
-        for &depth in &self.depths {
+        for &(depth, _) in &self.depths {
             // The request host cut before its last `depth` labels: the subdomain part must be
             // left of a dot.
             let Some(dot) = nth_dot_from_right(host, depth) else {
                 break;
             };
             let (sub, base) = (&host[..dot], &host[dot + 1..]);
-            if self
-                .hosts
-                .get(&HostRef { scheme, host: base })
-                .is_some_and(|h| h.subdomains.covers(parts.port))
-                && is_subdomain_part(sub)
+            if entry(base).is_some_and(|e| e.subdomains.covers(parts.port)) && is_subdomain_part(sub)
             {
                 return true;
             }
@@ -177,36 +412,19 @@ impl OriginMatcher {
     }
 }
 
-/// A scheme and a host.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct HostKey {
-    scheme: Box<[u8]>,
-    host: Box<[u8]>,
-}
-
-/// A [`HostKey`] borrowed from a request's `Origin`, for look-ups without copying.
-struct HostRef<'a> {
-    scheme: &'a [u8],
-    host: &'a [u8],
-}
-
-// Only the host is hashed (the scheme, nearly always `https`, is compared): equal pairs hash
-// alike, which is all a hash needs.
-impl Hash for HostKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(&self.host);
+fn port_text(port: PortPattern) -> String {
+    match port {
+        PortPattern::Default => String::new(),
+        PortPattern::Port(p) => format!(":{p}"),
+        PortPattern::Any => ":*".to_owned(),
     }
 }
 
-impl Hash for HostRef<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(self.host);
-    }
-}
-
-impl Equivalent<HostKey> for HostRef<'_> {
-    fn equivalent(&self, key: &HostKey) -> bool {
-        *key.scheme == *self.scheme && *key.host == *self.host
+impl std::fmt::Debug for OriginMatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OriginMatcher")
+            .field("patterns", &self.len())
+            .finish()
     }
 }
 
@@ -338,11 +556,11 @@ mod tests {
     use super::*;
 
     fn matcher(patterns: &[&str]) -> OriginMatcher {
-        let parsed: Vec<_> = patterns
-            .iter()
-            .map(|p| parse_pattern(p).unwrap().pattern)
-            .collect();
-        OriginMatcher::new(&parsed)
+        let mut m = OriginMatcher::default();
+        for p in patterns {
+            assert!(m.insert(&parse_pattern(p).unwrap().pattern), "{p}");
+        }
+        m
     }
 
     #[test]

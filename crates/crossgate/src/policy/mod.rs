@@ -23,6 +23,7 @@ mod matcher;
 pub mod pattern;
 pub mod problem;
 mod respond;
+mod sharded;
 mod validate;
 
 use std::fmt;
@@ -54,8 +55,13 @@ pub struct Policy {
 }
 
 pub(crate) struct Compiled {
-    normalized: PolicyConfig,
+    /// The policy in normal form without its origins, shared by edited copies.
+    settings: Arc<PolicyConfig>,
+    /// The normalised lists the header values are computed from, shared by edited copies.
+    lists: Arc<Lists>,
     origins: OriginMatcher,
+    /// `settings` with the origins, built when first asked for.
+    normalized: OnceLock<PolicyConfig>,
     credentials: bool,
     methods: NameRule,
     headers: NameRule,
@@ -71,7 +77,17 @@ pub(crate) struct Compiled {
     preflight: OnceLock<PreflightTemplate<http::HeaderMap>>,
 }
 
+/// A policy's validated lists other than the origins.
+pub(crate) struct Lists {
+    methods: Wild<Vec<Vec<u8>>>,
+    headers: Wild<Vec<Vec<u8>>>,
+    headers_authorization: bool,
+    expose: Wild<Vec<Vec<u8>>>,
+    max_age: Option<u32>,
+}
+
 /// Allowed methods or request-header names.
+#[derive(Clone)]
 pub(crate) enum NameRule {
     Any,
     /// A set of names (methods case-sensitive; header names lowercase) and the longest one.
@@ -82,12 +98,12 @@ pub(crate) enum NameRule {
 }
 
 impl NameRule {
-    fn new(list: Wild<Vec<Vec<u8>>>) -> NameRule {
+    fn new(list: &Wild<Vec<Vec<u8>>>) -> NameRule {
         match list {
             Wild::Any => NameRule::Any,
             Wild::List(items) => NameRule::List {
                 longest: items.iter().map(Vec::len).max().unwrap_or(0),
-                names: NameSet::new(items),
+                names: NameSet::new(items.clone()),
             },
         }
     }
@@ -102,6 +118,7 @@ impl NameRule {
 
 /// A set of distinct names. A few are compared one by one (a length check rules out most, and
 /// nothing is hashed); more are hashed, so the cost never grows with the list.
+#[derive(Clone)]
 pub(crate) enum NameSet {
     Few(Box<[Box<[u8]>]>),
     Many(HashSet<Box<[u8]>>),
@@ -200,15 +217,28 @@ impl Policy {
                 problems: v.problems,
             };
         }
-        let policy = Policy::compile(
-            config,
-            v.origins,
-            v.methods,
-            v.headers,
-            v.headers_authorization,
-            v.expose,
-            v.max_age,
-        );
+        let settings = PolicyConfig {
+            allow_methods: wild_text(&v.methods, &[]),
+            allow_headers: wild_text(
+                &v.headers,
+                if v.headers_authorization {
+                    &["authorization"]
+                } else {
+                    &[]
+                },
+            ),
+            expose_headers: wild_text(&v.expose, &[]),
+            max_age: v.max_age.map(i64::from),
+            ..config.clone_without_origins()
+        };
+        let lists = Lists {
+            methods: v.methods,
+            headers: v.headers,
+            headers_authorization: v.headers_authorization,
+            expose: v.expose,
+            max_age: v.max_age,
+        };
+        let policy = Policy::compile(Arc::new(settings), Arc::new(lists), v.origins);
         Checked {
             policy: Some(policy),
             problems: v.problems,
@@ -237,74 +267,35 @@ impl Policy {
         PolicyBuilder::default()
     }
 
-    fn compile(
-        config: &PolicyConfig,
-        origins: Vec<pattern::OriginPattern>,
-        methods: Wild<Vec<Vec<u8>>>,
-        headers: Wild<Vec<Vec<u8>>>,
-        headers_authorization: bool,
-        expose: Wild<Vec<Vec<u8>>>,
-        max_age: Option<u32>,
-    ) -> Policy {
-        let credentials = config.allow_credentials;
-        let matcher = OriginMatcher::new(&origins);
-        let vary_origin = !matcher.is_any();
-        let text = |items: &[Vec<u8>]| -> Vec<String> {
-            items
-                .iter()
-                .map(|i| String::from_utf8_lossy(i).into_owned())
-                .collect()
-        };
-        let wild_text = |w: &Wild<Vec<Vec<u8>>>, extra: &[&str]| -> Vec<String> {
-            match w {
-                Wild::Any => std::iter::once("*")
-                    .chain(extra.iter().copied())
-                    .map(str::to_owned)
-                    .collect(),
-                Wild::List(items) => text(items),
-            }
-        };
-        let normalized = PolicyConfig {
-            allow_origins: origins.iter().map(ToString::to_string).collect(),
-            allow_credentials: credentials,
-            allow_methods: wild_text(&methods, &[]),
-            allow_headers: wild_text(
-                &headers,
-                if headers_authorization {
-                    &["authorization"]
-                } else {
-                    &[]
-                },
-            ),
-            expose_headers: wild_text(&expose, &[]),
-            max_age: max_age.map(i64::from),
-            allow_private_network: config.allow_private_network,
-            dangerously_tolerate_insecure_origins: config.dangerously_tolerate_insecure_origins,
-            dangerously_tolerate_public_suffix_subdomains: config
-                .dangerously_tolerate_public_suffix_subdomains,
-        };
+    /// Compiles validated parts; the cost does not depend on the number of origins.
+    fn compile(settings: Arc<PolicyConfig>, lists: Arc<Lists>, origins: OriginMatcher) -> Policy {
+        let credentials = settings.allow_credentials;
+        let private_network = settings.allow_private_network;
+        let vary_origin = !origins.is_any();
         let specs = HeaderValues::specs(
-            &methods,
-            &headers,
-            headers_authorization,
-            &expose,
-            max_age,
+            &lists.methods,
+            &lists.headers,
+            lists.headers_authorization,
+            &lists.expose,
+            lists.max_age,
             credentials,
             vary_origin,
-            config.allow_private_network,
+            private_network,
         );
         let values = specs.map(|b| {
             http::HeaderValue::from_maybe_shared(b.clone()).expect("precomputed values are valid")
         });
         Policy {
             inner: Arc::new(Compiled {
-                normalized,
-                origins: matcher,
+                methods: NameRule::new(&lists.methods),
+                headers: NameRule::new(&lists.headers),
+                headers_authorization: lists.headers_authorization,
+                settings,
+                lists,
+                origins,
+                normalized: OnceLock::new(),
                 credentials,
-                methods: NameRule::new(methods),
-                headers: NameRule::new(headers),
-                headers_authorization,
-                private_network: config.allow_private_network,
+                private_network,
                 vary_origin,
                 specs,
                 values,
@@ -313,10 +304,31 @@ impl Policy {
         }
     }
 
+    /// This policy with other origins (already validated), sharing everything else.
+    pub(crate) fn with_origins(&self, origins: OriginMatcher) -> Policy {
+        Policy::compile(
+            Arc::clone(&self.inner.settings),
+            Arc::clone(&self.inner.lists),
+            origins,
+        )
+    }
+
+    pub(crate) fn origins(&self) -> &OriginMatcher {
+        &self.inner.origins
+    }
+
+    /// The policy in normal form without its origins.
+    pub(crate) fn settings(&self) -> &PolicyConfig {
+        &self.inner.settings
+    }
+
     /// The policy in normal form (patterns normalised, safelisted methods dropped, names
     /// lowercased). Building a policy from it gives the same policy.
     pub fn config(&self) -> &PolicyConfig {
-        &self.inner.normalized
+        self.inner.normalized.get_or_init(|| PolicyConfig {
+            allow_origins: self.inner.origins.patterns(),
+            ..self.inner.settings.clone_without_origins()
+        })
     }
 
     /// Whether a request `Origin` (its exact bytes) is allowed.
@@ -356,8 +368,22 @@ impl Policy {
 impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Policy")
-            .field(&self.inner.normalized)
+            .field(self.config())
             .finish()
+    }
+}
+
+/// A validated list as its normal-form text (`*` first, then `extra`).
+fn wild_text(w: &Wild<Vec<Vec<u8>>>, extra: &[&str]) -> Vec<String> {
+    match w {
+        Wild::Any => std::iter::once("*")
+            .chain(extra.iter().copied())
+            .map(str::to_owned)
+            .collect(),
+        Wild::List(items) => items
+            .iter()
+            .map(|i| String::from_utf8_lossy(i).into_owned())
+            .collect(),
     }
 }
 

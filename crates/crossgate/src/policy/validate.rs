@@ -4,10 +4,10 @@
 //! Errors refuse the configuration; warnings say what was normalised or is probably unintended.
 
 use super::config::PolicyConfig;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use super::matcher::is_subdomain_part;
-use super::pattern::{HostPattern, OriginPattern, PortPattern, parse_pattern};
+use super::matcher::OriginMatcher;
+use super::pattern::{HostPattern, OriginPattern, parse_pattern};
 use super::problem::{Problem, ProblemCode};
 use crate::browser::Browser;
 use crate::fetch::{header, is_token, method};
@@ -20,7 +20,7 @@ pub const MAX_HEADER_NAME_LEN: usize = 128;
 /// problem found.
 #[derive(Debug)]
 pub(crate) struct Validated {
-    pub origins: Vec<OriginPattern>,
+    pub origins: OriginMatcher,
     pub methods: Wild<Vec<Vec<u8>>>,
     pub headers: Wild<Vec<Vec<u8>>>,
     /// With `Wild::Any`, whether `authorization` was listed besides `*`.
@@ -59,61 +59,97 @@ fn item_field(list: &str, i: usize) -> String {
     format!("{list}[{i}]")
 }
 
-fn validate_origins(config: &PolicyConfig, problems: &mut Vec<Problem>) -> Vec<OriginPattern> {
-    const FIELD: &str = "allow_origins";
-    let mut patterns: Vec<(usize, OriginPattern)> = Vec::new();
-    let mut seen: HashSet<OriginPattern> = HashSet::new();
+fn validate_origins(config: &PolicyConfig, problems: &mut Vec<Problem>) -> OriginMatcher {
+    let mut matcher = OriginMatcher::with_capacity(config.allow_origins.len());
+    let mut listed: Vec<(usize, OriginPattern)> = Vec::new();
     for (i, input) in config.allow_origins.iter().enumerate() {
-        let field = item_field(FIELD, i);
-        let parsed = match parse_pattern(input) {
-            Ok(p) => p,
-            Err(e) => {
-                problems.push(Problem::error(e.code, field, input, e.message, e.fix));
-                continue;
-            }
+        let field = item_field(ORIGINS, i);
+        let Some(pattern) = parse_origin(&field, input, problems) else {
+            continue;
         };
-        let normal = parsed.pattern.to_string();
-        if !parsed.normalized.is_empty() {
-            problems.push(Problem::warning(
-                ProblemCode::OriginNormalized,
-                &field,
-                input,
-                format!(
-                    "normalised to `{normal}` ({}); browsers send only the normal form",
-                    parsed.normalized.join(", ")
-                ),
-                format!("write \"{normal}\""),
-            ));
-        }
-        if !seen.insert(parsed.pattern.clone()) {
+        if !matcher.insert(&pattern) {
             problems.push(duplicate(&field, input));
             continue;
         }
-        patterns.push((i, parsed.pattern));
+        listed.push((i, pattern));
     }
+    wildcard_rules(config, &matcher, || list_text(&config.allow_origins), problems);
+    for (i, p) in &listed {
+        pattern_rules(config, &item_field(ORIGINS, *i), &config.allow_origins[*i], p, problems);
+    }
+    for (i, p) in &listed {
+        redundancy_rule(&matcher, &item_field(ORIGINS, *i), &config.allow_origins[*i], p, problems);
+    }
+    if config.allow_origins.is_empty() {
+        problems.push(no_origin_allowed());
+    }
+    matcher
+}
 
-    let has_any = patterns.iter().any(|(_, p)| *p == OriginPattern::Any);
-    if has_any && patterns.len() > 1 {
+pub(crate) const ORIGINS: &str = "allow_origins";
+
+/// Parses one listed origin pattern: `None` (and an error) if it is not one, a warning if it was
+/// normalised.
+pub(crate) fn parse_origin(
+    field: &str,
+    input: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<OriginPattern> {
+    let parsed = match parse_pattern(input) {
+        Ok(p) => p,
+        Err(e) => {
+            problems.push(Problem::error(e.code, field, input, e.message, e.fix));
+            return None;
+        }
+    };
+    if !parsed.normalized.is_empty() {
+        let normal = parsed.pattern.to_string();
+        problems.push(Problem::warning(
+            ProblemCode::OriginNormalized,
+            field,
+            input,
+            format!(
+                "normalised to `{normal}` ({}); browsers send only the normal form",
+                parsed.normalized.join(", ")
+            ),
+            format!("write \"{normal}\""),
+        ));
+    }
+    Some(parsed.pattern)
+}
+
+/// The rules on `*` among the allowed origins (`origins` is the whole list, as text, for the
+/// message).
+pub(crate) fn wildcard_rules(
+    config: &PolicyConfig,
+    matcher: &OriginMatcher,
+    origins: impl FnOnce() -> String,
+    problems: &mut Vec<Problem>,
+) {
+    if !matcher.is_any() {
+        return;
+    }
+    if matcher.len() > 1 {
         problems.push(Problem::error(
             ProblemCode::WildcardMixed,
-            FIELD,
-            list_text(&config.allow_origins),
+            ORIGINS,
+            origins(),
             "`*` already allows every origin, so the other items are meaningless: \
              was `*` meant, or only the listed origins?",
             "keep either [\"*\"] alone or only the origins",
         ));
     }
-    if has_any && config.allow_credentials {
+    if config.allow_credentials {
         problems.push(Problem::error(
             ProblemCode::WildcardOriginWithCredentials,
-            FIELD,
+            ORIGINS,
             "*",
             "browsers refuse `Access-Control-Allow-Origin: *` on credentialed requests, and \
              reflecting every origin instead would let any website act as your users",
             "list the origins that need credentials, or set allow_credentials = false",
         ));
     }
-    if has_any && config.allow_private_network {
+    if config.allow_private_network {
         problems.push(Problem::error(
             ProblemCode::PrivateNetworkWithWildcardOrigin,
             "allow_private_network",
@@ -123,65 +159,77 @@ fn validate_origins(config: &PolicyConfig, problems: &mut Vec<Problem>) -> Vec<O
             "list the origins that may reach the private network",
         ));
     }
+}
+
+/// The rules on one pattern given the rest of the policy: insecure and public-suffix patterns
+/// with credentials (errors), public-suffix patterns without (a warning).
+pub(crate) fn pattern_rules(
+    config: &PolicyConfig,
+    field: &str,
+    input: &str,
+    pattern: &OriginPattern,
+    problems: &mut Vec<Problem>,
+) {
     if config.allow_credentials {
-        for (i, p) in &patterns {
-            credential_checks(config, *i, p, problems);
-        }
-    } else {
-        for (i, p) in &patterns {
-            if let Some(base) = public_suffix_base(p) {
-                problems.push(Problem::warning(
-                    ProblemCode::PublicSuffixWildcard,
-                    item_field(FIELD, *i),
-                    &config.allow_origins[*i],
-                    format!(
-                        "`{base}` is a public suffix: anyone can register a site under it and \
-                         read these responses"
-                    ),
-                    "fine for public data; otherwise list your own sites",
-                ));
-            }
-        }
-    }
-    let coverage = Coverage::new(&patterns);
-    for (i, p) in &patterns {
-        if let Some(by) = coverage.covering(p) {
-            problems.push(Problem::warning(
-                ProblemCode::OriginRedundant,
-                item_field(FIELD, *i),
-                &config.allow_origins[*i],
-                format!("already covered by `{by}`"),
-                "remove it",
-            ));
-        }
-    }
-    if config.allow_origins.is_empty() {
+        credential_checks(config, field, input, pattern, problems);
+    } else if let Some(base) = public_suffix_base(pattern) {
         problems.push(Problem::warning(
-            ProblemCode::NoOriginAllowed,
-            FIELD,
-            "[]",
-            "no origin is allowed, so browsers block every cross-origin request",
-            "list the origins of your front ends, e.g. [\"https://app.example.com\"]",
+            ProblemCode::PublicSuffixWildcard,
+            field,
+            input,
+            format!(
+                "`{base}` is a public suffix: anyone can register a site under it and \
+                 read these responses"
+            ),
+            "fine for public data; otherwise list your own sites",
         ));
     }
-    patterns.into_iter().map(|(_, p)| p).collect()
+}
+
+/// A warning if another pattern of `matcher` already allows everything `pattern` allows.
+pub(crate) fn redundancy_rule(
+    matcher: &OriginMatcher,
+    field: &str,
+    input: &str,
+    pattern: &OriginPattern,
+    problems: &mut Vec<Problem>,
+) {
+    if let Some(by) = matcher.covering(pattern) {
+        problems.push(Problem::warning(
+            ProblemCode::OriginRedundant,
+            field,
+            input,
+            format!("already covered by `{by}`"),
+            "remove it",
+        ));
+    }
+}
+
+/// The warning for a policy that allows no origin.
+pub(crate) fn no_origin_allowed() -> Problem {
+    Problem::warning(
+        ProblemCode::NoOriginAllowed,
+        ORIGINS,
+        "[]",
+        "no origin is allowed, so browsers block every cross-origin request",
+        "list the origins of your front ends, e.g. [\"https://app.example.com\"]",
+    )
 }
 
 fn credential_checks(
     config: &PolicyConfig,
-    i: usize,
+    field: &str,
+    input: &str,
     pattern: &OriginPattern,
     problems: &mut Vec<Problem>,
 ) {
     if *pattern == OriginPattern::Any {
         return;
     }
-    let field = item_field("allow_origins", i);
-    let input = &config.allow_origins[i];
     if !pattern.is_secure() && !config.dangerously_tolerate_insecure_origins {
         problems.push(Problem::error(
             ProblemCode::InsecureOriginWithCredentials,
-            &field,
+            field,
             input,
             "an unencrypted origin (http:, ws:) other than loopback can be impersonated by anyone \
              on the network path, who could then read your users' credentialed responses",
@@ -193,7 +241,7 @@ fn credential_checks(
     {
         problems.push(Problem::error(
             ProblemCode::PublicSuffixWildcardWithCredentials,
-            &field,
+            field,
             input,
             format!(
                 "`{base}` is a public suffix: anyone can register a site under it and act as \
@@ -217,89 +265,6 @@ fn public_suffix_base(pattern: &OriginPattern) -> Option<&str> {
     let name = base.strip_suffix('.').unwrap_or(base);
     let suffix = psl::suffix(name.as_bytes())?;
     (suffix.is_known() && suffix.as_bytes() == name.as_bytes()).then_some(base.as_str())
-}
-
-/// Finds, for each pattern, another pattern that allows every origin it allows, in time linear
-/// in the number of patterns (a policy may list thousands of origins).
-struct Coverage<'a> {
-    /// (scheme, is a `*.` pattern, host or base) -> the ports listed for it.
-    index: HashMap<(&'a str, bool, String), Vec<PortPattern>>,
-}
-
-impl<'a> Coverage<'a> {
-    fn new(patterns: &'a [(usize, OriginPattern)]) -> Coverage<'a> {
-        let mut index: HashMap<_, Vec<PortPattern>> = HashMap::new();
-        for (_, p) in patterns {
-            if let Some((scheme, sub, host, port)) = parts(p) {
-                index.entry((scheme, sub, host)).or_default().push(port);
-            }
-        }
-        Coverage { index }
-    }
-
-    /// A pattern covering `p` other than `p` itself, as text.
-    fn covering(&self, p: &OriginPattern) -> Option<String> {
-        let (scheme, sub, host, port) = parts(p)?;
-        let render = |sub: bool, host: &str, port: PortPattern| {
-            let host = if sub {
-                format!("*.{host}")
-            } else {
-                host.to_owned()
-            };
-            let pattern = match port {
-                PortPattern::Default => format!("{scheme}://{host}"),
-                PortPattern::Port(n) => format!("{scheme}://{host}:{n}"),
-                PortPattern::Any => format!("{scheme}://{host}:*"),
-            };
-            Some(pattern)
-        };
-        let covers = |ports: &[PortPattern]| {
-            ports
-                .iter()
-                .copied()
-                .find(|q| *q == PortPattern::Any || *q == port)
-        };
-        // The same host (or base) with any port.
-        if port != PortPattern::Any
-            && let Some(ports) = self.index.get(&(scheme, sub, host.clone()))
-            && ports.contains(&PortPattern::Any)
-        {
-            return render(sub, &host, PortPattern::Any);
-        }
-        // A `*.` pattern on a strict parent whose labels the matcher would accept in front.
-        if let OriginPattern::Origins {
-            host: HostPattern::Exact(url::Host::Ipv4(_) | url::Host::Ipv6(_)),
-            ..
-        } = p
-        {
-            return None;
-        }
-        for (dot, _) in host.match_indices('.') {
-            let (prefix, base) = (&host[..dot], &host[dot + 1..]);
-            if base.is_empty() || !is_subdomain_part(prefix.as_bytes()) {
-                continue;
-            }
-            if let Some(q) = self
-                .index
-                .get(&(scheme, true, base.to_owned()))
-                .and_then(|ports| covers(ports))
-            {
-                return render(true, base, q);
-            }
-        }
-        None
-    }
-}
-
-/// (scheme, is a `*.` pattern, host or base, port) of a pattern other than `*`.
-fn parts(p: &OriginPattern) -> Option<(&str, bool, String, PortPattern)> {
-    match p {
-        OriginPattern::Any => None,
-        OriginPattern::Origins { scheme, host, port } => Some(match host {
-            HostPattern::Exact(h) => (scheme.as_str(), false, h.to_string(), *port),
-            HostPattern::Subdomains(base) => (scheme.as_str(), true, base.clone(), *port),
-        }),
-    }
 }
 
 fn duplicate(field: &str, value: &str) -> Problem {
