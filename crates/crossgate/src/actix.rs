@@ -20,12 +20,14 @@
 //! `Err` from an inner middleware is passed on wrapped (see [`CorsError`]), so that the response
 //! actix-web renders from it carries those headers too.
 //! actix-web 4 is built on `http` 0.2, so the policy's header values are converted to its types
-//! once, when the middleware is created.
+//! once per policy, by the first request that uses it.
+//!
+//! For origins that change while serving, wrap with [`Cors::live`] and a [`LivePolicy`]: each
+//! request runs on the policy in force when it started.
 
 use std::cell::Cell;
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use std::fmt;
@@ -37,19 +39,37 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{Error, HttpResponse, ResponseError};
 
 use crate::policy::{
-    ActualAnswer, CorsRequestHeader, CorsResponseHeader, Decision, HeaderValues, Policy,
+    ActualAnswer, CorsRequestHeader, CorsResponseHeader, Decision, LivePolicy, Policy,
     PreflightEcho, RequestHead, ResponseHeaders,
 };
 
-/// The CORS middleware for actix-web: `App::new().wrap(Cors::new(policy))`.
+/// The CORS middleware for actix-web: `App::new().wrap(Cors::new(policy))`, or
+/// `Cors::live(live)` for a policy that changes while serving.
 #[derive(Clone, Debug)]
 pub struct Cors {
-    policy: Policy,
+    source: Source,
+}
+
+/// Where the middleware's policy comes from.
+#[derive(Clone, Debug)]
+enum Source {
+    Fixed(Policy),
+    Live(LivePolicy),
 }
 
 impl Cors {
+    /// Applies `policy` for as long as the app serves.
     pub fn new(policy: Policy) -> Cors {
-        Cors { policy }
+        Cors {
+            source: Source::Fixed(policy),
+        }
+    }
+
+    /// Applies the policy in force in `live` when each request starts.
+    pub fn live(live: LivePolicy) -> Cors {
+        Cors {
+            source: Source::Live(live),
+        }
     }
 }
 
@@ -65,28 +85,17 @@ where
     type Future = Ready<Result<CorsMiddleware<S>, ()>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        let values = self.policy.header_values_as(|b| {
-            HeaderValue::from_maybe_shared(b.clone()).expect("precomputed values are valid")
-        });
         ready(Ok(CorsMiddleware {
             service,
-            shared: Rc::new(Shared {
-                policy: self.policy.clone(),
-                values,
-            }),
+            source: self.source.clone(),
         }))
     }
-}
-
-struct Shared {
-    policy: Policy,
-    values: HeaderValues<HeaderValue>,
 }
 
 /// The service made by [`Cors`] (one per worker).
 pub struct CorsMiddleware<S> {
     service: S,
-    shared: Rc<Shared>,
+    source: Source,
 }
 
 fn request_name(name: CorsRequestHeader) -> HeaderName {
@@ -164,49 +173,62 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let Shared { policy, values } = &*self.shared;
-        let answer = {
-            let head = Head::new(&request);
-            match policy.decide_logged(&head) {
-                Decision::PreflightAllowed(allowed) => {
-                    // Written into the pooled response head's map: cheaper with actix's map than
-                    // cloning a template.
-                    let mut response = HttpResponse::new(StatusCode::NO_CONTENT);
-                    let headers = request.headers();
-                    let echo = PreflightEcho {
-                        origin: head.first(CorsRequestHeader::Origin).cloned(),
-                        method: allowed
-                            .echo_method
-                            .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
-                            .flatten()
-                            .cloned(),
-                        headers: allowed
-                            .echo_headers
-                            .then(|| headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS))
-                            .into_iter()
-                            .flatten()
-                            .cloned(),
-                    };
-                    policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
-                    return CorsFuture::ready(request.into_response(response));
-                }
-                Decision::PreflightDenied(_) => {
-                    let mut response = HttpResponse::new(StatusCode::FORBIDDEN);
-                    policy.write_preflight_denied(values, response.headers_mut());
-                    return CorsFuture::ready(request.into_response(response));
-                }
-                Decision::Actual(actual) => policy.actual_answer(values, &actual, || {
-                    head.first(CorsRequestHeader::Origin).cloned()
-                }),
-            }
-        };
-        CorsFuture {
-            state: State::Inner {
-                future: self.service.call(request),
-                answer: Some(answer),
-                shared: Rc::clone(&self.shared),
-            },
+        match &self.source {
+            Source::Fixed(policy) => respond(&self.service, policy, request),
+            // One atomic load: the request runs on the policy in force now, to its end.
+            Source::Live(live) => respond(&self.service, &live.load(), request),
         }
+    }
+}
+
+/// Answers a preflight, or calls `service` and adds the CORS headers to its response.
+fn respond<S, B>(service: &S, policy: &Policy, request: ServiceRequest) -> CorsFuture<S::Future>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    let values = policy.actix_values();
+    let answer = {
+        let head = Head::new(&request);
+        match policy.decide_logged(&head) {
+            Decision::PreflightAllowed(allowed) => {
+                // Written into the pooled response head's map: cheaper with actix's map than
+                // cloning a template.
+                let mut response = HttpResponse::new(StatusCode::NO_CONTENT);
+                let headers = request.headers();
+                let echo = PreflightEcho {
+                    origin: head.first(CorsRequestHeader::Origin).cloned(),
+                    method: allowed
+                        .echo_method
+                        .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
+                        .flatten()
+                        .cloned(),
+                    headers: allowed
+                        .echo_headers
+                        .then(|| headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS))
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                };
+                policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
+                return CorsFuture::ready(request.into_response(response));
+            }
+            Decision::PreflightDenied(_) => {
+                let mut response = HttpResponse::new(StatusCode::FORBIDDEN);
+                policy.write_preflight_denied(values, response.headers_mut());
+                return CorsFuture::ready(request.into_response(response));
+            }
+            Decision::Actual(actual) => policy.actual_answer(values, &actual, || {
+                head.first(CorsRequestHeader::Origin).cloned()
+            }),
+        }
+    };
+    CorsFuture {
+        state: State::Inner {
+            future: service.call(request),
+            answer: Some(answer),
+            policy: policy.clone(),
+        },
     }
 }
 
@@ -287,7 +309,7 @@ pin_project_lite::pin_project! {
             #[pin]
             future: F,
             answer: Option<ActualAnswer<HeaderValue>>,
-            shared: Rc<Shared>,
+            policy: Policy,
         },
     }
 }
@@ -318,22 +340,20 @@ where
             StateProj::Inner {
                 future,
                 answer,
-                shared,
+                policy,
             } => {
                 let result = std::task::ready!(future.poll(cx));
                 let answer = answer.take().expect("polled after completion");
                 Poll::Ready(match result {
                     Ok(response) => {
                         let mut response = response.map_into_left_body();
-                        shared
-                            .policy
-                            .write_actual(&shared.values, answer, response.headers_mut());
+                        policy.write_actual(policy.actix_values(), answer, response.headers_mut());
                         Ok(response)
                     }
                     Err(error) => Err(Error::from(CorsError {
                         error,
                         answer,
-                        shared: Rc::clone(shared),
+                        policy: policy.clone(),
                     })),
                 })
             }
@@ -348,7 +368,7 @@ where
 pub struct CorsError {
     error: Error,
     answer: ActualAnswer<HeaderValue>,
-    shared: Rc<Shared>,
+    policy: Policy,
 }
 
 impl CorsError {
@@ -376,8 +396,8 @@ impl ResponseError for CorsError {
 
     fn error_response(&self) -> HttpResponse<BoxBody> {
         let mut response = self.error.error_response();
-        self.shared.policy.write_actual(
-            &self.shared.values,
+        self.policy.write_actual(
+            self.policy.actix_values(),
             self.answer.clone(),
             response.headers_mut(),
         );

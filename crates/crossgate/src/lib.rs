@@ -23,4 +23,7 @@ pub mod tower;
 pub mod actix;
 
 pub use origin::Origin;
-pub use policy::{Decision, InvalidConfig, Policy, PolicyBuilder, PolicyConfig, Problem};
+pub use policy::{
+    Decision, InvalidConfig, LivePolicy, OriginChanges, Policy, PolicyBuilder, PolicyConfig,
+    Problem,
+};

@@ -16,6 +16,10 @@
 //! # Ok::<(), crossgate::InvalidConfig>(())
 //! ```
 //!
+//! For origins that change while serving (tenants' own domains, preview deployments), build the
+//! layer from a [`LivePolicy`] with [`CorsLayer::live`] and edit it from anywhere: each request
+//! runs on the policy in force when it started.
+//!
 //! A preflight is answered by the layer itself (204 or 403), whether or not the application has
 //! an `OPTIONS` route; any other request goes to the inner service, and its response, errors
 //! included, gets the CORS headers the request's origin is entitled to.
@@ -30,18 +34,44 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::policy::{
-    ActualAnswer, CorsRequestHeader, Decision, Policy, PreflightEcho, RequestHead,
+    ActualAnswer, CorsRequestHeader, Decision, LivePolicy, Policy, PreflightEcho, RequestHead,
 };
 
-/// Applies a [`Policy`] to every request of the wrapped service.
+/// Applies a [`Policy`], fixed or live, to every request of the wrapped service.
 #[derive(Clone, Debug)]
 pub struct CorsLayer {
-    policy: Policy,
+    source: Source,
+}
+
+/// Where a layer's policy comes from.
+#[derive(Clone, Debug)]
+enum Source {
+    Fixed(Policy),
+    Live(LivePolicy),
+}
+
+impl Source {
+    fn current(&self) -> Policy {
+        match self {
+            Source::Fixed(policy) => policy.clone(),
+            Source::Live(live) => live.current(),
+        }
+    }
 }
 
 impl CorsLayer {
+    /// A layer that applies `policy` for as long as it serves.
     pub fn new(policy: Policy) -> CorsLayer {
-        CorsLayer { policy }
+        CorsLayer {
+            source: Source::Fixed(policy),
+        }
+    }
+
+    /// A layer that applies the policy in force in `live` when each request starts.
+    pub fn live(live: LivePolicy) -> CorsLayer {
+        CorsLayer {
+            source: Source::Live(live),
+        }
     }
 }
 
@@ -51,7 +81,7 @@ impl<S> Layer<S> for CorsLayer {
     fn layer(&self, inner: S) -> Cors<S> {
         Cors {
             inner,
-            policy: self.policy.clone(),
+            source: self.source.clone(),
         }
     }
 }
@@ -60,16 +90,28 @@ impl<S> Layer<S> for CorsLayer {
 #[derive(Clone, Debug)]
 pub struct Cors<S> {
     inner: S,
-    policy: Policy,
+    source: Source,
 }
 
 impl<S> Cors<S> {
     pub fn new(inner: S, policy: Policy) -> Cors<S> {
-        Cors { inner, policy }
+        Cors {
+            inner,
+            source: Source::Fixed(policy),
+        }
     }
 
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    /// Wraps `inner` with the policy in force in `live` (read as each request starts).
+    pub fn live(inner: S, live: LivePolicy) -> Cors<S> {
+        Cors {
+            inner,
+            source: Source::Live(live),
+        }
+    }
+
+    /// The policy in force now.
+    pub fn policy(&self) -> Policy {
+        self.source.current()
     }
 
     pub fn get_ref(&self) -> &S {
@@ -95,60 +137,71 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let policy = &self.policy;
-        let values = policy.header_values();
-        let answer = {
-            let head = Head::new(&request);
-            match policy.decide_logged(&head) {
-                Decision::PreflightAllowed(allowed) => {
-                    let mut response = preflight_response(StatusCode::NO_CONTENT);
-                    let origin = || head.first(CorsRequestHeader::Origin).cloned();
-                    if let Some(headers) =
-                        policy.preflight_from_template(policy.preflight_headers(), &allowed, origin)
-                    {
-                        *response.headers_mut() = headers;
-                    } else {
-                        let headers = request.headers();
-                        let echo = PreflightEcho {
-                            origin: origin(),
-                            method: allowed
-                                .echo_method
-                                .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
-                                .flatten()
-                                .cloned(),
-                            headers: allowed
-                                .echo_headers
-                                .then(|| headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS))
-                                .into_iter()
-                                .flatten()
-                                .cloned(),
-                        };
-                        policy.write_preflight_allowed(
-                            values,
-                            &allowed,
-                            echo,
-                            response.headers_mut(),
-                        );
-                    }
-                    return ResponseFuture::ready(response);
-                }
-                Decision::PreflightDenied(_) => {
-                    let mut response = preflight_response(StatusCode::FORBIDDEN);
-                    policy.write_preflight_denied(values, response.headers_mut());
-                    return ResponseFuture::ready(response);
-                }
-                Decision::Actual(actual) => policy.actual_answer(values, &actual, || {
-                    head.first(CorsRequestHeader::Origin).cloned()
-                }),
-            }
-        };
-        ResponseFuture {
-            state: State::Inner {
-                future: self.inner.call(request),
-                answer: Some(answer),
-                policy: self.policy.clone(),
-            },
+        match &self.source {
+            Source::Fixed(policy) => respond(&mut self.inner, policy, request),
+            // One atomic load: the request runs on the policy in force now, to its end.
+            Source::Live(live) => respond(&mut self.inner, &live.load(), request),
         }
+    }
+}
+
+/// Answers a preflight, or calls `inner` and adds the CORS headers to its response.
+fn respond<S, ReqBody, ResBody>(
+    inner: &mut S,
+    policy: &Policy,
+    request: Request<ReqBody>,
+) -> ResponseFuture<S::Future, ResBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    let values = policy.header_values();
+    let answer = {
+        let head = Head::new(&request);
+        match policy.decide_logged(&head) {
+            Decision::PreflightAllowed(allowed) => {
+                let mut response = preflight_response(StatusCode::NO_CONTENT);
+                let origin = || head.first(CorsRequestHeader::Origin).cloned();
+                if let Some(headers) =
+                    policy.preflight_from_template(policy.preflight_headers(), &allowed, origin)
+                {
+                    *response.headers_mut() = headers;
+                } else {
+                    let headers = request.headers();
+                    let echo = PreflightEcho {
+                        origin: origin(),
+                        method: allowed
+                            .echo_method
+                            .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
+                            .flatten()
+                            .cloned(),
+                        headers: allowed
+                            .echo_headers
+                            .then(|| headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS))
+                            .into_iter()
+                            .flatten()
+                            .cloned(),
+                    };
+                    policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
+                }
+                return ResponseFuture::ready(response);
+            }
+            Decision::PreflightDenied(_) => {
+                let mut response = preflight_response(StatusCode::FORBIDDEN);
+                policy.write_preflight_denied(values, response.headers_mut());
+                return ResponseFuture::ready(response);
+            }
+            Decision::Actual(actual) => policy.actual_answer(values, &actual, || {
+                head.first(CorsRequestHeader::Origin).cloned()
+            }),
+        }
+    };
+    ResponseFuture {
+        state: State::Inner {
+            future: inner.call(request),
+            answer: Some(answer),
+            policy: policy.clone(),
+        },
     }
 }
 

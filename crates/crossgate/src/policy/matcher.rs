@@ -142,8 +142,15 @@ pub(crate) struct OriginMatcher {
 enum Slot<'a> {
     Any,
     Exact(String),
-    AnyPort { scheme: &'a str, host: String },
-    Subdomains { scheme: &'a str, base: &'a str, port: PortPattern },
+    AnyPort {
+        scheme: &'a str,
+        host: String,
+    },
+    Subdomains {
+        scheme: &'a str,
+        base: &'a str,
+        port: PortPattern,
+    },
 }
 
 fn slot(pattern: &OriginPattern) -> Slot<'_> {
@@ -178,20 +185,6 @@ impl OriginMatcher {
     /// The number of patterns.
     pub(crate) fn len(&self) -> usize {
         self.count
-    }
-
-    /// Whether `pattern` is one of the patterns.
-    pub(crate) fn contains(&self, pattern: &OriginPattern) -> bool {
-        match slot(pattern) {
-            Slot::Any => self.any.is_some(),
-            Slot::Exact(origin) => self.exact.get(origin.as_bytes(), |_| true).is_some(),
-            Slot::AnyPort { scheme, host } => self
-                .host_entry(scheme, &host)
-                .is_some_and(|e| e.any_port.is_some()),
-            Slot::Subdomains { scheme, base, port } => self
-                .host_entry(scheme, base)
-                .is_some_and(|e| e.subdomains.has(port)),
-        }
     }
 
     fn host_entry(&self, scheme: &str, host: &str) -> Option<&HostEntry> {
@@ -270,7 +263,12 @@ impl OriginMatcher {
 
     /// Applies `edit` to the entry of (`scheme`, `host`), created if missing and dropped if
     /// left empty. Returns what `edit` returns.
-    fn edit_host(&mut self, scheme: &str, host: &str, edit: impl FnOnce(&mut HostEntry) -> bool) -> bool {
+    fn edit_host(
+        &mut self,
+        scheme: &str,
+        host: &str,
+        edit: impl FnOnce(&mut HostEntry) -> bool,
+    ) -> bool {
         let same_scheme = |e: &HostEntry| *e.scheme == *scheme.as_bytes();
         let changed = match self.hosts.get_mut(host.as_bytes(), same_scheme) {
             Some(entry) => edit(entry),
@@ -283,8 +281,7 @@ impl OriginMatcher {
                 };
                 let changed = edit(&mut entry);
                 if changed {
-                    self.hosts
-                        .upsert_by(entry, |a, b| a.scheme == b.scheme);
+                    self.hosts.upsert_by(entry, |a, b| a.scheme == b.scheme);
                 }
                 return changed;
             }
@@ -317,7 +314,11 @@ impl OriginMatcher {
                     .map(|seq| (seq, format!("{scheme}://*.{host}:*"))),
             );
             listed.extend(e.subdomains.ports.iter().map(|&(port, seq)| {
-                let port = if port == 0 { String::new() } else { format!(":{port}") };
+                let port = if port == 0 {
+                    String::new()
+                } else {
+                    format!(":{port}")
+                };
                 (seq, format!("{scheme}://*.{host}{port}"))
             }));
         }
@@ -343,7 +344,11 @@ impl OriginMatcher {
         let star = if sub { "*." } else { "" };
         if *port != PortPattern::Any
             && let Some(e) = self.host_entry(scheme, &host)
-            && (if sub { e.subdomains.any.is_some() } else { e.any_port.is_some() })
+            && (if sub {
+                e.subdomains.any.is_some()
+            } else {
+                e.any_port.is_some()
+            })
         {
             return Some(format!("{scheme}://{star}{host}:*"));
         }
@@ -403,7 +408,8 @@ impl OriginMatcher {
                 break;
             };
             let (sub, base) = (&host[..dot], &host[dot + 1..]);
-            if entry(base).is_some_and(|e| e.subdomains.covers(parts.port)) && is_subdomain_part(sub)
+            if entry(base).is_some_and(|e| e.subdomains.covers(parts.port))
+                && is_subdomain_part(sub)
             {
                 return true;
             }

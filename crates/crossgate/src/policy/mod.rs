@@ -19,6 +19,8 @@
 pub mod config;
 mod decide;
 pub mod document;
+mod edit;
+mod live;
 mod matcher;
 pub mod pattern;
 pub mod problem;
@@ -37,6 +39,8 @@ pub use decide::{
     Actual, AllowOrigin, CorsRequestHeader, Decision, Denied, DenyReason, PreflightAllowed,
     RequestHead, limits,
 };
+pub use edit::OriginChanges;
+pub use live::LivePolicy;
 pub use matcher::MAX_ORIGIN_LEN;
 pub use problem::{InvalidConfig, Problem, ProblemCode, Severity};
 pub use respond::{
@@ -75,6 +79,9 @@ pub(crate) struct Compiled {
     /// The allowed-preflight headers as an `http` 1 map (see [`PreflightTemplate`]), built by
     /// the first preflight.
     preflight: OnceLock<PreflightTemplate<http::HeaderMap>>,
+    /// The header values as actix-web's (`http` 0.2) values, converted by the first request.
+    #[cfg(feature = "actix")]
+    actix_values: OnceLock<HeaderValues<actix_web::http::header::HeaderValue>>,
 }
 
 /// A policy's validated lists other than the origins.
@@ -300,12 +307,14 @@ impl Policy {
                 specs,
                 values,
                 preflight: OnceLock::new(),
+                #[cfg(feature = "actix")]
+                actix_values: OnceLock::new(),
             }),
         }
     }
 
     /// This policy with other origins (already validated), sharing everything else.
-    pub(crate) fn with_origins(&self, origins: OriginMatcher) -> Policy {
+    pub(crate) fn sharing_settings(&self, origins: OriginMatcher) -> Policy {
         Policy::compile(
             Arc::clone(&self.inner.settings),
             Arc::clone(&self.inner.lists),
@@ -358,6 +367,17 @@ impl Policy {
             .get_or_init(|| self.preflight_template(&self.inner.values))
     }
 
+    /// The precomputed header values as actix-web's values, converted once per policy.
+    #[cfg(feature = "actix")]
+    pub(crate) fn actix_values(&self) -> &HeaderValues<actix_web::http::header::HeaderValue> {
+        self.inner.actix_values.get_or_init(|| {
+            self.header_values_as(|b| {
+                actix_web::http::header::HeaderValue::from_maybe_shared(b.clone())
+                    .expect("precomputed values are valid")
+            })
+        })
+    }
+
     /// The precomputed header values converted once to another header-value type (for
     /// frameworks on other `http` versions).
     pub fn header_values_as<V>(&self, convert: impl Fn(&Bytes) -> V) -> HeaderValues<V> {
@@ -367,9 +387,7 @@ impl Policy {
 
 impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Policy")
-            .field(self.config())
-            .finish()
+        f.debug_tuple("Policy").field(self.config()).finish()
     }
 }
 

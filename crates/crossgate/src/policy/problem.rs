@@ -37,6 +37,8 @@ pub enum ProblemCode {
     OriginTooLong,
     OriginNormalized,
     OriginRedundant,
+    /// An edit removes a pattern the policy does not list.
+    OriginNotListed,
     WildcardOriginWithCredentials,
     InsecureOriginWithCredentials,
     PublicSuffixWildcardWithCredentials,
@@ -71,7 +73,7 @@ pub enum ProblemCode {
 
 impl ProblemCode {
     /// Every code, for tools and tests that enumerate them.
-    pub const ALL: [ProblemCode; 42] = [
+    pub const ALL: [ProblemCode; 43] = [
         ProblemCode::Syntax,
         ProblemCode::UnknownField,
         ProblemCode::WrongType,
@@ -90,6 +92,7 @@ impl ProblemCode {
         ProblemCode::OriginTooLong,
         ProblemCode::OriginNormalized,
         ProblemCode::OriginRedundant,
+        ProblemCode::OriginNotListed,
         ProblemCode::WildcardOriginWithCredentials,
         ProblemCode::InsecureOriginWithCredentials,
         ProblemCode::PublicSuffixWildcardWithCredentials,

@@ -61,7 +61,8 @@ impl<T: Keyed> Sharded<T> {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.len
     }
 
@@ -104,7 +105,9 @@ impl<T: Keyed> Sharded<T> {
         let shard = self.shard_of(hash);
         let state = &self.state;
         let table = Arc::make_mut(&mut self.shards[shard]);
-        let found = table.find_mut(hash, |e| e.key_bytes() == entry.key_bytes() && eq(e, &entry));
+        let found = table.find_mut(hash, |e| {
+            e.key_bytes() == entry.key_bytes() && eq(e, &entry)
+        });
         if let Some(old) = found {
             return Some(std::mem::replace(old, entry));
         }
@@ -116,6 +119,7 @@ impl<T: Keyed> Sharded<T> {
         None
     }
 
+    #[cfg(test)]
     fn upsert(&mut self, entry: T) -> Option<T> {
         self.upsert_by(entry, |_, _| true)
     }
@@ -146,9 +150,8 @@ impl<T: Keyed> Sharded<T> {
             let hash = table.hash(entry.key_bytes());
             let shard = table.shard_of(hash);
             let state = &table.state;
-            Arc::make_mut(&mut table.shards[shard]).insert_unique(hash, entry.clone(), |e| {
-                state.hash_one(e.key_bytes())
-            });
+            Arc::make_mut(&mut table.shards[shard])
+                .insert_unique(hash, entry.clone(), |e| state.hash_one(e.key_bytes()));
         }
         table.len = self.len;
         *self = table;

@@ -73,12 +73,29 @@ fn validate_origins(config: &PolicyConfig, problems: &mut Vec<Problem>) -> Origi
         }
         listed.push((i, pattern));
     }
-    wildcard_rules(config, &matcher, || list_text(&config.allow_origins), problems);
+    wildcard_rules(
+        config,
+        &matcher,
+        || list_text(&config.allow_origins),
+        problems,
+    );
     for (i, p) in &listed {
-        pattern_rules(config, &item_field(ORIGINS, *i), &config.allow_origins[*i], p, problems);
+        pattern_rules(
+            config,
+            &item_field(ORIGINS, *i),
+            &config.allow_origins[*i],
+            p,
+            problems,
+        );
     }
     for (i, p) in &listed {
-        redundancy_rule(&matcher, &item_field(ORIGINS, *i), &config.allow_origins[*i], p, problems);
+        redundancy_rule(
+            &matcher,
+            &item_field(ORIGINS, *i),
+            &config.allow_origins[*i],
+            p,
+            problems,
+        );
     }
     if config.allow_origins.is_empty() {
         problems.push(no_origin_allowed());
