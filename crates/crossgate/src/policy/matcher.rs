@@ -45,7 +45,7 @@ impl Ports {
     /// Adds `port`; false if it was listed already.
     fn add(&mut self, port: PortPattern, seq: Seq) -> bool {
         match Ports::number(port) {
-            None => self.any.replace(seq).is_none(),
+            None => set_once(&mut self.any, seq),
             Some(p) => match self.ports.binary_search_by_key(&p, |e| e.0) {
                 Ok(_) => false,
                 Err(at) => {
@@ -86,6 +86,15 @@ impl Ports {
     fn covers(&self, port: u16) -> bool {
         self.any.is_some() || self.ports.binary_search_by_key(&port, |e| e.0).is_ok()
     }
+}
+
+/// Sets `slot` to `seq` unless it is set already (a pattern listed again keeps its place).
+fn set_once(slot: &mut Option<Seq>, seq: Seq) -> bool {
+    if slot.is_some() {
+        return false;
+    }
+    *slot = Some(seq);
+    true
 }
 
 /// An exact origin (its serialisation) and where it was listed.
@@ -196,7 +205,7 @@ impl OriginMatcher {
     pub(crate) fn insert(&mut self, pattern: &OriginPattern) -> bool {
         let seq = self.next_seq;
         let added = match slot(pattern) {
-            Slot::Any => self.any.replace(seq).is_none(),
+            Slot::Any => set_once(&mut self.any, seq),
             Slot::Exact(origin) => {
                 let entry = Exact {
                     origin: origin.into_bytes().into_boxed_slice(),
@@ -210,7 +219,7 @@ impl OriginMatcher {
                 }
             }
             Slot::AnyPort { scheme, host } => {
-                let added = self.edit_host(scheme, &host, |e| e.any_port.replace(seq).is_none());
+                let added = self.edit_host(scheme, &host, |e| set_once(&mut e.any_port, seq));
                 self.port_patterns += usize::from(added);
                 added
             }
