@@ -110,6 +110,18 @@ pub fn crossgate(
     ))
 }
 
+/// The app wrapped in crossgate's middleware reading a live policy.
+pub fn crossgate_live(
+    origins: Origins,
+) -> impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error> {
+    let live = crossgate::LivePolicy::new(crate::tower_stack::crossgate_policy(origins));
+    ready_now(actix_web::test::init_service(
+        App::new()
+            .wrap(crossgate::actix::Cors::live(live))
+            .route(cases::PATH, web::get().to(items)),
+    ))
+}
+
 /// The app wrapped in actix-cors.
 pub fn peer(
     origins: Origins,

@@ -316,6 +316,19 @@ pub fn all() -> Vec<Case> {
 /// The policy sizes the service clone is measured with.
 pub const CLONE_POLICIES: [Origins; 2] = [Origins::Exact(1), Origins::Exact(10_000)];
 
+/// The cases measured with a live policy beside the fixed one.
+pub fn live() -> Vec<Case> {
+    vec![
+        Case::new(Kind::ActualAllowed, Origins::Exact(1)),
+        Case::new(Kind::PreflightAllowed, Origins::Exact(1)),
+        Case::new(Kind::ActualAllowed, Origins::Exact(10_000)),
+        Case::new(Kind::ActualDisallowed, Origins::Subdomains(1_000)),
+    ]
+}
+
+/// The policy sizes at which one origin edit is measured beside a rebuild.
+pub const EDIT_POLICIES: [Origins; 2] = [Origins::Exact(1_000), Origins::Exact(100_000)];
+
 fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();

@@ -120,7 +120,12 @@ pub fn table(rows: &[Row], results: &Results, stack: Stack) -> String {
         stack = stack.name()
     );
     let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|:-:|:-:|");
-    for (i, row) in rows.iter().enumerate().filter(|(_, r)| r.stack == stack) {
+    let main = |r: &Row| matches!(r.what, What::Request(_) | What::Clone(_));
+    for (i, row) in rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.stack == stack && main(r))
+    {
         let m = |c| results.get(i, c);
         let allocs = Contender::ALL
             .iter()
@@ -404,6 +409,123 @@ pub fn targets(rows: &[Row], results: &Results) -> String {
     out
 }
 
+/// The live policy beside the fixed one, and an origin edit beside a rebuild.
+pub fn live_tables(rows: &[Row], results: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| live policy | crossgate (fixed policy) | crossgate (LivePolicy) | live − fixed | allocations: fixed / live |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|--:|:-:|");
+    for (i, row) in rows.iter().enumerate() {
+        let What::Live(case) = &row.what else {
+            continue;
+        };
+        let allocs = |c| {
+            results
+                .allocs(i, c)
+                .map_or("-".to_owned(), |(n, _)| format_count(n))
+        };
+        let difference = match (
+            results.median(i, Contender::Live),
+            results.median(i, Contender::Crossgate),
+        ) {
+            (Some(l), Some(f)) => format_signed_ns(l - f),
+            _ => "-".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} / {} | {} | {} | {difference} | {} / {} |",
+            row.stack.name(),
+            case.label(),
+            cell_time(results.get(i, Contender::Crossgate)),
+            cell_time(results.get(i, Contender::Live)),
+            allocs(Contender::Crossgate),
+            allocs(Contender::Live),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| one origin edit | edit (add or remove one origin, validated, swapped in) | rebuild (the whole policy) | rebuild ÷ edit | allocations: edit / rebuild |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|--:|:-:|");
+    for (i, row) in rows.iter().enumerate() {
+        let What::Edit(origins) = &row.what else {
+            continue;
+        };
+        let allocs = |c| {
+            results
+                .allocs(i, c)
+                .map_or("-".to_owned(), |(n, _)| format_count(n))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} / {} |",
+            origins.label(),
+            cell_time(results.get(i, Contender::Edit)),
+            cell_time(results.get(i, Contender::Rebuild)),
+            format_ratio(ratio(
+                results.median(i, Contender::Rebuild),
+                results.median(i, Contender::Edit)
+            )),
+            allocs(Contender::Edit),
+            allocs(Contender::Rebuild),
+        );
+    }
+    out
+}
+
+fn format_signed_ns(ns: f64) -> String {
+    if ns < 0.0 {
+        format!("−{}", format_ns(-ns))
+    } else {
+        format!("+{}", format_ns(ns))
+    }
+}
+
+/// The live policy's targets: within 5 ns of the fixed policy per request; one edit among
+/// 100,000 origins at most 1% of a rebuild.
+pub fn live_targets(rows: &[Row], results: &Results) -> String {
+    let mut out = String::new();
+    let mut worst: Option<(f64, String)> = None;
+    for (i, row) in rows.iter().enumerate() {
+        if !matches!(row.what, What::Live(_)) {
+            continue;
+        }
+        if let (Some(l), Some(f)) = (
+            results.median(i, Contender::Live),
+            results.median(i, Contender::Crossgate),
+        ) && worst.as_ref().is_none_or(|(w, _)| l - f > *w)
+        {
+            worst = Some((l - f, format!("{} / {}", row.stack.name(), row.label())));
+        }
+    }
+    if let Some((w, label)) = worst {
+        let _ = writeln!(
+            out,
+            "6. a live policy within 5 ns of the fixed one per request: {} — largest difference {} ({label})",
+            verdict(w <= 5.0),
+            format_signed_ns(w)
+        );
+    }
+    if let Some(i) = find(rows, Stack::Tower, |w| {
+        matches!(w, What::Edit(Origins::Exact(100_000)))
+    }) && let (Some(edit), Some(rebuild)) = (
+        results.median(i, Contender::Edit),
+        results.median(i, Contender::Rebuild),
+    ) {
+        let _ = writeln!(
+            out,
+            "7. one origin edit among 100,000 costs at most 1% of rebuilding the policy: {} — {} against {} ({:.0}x)",
+            verdict(edit * 100.0 <= rebuild),
+            format_ns(edit),
+            format_ns(rebuild),
+            rebuild / edit
+        );
+    }
+    out
+}
+
 /// The whole report: how the run was made, both tables, the targets.
 pub fn render(rows: &[Row], results: &Results, info: &RunInfo) -> String {
     let mut out = String::new();
@@ -420,11 +542,14 @@ pub fn render(rows: &[Row], results: &Results, info: &RunInfo) -> String {
         out.push_str(&table(rows, results, stack));
         out.push('\n');
     }
+    out.push_str(&live_tables(rows, results));
+    out.push('\n');
     if info.smoke {
         out.push_str("Targets: not judged in a smoke run.\n");
     } else {
         out.push_str("Targets:\n\n");
         out.push_str(&targets(rows, results));
+        out.push_str(&live_targets(rows, results));
     }
     out
 }

@@ -45,6 +45,12 @@ pub enum Contender {
     Crossgate,
     /// tower-http or actix-cors.
     Peer,
+    /// crossgate reading a `LivePolicy` (live rows).
+    Live,
+    /// One origin added to or removed from a live policy (edit rows).
+    Edit,
+    /// The same policy built again from its whole configuration (edit rows).
+    Rebuild,
 }
 
 impl Contender {
@@ -61,6 +67,9 @@ impl Contender {
             Contender::Passthrough => "passthrough",
             Contender::Crossgate => "crossgate",
             Contender::Peer => stack.peer(),
+            Contender::Live => "crossgate-live",
+            Contender::Edit => "edit-one-origin",
+            Contender::Rebuild => "rebuild",
         }
     }
 }
@@ -73,6 +82,10 @@ pub enum What {
     /// Cloning the tower service (axum clones the service for every request it routes, and
     /// `axum::serve` for every connection's requests: `clone().oneshot(request)`).
     Clone(Origins),
+    /// A request served with the fixed policy and with the same policy behind a `LivePolicy`.
+    Live(Case),
+    /// One origin edit on a live policy of this size, and a rebuild of the whole policy.
+    Edit(Origins),
 }
 
 /// A row of the table.
@@ -87,6 +100,8 @@ impl Row {
         match &self.what {
             What::Request(case) => case.label(),
             What::Clone(origins) => format!("service clone / {}", origins.label()),
+            What::Live(case) => case.label(),
+            What::Edit(origins) => origins.label(),
         }
     }
 
@@ -96,6 +111,9 @@ impl Row {
             What::Request(case) => case.id(),
             What::Clone(Origins::Exact(n)) => format!("clone.{n}-origins"),
             What::Clone(Origins::Subdomains(n)) => format!("clone.{n}-patterns"),
+            What::Live(case) => format!("live.{}", case.id()),
+            What::Edit(Origins::Exact(n)) => format!("edit.{n}-origins"),
+            What::Edit(Origins::Subdomains(n)) => format!("edit.{n}-patterns"),
         };
         format!("{}/{id}", self.stack.name())
     }
@@ -103,7 +121,7 @@ impl Row {
     pub fn case(&self) -> Option<&Case> {
         match &self.what {
             What::Request(case) => Some(case),
-            What::Clone(_) => None,
+            What::Clone(_) | What::Live(_) | What::Edit(_) => None,
         }
     }
 }
@@ -197,6 +215,63 @@ fn actix_case(case: &Case) -> [(Contender, Box<dyn Routine>); 4] {
     ]
 }
 
+/// A case served with the fixed policy and with the live one, on one stack.
+fn live_case(stack: Stack, case: &Case) -> [(Contender, Box<dyn Routine>); 2] {
+    match stack {
+        Stack::Tower => {
+            let template = tower_stack::Template::new(case);
+            let t = template.clone();
+            let mut fixed = tower_stack::crossgate_layer(case.origins).layer(tower_stack::inner());
+            let crossgate = routine(move || {
+                black_box(tower_stack::serve(&mut fixed, t.request()));
+            });
+            let t = template;
+            let mut live =
+                tower_stack::crossgate_live_layer(case.origins).layer(tower_stack::inner());
+            let live = routine(move || {
+                black_box(tower_stack::serve(&mut live, t.request()));
+            });
+            [(Contender::Crossgate, crossgate), (Contender::Live, live)]
+        }
+        Stack::Actix => {
+            let template = actix_stack::Template::new(case);
+            let t = template.clone();
+            let fixed = actix_stack::crossgate(case.origins);
+            let crossgate = routine(move || {
+                black_box(actix_stack::serve(&fixed, t.request()));
+            });
+            let t = template;
+            let live_app = actix_stack::crossgate_live(case.origins);
+            let live = routine(move || {
+                black_box(actix_stack::serve(&live_app, t.request()));
+            });
+            [(Contender::Crossgate, crossgate), (Contender::Live, live)]
+        }
+    }
+}
+
+/// One origin edit on a live policy of `origins` (adding an origin, then removing it: the
+/// policy keeps its size), beside building the whole policy again.
+fn edit_case(origins: Origins) -> [(Contender, Box<dyn Routine>); 2] {
+    let live = crossgate::LivePolicy::new(tower_stack::crossgate_policy(origins));
+    let mut added = false;
+    let edit = routine(move || {
+        let extra = ["https://edited.example.com"];
+        let result = if added {
+            live.remove_origins(extra)
+        } else {
+            live.add_origins(extra)
+        };
+        added = !added;
+        black_box(result.expect("a valid edit"));
+    });
+    let config = tower_stack::crossgate_policy(origins).config().clone();
+    let rebuild = routine(move || {
+        black_box(crossgate::Policy::new(&config).expect("a valid policy"));
+    });
+    [(Contender::Edit, edit), (Contender::Rebuild, rebuild)]
+}
+
 /// Cloning (and dropping) a service.
 fn cloning<S: Clone + 'static>(service: S) -> Box<dyn Routine> {
     routine(move || drop(black_box(service.clone())))
@@ -247,6 +322,20 @@ pub fn build_rows(wanted: impl Fn(&str) -> bool) -> Suite {
             what: What::Request(case),
         });
     }
+    for stack in [Stack::Tower, Stack::Actix] {
+        for case in cases::live() {
+            candidates.push(Row {
+                stack,
+                what: What::Live(case),
+            });
+        }
+    }
+    for origins in cases::EDIT_POLICIES {
+        candidates.push(Row {
+            stack: Stack::Tower,
+            what: What::Edit(origins),
+        });
+    }
     for row in candidates {
         if !wanted(&row.group()) {
             continue;
@@ -256,6 +345,8 @@ pub fn build_rows(wanted: impl Fn(&str) -> bool) -> Suite {
             (Stack::Tower, What::Clone(origins)) => clone_case(*origins).into(),
             (Stack::Actix, What::Request(case)) => actix_case(case).into(),
             (Stack::Actix, What::Clone(_)) => unreachable!("axum's clone is a tower row"),
+            (stack, What::Live(case)) => live_case(*stack, case).into(),
+            (_, What::Edit(origins)) => edit_case(*origins).into(),
         };
         let index = rows.len();
         rows.push(row);

@@ -80,6 +80,11 @@ pub fn crossgate_layer(origins: Origins) -> crossgate::tower::CorsLayer {
     crossgate::tower::CorsLayer::new(crossgate_policy(origins))
 }
 
+/// The same policy behind a [`crossgate::LivePolicy`].
+pub fn crossgate_live_layer(origins: Origins) -> crossgate::tower::CorsLayer {
+    crossgate::tower::CorsLayer::live(crossgate::LivePolicy::new(crossgate_policy(origins)))
+}
+
 /// tower-http configured as the policy: the exact origins as a list, the patterns as a
 /// predicate, credentials, the same methods, headers, exposed headers and max age.
 pub fn tower_http_layer(origins: Origins) -> tower_http::cors::CorsLayer {

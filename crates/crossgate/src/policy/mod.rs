@@ -22,6 +22,7 @@ pub mod document;
 mod edit;
 mod live;
 mod matcher;
+mod origin_list;
 pub mod pattern;
 pub mod problem;
 mod respond;
@@ -41,6 +42,7 @@ pub use decide::{
 };
 pub use edit::OriginChanges;
 pub use live::LivePolicy;
+pub use origin_list::{OriginLine, OriginList};
 pub use matcher::MAX_ORIGIN_LEN;
 pub use problem::{InvalidConfig, Problem, ProblemCode, Severity};
 pub use respond::{
