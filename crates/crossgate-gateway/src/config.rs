@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::ValueError;
 use crate::limits::{self, Limits, Timeouts};
+use crate::origins_file;
 use crate::route::{self, RouteConfig};
 use crate::upstream::Upstream;
 
@@ -29,8 +30,13 @@ pub struct GatewayConfig {
     /// upstream when `None`); with routes, where requests that no route matches go (answered
     /// 404 when `None`).
     pub upstream: Option<Upstream>,
-    /// The top-level policy as written: every route without its own `[routes.cors]` uses it.
+    /// The top-level policy: every route without its own `[routes.cors]` uses it. Once loaded,
+    /// its `allow_origins` include those of its `allow_origins_file`.
     pub cors: PolicyConfig,
+    /// `[cors] allow_origins_file`, as written (relative to the configuration file).
+    pub cors_origins_file: Option<String>,
+    /// Every origin list file read for this configuration, resolved: watched for changes.
+    pub origin_files: Vec<PathBuf>,
     /// The `[[routes]]`, in file order.
     pub routes: Vec<RouteConfig>,
     pub limits: Limits,
@@ -59,6 +65,8 @@ impl Default for GatewayConfig {
             listen: GatewayConfig::DEFAULT_LISTEN,
             upstream: None,
             cors: PolicyConfig::default(),
+            cors_origins_file: None,
+            origin_files: Vec::new(),
             routes: Vec::new(),
             limits: Limits::default(),
             timeouts: Timeouts::default(),
@@ -154,7 +162,8 @@ impl GatewayConfig {
             }
         }
         if let Some(cors) = fields.raw("cors") {
-            config.cors = PolicyConfig::from_value(cors, "cors", problems);
+            (config.cors, config.cors_origins_file) =
+                origins_file::read_policy_table(cors, "cors", problems);
         }
         config.routes = route::read(&fields, problems);
         let (limits, timeouts) = limits::read(&fields, problems);
@@ -180,11 +189,46 @@ impl GatewayConfig {
 
     /// Reads a document and checks every policy in it (the top-level `[cors]` and each route's
     /// `[routes.cors]`), each problem under its own path. The configuration is usable when no
-    /// problem is an error.
+    /// problem is an error. Origin list files are read relative to the current directory (see
+    /// [`GatewayConfig::check_in`]).
     pub fn check(value: &Value) -> (GatewayConfig, Vec<Problem>) {
+        GatewayConfig::check_in(value, Path::new(""))
+    }
+
+    /// [`GatewayConfig::check`], reading origin list files (`allow_origins_file`) relative to
+    /// `dir`: their patterns are appended to their policy's `allow_origins`, and a problem on
+    /// one of them is named `{file}:{line}`.
+    pub fn check_in(value: &Value, dir: &Path) -> (GatewayConfig, Vec<Problem>) {
         let mut problems = Vec::new();
-        let config = GatewayConfig::from_value(value, &mut problems);
-        let problems = config.check_policies(problems);
+        let mut config = GatewayConfig::from_value(value, &mut problems);
+        let mut merged = Vec::new();
+        if let Some(name) = config.cors_origins_file.clone() {
+            merged.extend(origins_file::merge(
+                &mut config.cors,
+                "cors",
+                &name,
+                dir,
+                &mut problems,
+            ));
+            config.origin_files.push(origins_file::resolve(dir, &name));
+        }
+        for (i, route) in config.routes.iter_mut().enumerate() {
+            if let (Some(cors), Some(name)) = (&mut route.cors, route.cors_origins_file.clone()) {
+                let prefix = format!("routes[{i}].cors");
+                merged.extend(origins_file::merge(
+                    cors,
+                    &prefix,
+                    &name,
+                    dir,
+                    &mut problems,
+                ));
+                config.origin_files.push(origins_file::resolve(dir, &name));
+            }
+        }
+        let mut problems = config.check_policies(problems);
+        for m in &merged {
+            m.locate(&mut problems);
+        }
         (config, problems)
     }
 
@@ -227,7 +271,8 @@ impl GatewayConfig {
         };
         let format = Format::from_path(path).unwrap_or(Format::Toml);
         let value = parse_document(&text, format).map_err(|p| invalid(vec![p]))?;
-        let (mut config, problems) = GatewayConfig::check(&value);
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let (mut config, problems) = GatewayConfig::check_in(&value, dir);
         if problems.iter().any(Problem::is_error) {
             return Err(invalid(problems));
         }

@@ -25,6 +25,7 @@ mod echo;
 mod hop;
 mod limits;
 mod metrics;
+pub mod origins_file;
 mod proxy;
 mod reload;
 mod route;

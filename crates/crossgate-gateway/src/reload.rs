@@ -3,7 +3,7 @@
 //!
 //! Changes are found by polling, not by filesystem notifications: every `interval`, the
 //! metadata (modification time, size, and on Unix the inode) of the configuration file and of
-//! the TLS files it names is compared with what was last seen. Polling one `stat` per file per
+//! the TLS and origin list files it names is compared with what was last seen. Polling one `stat` per file per
 //! interval costs nothing, and unlike inotify-style watches it sees every way a file gets
 //! replaced: an editor's write-to-temp-and-rename, a Kubernetes ConfigMap's symlink swap
 //! (metadata follows symlinks), a network filesystem that sends no events, a file that did not
@@ -118,7 +118,7 @@ impl GatewayHandle {
                 }
                 tracing::info!(target: TARGET, path = %file.path.display(), "configuration file changed: reloading");
                 handle.reload_file(&file);
-                // Stamp again: a reload may name other TLS files.
+                // Stamp again: a reload may name other TLS or origin list files.
                 seen = handle.stamp(&file);
             }
         })
@@ -126,10 +126,12 @@ impl GatewayHandle {
 
     fn stamp(&self, file: &ConfigFile) -> Vec<Option<Stamp>> {
         let mut paths: Vec<PathBuf> = vec![file.path.clone()];
-        if let Some(tls) = &self.shared.current.load().config.tls {
+        let current = self.shared.current.load();
+        if let Some(tls) = &current.config.tls {
             paths.push(tls.cert.clone());
             paths.push(tls.key.clone());
         }
+        paths.extend(current.config.origin_files.iter().cloned());
         paths.iter().map(|p| Stamp::of(p)).collect()
     }
 }

@@ -60,8 +60,11 @@ pub struct RouteConfig {
     pub upstream: Upstream,
     /// Remove the prefix before joining the path onto the upstream's base path.
     pub strip_prefix: bool,
-    /// The route's own policy; `None` falls back to the top-level `[cors]`.
+    /// The route's own policy; `None` falls back to the top-level `[cors]`. Once loaded, its
+    /// `allow_origins` include those of its `allow_origins_file`.
     pub cors: Option<PolicyConfig>,
+    /// `[routes.cors] allow_origins_file`, as written.
+    pub cors_origins_file: Option<String>,
     /// Pass the upstream's own CORS answers through: preflights go to the upstream, and its
     /// `Access-Control-*` headers are kept. The route's policy then only speaks for the
     /// gateway's own answers (413, 502, 504, ...).
@@ -96,6 +99,7 @@ impl RouteConfig {
             upstream,
             strip_prefix: false,
             cors: None,
+            cors_origins_file: None,
             keep_upstream_cors: false,
             forwarded: ForwardedMode::Append,
             strip_cookie: false,
@@ -200,9 +204,14 @@ impl RouteConfig {
             },
             None => ForwardedMode::Append,
         };
-        let cors = fields
-            .raw("cors")
-            .map(|v| PolicyConfig::from_value(v, &fields.path_of("cors"), problems));
+        let (cors, cors_origins_file) = match fields.raw("cors") {
+            Some(v) => {
+                let (cors, file) =
+                    crate::origins_file::read_policy_table(v, &fields.path_of("cors"), problems);
+                (Some(cors), file)
+            }
+            None => (None, None),
+        };
         let strip_prefix = fields.bool("strip_prefix", problems).unwrap_or(false);
         let keep_upstream_cors = fields.bool("keep_upstream_cors", problems).unwrap_or(false);
         let strip_cookie = fields.bool("strip_cookie", problems).unwrap_or(false);
@@ -220,6 +229,7 @@ impl RouteConfig {
             upstream: upstream?,
             strip_prefix,
             cors,
+            cors_origins_file,
             keep_upstream_cors,
             forwarded,
             strip_cookie,

@@ -267,3 +267,94 @@ fn syntax_errors_and_unreadable_files_are_told_apart() {
     assert!(err.problems().is_empty());
     assert!(std::error::Error::source(&err).is_some());
 }
+
+/// `allow_origins_file`: read relative to the configuration, merged after the table's own
+/// origins, at the top level and in a route; each bad line reported as `{file}:{line}`.
+#[test]
+fn origin_list_files_are_merged_and_their_lines_named() {
+    let path = file(
+        "gateway.toml",
+        r#"
+upstream = "http://127.0.0.1:9"
+[cors]
+allow_origins = ["https://app.example.com"]
+allow_origins_file = "origins.txt"
+allow_credentials = true
+
+[[routes]]
+prefix = "/admin"
+upstream = "http://127.0.0.1:9"
+[routes.cors]
+allow_origins_file = "lists/admin.txt"
+"#,
+    );
+    let dir = path.parent().unwrap();
+    std::fs::write(
+        dir.join("origins.txt"),
+        "# tenants\nhttps://t1.example\n\nhttps://*.preview.example.com  # previews\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("lists")).unwrap();
+    std::fs::write(dir.join("lists/admin.txt"), "https://admin.example.com\n").unwrap();
+    let (config, warnings) = GatewayConfig::load(&path).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        config.cors.allow_origins,
+        [
+            "https://app.example.com",
+            "https://t1.example",
+            "https://*.preview.example.com"
+        ]
+    );
+    assert_eq!(config.cors_origins_file.as_deref(), Some("origins.txt"));
+    assert_eq!(
+        config.routes[0].cors.as_ref().unwrap().allow_origins,
+        ["https://admin.example.com"]
+    );
+    assert_eq!(
+        config.origin_files,
+        [dir.join("origins.txt"), dir.join("lists/admin.txt")]
+    );
+
+    // Bad lines: each named by file and line, with its fix; the table's own origin by index.
+    std::fs::write(
+        dir.join("origins.txt"),
+        "https://t1.example\n# a comment\nhttp://insecure.example\nhttps://t1.example/path\n",
+    )
+    .unwrap();
+    let Err(LoadError::Invalid { problems, .. }) = GatewayConfig::load(&path) else {
+        panic!("bad lines must refuse the file");
+    };
+    let fields: Vec<(&str, ProblemCode)> = problems
+        .iter()
+        .map(|p| (p.field.as_str(), p.code))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("origins.txt:4", ProblemCode::OriginHasPath),
+            ("origins.txt:3", ProblemCode::InsecureOriginWithCredentials),
+        ]
+    );
+    assert!(problems.iter().all(|p| !p.fix.is_empty()));
+
+    // A missing file is an error at the key, naming the path to fix.
+    std::fs::remove_file(dir.join("lists/admin.txt")).unwrap();
+    std::fs::write(dir.join("origins.txt"), "https://t1.example\n").unwrap();
+    let Err(LoadError::Invalid { problems, .. }) = GatewayConfig::load(&path) else {
+        panic!("a missing list must refuse the file");
+    };
+    let missing = find(&problems, "routes[0].cors.allow_origins_file");
+    assert_eq!(missing.code, ProblemCode::InvalidValue);
+    assert!(missing.message.contains("admin.txt"), "{}", missing.message);
+}
+
+#[test]
+fn allow_origins_file_must_be_a_path() {
+    let (_, problems) = GatewayConfig::check(&json!({
+        "cors": {"allow_origins": ["https://a.example"], "allow_origins_file": 3}
+    }));
+    let p = find(&problems, "cors.allow_origins_file");
+    assert_eq!(p.code, ProblemCode::WrongType);
+    assert!(p.is_error());
+}

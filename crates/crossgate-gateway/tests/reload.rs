@@ -255,3 +255,120 @@ async fn a_changed_file_is_reloaded_and_a_broken_one_refused() {
     })
     .await;
 }
+
+/// An origin list file is watched like the configuration, under load: a line added grants
+/// access within the watch interval, a line removed revokes it, and a bad line keeps the whole
+/// previous list (the reload is refused, naming the line). No request fails meanwhile.
+#[tokio::test]
+async fn an_origin_list_file_is_watched_under_load() {
+    bounded(async {
+        let upstream = TestUpstream::ok().await;
+        let dir = std::env::temp_dir().join(format!("crossgate-origins-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gateway.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "listen = \"127.0.0.1:0\"\nupstream = \"{}\"\n[cors]\nallow_origins = [\"{ALLOWED}\"]\nallow_origins_file = \"origins.txt\"\n",
+                upstream.url()
+            ),
+        )
+        .unwrap();
+        let list = dir.join("origins.txt");
+        let write_list = |text: &str| {
+            let tmp = dir.join("origins.txt.tmp");
+            std::fs::write(&tmp, text).unwrap();
+            std::fs::rename(&tmp, &list).unwrap();
+        };
+        write_list("# tenants\nhttps://t1.example\n");
+        let file = ConfigFile::new(&path);
+        let (config, _) = file.load().unwrap();
+        let bound = Gateway::start(config).await.unwrap();
+        let handle = bound.handle();
+        let addr = bound.local_addr();
+        let server = tokio::spawn(bound.serve(std::future::pending()));
+        let watcher = handle.watch(file.clone(), Duration::from_millis(50));
+        let url = format!("http://{addr}/");
+
+        // Load: kept-alive clients from the origin of the configuration itself.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut workers = Vec::new();
+        for _ in 0..4 {
+            let (url, stop) = (url.clone(), stop.clone());
+            workers.push(tokio::spawn(async move {
+                let client = client();
+                let (mut done, mut failures) = (0usize, Vec::new());
+                while !stop.load(Ordering::Relaxed) {
+                    let request = Request::get(url.clone())
+                        .header("origin", ALLOWED)
+                        .body(empty())
+                        .unwrap();
+                    match client.request(request).await {
+                        Ok(r) if r.status() == 200
+                            && r.headers()
+                                .get("access-control-allow-origin")
+                                .is_some_and(|v| v == ALLOWED) => {}
+                        Ok(r) => failures.push(format!("{} {:?}", r.status(), r.headers())),
+                        Err(e) => failures.push(e.to_string()),
+                    }
+                    done += 1;
+                }
+                (done, failures)
+            }));
+        }
+
+        let allowed = |origin: &'static str| {
+            let url = url.clone();
+            async move {
+                let (_, headers, _) = get(url, Some(origin)).await;
+                headers
+                    .get("access-control-allow-origin")
+                    .is_some_and(|v| v == origin)
+            }
+        };
+        assert!(allowed("https://t1.example").await);
+        assert!(!allowed("https://t2.example").await);
+
+        write_list("# tenants\nhttps://t1.example\nhttps://t2.example\n");
+        while !allowed("https://t2.example").await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        write_list("# tenants\nhttps://t2.example\n");
+        while allowed("https://t1.example").await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let generation = handle.generation();
+
+        // A bad line: the whole new list is refused, the previous one keeps serving.
+        write_list("https://t2.example\nhttps://t3.example\nhttps://t4.example/path\n");
+        let failed = |h: &crossgate_gateway::GatewayHandle| {
+            metric(&h.metrics(), "crossgate_config_reloads_total{result=\"failed\"}")
+        };
+        while failed(&handle) < 1.0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(allowed("https://t2.example").await);
+        assert!(!allowed("https://t3.example").await, "no part of a refused list applies");
+        assert_eq!(handle.generation(), generation);
+        let Err(crossgate_gateway::LoadError::Invalid { problems, .. }) = file.load() else {
+            panic!("the bad list must be refused");
+        };
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].field, "origins.txt:3");
+        assert!(!problems[0].fix.is_empty());
+
+        stop.store(true, Ordering::Relaxed);
+        let (mut done, mut failures) = (0, Vec::new());
+        for w in workers {
+            let (d, f) = w.await.unwrap();
+            done += d;
+            failures.extend(f);
+        }
+        assert!(failures.is_empty(), "{} failed: {:?}", failures.len(), &failures[..failures.len().min(3)]);
+        assert!(done > 50, "only {done} requests ran during the reloads");
+        watcher.abort();
+        server.abort();
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
+}

@@ -25,7 +25,7 @@
 //! For origins that change while serving, wrap with [`Cors::live`] and a [`LivePolicy`]: each
 //! request runs on the policy in force when it started.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -39,7 +39,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{Error, HttpResponse, ResponseError};
 
 use crate::policy::{
-    ActualAnswer, CorsRequestHeader, CorsResponseHeader, Decision, LivePolicy, Policy,
+    ActualAnswer, CorsRequestHeader, CorsResponseHeader, Decision, LivePolicy, LiveReader, Policy,
     PreflightEcho, RequestHead, ResponseHeaders,
 };
 
@@ -85,17 +85,25 @@ where
     type Future = Ready<Result<CorsMiddleware<S>, ()>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(CorsMiddleware {
-            service,
-            source: self.source.clone(),
-        }))
+        let source = match &self.source {
+            Source::Fixed(policy) => WorkerSource::Fixed(policy.clone()),
+            Source::Live(live) => WorkerSource::Live(RefCell::new(live.reader())),
+        };
+        ready(Ok(CorsMiddleware { service, source }))
     }
+}
+
+/// Where a worker's policy comes from: a live policy is read through the worker's own reader,
+/// which costs one relaxed load while the policy is unchanged.
+enum WorkerSource {
+    Fixed(Policy),
+    Live(RefCell<LiveReader>),
 }
 
 /// The service made by [`Cors`] (one per worker).
 pub struct CorsMiddleware<S> {
     service: S,
-    source: Source,
+    source: WorkerSource,
 }
 
 fn request_name(name: CorsRequestHeader) -> HeaderName {
@@ -174,9 +182,13 @@ where
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
         match &self.source {
-            Source::Fixed(policy) => respond(&self.service, policy, request),
-            // One atomic load: the request runs on the policy in force now, to its end.
-            Source::Live(live) => respond(&self.service, &live.load(), request),
+            WorkerSource::Fixed(policy) => respond(&self.service, policy, request),
+            // The request runs on the policy in force now, to its end. (The borrow is held
+            // while the inner service is called: that call never comes back to this worker's
+            // middleware.)
+            WorkerSource::Live(reader) => {
+                respond(&self.service, reader.borrow_mut().load(), request)
+            }
         }
     }
 }

@@ -34,7 +34,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::policy::{
-    ActualAnswer, CorsRequestHeader, Decision, LivePolicy, Policy, PreflightEcho, RequestHead,
+    ActualAnswer, CorsRequestHeader, Decision, LivePolicy, LiveReader, Policy, PreflightEcho,
+    RequestHead,
 };
 
 /// Applies a [`Policy`], fixed or live, to every request of the wrapped service.
@@ -50,11 +51,19 @@ enum Source {
     Live(LivePolicy),
 }
 
-impl Source {
-    fn current(&self) -> Policy {
-        match self {
-            Source::Fixed(policy) => policy.clone(),
-            Source::Live(live) => live.current(),
+/// Where a service's policy comes from: a live policy is read through the service's own
+/// reader, which costs one relaxed load while the policy is unchanged.
+#[derive(Clone, Debug)]
+enum ServiceSource {
+    Fixed(Policy),
+    Live(LiveReader),
+}
+
+impl From<&Source> for ServiceSource {
+    fn from(source: &Source) -> ServiceSource {
+        match source {
+            Source::Fixed(policy) => ServiceSource::Fixed(policy.clone()),
+            Source::Live(live) => ServiceSource::Live(live.reader()),
         }
     }
 }
@@ -81,7 +90,7 @@ impl<S> Layer<S> for CorsLayer {
     fn layer(&self, inner: S) -> Cors<S> {
         Cors {
             inner,
-            source: self.source.clone(),
+            source: ServiceSource::from(&self.source),
         }
     }
 }
@@ -90,14 +99,14 @@ impl<S> Layer<S> for CorsLayer {
 #[derive(Clone, Debug)]
 pub struct Cors<S> {
     inner: S,
-    source: Source,
+    source: ServiceSource,
 }
 
 impl<S> Cors<S> {
     pub fn new(inner: S, policy: Policy) -> Cors<S> {
         Cors {
             inner,
-            source: Source::Fixed(policy),
+            source: ServiceSource::Fixed(policy),
         }
     }
 
@@ -105,13 +114,16 @@ impl<S> Cors<S> {
     pub fn live(inner: S, live: LivePolicy) -> Cors<S> {
         Cors {
             inner,
-            source: Source::Live(live),
+            source: ServiceSource::Live(live.reader()),
         }
     }
 
     /// The policy in force now.
     pub fn policy(&self) -> Policy {
-        self.source.current()
+        match &self.source {
+            ServiceSource::Fixed(policy) => policy.clone(),
+            ServiceSource::Live(reader) => reader.current(),
+        }
     }
 
     pub fn get_ref(&self) -> &S {
@@ -137,10 +149,10 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        match &self.source {
-            Source::Fixed(policy) => respond(&mut self.inner, policy, request),
-            // One atomic load: the request runs on the policy in force now, to its end.
-            Source::Live(live) => respond(&mut self.inner, &live.load(), request),
+        match &mut self.source {
+            ServiceSource::Fixed(policy) => respond(&mut self.inner, policy, request),
+            // The request runs on the policy in force now, to its end.
+            ServiceSource::Live(reader) => respond(&mut self.inner, reader.load(), request),
         }
     }
 }

@@ -1,9 +1,11 @@
 //! A policy that can be replaced, or have its origins edited, while requests are served.
 
 use std::fmt;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use arc_swap::{ArcSwap, Guard};
+use arc_swap::ArcSwap;
+use arc_swap::cache::Cache;
 
 use super::edit::OriginChanges;
 use super::problem::{InvalidConfig, Problem};
@@ -65,10 +67,10 @@ impl LivePolicy {
         Policy::clone(&self.shared.current.load())
     }
 
-    /// The policy in force, for the duration of one request (no reference count is taken).
-    #[inline]
-    pub(crate) fn load(&self) -> Guard<Arc<Policy>> {
-        self.shared.current.load()
+    /// A reader for one middleware instance (see [`LiveReader`]).
+    #[cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
+    pub(crate) fn reader(&self) -> LiveReader {
+        LiveReader(Cache::new(SharedRef(Arc::clone(&self.shared))))
     }
 
     /// Puts `policy` in force (it was validated when it was built).
@@ -148,6 +150,46 @@ impl LivePolicy {
             .changing
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Reads the policy in force for one middleware instance: while the policy is unchanged, a read
+/// is one relaxed atomic load and a pointer comparison (the instance keeps a reference to the
+/// policy it last saw); after a change, the first read takes the new policy.
+#[derive(Clone)]
+#[cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
+pub(crate) struct LiveReader(Cache<SharedRef, Arc<Policy>>);
+
+#[cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
+impl LiveReader {
+    #[inline]
+    pub(crate) fn load(&mut self) -> &Policy {
+        self.0.load()
+    }
+
+    /// The policy in force now, without touching the cache.
+    pub(crate) fn current(&self) -> Policy {
+        Policy::clone(&self.0.arc_swap().load())
+    }
+}
+
+impl fmt::Debug for LiveReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LiveReader")
+            .field(&*self.0.arc_swap().load())
+            .finish()
+    }
+}
+
+/// The shared state, seen as the `ArcSwap` the cache reads.
+#[derive(Clone)]
+struct SharedRef(Arc<Shared>);
+
+impl Deref for SharedRef {
+    type Target = ArcSwap<Policy>;
+
+    fn deref(&self) -> &ArcSwap<Policy> {
+        &self.0.current
     }
 }
 

@@ -42,8 +42,10 @@ pub use decide::{
 };
 pub use edit::OriginChanges;
 pub use live::LivePolicy;
-pub use origin_list::{OriginLine, OriginList};
+#[cfg(any(feature = "tower", feature = "actix"))]
+pub(crate) use live::LiveReader;
 pub use matcher::MAX_ORIGIN_LEN;
+pub use origin_list::{OriginLine, OriginList};
 pub use problem::{InvalidConfig, Problem, ProblemCode, Severity};
 pub use respond::{
     ActualAnswer, CorsResponseHeader, HeaderValues, PreflightEcho, PreflightTemplate,

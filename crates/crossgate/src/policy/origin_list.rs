@@ -91,10 +91,7 @@ impl OriginList {
             else {
                 continue;
             };
-            if let Some(entry) = index
-                .checked_sub(offset)
-                .and_then(|k| self.lines.get(k))
-            {
+            if let Some(entry) = index.checked_sub(offset).and_then(|k| self.lines.get(k)) {
                 problem.field = format!("{file}:{}", entry.line);
             }
         }
@@ -114,9 +111,18 @@ mod tests {
         assert_eq!(
             list.lines(),
             [
-                OriginLine { line: 3, pattern: "https://a.example".into() },
-                OriginLine { line: 4, pattern: "https://b.example".into() },
-                OriginLine { line: 6, pattern: "http://localhost:*".into() },
+                OriginLine {
+                    line: 3,
+                    pattern: "https://a.example".into()
+                },
+                OriginLine {
+                    line: 4,
+                    pattern: "https://b.example".into()
+                },
+                OriginLine {
+                    line: 6,
+                    pattern: "http://localhost:*".into()
+                },
             ]
         );
         assert!(OriginList::parse("# nothing\n\n   \n").is_empty());
@@ -130,7 +136,9 @@ mod tests {
             allow_origins: vec!["https://own.example/x".into()],
             ..PolicyConfig::default()
         };
-        config.allow_origins.extend(list.patterns().map(str::to_owned));
+        config
+            .allow_origins
+            .extend(list.patterns().map(str::to_owned));
         let mut problems = Policy::check(&config).problems;
         list.locate(&mut problems, "", 1, "origins.txt");
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
