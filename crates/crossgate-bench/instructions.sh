@@ -3,6 +3,7 @@
 # companion to `cargo bench -p crossgate-bench` for the ratios. Needs valgrind.
 #
 #   crates/crossgate-bench/instructions.sh [GROUP...]
+#   crates/crossgate-bench/instructions.sh --live [GROUP...]   # LivePolicy beside the fixed policy
 #
 # Without arguments, the rows of the targets; a GROUP is a row's criterion group, such as
 # tower/preflight-allowed.1-origins. Prints a Markdown table.
@@ -11,7 +12,23 @@ cd "$(dirname "$0")/../.."
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
 cargo build --quiet --release -p crossgate-bench --example profile
 bin=target/release/examples/profile
-groups=("$@")
+if [ "${1:-}" = "--live" ]; then
+  # The live policy beside the fixed one, row by row.
+  live=1
+  shift
+  groups=("$@")
+  if [ ${#groups[@]} -eq 0 ]; then
+    for stack in tower actix-web; do
+      for row in get-allowed.1-origins preflight-allowed.1-origins get-allowed.10000-origins \
+                 get-refused.1000-patterns; do
+        groups+=("$stack/live.$row")
+      done
+    done
+  fi
+else
+  live=0
+  groups=("$@")
+fi
 if [ ${#groups[@]} -eq 0 ]; then
   for stack in tower actix-web; do
     for row in get-allowed.1-origins get-allowed.10000-origins get-allowed.1000-patterns \
@@ -35,6 +52,15 @@ ir() {
     "$bin" "$1" "$2" "$n" 2>&1 >/dev/null |
     awk -v runs=$((n + (n < 100 ? n : 100))) '/Collected/ { gsub(",", "", $4); printf "%d", $4 / runs }'
 }
+if [ "$live" = 1 ]; then
+  echo "| row | crossgate (fixed policy) | crossgate (LivePolicy) | live − fixed |"
+  echo "|---|--:|--:|--:|"
+  for g in "${groups[@]}"; do
+    f=$(ir "$g" crossgate); l=$(ir "$g" crossgate-live)
+    echo "| $g | $f | $l | $((l - f)) |"
+  done
+  exit 0
+fi
 echo "| row | passthrough | crossgate | peer | crossgate CORS cost | peer CORS cost | peer ÷ crossgate |"
 echo "|---|--:|--:|--:|--:|--:|--:|"
 for g in "${groups[@]}"; do

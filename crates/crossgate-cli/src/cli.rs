@@ -57,8 +57,9 @@ pub enum Command {
     /// credentials (methods GET, HEAD, POST, PUT, PATCH, DELETE; headers content-type,
     /// authorization). Stop it with Ctrl-C: in-flight requests finish first.
     Serve(ServeArgs),
-    /// Check a CORS policy file, or the [cors] table of a gateway configuration, and say what
-    /// to fix. TOML, JSON or YAML, by extension. Exit 0 valid, 1 invalid, 2 unreadable.
+    /// Check a CORS policy file, a gateway configuration (every policy in it, and the origin
+    /// list files it names) or an origin list file, and say what to fix. TOML, JSON or YAML by
+    /// extension; `.txt` and `.list` are origin lists. Exit 0 valid, 1 invalid, 2 unreadable.
     Lint(LintArgs),
     /// Offline: what would a browser do with this request, given these server responses?
     /// Input is JSON (origin, request, responses; see the README). Exit 0 allowed, 1 blocked,
@@ -119,9 +120,13 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// The policy or gateway configuration file.
+    /// The policy, the gateway configuration (the origin list files it names are checked too)
+    /// or an origin list file (`.txt` or `.list`: one origin or pattern a line, `#` comments).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+    /// Read FILE as an origin list whatever its extension.
+    #[arg(long)]
+    pub origins: bool,
     /// Print one JSON document: {"valid", "errors", "warnings", ...}.
     #[arg(long)]
     pub json: bool,

@@ -1,12 +1,13 @@
-//! `crossgate lint FILE [--json]` (CONTRACTS §2).
+//! `crossgate lint FILE [--json]` (CONTRACTS §2): a policy, a gateway configuration (with the
+//! origin list files it names), or an origin list file by itself.
 
 use std::io::Write;
 use std::path::Path;
 
 use crossgate::Policy;
-use crossgate::policy::PolicyConfig;
 use crossgate::policy::document::{Format, parse_document};
 use crossgate::policy::problem::Problem;
+use crossgate::policy::{OriginList, PolicyConfig};
 use crossgate_gateway::GatewayConfig;
 use serde_json::{Value, json};
 
@@ -22,6 +23,8 @@ pub enum Kind {
     /// A gateway configuration: its `[cors]` table and every `[routes.cors]` are checked; the
     /// `[cors]` table is the policy shown.
     Gateway,
+    /// An origin list file (`allow_origins_file`): one origin or pattern a line.
+    Origins,
 }
 
 impl Kind {
@@ -29,9 +32,13 @@ impl Kind {
         match self {
             Kind::Policy => "policy",
             Kind::Gateway => "gateway",
+            Kind::Origins => "origins",
         }
     }
 }
+
+/// Extensions read as origin list files.
+const ORIGIN_LIST_EXTENSIONS: &[&str] = &["txt", "list"];
 
 /// The result of checking one file.
 pub struct Linted {
@@ -44,7 +51,15 @@ pub struct Linted {
 const GATEWAY_KEYS: &[&str] = GatewayConfig::FIELDS;
 
 /// Reads and checks a file. `Err` only when it cannot be read.
-pub fn lint_file(path: &Path) -> Result<Linted, Failure> {
+pub fn lint_file(path: &Path, origin_list: bool) -> Result<Linted, Failure> {
+    let is_list = origin_list
+        || path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| ORIGIN_LIST_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+    if is_list {
+        return lint_origin_list(path);
+    }
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
     let format = Format::from_path(path).unwrap_or(Format::Toml);
@@ -58,18 +73,44 @@ pub fn lint_file(path: &Path) -> Result<Linted, Failure> {
             });
         }
     };
-    Ok(lint_value(&value))
+    Ok(lint_value(&value, path.parent().unwrap_or(Path::new(""))))
+}
+
+/// Checks an origin list file by itself, as the patterns of a policy without credentials: the
+/// rules that depend on credentials are checked when linting the configuration that names it.
+fn lint_origin_list(path: &Path) -> Result<Linted, Failure> {
+    let text = crossgate_gateway::origins_file::read(path).map_err(Failure)?;
+    let list = OriginList::parse(&text);
+    let config = PolicyConfig {
+        allow_origins: list.patterns().map(str::to_owned).collect(),
+        ..PolicyConfig::default()
+    };
+    let checked = Policy::check(&config);
+    let mut problems = checked.problems;
+    let name = path.display().to_string();
+    list.locate(&mut problems, "", 0, &name);
+    for p in &mut problems {
+        if p.field == "allow_origins" {
+            p.field.clone_from(&name);
+        }
+    }
+    Ok(Linted {
+        kind: Kind::Origins,
+        problems,
+        policy: checked.policy,
+    })
 }
 
 /// Checks a parsed document: a gateway configuration if it has a gateway key, else a policy.
-pub fn lint_value(value: &Value) -> Linted {
+/// Origin list files a gateway configuration names are read relative to `dir`.
+pub fn lint_value(value: &Value, dir: &Path) -> Linted {
     let is_gateway = value
         .as_object()
         .is_some_and(|map| GATEWAY_KEYS.iter().any(|k| map.contains_key(*k)));
     if is_gateway {
         // Every problem of the document (routes, limits, timeouts included), then the rules of
         // every policy in it: `cors.*` and `routes[i].cors.*`, in one pass.
-        let (gateway, problems) = GatewayConfig::check(value);
+        let (gateway, problems) = GatewayConfig::check_in(value, dir);
         let valid = !problems.iter().any(Problem::is_error);
         return Linted {
             kind: Kind::Gateway,
@@ -100,7 +141,7 @@ fn problem_json(p: &Problem) -> Value {
 }
 
 pub fn run(args: &LintArgs) -> Result<Outcome, Failure> {
-    let linted = lint_file(&args.file)?;
+    let linted = lint_file(&args.file, args.origins)?;
     let errors: Vec<&Problem> = linted.problems.iter().filter(|p| p.is_error()).collect();
     let warnings: Vec<&Problem> = linted.problems.iter().filter(|p| !p.is_error()).collect();
     let valid = errors.is_empty();
@@ -111,8 +152,12 @@ pub fn run(args: &LintArgs) -> Result<Outcome, Failure> {
             "valid": valid,
             "errors": errors.iter().map(|p| problem_json(p)).collect::<Vec<_>>(),
             "warnings": warnings.iter().map(|p| problem_json(p)).collect::<Vec<_>>(),
-            "policy": linted.policy.as_ref().map(|p| p.config()),
+            "policy": linted.policy.as_ref().filter(|_| linted.kind != Kind::Origins).map(|p| p.config()),
         });
+        let mut doc = doc;
+        if linted.kind == Kind::Origins {
+            doc["origins"] = json!(linted.policy.as_ref().map(|p| &p.config().allow_origins));
+        }
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
@@ -122,6 +167,13 @@ pub fn run(args: &LintArgs) -> Result<Outcome, Failure> {
             report::problem_line(&mut out, problem)?;
         }
         let file = args.file.display();
+        if linted.kind == Kind::Origins {
+            writeln!(
+                out,
+                "note: rules that depend on credentials (http origins, public suffixes) are \
+                 checked when linting the configuration that names this file"
+            )?;
+        }
         if valid {
             writeln!(
                 out,

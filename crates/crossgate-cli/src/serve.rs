@@ -145,9 +145,29 @@ fn print_banner(bound: &BoundGateway, config: &GatewayConfig, source: &str) -> R
     let defaults = toml::Table::try_from(crossgate::PolicyConfig::default())?;
     let mut table = toml::Table::try_from(policy.config())?;
     table.retain(|key, value| key == "allow_origins" || defaults.get(key) != Some(value));
+    // A long list (an origin list file of tenants) is shown by its first items.
+    let origins = &policy.config().allow_origins;
+    let hidden = origins.len().saturating_sub(BANNER_ORIGINS);
+    if hidden > 0 {
+        table.insert(
+            "allow_origins".to_owned(),
+            toml::Value::try_from(&origins[..BANNER_ORIGINS])?,
+        );
+    }
     let policy = toml::to_string(&table)?;
     for line in policy.lines().filter(|l| !l.is_empty()) {
         writeln!(out, "  {BOLD}{line}{BOLD:#}")?;
+    }
+    if hidden > 0 {
+        let from = config
+            .cors_origins_file
+            .as_deref()
+            .map_or(String::new(), |f| format!(", those of {f} included"));
+        writeln!(
+            out,
+            "  (and {hidden} more: {} origins in all{from})",
+            origins.len()
+        )?;
     }
     writeln!(
         out,
@@ -156,6 +176,9 @@ fn print_banner(bound: &BoundGateway, config: &GatewayConfig, source: &str) -> R
     out.flush()?;
     Ok(())
 }
+
+/// At most this many allowed origins are listed when the gateway starts.
+const BANNER_ORIGINS: usize = 10;
 
 #[cfg(unix)]
 type Hangups = Option<tokio::signal::unix::Signal>;

@@ -171,6 +171,74 @@ allow_credentials = true
     assert_eq!(doc["errors"][0]["code"], "insecure-origin-with-credentials");
 }
 
+/// An origin list file by itself: each bad line named `file:line`, the normal forms in JSON.
+#[test]
+fn lint_checks_an_origin_list_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = write_file(
+        &dir,
+        "origins.txt",
+        "# tenants\nhttps://a.example\nHTTPS://B.example   # upper case\n\nhttps://c.example/path\nnull\n",
+    );
+    let out = crossgate(&["lint", list.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    let name = list.display().to_string();
+    for line in [3, 5, 6] {
+        assert!(
+            stdout.contains(&format!("{name}:{line}")),
+            "line {line}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("origin-has-path") || stdout.contains("path"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("credentials"),
+        "the note on what is checked elsewhere: {stdout}"
+    );
+
+    std::fs::write(&list, "https://a.example\nHTTPS://B.example\n").unwrap();
+    let out = crossgate(&["lint", "--json", list.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["kind"], "origins");
+    assert_eq!(doc["valid"], true);
+    assert_eq!(doc["warnings"][0]["field"], format!("{name}:2"));
+    assert_eq!(doc["warnings"][0]["code"], "origin-normalized");
+    assert_eq!(
+        doc["origins"],
+        serde_json::json!(["https://a.example", "https://b.example"])
+    );
+    assert!(doc["policy"].is_null());
+
+    // Any extension, with --origins.
+    let other = write_file(&dir, "tenants.conf", "https://a.example\n");
+    let out = crossgate(&["lint", "--origins", "--json", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = crossgate(&["lint", dir.path().join("missing.txt").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A gateway configuration's origin list is checked with the policy that names it: credential
+/// rules apply to its lines.
+#[test]
+fn lint_checks_the_origin_list_a_gateway_config_names() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(&dir, "origins.txt", "https://a.example\nhttp://b.example\n");
+    let file = write_file(
+        &dir,
+        "gateway.toml",
+        "upstream = \"echo\"\n[cors]\nallow_origins_file = \"origins.txt\"\nallow_credentials = true\n",
+    );
+    let out = crossgate(&["lint", "--json", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["errors"][0]["field"], "origins.txt:2");
+    assert_eq!(doc["errors"][0]["code"], "insecure-origin-with-credentials");
+}
+
 #[test]
 fn lint_reports_syntax_errors_and_unreadable_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -645,6 +713,53 @@ fn serve_reloads_on_sighup_and_keeps_serving_when_the_new_file_is_invalid() {
         "{stderr}"
     );
     assert!(stderr.contains("configuration reload refused"), "{stderr}");
+}
+
+/// The origin list a configuration names reloads on SIGHUP: a line added grants access; a bad
+/// line is logged with its line number and the fix, and the list in force keeps serving.
+#[test]
+fn serve_reloads_its_origin_list_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = write_file(&dir, "origins.txt", "https://first.example\n");
+    let file = write_file(
+        &dir,
+        "gateway.toml",
+        "upstream = \"echo\"\n[cors]\nallow_origins_file = \"origins.txt\"\n",
+    );
+    let served = Served::start(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--no-watch",
+    ]);
+    let admin = admin_addr(&served.banner);
+    assert!(allows(served.addr, "https://first.example"));
+    assert!(!allows(served.addr, "https://second.example"));
+
+    std::fs::write(&list, "https://first.example\nhttps://second.example\n").unwrap();
+    hangup(&served);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !allows(served.addr, "https://second.example") {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload the list");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    std::fs::write(&list, "https://third.example\nhttps://bad.example/path\n").unwrap();
+    hangup(&served);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(admin, "crossgate_config_reloads_total{result=\"failed\"}") < 1.0 {
+        assert!(Instant::now() < deadline, "the bad list was not refused");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(allows(served.addr, "https://second.example"));
+    assert!(!allows(served.addr, "https://third.example"));
+    let (code, stderr) = served.interrupt();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("origins.txt:2"), "{stderr}");
+    assert!(stderr.contains("origin-has-path"), "{stderr}");
 }
 
 #[test]

@@ -192,3 +192,64 @@ fn writing_an_actual_response_allocates_only_to_grow_the_map() {
         assert!(response.contains_key("vary"));
     }
 }
+
+/// A request served through a `LivePolicy` allocates exactly what it allocates through the
+/// fixed policy (the response's own map), before and after the policy changes.
+#[test]
+fn a_live_policy_allocates_what_the_fixed_one_does() {
+    use crossgate::LivePolicy;
+    use crossgate::tower::CorsLayer;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    use tower::{Layer, Service};
+
+    let p = policy(&many_origins(10_000), &["content-type"]);
+    let inner = tower::service_fn(|_: Request<()>| {
+        std::future::ready(Ok::<_, std::convert::Infallible>(http::Response::new(())))
+    });
+    let live = LivePolicy::new(p.clone());
+    let mut fixed = CorsLayer::new(p).layer(inner);
+    let mut through_live = CorsLayer::live(live.clone()).layer(inner);
+    fn serve<S>(service: &mut S, request: Request<()>) -> http::Response<()>
+    where
+        S: Service<Request<()>, Response = http::Response<()>, Error = std::convert::Infallible>,
+    {
+        let future = std::pin::pin!(service.call(request));
+        match future.poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(response)) => response,
+            Poll::Pending => panic!("the inner service is always ready"),
+        }
+    }
+    let cases = || {
+        [
+            request("GET", &[("origin", b"https://app9999.example.com")]),
+            request("GET", &[("origin", b"https://evil.example")]),
+            request(
+                "OPTIONS",
+                &[
+                    ("origin", b"https://app1.example.com"),
+                    ("access-control-request-method", b"PUT"),
+                ],
+            ),
+        ]
+    };
+    for round in 0..2 {
+        if round == 1 {
+            live.add_origins(["https://new.example"]).unwrap();
+        }
+        // The first request after a change builds the new policy's preflight template once.
+        for request in cases() {
+            serve(&mut through_live, request);
+        }
+        for (fixed_request, live_request) in cases().into_iter().zip(cases()) {
+            let what = format!(
+                "{} {:?}",
+                fixed_request.method(),
+                fixed_request.headers().get("origin")
+            );
+            let (a, _) = allocations(|| serve(&mut fixed, fixed_request));
+            let (b, _) = allocations(|| serve(&mut through_live, live_request));
+            assert_eq!(a, b, "round {round}, {what}: fixed {a}, live {b}");
+        }
+    }
+}

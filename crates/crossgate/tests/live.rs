@@ -347,7 +347,43 @@ mod under_load {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
 
+    use bytes::Bytes;
     use crossgate::{LivePolicy, Policy, PolicyConfig};
+    use http::{HeaderMap, Method, Request, StatusCode};
+    use http_body_util::Empty;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use hyper_util::rt::TokioExecutor;
+
+    type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+
+    /// A kept-alive HTTP/1.1 client.
+    fn client() -> HttpClient {
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new())
+    }
+
+    /// Sends one request with the given headers; the status and headers, or why it failed.
+    async fn send(
+        client: &HttpClient,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<(StatusCode, HeaderMap), String> {
+        let mut request = Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Empty::new()).unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
+            .await
+            .map_err(|_| "no answer in 10 s".to_owned())?
+            .map_err(|e| e.to_string())?;
+        let (parts, body) = response.into_parts();
+        http_body_util::BodyExt::collect(body)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((parts.status, parts.headers))
+    }
 
     pub const APP: &str = "https://app.example.com";
     pub const OTHER: &str = "https://tenant.example";
@@ -373,14 +409,13 @@ mod under_load {
     }
 
     /// Which state a response came from, or why it is neither.
-    fn judge(kind: usize, response: &reqwest::Response) -> Result<bool, String> {
+    fn judge(kind: usize, (status, headers): &(StatusCode, HeaderMap)) -> Result<bool, String> {
         let h = |name: &str| {
-            response
-                .headers()
+            headers
                 .get(name)
                 .map(|v| v.to_str().unwrap_or("?").to_owned())
         };
-        let status = response.status().as_u16();
+        let status = status.as_u16();
         let seen = (
             status,
             h("access-control-allow-origin"),
@@ -424,28 +459,30 @@ mod under_load {
                 swaps
             })
         };
-        let client = reqwest::Client::new();
+        let client = client();
         let mut tasks = Vec::new();
         for c in 0..clients {
             let (client, base) = (client.clone(), base.clone());
             tasks.push(tokio::task::spawn_local(async move {
                 let mut seen = [0usize; 2];
+                let url = format!("{base}/items");
                 for i in 0..each {
                     let kind = (c + i) % 3;
-                    let request = match kind {
-                        0 => client.get(format!("{base}/items")).header("origin", APP),
-                        1 => client
-                            .request(reqwest::Method::OPTIONS, format!("{base}/items"))
-                            .header("origin", OTHER)
-                            .header("access-control-request-method", "DELETE"),
-                        _ => client
-                            .request(reqwest::Method::OPTIONS, format!("{base}/items"))
-                            .header("origin", APP)
-                            .header("access-control-request-method", "PUT"),
+                    let (method, headers): (Method, &[(&str, &str)]) = match kind {
+                        0 => (Method::GET, &[("origin", APP)]),
+                        1 => (
+                            Method::OPTIONS,
+                            &[
+                                ("origin", OTHER),
+                                ("access-control-request-method", "DELETE"),
+                            ],
+                        ),
+                        _ => (
+                            Method::OPTIONS,
+                            &[("origin", APP), ("access-control-request-method", "PUT")],
+                        ),
                     };
-                    let response = request
-                        .timeout(Duration::from_secs(10))
-                        .send()
+                    let response = send(&client, method, &url, headers)
                         .await
                         .map_err(|e| format!("request {i} of client {c} failed: {e}"))?;
                     seen[usize::from(judge(kind, &response)?)] += 1;
@@ -495,16 +532,17 @@ mod under_load {
     /// A request that starts on state A finishes on A, though B is in force when its handler
     /// returns; the next request sees B.
     pub async fn in_flight_keeps_its_policy(base: String, live: LivePolicy, slow: Arc<InFlight>) {
-        let client = reqwest::Client::new();
+        let client = client();
         let pending = {
             let (client, base) = (client.clone(), base.clone());
             tokio::task::spawn_local(async move {
-                client
-                    .get(format!("{base}/slow"))
-                    .header("origin", APP)
-                    .timeout(Duration::from_secs(10))
-                    .send()
-                    .await
+                send(
+                    &client,
+                    Method::GET,
+                    &format!("{base}/slow"),
+                    &[("origin", APP)],
+                )
+                .await
             })
         };
         tokio::time::timeout(Duration::from_secs(10), slow.entered.notified())
@@ -512,16 +550,18 @@ mod under_load {
             .expect("the slow request reached its handler");
         live.update(&state(true)).unwrap();
         slow.release.notify_one();
-        let response = pending.await.unwrap().unwrap();
-        let expose = response.headers().get("access-control-expose-headers");
+        let (_, headers) = pending.await.unwrap().unwrap();
+        let expose = headers.get("access-control-expose-headers");
         assert_eq!(expose.unwrap(), "x-one", "the request started on state A");
-        let next = client
-            .get(format!("{base}/items"))
-            .header("origin", APP)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(next.headers()["access-control-expose-headers"], "x-two");
+        let (_, next) = send(
+            &client,
+            Method::GET,
+            &format!("{base}/items"),
+            &[("origin", APP)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(next["access-control-expose-headers"], "x-two");
     }
 }
 
