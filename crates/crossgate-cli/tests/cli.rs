@@ -652,6 +652,28 @@ fn allows(addr: SocketAddr, origin: &str) -> bool {
     header(&headers, "access-control-allow-origin") == [origin]
 }
 
+/// Waits (at most 10 s, polling) until `done`; fails saying `what` did not happen.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `serve` on `file` with ports picked by the system, reloading on SIGHUP only.
+fn serve_without_watching(file: &Path) -> Served {
+    Served::start(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--no-watch",
+    ])
+}
+
 fn hangup(served: &Served) {
     Command::new("kill")
         .args(["-HUP", &served.child.id().to_string()])
@@ -665,25 +687,15 @@ fn serve_reloads_on_sighup_and_keeps_serving_when_the_new_file_is_invalid() {
     let policy =
         |origin: &str| format!("upstream = \"echo\"\n[cors]\nallow_origins = [\"{origin}\"]\n");
     let file = write_file(&dir, "gateway.toml", &policy("https://first.example"));
-    let served = Served::start(&[
-        "--config",
-        file.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--admin",
-        "127.0.0.1:0",
-        "--no-watch",
-    ]);
+    let served = serve_without_watching(&file);
     let admin = admin_addr(&served.banner);
     assert!(allows(served.addr, "https://first.example"));
 
     std::fs::write(&file, policy("https://second.example")).unwrap();
     hangup(&served);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !allows(served.addr, "https://second.example") {
-        assert!(Instant::now() < deadline, "SIGHUP did not reload");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for("SIGHUP did not reload", || {
+        allows(served.addr, "https://second.example")
+    });
     assert!(!allows(served.addr, "https://first.example"));
 
     std::fs::write(
@@ -692,14 +704,9 @@ fn serve_reloads_on_sighup_and_keeps_serving_when_the_new_file_is_invalid() {
     )
     .unwrap();
     hangup(&served);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metric(admin, "crossgate_config_reloads_total{result=\"failed\"}") < 1.0 {
-        assert!(
-            Instant::now() < deadline,
-            "the invalid reload was not counted"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for("the invalid reload was not counted", || {
+        metric(admin, "crossgate_config_reloads_total{result=\"failed\"}") >= 1.0
+    });
     assert!(allows(served.addr, "https://second.example"));
     assert_eq!(
         metric(admin, "crossgate_config_reloads_total{result=\"ok\"}"),
@@ -726,34 +733,22 @@ fn serve_reloads_its_origin_list_on_sighup() {
         "gateway.toml",
         "upstream = \"echo\"\n[cors]\nallow_origins_file = \"origins.txt\"\n",
     );
-    let served = Served::start(&[
-        "--config",
-        file.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--admin",
-        "127.0.0.1:0",
-        "--no-watch",
-    ]);
+    let served = serve_without_watching(&file);
     let admin = admin_addr(&served.banner);
     assert!(allows(served.addr, "https://first.example"));
     assert!(!allows(served.addr, "https://second.example"));
 
     std::fs::write(&list, "https://first.example\nhttps://second.example\n").unwrap();
     hangup(&served);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !allows(served.addr, "https://second.example") {
-        assert!(Instant::now() < deadline, "SIGHUP did not reload the list");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for("SIGHUP did not reload the list", || {
+        allows(served.addr, "https://second.example")
+    });
 
     std::fs::write(&list, "https://third.example\nhttps://bad.example/path\n").unwrap();
     hangup(&served);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while metric(admin, "crossgate_config_reloads_total{result=\"failed\"}") < 1.0 {
-        assert!(Instant::now() < deadline, "the bad list was not refused");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for("the bad list was not refused", || {
+        metric(admin, "crossgate_config_reloads_total{result=\"failed\"}") >= 1.0
+    });
     assert!(allows(served.addr, "https://second.example"));
     assert!(!allows(served.addr, "https://third.example"));
     let (code, stderr) = served.interrupt();
@@ -777,11 +772,9 @@ fn serve_reloads_when_the_file_changes() {
     ]);
     assert!(allows(served.addr, "https://first.example"));
     std::fs::write(&file, policy("https://second.example")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !allows(served.addr, "https://second.example") {
-        assert!(Instant::now() < deadline, "the change was not reloaded");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for("the change was not reloaded", || {
+        allows(served.addr, "https://second.example")
+    });
     let (code, _) = served.interrupt();
     assert_eq!(code, Some(0));
 }

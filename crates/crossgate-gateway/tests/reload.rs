@@ -25,6 +25,27 @@ fn with_origins(upstream: Upstream, origins: &[&str], expose: &str) -> GatewayCo
     config
 }
 
+/// A gateway started from `file`, watching it every 50 ms: its handle, its URL, and the server
+/// and watcher tasks.
+async fn start_watched(
+    file: &ConfigFile,
+) -> (
+    crossgate_gateway::GatewayHandle,
+    String,
+    tokio::task::JoinHandle<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (config, _) = file.load().unwrap();
+    let bound = Gateway::start(config).await.unwrap();
+    let handle = bound.handle();
+    let url = format!("http://{}/", bound.local_addr());
+    let server = tokio::spawn(async move {
+        let _ = bound.serve(std::future::pending()).await;
+    });
+    let watcher = handle.watch(file.clone(), Duration::from_millis(50));
+    (handle, url, server, watcher)
+}
+
 #[tokio::test]
 async fn reloading_under_concurrent_load_loses_no_request() {
     bounded(async {
@@ -214,13 +235,7 @@ async fn a_changed_file_is_reloaded_and_a_broken_one_refused() {
         };
         write(ALLOWED);
         let file = ConfigFile::new(&path);
-        let (config, _) = file.load().unwrap();
-        let bound = Gateway::start(config).await.unwrap();
-        let handle = bound.handle();
-        let addr = bound.local_addr();
-        let server = tokio::spawn(bound.serve(std::future::pending()));
-        let watcher = handle.watch(file.clone(), Duration::from_millis(50));
-        let url = format!("http://{addr}/");
+        let (handle, url, server, watcher) = start_watched(&file).await;
         let allowed = |origin: &'static str| {
             let url = url.clone();
             async move {
@@ -282,13 +297,7 @@ async fn an_origin_list_file_is_watched_under_load() {
         };
         write_list("# tenants\nhttps://t1.example\n");
         let file = ConfigFile::new(&path);
-        let (config, _) = file.load().unwrap();
-        let bound = Gateway::start(config).await.unwrap();
-        let handle = bound.handle();
-        let addr = bound.local_addr();
-        let server = tokio::spawn(bound.serve(std::future::pending()));
-        let watcher = handle.watch(file.clone(), Duration::from_millis(50));
-        let url = format!("http://{addr}/");
+        let (handle, url, server, watcher) = start_watched(&file).await;
 
         // Load: kept-alive clients from the origin of the configuration itself.
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
