@@ -102,6 +102,13 @@ fn format_ratio(r: Option<f64>) -> String {
     }
 }
 
+/// Allocations per request of a contender in a row, or `-`.
+fn alloc_cell(results: &Results, row: usize, c: Contender) -> String {
+    results
+        .allocs(row, c)
+        .map_or("-".to_owned(), |(n, _)| format_count(n))
+}
+
 fn cell_time(m: Measured) -> String {
     match m.time {
         Some(s) if s.samples > 1 => format!("{} ±{:.0}%", format_ns(s.median), s.spread() * 100.0),
@@ -129,11 +136,7 @@ pub fn table(rows: &[Row], results: &Results, stack: Stack) -> String {
         let m = |c| results.get(i, c);
         let allocs = Contender::ALL
             .iter()
-            .map(|&c| {
-                results
-                    .allocs(i, c)
-                    .map_or("-".to_owned(), |(n, _)| format_count(n))
-            })
+            .map(|&c| alloc_cell(results, i, c))
             .collect::<Vec<_>>()
             .join(" / ");
         let extra_bytes = |c| match (
@@ -421,11 +424,7 @@ pub fn live_tables(rows: &[Row], results: &Results) -> String {
         let What::Live(case) = &row.what else {
             continue;
         };
-        let allocs = |c| {
-            results
-                .allocs(i, c)
-                .map_or("-".to_owned(), |(n, _)| format_count(n))
-        };
+        let allocs = |c| alloc_cell(results, i, c);
         let difference = match (
             results.median(i, Contender::Live),
             results.median(i, Contender::Crossgate),
@@ -453,11 +452,7 @@ pub fn live_tables(rows: &[Row], results: &Results) -> String {
         let What::Edit(origins) = &row.what else {
             continue;
         };
-        let allocs = |c| {
-            results
-                .allocs(i, c)
-                .map_or("-".to_owned(), |(n, _)| format_count(n))
-        };
+        let allocs = |c| alloc_cell(results, i, c);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} / {} |",

@@ -210,7 +210,7 @@ impl GatewayConfig {
                 dir,
                 &mut problems,
             ));
-            config.origin_files.push(origins_file::resolve(dir, &name));
+            config.origin_files.push(dir.join(&name));
         }
         for (i, route) in config.routes.iter_mut().enumerate() {
             if let (Some(cors), Some(name)) = (&mut route.cors, route.cors_origins_file.clone()) {
@@ -222,7 +222,7 @@ impl GatewayConfig {
                     dir,
                     &mut problems,
                 ));
-                config.origin_files.push(origins_file::resolve(dir, &name));
+                config.origin_files.push(dir.join(&name));
             }
         }
         let mut problems = config.check_policies(problems);

@@ -2,7 +2,7 @@
 //! origin or pattern a line, `#` comments; see [`crossgate::policy::OriginList`]), merged after
 //! the table's `allow_origins` when the configuration is loaded, and watched with it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crossgate::PolicyConfig;
 use crossgate::policy::OriginList;
@@ -121,9 +121,4 @@ pub fn read(path: &Path) -> Result<String, String> {
             e.utf8_error().valid_up_to()
         )
     })
-}
-
-/// The files to watch: each one named, resolved against `dir`.
-pub(crate) fn resolve(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
 }

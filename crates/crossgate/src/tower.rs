@@ -44,28 +44,12 @@ pub struct CorsLayer {
     source: Source,
 }
 
-/// Where a layer's policy comes from.
+/// Where the policy comes from. A live policy is read through a reader that each service
+/// clones: one relaxed load per request while the policy is unchanged.
 #[derive(Clone, Debug)]
 enum Source {
     Fixed(Policy),
-    Live(LivePolicy),
-}
-
-/// Where a service's policy comes from: a live policy is read through the service's own
-/// reader, which costs one relaxed load while the policy is unchanged.
-#[derive(Clone, Debug)]
-enum ServiceSource {
-    Fixed(Policy),
     Live(LiveReader),
-}
-
-impl From<&Source> for ServiceSource {
-    fn from(source: &Source) -> ServiceSource {
-        match source {
-            Source::Fixed(policy) => ServiceSource::Fixed(policy.clone()),
-            Source::Live(live) => ServiceSource::Live(live.reader()),
-        }
-    }
 }
 
 impl CorsLayer {
@@ -79,7 +63,7 @@ impl CorsLayer {
     /// A layer that applies the policy in force in `live` when each request starts.
     pub fn live(live: LivePolicy) -> CorsLayer {
         CorsLayer {
-            source: Source::Live(live),
+            source: Source::Live(live.reader()),
         }
     }
 }
@@ -90,7 +74,7 @@ impl<S> Layer<S> for CorsLayer {
     fn layer(&self, inner: S) -> Cors<S> {
         Cors {
             inner,
-            source: ServiceSource::from(&self.source),
+            source: self.source.clone(),
         }
     }
 }
@@ -99,14 +83,14 @@ impl<S> Layer<S> for CorsLayer {
 #[derive(Clone, Debug)]
 pub struct Cors<S> {
     inner: S,
-    source: ServiceSource,
+    source: Source,
 }
 
 impl<S> Cors<S> {
     pub fn new(inner: S, policy: Policy) -> Cors<S> {
         Cors {
             inner,
-            source: ServiceSource::Fixed(policy),
+            source: Source::Fixed(policy),
         }
     }
 
@@ -114,15 +98,15 @@ impl<S> Cors<S> {
     pub fn live(inner: S, live: LivePolicy) -> Cors<S> {
         Cors {
             inner,
-            source: ServiceSource::Live(live.reader()),
+            source: Source::Live(live.reader()),
         }
     }
 
     /// The policy in force now.
     pub fn policy(&self) -> Policy {
         match &self.source {
-            ServiceSource::Fixed(policy) => policy.clone(),
-            ServiceSource::Live(reader) => reader.current(),
+            Source::Fixed(policy) => policy.clone(),
+            Source::Live(reader) => reader.current(),
         }
     }
 
@@ -150,9 +134,9 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         match &mut self.source {
-            ServiceSource::Fixed(policy) => respond(&mut self.inner, policy, request),
+            Source::Fixed(policy) => respond(&mut self.inner, policy, request),
             // The request runs on the policy in force now, to its end.
-            ServiceSource::Live(reader) => respond(&mut self.inner, reader.load(), request),
+            Source::Live(reader) => respond(&mut self.inner, reader.load(), request),
         }
     }
 }

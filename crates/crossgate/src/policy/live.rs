@@ -137,9 +137,7 @@ impl LivePolicy {
                 problems: checked.problems,
             });
         };
-        for w in &checked.problems {
-            tracing::warn!(target: "crossgate::policy", "{w}");
-        }
+        super::log_warnings(&checked.problems);
         self.shared.current.store(Arc::new(policy));
         Ok(checked.problems)
     }

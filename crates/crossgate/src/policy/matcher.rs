@@ -465,7 +465,7 @@ fn nth_dot_from_right(host: &[u8], n: usize) -> Option<usize> {
 
 /// The labels a `*.` pattern stands for: one or more non-empty labels of lowercase letters,
 /// digits, `-` and `_` (what a browser serialises for an ASCII or punycode domain).
-pub(crate) fn is_subdomain_part(sub: &[u8]) -> bool {
+fn is_subdomain_part(sub: &[u8]) -> bool {
     !sub.is_empty()
         && sub.split(|&b| b == b'.').all(|label| {
             !label.is_empty()

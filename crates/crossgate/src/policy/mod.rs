@@ -211,9 +211,7 @@ impl Policy {
     /// emitted as `tracing` events (use [`Policy::check`] to get them as values).
     pub fn new(config: &PolicyConfig) -> Result<Policy, InvalidConfig> {
         let checked = Policy::check(config);
-        for w in checked.warnings() {
-            tracing::warn!(target: "crossgate::policy", "{w}");
-        }
+        log_warnings(&checked.problems);
         checked.policy.ok_or(InvalidConfig {
             problems: checked.problems,
         })
@@ -392,6 +390,13 @@ impl Policy {
 impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Policy").field(self.config()).finish()
+    }
+}
+
+/// Emits the warnings among `problems` as `tracing` events.
+pub(crate) fn log_warnings(problems: &[Problem]) {
+    for w in problems.iter().filter(|p| !p.is_error()) {
+        tracing::warn!(target: "crossgate::policy", "{w}");
     }
 }
 
