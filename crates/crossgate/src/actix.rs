@@ -42,12 +42,16 @@ use crate::policy::{
     ActualAnswer, CorsRequestHeader, CorsResponseHeader, Decision, LivePolicy, LiveReader, Policy,
     PreflightEcho, RequestHead, ResponseHeaders,
 };
+#[cfg(feature = "resolve")]
+use crate::policy::{PendingVerdict, Resolver};
 
 /// The CORS middleware for actix-web: `App::new().wrap(Cors::new(policy))`, or
 /// `Cors::live(live)` for a policy that changes while serving.
 #[derive(Clone, Debug)]
 pub struct Cors {
     source: Source,
+    #[cfg(feature = "resolve")]
+    resolver: Option<Resolver>,
 }
 
 /// Where the middleware's policy comes from.
@@ -62,6 +66,8 @@ impl Cors {
     pub fn new(policy: Policy) -> Cors {
         Cors {
             source: Source::Fixed(policy),
+            #[cfg(feature = "resolve")]
+            resolver: None,
         }
     }
 
@@ -69,7 +75,19 @@ impl Cors {
     pub fn live(live: LivePolicy) -> Cors {
         Cors {
             source: Source::Live(live),
+            #[cfg(feature = "resolve")]
+            resolver: None,
         }
+    }
+
+    /// Asks `resolver` about every well-formed origin the policy does not list (feature
+    /// `resolve`; see [`Resolver`]). A preflight whose origin is being looked up waits for the
+    /// answer (at most the resolver's timeout); an actual request goes to the inner service at
+    /// once, and only its CORS headers wait.
+    #[cfg(feature = "resolve")]
+    pub fn resolver(mut self, resolver: Resolver) -> Cors {
+        self.resolver = Some(resolver);
+        self
     }
 }
 
@@ -89,7 +107,12 @@ where
             Source::Fixed(policy) => WorkerSource::Fixed(policy.clone()),
             Source::Live(live) => WorkerSource::Live(RefCell::new(live.reader())),
         };
-        ready(Ok(CorsMiddleware { service, source }))
+        ready(Ok(CorsMiddleware {
+            service,
+            source,
+            #[cfg(feature = "resolve")]
+            resolver: self.resolver.clone(),
+        }))
     }
 }
 
@@ -104,6 +127,8 @@ enum WorkerSource {
 pub struct CorsMiddleware<S> {
     service: S,
     source: WorkerSource,
+    #[cfg(feature = "resolve")]
+    resolver: Option<Resolver>,
 }
 
 fn request_name(name: CorsRequestHeader) -> HeaderName {
@@ -176,71 +201,237 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = Error;
-    type Future = CorsFuture<S::Future>;
+    type Future = CorsFuture<S::Future, B>;
 
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
+        #[cfg(feature = "resolve")]
+        let resolver = self.resolver.as_ref();
+        #[cfg(not(feature = "resolve"))]
+        let resolver: Option<&std::convert::Infallible> = None;
         match &self.source {
-            WorkerSource::Fixed(policy) => respond(&self.service, policy, request),
+            WorkerSource::Fixed(policy) => respond(&self.service, policy, resolver, request),
             // The request runs on the policy in force now, to its end. (The borrow is held
             // while the inner service is called: that call never comes back to this worker's
             // middleware.)
             WorkerSource::Live(reader) => {
-                respond(&self.service, reader.borrow_mut().load(), request)
+                respond(&self.service, reader.borrow_mut().load(), resolver, request)
             }
         }
     }
 }
 
 /// Answers a preflight, or calls `service` and adds the CORS headers to its response.
-fn respond<S, B>(service: &S, policy: &Policy, request: ServiceRequest) -> CorsFuture<S::Future>
+fn respond<S, B>(
+    service: &S,
+    base: &Policy,
+    resolver: Option<&ResolverOrNever>,
+    request: ServiceRequest,
+) -> CorsFuture<S::Future, B>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
     B: MessageBody,
 {
-    let values = policy.actix_values();
-    let answer = {
+    let (policy, answer) = {
         let head = Head::new(&request);
-        match policy.decide_logged(&head) {
-            Decision::PreflightAllowed(allowed) => {
-                // Written into the pooled response head's map: cheaper with actix's map than
-                // cloning a template.
-                let mut response = HttpResponse::new(StatusCode::NO_CONTENT);
-                let headers = request.headers();
-                let echo = PreflightEcho {
-                    origin: head.first(CorsRequestHeader::Origin).cloned(),
-                    method: allowed
-                        .echo_method
-                        .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
-                        .flatten()
-                        .cloned(),
-                    headers: allowed
-                        .echo_headers
-                        .then(|| headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS))
-                        .into_iter()
-                        .flatten()
-                        .cloned(),
-                };
-                policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
-                return CorsFuture::ready(request.into_response(response));
+        let decision = base.decide_logged(&head);
+        #[cfg(feature = "resolve")]
+        let decided = match resolver {
+            Some(resolver) => resolver.consult(base, decision, &head),
+            None => Ok((base, decision)),
+        };
+        #[cfg(not(feature = "resolve"))]
+        let decided: Result<_, std::convert::Infallible> = {
+            let _ = resolver;
+            Ok((base, decision))
+        };
+        match decided {
+            Ok((policy, decision)) => match outcome(policy, decision, &head) {
+                Outcome::Preflight(response) => {
+                    return CorsFuture::ready(request.into_response(response));
+                }
+                Outcome::Actual(answer) => (policy.clone(), answer),
+            },
+            #[cfg(feature = "resolve")]
+            Err(lookup) => {
+                let resolver = resolver.expect("only a resolver defers").clone();
+                return defer(service, base, resolver, lookup, request);
             }
-            Decision::PreflightDenied(_) => {
-                let mut response = HttpResponse::new(StatusCode::FORBIDDEN);
-                policy.write_preflight_denied(values, response.headers_mut());
-                return CorsFuture::ready(request.into_response(response));
-            }
-            Decision::Actual(actual) => policy.actual_answer(values, &actual, || {
-                head.first(CorsRequestHeader::Origin).cloned()
-            }),
         }
     };
     CorsFuture {
         state: State::Inner {
             future: service.call(request),
             answer: Some(answer),
-            policy: policy.clone(),
+            policy,
         },
+    }
+}
+
+#[cfg(feature = "resolve")]
+type ResolverOrNever = Resolver;
+#[cfg(not(feature = "resolve"))]
+type ResolverOrNever = std::convert::Infallible;
+
+/// What a decision comes to: a preflight's response, or the headers the inner service's
+/// response gets.
+enum Outcome {
+    Preflight(HttpResponse),
+    Actual(ActualAnswer<HeaderValue>),
+}
+
+fn outcome(policy: &Policy, decision: Decision<'_>, head: &Head<'_>) -> Outcome {
+    let values = policy.actix_values();
+    match decision {
+        Decision::PreflightAllowed(allowed) => {
+            // Written into the pooled response head's map: cheaper with actix's map than
+            // cloning a template.
+            let mut response = HttpResponse::new(StatusCode::NO_CONTENT);
+            let echo = PreflightEcho {
+                origin: head.first(CorsRequestHeader::Origin).cloned(),
+                method: allowed
+                    .echo_method
+                    .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
+                    .flatten()
+                    .cloned(),
+                headers: allowed
+                    .echo_headers
+                    .then(|| head.lines(CorsRequestHeader::AccessControlRequestHeaders))
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            };
+            policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
+            Outcome::Preflight(response)
+        }
+        Decision::PreflightDenied(_) => {
+            let mut response = HttpResponse::new(StatusCode::FORBIDDEN);
+            policy.write_preflight_denied(values, response.headers_mut());
+            Outcome::Preflight(response)
+        }
+        Decision::Actual(actual) => Outcome::Actual(policy.actual_answer(values, &actual, || {
+            head.first(CorsRequestHeader::Origin).cloned()
+        })),
+    }
+}
+
+/// Waits for a lookup: a preflight is answered when it ends; an actual request goes to the
+/// inner service now, and only its CORS headers wait.
+#[cfg(feature = "resolve")]
+fn defer<S, B>(
+    service: &S,
+    base: &Policy,
+    resolver: Resolver,
+    lookup: PendingVerdict,
+    request: ServiceRequest,
+) -> CorsFuture<S::Future, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    let deferred = Deferred {
+        lookup,
+        base: base.clone(),
+        resolver,
+    };
+    let is_preflight = request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if is_preflight {
+        return CorsFuture {
+            state: State::Preflight {
+                deferred,
+                request: Some(request),
+            },
+        };
+    }
+    // A lookup starts only for an `Origin` the policy refused, so there is one.
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(""));
+    CorsFuture {
+        state: State::Actual {
+            future: service.call(request),
+            deferred: Some(deferred),
+            origin,
+            answer: None,
+            result: None,
+        },
+    }
+}
+
+/// A lookup being waited for, and what to decide with when it ends.
+#[cfg(feature = "resolve")]
+struct Deferred {
+    lookup: PendingVerdict,
+    base: Policy,
+    resolver: Resolver,
+}
+
+/// Without the `resolve` feature nothing is ever deferred.
+#[cfg(not(feature = "resolve"))]
+struct Deferred {
+    never: std::convert::Infallible,
+}
+
+#[cfg(not(feature = "resolve"))]
+impl Deferred {
+    fn poll_preflight(
+        &mut self,
+        _: &mut Context<'_>,
+        _: &mut Option<ServiceRequest>,
+    ) -> Poll<ServiceResponse<BoxBody>> {
+        match self.never {}
+    }
+
+    fn poll_actual(
+        &mut self,
+        _: &mut Context<'_>,
+        _: &HeaderValue,
+    ) -> Poll<(Policy, ActualAnswer<HeaderValue>)> {
+        match self.never {}
+    }
+}
+
+#[cfg(feature = "resolve")]
+impl Deferred {
+    /// The preflight's response, once the lookup ends.
+    fn poll_preflight(
+        &mut self,
+        cx: &mut Context<'_>,
+        request: &mut Option<ServiceRequest>,
+    ) -> Poll<ServiceResponse<BoxBody>> {
+        let verdict = std::task::ready!(self.lookup.as_mut().poll(cx));
+        let request = request.take().expect("polled after completion");
+        let response = {
+            let head = Head::new(&request);
+            let (policy, decision) = self.resolver.decide_after(&self.base, verdict, &head);
+            match outcome(policy, decision, &head) {
+                Outcome::Preflight(response) => response,
+                // The request is a preflight (checked before deferring), so the decision is
+                // one; should it not be, the request gets no access.
+                Outcome::Actual(_) => HttpResponse::new(StatusCode::FORBIDDEN),
+            }
+        };
+        Poll::Ready(request.into_response(response))
+    }
+
+    /// The actual response's CORS headers, once the lookup ends.
+    fn poll_actual(
+        &mut self,
+        cx: &mut Context<'_>,
+        origin: &HeaderValue,
+    ) -> Poll<(Policy, ActualAnswer<HeaderValue>)> {
+        let verdict = std::task::ready!(self.lookup.as_mut().poll(cx));
+        let (policy, actual) = self
+            .resolver
+            .actual_after(&self.base, verdict, origin.as_bytes());
+        let answer = policy.actual_answer(policy.actix_values(), &actual, || Some(origin.clone()));
+        Poll::Ready((policy.clone(), answer))
     }
 }
 
@@ -307,15 +498,15 @@ impl RequestHead for Head<'_> {
 
 pin_project_lite::pin_project! {
     /// The future of [`CorsMiddleware`].
-    pub struct CorsFuture<F> {
+    pub struct CorsFuture<F, B> {
         #[pin]
-        state: State<F>,
+        state: State<F, B>,
     }
 }
 
 pin_project_lite::pin_project! {
     #[project = StateProj]
-    enum State<F> {
+    enum State<F, B> {
         Ready { response: Option<ServiceResponse<BoxBody>> },
         Inner {
             #[pin]
@@ -323,10 +514,21 @@ pin_project_lite::pin_project! {
             answer: Option<ActualAnswer<HeaderValue>>,
             policy: Policy,
         },
+        // A preflight whose origin is being looked up (feature `resolve`).
+        Preflight { deferred: Deferred, request: Option<ServiceRequest> },
+        // An actual request running while its origin is looked up (feature `resolve`).
+        Actual {
+            #[pin]
+            future: F,
+            deferred: Option<Deferred>,
+            origin: HeaderValue,
+            answer: Option<(Policy, ActualAnswer<HeaderValue>)>,
+            result: Option<Result<ServiceResponse<B>, Error>>,
+        },
     }
 }
 
-impl<F> CorsFuture<F> {
+impl<F, B> CorsFuture<F, B> {
     fn ready(response: ServiceResponse<BoxBody>) -> Self {
         CorsFuture {
             state: State::Ready {
@@ -336,7 +538,7 @@ impl<F> CorsFuture<F> {
     }
 }
 
-impl<F, B> Future for CorsFuture<F>
+impl<F, B> Future for CorsFuture<F, B>
 where
     F: Future<Output = Result<ServiceResponse<B>, Error>>,
     B: MessageBody,
@@ -356,20 +558,55 @@ where
             } => {
                 let result = std::task::ready!(future.poll(cx));
                 let answer = answer.take().expect("polled after completion");
-                Poll::Ready(match result {
-                    Ok(response) => {
-                        let mut response = response.map_into_left_body();
-                        policy.write_actual(policy.actix_values(), answer, response.headers_mut());
-                        Ok(response)
-                    }
-                    Err(error) => Err(Error::from(CorsError {
-                        error,
-                        answer,
-                        policy: policy.clone(),
-                    })),
-                })
+                Poll::Ready(with_answer(result, policy, answer))
+            }
+            StateProj::Preflight { deferred, request } => deferred
+                .poll_preflight(cx, request)
+                .map(|response| Ok(response.map_into_right_body())),
+            StateProj::Actual {
+                future,
+                deferred,
+                origin,
+                answer,
+                result,
+            } => {
+                if result.is_none()
+                    && let Poll::Ready(done) = future.poll(cx)
+                {
+                    *result = Some(done);
+                }
+                if let Some(d) = deferred {
+                    *answer = Some(std::task::ready!(d.poll_actual(cx, origin)));
+                    *deferred = None;
+                }
+                let Some(done) = result.take() else {
+                    return Poll::Pending;
+                };
+                let (policy, answer) = answer.take().expect("polled after completion");
+                Poll::Ready(with_answer(done, &policy, answer))
             }
         }
+    }
+}
+
+/// The inner service's response with its CORS headers; an error carries them (see
+/// [`CorsError`]).
+fn with_answer<B: MessageBody>(
+    result: Result<ServiceResponse<B>, Error>,
+    policy: &Policy,
+    answer: ActualAnswer<HeaderValue>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+    match result {
+        Ok(response) => {
+            let mut response = response.map_into_left_body();
+            policy.write_actual(policy.actix_values(), answer, response.headers_mut());
+            Ok(response)
+        }
+        Err(error) => Err(Error::from(CorsError {
+            error,
+            answer,
+            policy: policy.clone(),
+        })),
     }
 }
 

@@ -37,11 +37,15 @@ use crate::policy::{
     ActualAnswer, CorsRequestHeader, Decision, LivePolicy, LiveReader, Policy, PreflightEcho,
     RequestHead,
 };
+#[cfg(feature = "resolve")]
+use crate::policy::{PendingVerdict, Resolver};
 
 /// Applies a [`Policy`], fixed or live, to every request of the wrapped service.
 #[derive(Clone, Debug)]
 pub struct CorsLayer {
     source: Source,
+    #[cfg(feature = "resolve")]
+    resolver: Option<Resolver>,
 }
 
 /// Where the policy comes from. A live policy is read through a reader that each service
@@ -57,6 +61,8 @@ impl CorsLayer {
     pub fn new(policy: Policy) -> CorsLayer {
         CorsLayer {
             source: Source::Fixed(policy),
+            #[cfg(feature = "resolve")]
+            resolver: None,
         }
     }
 
@@ -64,7 +70,19 @@ impl CorsLayer {
     pub fn live(live: LivePolicy) -> CorsLayer {
         CorsLayer {
             source: Source::Live(live.reader()),
+            #[cfg(feature = "resolve")]
+            resolver: None,
         }
+    }
+
+    /// Asks `resolver` about every well-formed origin the policy does not list (feature
+    /// `resolve`; see [`Resolver`]). A request whose origin is being looked up waits for the
+    /// answer (at most the resolver's timeout); an actual request goes to the inner service at
+    /// once, and only its CORS headers wait.
+    #[cfg(feature = "resolve")]
+    pub fn resolver(mut self, resolver: Resolver) -> CorsLayer {
+        self.resolver = Some(resolver);
+        self
     }
 }
 
@@ -75,6 +93,8 @@ impl<S> Layer<S> for CorsLayer {
         Cors {
             inner,
             source: self.source.clone(),
+            #[cfg(feature = "resolve")]
+            resolver: self.resolver.clone(),
         }
     }
 }
@@ -84,22 +104,18 @@ impl<S> Layer<S> for CorsLayer {
 pub struct Cors<S> {
     inner: S,
     source: Source,
+    #[cfg(feature = "resolve")]
+    resolver: Option<Resolver>,
 }
 
 impl<S> Cors<S> {
     pub fn new(inner: S, policy: Policy) -> Cors<S> {
-        Cors {
-            inner,
-            source: Source::Fixed(policy),
-        }
+        CorsLayer::new(policy).layer(inner)
     }
 
     /// Wraps `inner` with the policy in force in `live` (read as each request starts).
     pub fn live(inner: S, live: LivePolicy) -> Cors<S> {
-        Cors {
-            inner,
-            source: Source::Live(live.reader()),
-        }
+        CorsLayer::live(live).layer(inner)
     }
 
     /// The policy in force now.
@@ -133,71 +149,228 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        #[cfg(feature = "resolve")]
+        let resolver = self.resolver.as_ref();
+        #[cfg(not(feature = "resolve"))]
+        let resolver = None;
         match &mut self.source {
-            Source::Fixed(policy) => respond(&mut self.inner, policy, request),
+            Source::Fixed(policy) => respond(&mut self.inner, policy, resolver, request),
             // The request runs on the policy in force now, to its end.
-            Source::Live(reader) => respond(&mut self.inner, reader.load(), request),
+            Source::Live(reader) => respond(&mut self.inner, reader.load(), resolver, request),
         }
     }
 }
 
+#[cfg(not(feature = "resolve"))]
+type Resolver = std::convert::Infallible;
+
 /// Answers a preflight, or calls `inner` and adds the CORS headers to its response.
 fn respond<S, ReqBody, ResBody>(
     inner: &mut S,
-    policy: &Policy,
+    base: &Policy,
+    resolver: Option<&Resolver>,
     request: Request<ReqBody>,
 ) -> ResponseFuture<S::Future, ResBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Default,
 {
-    let values = policy.header_values();
-    let answer = {
+    let (policy, answer) = {
         let head = Head::new(&request);
-        match policy.decide_logged(&head) {
-            Decision::PreflightAllowed(allowed) => {
-                let mut response = preflight_response(StatusCode::NO_CONTENT);
-                let origin = || head.first(CorsRequestHeader::Origin).cloned();
-                if let Some(headers) =
-                    policy.preflight_from_template(policy.preflight_headers(), &allowed, origin)
-                {
-                    *response.headers_mut() = headers;
-                } else {
-                    let headers = request.headers();
-                    let echo = PreflightEcho {
-                        origin: origin(),
-                        method: allowed
-                            .echo_method
-                            .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
-                            .flatten()
-                            .cloned(),
-                        headers: allowed
-                            .echo_headers
-                            .then(|| headers.get_all(header::ACCESS_CONTROL_REQUEST_HEADERS))
-                            .into_iter()
-                            .flatten()
-                            .cloned(),
-                    };
-                    policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
-                }
-                return ResponseFuture::ready(response);
+        let decision = base.decide_logged(&head);
+        #[cfg(feature = "resolve")]
+        let decided = match resolver {
+            Some(resolver) => resolver.consult(base, decision, &head),
+            None => Ok((base, decision)),
+        };
+        #[cfg(not(feature = "resolve"))]
+        let decided: Result<_, std::convert::Infallible> = {
+            let _ = resolver;
+            Ok((base, decision))
+        };
+        match decided {
+            Ok((policy, decision)) => match outcome(policy, decision, &head) {
+                Outcome::Preflight(response) => return ResponseFuture::ready(response),
+                Outcome::Actual(answer) => (policy.clone(), answer),
+            },
+            #[cfg(feature = "resolve")]
+            Err(lookup) => {
+                let resolver = resolver.expect("only a resolver defers").clone();
+                return defer(inner, base, resolver, lookup, request);
             }
-            Decision::PreflightDenied(_) => {
-                let mut response = preflight_response(StatusCode::FORBIDDEN);
-                policy.write_preflight_denied(values, response.headers_mut());
-                return ResponseFuture::ready(response);
-            }
-            Decision::Actual(actual) => policy.actual_answer(values, &actual, || {
-                head.first(CorsRequestHeader::Origin).cloned()
-            }),
         }
     };
     ResponseFuture {
         state: State::Inner {
             future: inner.call(request),
             answer: Some(answer),
-            policy: policy.clone(),
+            policy,
         },
+    }
+}
+
+/// What a decision comes to: a preflight's response, or the headers the inner service's
+/// response gets.
+enum Outcome<B> {
+    Preflight(Response<B>),
+    Actual(ActualAnswer<HeaderValue>),
+}
+
+fn outcome<B: Default, X>(
+    policy: &Policy,
+    decision: Decision<'_>,
+    head: &Head<'_, X>,
+) -> Outcome<B> {
+    let values = policy.header_values();
+    let origin = || head.first(CorsRequestHeader::Origin).cloned();
+    match decision {
+        Decision::PreflightAllowed(allowed) => {
+            let mut response = preflight_response(StatusCode::NO_CONTENT);
+            if let Some(headers) =
+                policy.preflight_from_template(policy.preflight_headers(), &allowed, origin)
+            {
+                *response.headers_mut() = headers;
+            } else {
+                let echo = PreflightEcho {
+                    origin: origin(),
+                    method: allowed
+                        .echo_method
+                        .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
+                        .flatten()
+                        .cloned(),
+                    headers: allowed
+                        .echo_headers
+                        .then(|| {
+                            head.request
+                                .headers()
+                                .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                        })
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                };
+                policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
+            }
+            Outcome::Preflight(response)
+        }
+        Decision::PreflightDenied(_) => {
+            let mut response = preflight_response(StatusCode::FORBIDDEN);
+            policy.write_preflight_denied(values, response.headers_mut());
+            Outcome::Preflight(response)
+        }
+        Decision::Actual(actual) => Outcome::Actual(policy.actual_answer(values, &actual, origin)),
+    }
+}
+
+/// Waits for a lookup: a preflight keeps its head and is answered when the lookup ends; an
+/// actual request goes to the inner service now, and only its CORS headers wait.
+#[cfg(feature = "resolve")]
+fn defer<S, ReqBody, ResBody>(
+    inner: &mut S,
+    base: &Policy,
+    resolver: Resolver,
+    lookup: PendingVerdict,
+    request: Request<ReqBody>,
+) -> ResponseFuture<S::Future, ResBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    let is_preflight = request.method() == http::Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let deferred = Deferred {
+        lookup,
+        base: base.clone(),
+        resolver,
+    };
+    if is_preflight {
+        let (parts, _) = request.into_parts();
+        return ResponseFuture {
+            state: State::Preflight {
+                deferred,
+                head: Request::from_parts(parts, ()),
+            },
+        };
+    }
+    // A lookup starts only for an `Origin` the policy refused, so there is one.
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(""));
+    ResponseFuture {
+        state: State::Actual {
+            future: inner.call(request),
+            deferred: Some(deferred),
+            origin,
+            answer: None,
+            response: None,
+        },
+    }
+}
+
+/// A lookup being waited for, and what to decide with when it ends.
+#[cfg(feature = "resolve")]
+struct Deferred {
+    lookup: PendingVerdict,
+    base: Policy,
+    resolver: Resolver,
+}
+
+/// Without the `resolve` feature nothing is ever deferred.
+#[cfg(not(feature = "resolve"))]
+struct Deferred {
+    never: std::convert::Infallible,
+}
+
+#[cfg(not(feature = "resolve"))]
+impl Deferred {
+    fn poll_preflight<B>(&mut self, _: &mut Context<'_>, _: &Request<()>) -> Poll<Response<B>> {
+        match self.never {}
+    }
+
+    fn poll_actual(
+        &mut self,
+        _: &mut Context<'_>,
+        _: &HeaderValue,
+    ) -> Poll<(Policy, ActualAnswer<HeaderValue>)> {
+        match self.never {}
+    }
+}
+
+#[cfg(feature = "resolve")]
+impl Deferred {
+    /// The preflight's response, once the lookup ends.
+    fn poll_preflight<B: Default>(
+        &mut self,
+        cx: &mut Context<'_>,
+        head: &Request<()>,
+    ) -> Poll<Response<B>> {
+        let verdict = std::task::ready!(self.lookup.as_mut().poll(cx));
+        let head = Head::new(head);
+        let (policy, decision) = self.resolver.decide_after(&self.base, verdict, &head);
+        Poll::Ready(match outcome(policy, decision, &head) {
+            Outcome::Preflight(response) => response,
+            // The head is a preflight's (checked before deferring), so the decision is one;
+            // should it not be, the request gets no access.
+            Outcome::Actual(_) => preflight_response(StatusCode::FORBIDDEN),
+        })
+    }
+
+    /// The actual response's CORS headers, once the lookup ends.
+    fn poll_actual(
+        &mut self,
+        cx: &mut Context<'_>,
+        origin: &HeaderValue,
+    ) -> Poll<(Policy, ActualAnswer<HeaderValue>)> {
+        let verdict = std::task::ready!(self.lookup.as_mut().poll(cx));
+        let (policy, actual) = self
+            .resolver
+            .actual_after(&self.base, verdict, origin.as_bytes());
+        let answer = policy.actual_answer(policy.header_values(), &actual, || Some(origin.clone()));
+        Poll::Ready((policy.clone(), answer))
     }
 }
 
@@ -314,6 +487,17 @@ pin_project_lite::pin_project! {
             answer: Option<ActualAnswer<HeaderValue>>,
             policy: Policy,
         },
+        // A preflight whose origin is being looked up (feature `resolve`).
+        Preflight { deferred: Deferred, head: Request<()> },
+        // An actual request running while its origin is looked up (feature `resolve`).
+        Actual {
+            #[pin]
+            future: F,
+            deferred: Option<Deferred>,
+            origin: HeaderValue,
+            answer: Option<(Policy, ActualAnswer<HeaderValue>)>,
+            response: Option<Response<B>>,
+        },
     }
 }
 
@@ -327,7 +511,7 @@ impl<F, B> ResponseFuture<F, B> {
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F, B>
+impl<F, B: Default, E> Future for ResponseFuture<F, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
@@ -345,6 +529,30 @@ where
             } => {
                 let mut response = std::task::ready!(future.poll(cx))?;
                 let answer = answer.take().expect("polled after completion");
+                policy.write_actual(policy.header_values(), answer, response.headers_mut());
+                Poll::Ready(Ok(response))
+            }
+            StateProj::Preflight { deferred, head } => deferred.poll_preflight(cx, head).map(Ok),
+            StateProj::Actual {
+                future,
+                deferred,
+                origin,
+                answer,
+                response,
+            } => {
+                if response.is_none()
+                    && let Poll::Ready(result) = future.poll(cx)
+                {
+                    *response = Some(result?);
+                }
+                if let Some(d) = deferred {
+                    *answer = Some(std::task::ready!(d.poll_actual(cx, origin)));
+                    *deferred = None;
+                }
+                let Some(mut response) = response.take() else {
+                    return Poll::Pending;
+                };
+                let (policy, answer) = answer.take().expect("polled after completion");
                 policy.write_actual(policy.header_values(), answer, response.headers_mut());
                 Poll::Ready(Ok(response))
             }

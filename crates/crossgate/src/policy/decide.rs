@@ -207,6 +207,17 @@ impl fmt::Display for Denied<'_> {
     }
 }
 
+/// Where a decision learns whether the request's origin is allowed.
+#[derive(Clone, Copy)]
+enum OriginRule {
+    /// The policy's own origin patterns.
+    Listed,
+    /// A resolver granted the origin this policy (it was checked to be a well-formed origin
+    /// before the resolver was asked).
+    #[cfg_attr(not(feature = "resolve"), allow(dead_code))]
+    Granted,
+}
+
 fn deny(reason: DenyReason, value: &[u8]) -> Denied<'_> {
     Denied { reason, value }
 }
@@ -224,6 +235,30 @@ fn single<'r>(mut values: impl Iterator<Item = &'r [u8]>) -> Result<Option<&'r [
 impl Policy {
     /// Decides a request. Pure: logs nothing (see [`Policy::decide_logged`]).
     pub fn decide<'r, R: RequestHead>(&self, request: &'r R) -> Decision<'r> {
+        self.decide_by(request, OriginRule::Listed)
+    }
+
+    /// Decides a request whose origin an [`OriginResolver`](crate::policy::OriginResolver)
+    /// granted this policy: as [`Policy::decide`], with the origin allowed (reflected) whatever
+    /// the listed origins say. Everything after the origin (method, headers) is checked as usual.
+    #[cfg(feature = "resolve")]
+    pub(crate) fn decide_granted<'r, R: RequestHead>(&self, request: &'r R) -> Decision<'r> {
+        self.decide_by(request, OriginRule::Granted)
+    }
+
+    /// The decision for an actual request from `origin`, granted by a resolver or not.
+    #[cfg(feature = "resolve")]
+    pub(crate) fn decide_actual_from<'r>(&self, origin: &'r [u8], granted: bool) -> Actual<'r> {
+        let rule = if granted {
+            OriginRule::Granted
+        } else {
+            OriginRule::Listed
+        };
+        self.decide_actual(Ok(Some(origin)), rule)
+    }
+
+    #[inline(always)]
+    fn decide_by<'r, R: RequestHead>(&self, request: &'r R, rule: OriginRule) -> Decision<'r> {
         let origin = single(request.header_values(CorsRequestHeader::Origin));
         // Fetch §3.2.2: a CORS-preflight request is an OPTIONS request with `Origin` and
         // `Access-Control-Request-Method`. Any other OPTIONS request belongs to the application.
@@ -231,13 +266,13 @@ impl Policy {
             let method =
                 single(request.header_values(CorsRequestHeader::AccessControlRequestMethod));
             if !matches!(method, Ok(None)) {
-                return match self.decide_preflight(request, origin, method) {
+                return match self.decide_preflight(request, origin, method, rule) {
                     Ok(allowed) => Decision::PreflightAllowed(allowed),
                     Err(denied) => Decision::PreflightDenied(denied),
                 };
             }
         }
-        Decision::Actual(self.decide_actual(origin))
+        Decision::Actual(self.decide_actual(origin, rule))
     }
 
     /// [`Policy::decide`], plus a `tracing` debug event for every refusal, with its reason.
@@ -255,25 +290,34 @@ impl Policy {
         decision
     }
 
-    fn check_origin<'r>(&self, origin: &'r [u8]) -> Result<AllowOrigin, Denied<'r>> {
+    #[inline(always)]
+    fn check_origin<'r>(
+        &self,
+        origin: &'r [u8],
+        rule: OriginRule,
+    ) -> Result<AllowOrigin, Denied<'r>> {
         if origin.is_empty() {
             Err(deny(DenyReason::OriginMalformed, origin))
         } else if self.inner.origins.is_any() {
             Ok(AllowOrigin::Any)
-        } else if self.inner.origins.matches(origin) {
+        } else if matches!(rule, OriginRule::Granted) || self.inner.origins.matches(origin) {
             Ok(AllowOrigin::Reflect)
         } else {
             Err(deny(DenyReason::OriginNotAllowed, origin))
         }
     }
 
-    fn decide_actual<'r>(&self, origin: Result<Option<&'r [u8]>, &'r [u8]>) -> Actual<'r> {
+    fn decide_actual<'r>(
+        &self,
+        origin: Result<Option<&'r [u8]>, &'r [u8]>,
+        rule: OriginRule,
+    ) -> Actual<'r> {
         match origin {
             // `*` does not depend on the request, so every response may carry it.
             _ if self.inner.origins.is_any() => Actual::Allowed(AllowOrigin::Any),
             Ok(None) => Actual::NoOrigin,
             Err(first) => Actual::Denied(deny(DenyReason::OriginMalformed, first)),
-            Ok(Some(o)) => match self.check_origin(o) {
+            Ok(Some(o)) => match self.check_origin(o, rule) {
                 Ok(allow) => Actual::Allowed(allow),
                 Err(d) => Actual::Denied(d),
             },
@@ -285,11 +329,12 @@ impl Policy {
         request: &'r R,
         origin: Result<Option<&'r [u8]>, &'r [u8]>,
         method: Result<Option<&'r [u8]>, &'r [u8]>,
+        rule: OriginRule,
     ) -> Result<PreflightAllowed, Denied<'r>> {
         // Fetch §4.8 step 7: the browser first runs the CORS check (the origin), then checks the
         // method and the headers. The server refuses in the same order.
         let allow_origin = match origin {
-            Ok(Some(o)) => self.check_origin(o)?,
+            Ok(Some(o)) => self.check_origin(o, rule)?,
             Ok(None) | Err(_) => {
                 return Err(deny(
                     DenyReason::OriginMalformed,

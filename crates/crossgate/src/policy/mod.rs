@@ -25,6 +25,8 @@ mod matcher;
 mod origin_list;
 pub mod pattern;
 pub mod problem;
+#[cfg(feature = "resolve")]
+mod resolve;
 mod respond;
 mod sharded;
 mod validate;
@@ -47,6 +49,10 @@ pub(crate) use live::LiveReader;
 pub use matcher::MAX_ORIGIN_LEN;
 pub use origin_list::{OriginLine, OriginList};
 pub use problem::{InvalidConfig, Problem, ProblemCode, Severity};
+#[cfg(feature = "resolve")]
+pub(crate) use resolve::PendingVerdict;
+#[cfg(feature = "resolve")]
+pub use resolve::{BoxError, OriginResolver, Resolution, Resolver, ResolverBuilder, ResolverStats};
 pub use respond::{
     ActualAnswer, CorsResponseHeader, HeaderValues, PreflightEcho, PreflightTemplate,
     ResponseHeaders,

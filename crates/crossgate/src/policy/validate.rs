@@ -243,7 +243,7 @@ fn credential_checks(
     if *pattern == OriginPattern::Any {
         return;
     }
-    if !pattern.is_secure() && !config.dangerously_tolerate_insecure_origins {
+    if insecure_with_credentials(config, pattern.is_secure()) {
         problems.push(Problem::error(
             ProblemCode::InsecureOriginWithCredentials,
             field,
@@ -267,6 +267,13 @@ fn credential_checks(
             "list your own sites, or set dangerously_tolerate_public_suffix_subdomains = true",
         ));
     }
+}
+
+/// Whether `config` must refuse an origin that is (`secure`) or is not potentially trustworthy:
+/// an insecure origin is refused with credentials unless the policy tolerates it. Shared by the
+/// configured patterns and the origins a resolver grants, so the two cannot disagree.
+pub(crate) fn insecure_with_credentials(config: &PolicyConfig, secure: bool) -> bool {
+    config.allow_credentials && !secure && !config.dangerously_tolerate_insecure_origins
 }
 
 /// The base of a `*.` pattern when it is a public suffix (Public Suffix List, ICANN and private
