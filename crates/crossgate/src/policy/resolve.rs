@@ -147,9 +147,14 @@ struct Entry {
     expires: Instant,
 }
 
-/// Bookkeeping per cached entry besides its key's bytes: the key's `Vec`, the entry, the cache's
-/// slot and index (measured by `tests/resolve.rs` to stay under this).
-const ENTRY_OVERHEAD: u64 = 96;
+/// Bookkeeping per cached entry besides its key's bytes: its slot and index in the cache, and its
+/// share of the slots that remember evicted keys' hashes (S3-FIFO's ghosts). Measured with a
+/// counting allocator by `tests/resolve_flood.rs`, which fails if the heap outgrows the bound.
+const ENTRY_OVERHEAD: u64 = 224;
+
+/// A typical origin's length, to size the cache's tables up front (growing them by doubling
+/// would overshoot the memory bound).
+const TYPICAL_ORIGIN_LEN: u64 = 32;
 
 /// Each entry weighs its bytes, and at least `floor`: with the cache's capacity set to the memory
 /// bound, the weights bound both memory (every entry weighs at least what it holds) and entries
@@ -646,7 +651,10 @@ impl ResolverBuilder {
             .next_power_of_two()
             .min(64) as usize;
         let options = quick_cache::OptionsBuilder::new()
-            .estimated_items_capacity((s.max_memory / floor).min(s.max_entries) as usize / 4)
+            .estimated_items_capacity(
+                (s.max_memory / (TYPICAL_ORIGIN_LEN + ENTRY_OVERHEAD).max(floor)).min(s.max_entries)
+                    as usize,
+            )
             .weight_capacity(s.max_memory)
             .shards(shards)
             .build()
