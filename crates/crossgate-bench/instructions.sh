@@ -4,6 +4,8 @@
 #
 #   crates/crossgate-bench/instructions.sh [GROUP...]
 #   crates/crossgate-bench/instructions.sh --live [GROUP...]   # LivePolicy beside the fixed policy
+#   crates/crossgate-bench/instructions.sh --resolved [GROUP...]  # a resolver's cached answer
+#                                                                  # beside a listed origin
 #
 # Without arguments, the rows of the targets; a GROUP is a row's criterion group, such as
 # tower/preflight-allowed.1-origins. Prints a Markdown table.
@@ -12,7 +14,19 @@ cd "$(dirname "$0")/../.."
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
 cargo build --quiet --release -p crossgate-bench --example profile
 bin=target/release/examples/profile
-if [ "${1:-}" = "--live" ]; then
+mode=plain
+case "${1:-}" in --live) mode=live ;; --resolved) mode=resolved ;; esac
+if [ "$mode" = resolved ]; then
+  shift
+  groups=("$@")
+  if [ ${#groups[@]} -eq 0 ]; then
+    for row in get-allowed.1-origins preflight-allowed.1-origins get-allowed.10000-origins \
+               preflight-allowed.10000-origins; do
+      groups+=("tower/resolved.$row")
+    done
+  fi
+  live=0
+elif [ "$mode" = live ]; then
   # The live policy beside the fixed one, row by row.
   live=1
   shift
@@ -29,7 +43,7 @@ else
   live=0
   groups=("$@")
 fi
-if [ ${#groups[@]} -eq 0 ]; then
+if [ "$mode" = plain ] && [ ${#groups[@]} -eq 0 ]; then
   for stack in tower actix-web; do
     for row in get-allowed.1-origins get-allowed.10000-origins get-allowed.1000-patterns \
                get-refused.1-origins get-refused.1000-patterns get-no-origin.1-origins \
@@ -52,6 +66,15 @@ ir() {
     "$bin" "$1" "$2" "$n" 2>&1 >/dev/null |
     awk -v runs=$((n + (n < 100 ? n : 100))) '/Collected/ { gsub(",", "", $4); printf "%d", $4 / runs }'
 }
+if [ "$mode" = resolved ]; then
+  echo "| row | crossgate (origin listed) | resolver, cached answer | cached − listed |"
+  echo "|---|--:|--:|--:|"
+  for g in "${groups[@]}"; do
+    c=$(ir "$g" crossgate); r=$(ir "$g" resolver-cached)
+    echo "| $g | $c | $r | $((r - c)) |"
+  done
+  exit 0
+fi
 if [ "$live" = 1 ]; then
   echo "| row | crossgate (fixed policy) | crossgate (LivePolicy) | live − fixed |"
   echo "|---|--:|--:|--:|"

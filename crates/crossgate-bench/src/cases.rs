@@ -326,6 +326,16 @@ pub fn live() -> Vec<Case> {
     ]
 }
 
+/// The cases measured with the request's origin resolved on demand beside listed.
+pub fn resolved() -> Vec<Case> {
+    vec![
+        Case::new(Kind::ActualAllowed, Origins::Exact(1)),
+        Case::new(Kind::PreflightAllowed, Origins::Exact(1)),
+        Case::new(Kind::ActualAllowed, Origins::Exact(10_000)),
+        Case::new(Kind::PreflightAllowed, Origins::Exact(10_000)),
+    ]
+}
+
 /// The policy sizes at which one origin edit is measured beside a rebuild.
 pub const EDIT_POLICIES: [Origins; 2] = [Origins::Exact(1_000), Origins::Exact(100_000)];
 

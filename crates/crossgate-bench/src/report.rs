@@ -470,6 +470,72 @@ pub fn live_tables(rows: &[Row], results: &Results) -> String {
     out
 }
 
+/// Origins resolved on demand: a listed origin beside the same one resolved (cached, missed).
+pub fn resolved_table(rows: &[Row], results: &Results) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| origin resolved on demand | crossgate (origin listed) | resolver, cached answer | cached − listed | resolver, asked every time | allocations: listed / cached / asked |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|--:|--:|:-:|");
+    for (i, row) in rows.iter().enumerate() {
+        let What::Resolved(case) = &row.what else {
+            continue;
+        };
+        let allocs = |c| alloc_cell(results, i, c);
+        let difference = match (
+            results.median(i, Contender::ResolverHit),
+            results.median(i, Contender::Crossgate),
+        ) {
+            (Some(r), Some(l)) => format_signed_ns(r - l),
+            _ => "-".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} / {} | {} | {} | {difference} | {} | {} / {} / {} |",
+            row.stack.name(),
+            case.label(),
+            cell_time(results.get(i, Contender::Crossgate)),
+            cell_time(results.get(i, Contender::ResolverHit)),
+            cell_time(results.get(i, Contender::ResolverMiss)),
+            allocs(Contender::Crossgate),
+            allocs(Contender::ResolverHit),
+            allocs(Contender::ResolverMiss),
+        );
+    }
+    out
+}
+
+/// The resolver's target: a cached answer within 20 ns of a listed origin (the median over the
+/// resolved rows, the worst beside it).
+pub fn resolved_targets(rows: &[Row], results: &Results) -> String {
+    let mut out = String::new();
+    let mut differences: Vec<(f64, String)> = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        if let (What::Resolved(_), Some(r), Some(l)) = (
+            &row.what,
+            results.median(i, Contender::ResolverHit),
+            results.median(i, Contender::Crossgate),
+        ) {
+            differences.push((r - l, format!("{} / {}", row.stack.name(), row.label())));
+        }
+    }
+    differences.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if let (Some((median, _)), Some((worst, label))) =
+        (differences.get(differences.len() / 2), differences.last())
+    {
+        let _ = writeln!(
+            out,
+            "8. a cached resolver answer within 20 ns of a listed origin (median over {} rows): {} — median {}, largest {} ({label})",
+            differences.len(),
+            verdict(*median <= 20.0),
+            format_signed_ns(*median),
+            format_signed_ns(*worst),
+        );
+    }
+    out
+}
+
 fn format_signed_ns(ns: f64) -> String {
     if ns < 0.0 {
         format!("−{}", format_ns(-ns))
@@ -546,12 +612,15 @@ pub fn render(rows: &[Row], results: &Results, info: &RunInfo) -> String {
     }
     out.push_str(&live_tables(rows, results));
     out.push('\n');
+    out.push_str(&resolved_table(rows, results));
+    out.push('\n');
     if info.smoke {
         out.push_str("Targets: not judged in a smoke run.\n");
     } else {
         out.push_str("Targets:\n\n");
         out.push_str(&targets(rows, results));
         out.push_str(&live_targets(rows, results));
+        out.push_str(&resolved_targets(rows, results));
     }
     out
 }

@@ -51,6 +51,11 @@ pub enum Contender {
     Edit,
     /// The same policy built again from its whole configuration (edit rows).
     Rebuild,
+    /// The request's origin left to a resolver, its answer cached (resolved rows).
+    ResolverHit,
+    /// The request's origin left to a resolver, asked every time (the answer forgotten after
+    /// each request), the store answering at once (resolved rows).
+    ResolverMiss,
 }
 
 impl Contender {
@@ -70,6 +75,8 @@ impl Contender {
             Contender::Live => "crossgate-live",
             Contender::Edit => "edit-one-origin",
             Contender::Rebuild => "rebuild",
+            Contender::ResolverHit => "resolver-cached",
+            Contender::ResolverMiss => "resolver-miss",
         }
     }
 }
@@ -86,6 +93,9 @@ pub enum What {
     Live(Case),
     /// One origin edit on a live policy of this size, and a rebuild of the whole policy.
     Edit(Origins),
+    /// A request whose origin the policy lists, beside the same request with the origin left to
+    /// a resolver (cached, and asked every time).
+    Resolved(Case),
 }
 
 /// A row of the table.
@@ -102,6 +112,7 @@ impl Row {
             What::Clone(origins) => format!("service clone / {}", origins.label()),
             What::Live(case) => case.label(),
             What::Edit(origins) => origins.label(),
+            What::Resolved(case) => case.label(),
         }
     }
 
@@ -114,6 +125,7 @@ impl Row {
             What::Live(case) => format!("live.{}", case.id()),
             What::Edit(Origins::Exact(n)) => format!("edit.{n}-origins"),
             What::Edit(Origins::Subdomains(n)) => format!("edit.{n}-patterns"),
+            What::Resolved(case) => format!("resolved.{}", case.id()),
         };
         format!("{}/{id}", self.stack.name())
     }
@@ -121,7 +133,7 @@ impl Row {
     pub fn case(&self) -> Option<&Case> {
         match &self.what {
             What::Request(case) => Some(case),
-            What::Clone(_) | What::Live(_) | What::Edit(_) => None,
+            What::Clone(_) | What::Live(_) | What::Edit(_) | What::Resolved(_) => None,
         }
     }
 }
@@ -272,6 +284,46 @@ fn edit_case(origins: Origins) -> [(Contender, Box<dyn Routine>); 2] {
     [(Contender::Edit, edit), (Contender::Rebuild, rebuild)]
 }
 
+/// A request whose origin is listed, beside the same origin resolved: cached, and missed.
+fn resolved_case(case: &Case) -> [(Contender, Box<dyn Routine>); 3] {
+    let template = tower_stack::Template::new(case);
+    let t = template.clone();
+    let mut listed = tower_stack::crossgate_layer(case.origins).layer(tower_stack::inner());
+    let crossgate = routine(move || {
+        black_box(tower_stack::serve(&mut listed, t.request()));
+    });
+    // One lookup first (on a runtime, for its timer): every timed request is then a cache hit,
+    // answered at once like the listed one.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime");
+    let (layer, _) = tower_stack::crossgate_resolved_layer(case.origins);
+    let mut cached = layer.layer(tower_stack::inner());
+    tower_stack::serve_on(&runtime, &mut cached, template.request());
+    let t = template.clone();
+    let hit = routine(move || {
+        black_box(tower_stack::serve(&mut cached, t.request()));
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime");
+    let (layer, resolver) = tower_stack::crossgate_resolved_layer(case.origins);
+    let mut missed = layer.layer(tower_stack::inner());
+    let origin = case.origins.allowed();
+    let t = template;
+    let miss = routine(move || {
+        black_box(tower_stack::serve_on(&runtime, &mut missed, t.request()));
+        resolver.forget(&origin);
+    });
+    [
+        (Contender::Crossgate, crossgate),
+        (Contender::ResolverHit, hit),
+        (Contender::ResolverMiss, miss),
+    ]
+}
+
 /// Cloning (and dropping) a service.
 fn cloning<S: Clone + 'static>(service: S) -> Box<dyn Routine> {
     routine(move || drop(black_box(service.clone())))
@@ -336,6 +388,12 @@ pub fn build_rows(wanted: impl Fn(&str) -> bool) -> Suite {
             what: What::Edit(origins),
         });
     }
+    for case in cases::resolved() {
+        candidates.push(Row {
+            stack: Stack::Tower,
+            what: What::Resolved(case),
+        });
+    }
     for row in candidates {
         if !wanted(&row.group()) {
             continue;
@@ -347,6 +405,7 @@ pub fn build_rows(wanted: impl Fn(&str) -> bool) -> Suite {
             (Stack::Actix, What::Clone(_)) => unreachable!("axum's clone is a tower row"),
             (stack, What::Live(case)) => live_case(*stack, case).into(),
             (_, What::Edit(origins)) => edit_case(*origins).into(),
+            (_, What::Resolved(case)) => resolved_case(case).into(),
         };
         let index = rows.len();
         rows.push(row);

@@ -76,6 +76,43 @@ pub fn crossgate_policy(origins: Origins) -> crossgate::Policy {
         .expect("a valid policy")
 }
 
+/// The same policy, but listing other origins than the ones requested (`https://listed{i}...`
+/// instead of `https://app{i}...`): every request's origin is left to a resolver.
+pub fn crossgate_policy_unlisted(origins: Origins) -> crossgate::Policy {
+    let mut config = crossgate_policy(origins).config().clone();
+    for origin in &mut config.allow_origins {
+        *origin = origin.replace("://app", "://listed");
+    }
+    crossgate::Policy::new(&config).expect("a valid policy")
+}
+
+/// A store that allows every origin at once, without I/O.
+pub struct AllowAll;
+
+impl crossgate::policy::OriginResolver for AllowAll {
+    async fn resolve(
+        &self,
+        _origin: &str,
+    ) -> Result<crossgate::policy::Resolution, crossgate::policy::BoxError> {
+        Ok(crossgate::policy::Resolution::Allowed)
+    }
+}
+
+/// The unlisted policy with a resolver that allows every origin (its default grant is the
+/// policy's own settings, so the answers are the listed policy's).
+pub fn crossgate_resolved_layer(
+    origins: Origins,
+) -> (crossgate::tower::CorsLayer, crossgate::policy::Resolver) {
+    // Answers kept for the longest time allowed: a timed run never sees one expire.
+    let resolver = crossgate::policy::Resolver::builder(AllowAll)
+        .allowed_ttl(std::time::Duration::from_secs(24 * 60 * 60))
+        .build()
+        .expect("a valid resolver");
+    let layer = crossgate::tower::CorsLayer::new(crossgate_policy_unlisted(origins))
+        .resolver(resolver.clone());
+    (layer, resolver)
+}
+
 pub fn crossgate_layer(origins: Origins) -> crossgate::tower::CorsLayer {
     crossgate::tower::CorsLayer::new(crossgate_policy(origins))
 }
@@ -110,6 +147,22 @@ pub fn tower_http_layer(origins: Origins) -> tower_http::cors::CorsLayer {
         .allow_headers(cases::HEADERS.map(HeaderName::from_static))
         .expose_headers(cases::EXPOSE.map(HeaderName::from_static))
         .max_age(std::time::Duration::from_secs(cases::MAX_AGE.into()))
+}
+
+/// One request through `service` on a tokio runtime (a lookup's timeout needs its timer).
+pub fn serve_on<S>(
+    runtime: &tokio::runtime::Runtime,
+    service: &mut S,
+    request: Request<()>,
+) -> Response<()>
+where
+    S: Service<Request<()>, Response = Response<()>, Error = Infallible>,
+{
+    ready_service(|cx| service.poll_ready(cx));
+    match runtime.block_on(service.call(request)) {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
 }
 
 /// One request through `service`, as hyper drives it.

@@ -1,7 +1,11 @@
-//! The SaaS example (examples/saas_tenants) served on 127.0.0.1 against a real SQLite database:
-//! a row inserted grants access once the cached refusal expires, a row deleted revokes it once the
-//! cached answer expires, and a locked or broken database refuses new origins at the timeout
-//! without stalling the origins that are listed or cached.
+//! The SaaS example (examples/saas_tenants) served on 127.0.0.1 against real databases, an SQLite
+//! file and a private PostgreSQL cluster started here: a row inserted grants access once the
+//! cached refusal expires, a row deleted revokes it once the cached answer expires, and a locked
+//! or broken database refuses new origins at the timeout without stalling the origins that are
+//! listed or cached.
+//!
+//! PostgreSQL comes from `scripts/install-postgres`; without it the PostgreSQL test says so and
+//! passes, unless `CROSSGATE_REQUIRE_POSTGRES=1` (CI sets it), which makes it fail.
 #![cfg(all(feature = "tower", feature = "resolve"))]
 
 #[path = "../examples/saas_tenants/tenants.rs"]
@@ -31,13 +35,45 @@ struct Server {
     db: String,
     resolver: Resolver,
     client: Client<HttpConnector, Full<Bytes>>,
-    _dir: tempfile::TempDir,
+}
+
+/// Where the tenants' table lives.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A database for one scenario.
+struct Database {
+    kind: Kind,
+    url: String,
+}
+
+impl Database {
+    fn sqlite(dir: &tempfile::TempDir) -> Database {
+        Database {
+            kind: Kind::Sqlite,
+            url: format!("sqlite://{}/saas.db?mode=rwc", dir.path().display()),
+        }
+    }
+
+    /// The statement that holds the table locked against readers until `COMMIT`.
+    fn lock(&self) -> &'static [&'static str] {
+        match self.kind {
+            // SQLite's default rollback journal: readers wait for an exclusive transaction.
+            Kind::Sqlite => &["BEGIN EXCLUSIVE"],
+            Kind::Postgres => &[
+                "BEGIN",
+                "LOCK TABLE tenant_origins IN ACCESS EXCLUSIVE MODE",
+            ],
+        }
+    }
 }
 
 impl Server {
-    async fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let db = format!("sqlite://{}/saas.db?mode=rwc", dir.path().display());
+    async fn start(database: &Database) -> Server {
+        let db = database.url.clone();
         let store = TenantOrigins::connect(&db).await.unwrap();
         let resolver = tenants::resolver(store.clone(), TTL, TIMEOUT);
         let live = LivePolicy::new(tenants::base_policy());
@@ -50,7 +86,6 @@ impl Server {
             db,
             resolver,
             client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
-            _dir: dir,
         }
     }
 
@@ -102,9 +137,8 @@ async fn execute(db: &mut sqlx::AnyConnection, statement: &str) {
     sqlx::query(statement).execute(db).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rows_grant_and_revoke_access_within_the_cache_time() {
-    let server = Server::start().await;
+async fn rows_grant_and_revoke_access_within_the_cache_time(database: &Database) {
+    let server = Server::start(database).await;
     let mut db = server.sql().await;
     assert_eq!(server.allowed(LISTED).await.as_deref(), Some(LISTED));
     assert_eq!(server.allowed(SHOP).await, None);
@@ -130,9 +164,8 @@ async fn rows_grant_and_revoke_access_within_the_cache_time() {
     assert_eq!((stats.lookups, stats.allowed, stats.refused), (3, 1, 2));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_admin_routes_take_effect_at_once_and_grants_come_from_the_row() {
-    let server = Server::start().await;
+async fn the_admin_routes_take_effect_at_once_and_grants_come_from_the_row(database: &Database) {
+    let server = Server::start(database).await;
     let admin = "https://admin.tenant-a.example";
     assert_eq!(server.allowed(admin).await, None);
     let (status, _) = server
@@ -179,9 +212,10 @@ async fn the_admin_routes_take_effect_at_once_and_grants_come_from_the_row() {
     assert_eq!(server.allowed(admin).await, None);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_locked_database_refuses_new_origins_at_the_timeout_and_stalls_nothing_else() {
-    let server = Server::start().await;
+async fn a_locked_database_refuses_new_origins_at_the_timeout_and_stalls_nothing_else(
+    database: &Database,
+) {
+    let server = Server::start(database).await;
     let mut db = server.sql().await;
     execute(
         &mut db,
@@ -191,7 +225,9 @@ async fn a_locked_database_refuses_new_origins_at_the_timeout_and_stalls_nothing
     .await;
     assert_eq!(server.allowed(SHOP).await.as_deref(), Some(SHOP));
     // Another connection holds the database locked (SQLite's rollback journal: readers wait).
-    execute(&mut db, "BEGIN EXCLUSIVE").await;
+    for statement in database.lock() {
+        execute(&mut db, statement).await;
+    }
     let started = Instant::now();
     let new = "https://new.tenant-b.example";
     let pending = tokio::spawn({
@@ -227,9 +263,8 @@ async fn a_locked_database_refuses_new_origins_at_the_timeout_and_stalls_nothing
     assert_eq!(server.allowed(new).await.as_deref(), Some(new));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broken_database_refuses_and_counts_the_failures() {
-    let server = Server::start().await;
+async fn a_broken_database_refuses_and_counts_the_failures(database: &Database) {
+    let server = Server::start(database).await;
     let mut db = server.sql().await;
     execute(
         &mut db,
@@ -251,4 +286,230 @@ async fn a_broken_database_refuses_and_counts_the_failures() {
     .await;
     tokio::time::sleep(TTL + Duration::from_millis(100)).await;
     assert_eq!(server.allowed(SHOP).await.as_deref(), Some(SHOP));
+}
+
+/// Each scenario on a fresh SQLite file.
+macro_rules! on_sqlite {
+    ($($name:ident => $scenario:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let dir = tempfile::tempdir().unwrap();
+            $scenario(&Database::sqlite(&dir)).await;
+        }
+    )*};
+}
+
+on_sqlite! {
+    sqlite_rows_grant_and_revoke_access_within_the_cache_time =>
+        rows_grant_and_revoke_access_within_the_cache_time,
+    sqlite_the_admin_routes_take_effect_at_once =>
+        the_admin_routes_take_effect_at_once_and_grants_come_from_the_row,
+    sqlite_a_locked_database_refuses_at_the_timeout_and_stalls_nothing_else =>
+        a_locked_database_refuses_new_origins_at_the_timeout_and_stalls_nothing_else,
+    sqlite_a_broken_database_refuses_and_counts_the_failures =>
+        a_broken_database_refuses_and_counts_the_failures,
+}
+
+/// Every scenario on PostgreSQL, each in a database of its own, in one private cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_every_scenario() {
+    let Some(cluster) = postgres::Cluster::start().await else {
+        return;
+    };
+    let scenarios: [(&str, Scenario); 4] = [
+        ("grant_and_revoke", |d| {
+            Box::pin(rows_grant_and_revoke_access_within_the_cache_time(d))
+        }),
+        ("admin_routes", |d| {
+            Box::pin(the_admin_routes_take_effect_at_once_and_grants_come_from_the_row(d))
+        }),
+        ("locked", |d| {
+            Box::pin(
+                a_locked_database_refuses_new_origins_at_the_timeout_and_stalls_nothing_else(d),
+            )
+        }),
+        ("broken", |d| {
+            Box::pin(a_broken_database_refuses_and_counts_the_failures(d))
+        }),
+    ];
+    for (name, scenario) in scenarios {
+        let database = cluster.database(name).await;
+        scenario(&database).await;
+    }
+}
+
+type BoxedScenario<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
+/// One scenario, run on a given database.
+type Scenario = for<'a> fn(&'a Database) -> BoxedScenario<'a>;
+
+mod postgres {
+    //! A private PostgreSQL cluster: `initdb` into a temporary directory, `postgres` on
+    //! 127.0.0.1 and a free port, stopped when dropped. As root, the server runs as the
+    //! `postgres` user (PostgreSQL refuses to run as root).
+
+    use std::os::unix::fs::chown;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use sqlx::Connection;
+
+    use super::{Database, Kind};
+
+    pub struct Cluster {
+        server: Child,
+        port: u16,
+        _dir: tempfile::TempDir,
+    }
+
+    /// The directory of `initdb` and `postgres`, as scripts/install-postgres finds it.
+    fn binaries() -> Option<PathBuf> {
+        if let Ok(dir) = std::env::var("CROSSGATE_PG_BIN") {
+            return Some(PathBuf::from(dir));
+        }
+        let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|bin| bin.join("initdb").is_file() && bin.join("postgres").is_file())
+            .collect();
+        found.sort();
+        found.pop()
+    }
+
+    /// `program args...`, as the `postgres` user when this process is root.
+    fn command(bin: &Path, program: &str, as_postgres: bool) -> Command {
+        let path = bin.join(program);
+        if as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn is_root() -> bool {
+        // The owner of a file this process creates is its effective user.
+        let probe = tempfile::NamedTempFile::new().expect("a temporary file");
+        std::os::unix::fs::MetadataExt::uid(&probe.as_file().metadata().unwrap()) == 0
+    }
+
+    impl Cluster {
+        /// A running cluster, or `None` (said on stderr) when PostgreSQL is not installed and
+        /// not required.
+        pub async fn start() -> Option<Cluster> {
+            let required = std::env::var("CROSSGATE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+            let Some(bin) = binaries() else {
+                assert!(
+                    !required,
+                    "CROSSGATE_REQUIRE_POSTGRES=1 but no PostgreSQL: run scripts/install-postgres"
+                );
+                eprintln!("SKIPPED: no PostgreSQL (scripts/install-postgres installs it)");
+                return None;
+            };
+            let as_postgres = is_root();
+            let dir = tempfile::tempdir().unwrap();
+            let data = dir.path().join("data");
+            if as_postgres {
+                let user = Command::new("id")
+                    .args(["-u", "postgres"])
+                    .output()
+                    .unwrap();
+                let group = Command::new("id")
+                    .args(["-g", "postgres"])
+                    .output()
+                    .unwrap();
+                let id = |o: &std::process::Output| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .trim()
+                        .parse::<u32>()
+                        .unwrap()
+                };
+                chown(dir.path(), Some(id(&user)), Some(id(&group))).unwrap();
+            }
+            let status = command(&bin, "initdb", as_postgres)
+                .arg("-D")
+                .arg(&data)
+                .args(["-A", "trust", "-U", "crossgate", "-E", "UTF8", "--no-sync"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("initdb runs");
+            assert!(status.success(), "initdb failed");
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let server = command(&bin, "postgres", as_postgres)
+                .arg("-D")
+                .arg(&data)
+                .arg("-k")
+                .arg(dir.path())
+                .args(["-p", &port.to_string()])
+                .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("postgres starts");
+            let cluster = Cluster {
+                server,
+                port,
+                _dir: dir,
+            };
+            let url = cluster.url("postgres");
+            let started = Instant::now();
+            sqlx::any::install_default_drivers();
+            loop {
+                match sqlx::AnyConnection::connect(&url).await {
+                    Ok(c) => {
+                        c.close().await.ok();
+                        break;
+                    }
+                    Err(e) if started.elapsed() > Duration::from_secs(20) => {
+                        panic!("PostgreSQL did not accept connections in 20 s: {e}")
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+            Some(cluster)
+        }
+
+        fn url(&self, database: &str) -> String {
+            format!("postgres://crossgate@127.0.0.1:{}/{database}", self.port)
+        }
+
+        /// A new, empty database.
+        pub async fn database(&self, name: &str) -> Database {
+            let mut admin = sqlx::AnyConnection::connect(&self.url("postgres"))
+                .await
+                .unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            Database {
+                kind: Kind::Postgres,
+                url: self.url(name),
+            }
+        }
+    }
+
+    impl Drop for Cluster {
+        fn drop(&mut self) {
+            // runuser passes the signal on to postgres, which then shuts down at once.
+            let _ = Command::new("kill")
+                .args(["-INT", &self.server.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.server.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.server.kill();
+        }
+    }
 }

@@ -196,3 +196,76 @@ async fn actix_middleware_in_actix_app() {
     }
     report.finish();
 }
+
+/// The same vectors with the suite's exact origins moved out of the policy into a resolver's
+/// store (feature `resolve`): an origin the resolver allows must be answered exactly as a listed
+/// one, every refusal and every header included. Suites with `*`, `*.` or `:*` patterns stay
+/// listed (a store answers for exact origins).
+#[cfg(feature = "resolve")]
+#[tokio::test]
+async fn tower_layer_with_the_origins_resolved() {
+    use axum::Router;
+    use axum::response::IntoResponse;
+    use crossgate::policy::{BoxError, OriginResolver, Resolution, Resolver};
+    use crossgate::tower::CorsLayer;
+    use tower::ServiceExt;
+
+    struct Listed(Vec<String>);
+
+    impl OriginResolver for Listed {
+        async fn resolve(&self, origin: &str) -> Result<Resolution, BoxError> {
+            Ok(if self.0.iter().any(|o| o == origin) {
+                Resolution::Allowed
+            } else {
+                Resolution::Refused
+            })
+        }
+    }
+
+    let files = load_all();
+    let mut report = Report::new("tower");
+    let mut resolved_suites = std::collections::BTreeSet::new();
+    for vector in vectors(&files) {
+        let listed = policy(vector.suite);
+        let origins = listed.config().allow_origins.clone();
+        let resolvable = !origins.is_empty() && origins.iter().all(|o| !o.contains('*'));
+        let layer = if resolvable {
+            resolved_suites.insert(vector.suite.name.clone());
+            let mut base = listed.config().clone();
+            base.allow_origins.clear();
+            let resolver = Resolver::builder(Listed(origins))
+                .build()
+                .expect("a resolver");
+            CorsLayer::new(Policy::new(&base).expect("the policy without its origins"))
+                .resolver(resolver)
+        } else {
+            CorsLayer::new(listed)
+        };
+        let handler = vector.handler();
+        let reached = Arc::new(AtomicBool::new(false));
+        let status = http::StatusCode::from_u16(handler.status).unwrap();
+        let headers = handler_headers(handler);
+        let flag = Arc::clone(&reached);
+        let app = Router::new()
+            .fallback(move || {
+                flag.store(true, Ordering::SeqCst);
+                let headers = headers.clone();
+                async move { (status, headers, "bar").into_response() }
+            })
+            .layer(layer);
+        let req = request(vector.case).map(|()| axum::body::Body::empty());
+        let response = app.oneshot(req).await.expect("infallible");
+        let observed = Observed {
+            status: response.status().as_u16(),
+            reached: reached.load(Ordering::SeqCst),
+            headers: lines(response.headers()),
+        };
+        report.record(&vector, &observed);
+    }
+    assert!(
+        resolved_suites.len() >= 10,
+        "only {} suites had their origins resolved: {resolved_suites:?}",
+        resolved_suites.len()
+    );
+    report.finish();
+}

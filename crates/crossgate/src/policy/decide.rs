@@ -257,6 +257,21 @@ impl Policy {
         self.decide_actual(Ok(Some(origin)), rule)
     }
 
+    /// The decision for a preflight from `origin`, which a resolver granted this policy: the
+    /// method and headers are checked as usual (the origin is not read again).
+    #[cfg(feature = "resolve")]
+    pub(crate) fn decide_preflight_granted<'r, R: RequestHead>(
+        &self,
+        request: &'r R,
+        origin: &'r [u8],
+    ) -> Decision<'r> {
+        let method = single(request.header_values(CorsRequestHeader::AccessControlRequestMethod));
+        match self.decide_preflight(request, Ok(Some(origin)), method, OriginRule::Granted) {
+            Ok(allowed) => Decision::PreflightAllowed(allowed),
+            Err(denied) => Decision::PreflightDenied(denied),
+        }
+    }
+
     #[inline(always)]
     fn decide_by<'r, R: RequestHead>(&self, request: &'r R, rule: OriginRule) -> Decision<'r> {
         let origin = single(request.header_values(CorsRequestHeader::Origin));

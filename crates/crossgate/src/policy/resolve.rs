@@ -281,12 +281,20 @@ impl Resolver {
 
     /// The verdict for `origin`, which `base` does not list: from the cache, refused at once if
     /// malformed, or a lookup to wait for.
+    #[inline]
     pub(crate) fn start(&self, origin: &[u8], base: &Policy) -> Pending {
         if let Some(entry) = self.shared.cache.get(origin)
             && entry.expires >= Instant::now_without_cache_update()
         {
             return Pending::Ready(entry.verdict);
         }
+        self.miss(origin, base)
+    }
+
+    /// [`Resolver::start`] without a fresh cached answer.
+    #[cold]
+    #[inline(never)]
+    fn miss(&self, origin: &[u8], base: &Policy) -> Pending {
         let Some(checked) = WellFormed::check(origin) else {
             bump(&self.shared.counters.malformed);
             tracing::debug!(target: "crossgate::resolve", origin = %String::from_utf8_lossy(origin), "not an origin a browser sends: refused without asking");
@@ -319,7 +327,17 @@ impl Resolver {
         }
         match self.start(denied.value, base) {
             Pending::Ready(verdict) => Ok(match self.policy(base, verdict) {
-                Some(granted) => (granted, granted.decide_granted(head)),
+                // An actual request's decision rests on its origin alone: decided from the
+                // origin already read, without reading the request again.
+                Some(granted) if matches!(decision, Decision::Actual(_)) => (
+                    granted,
+                    Decision::Actual(granted.decide_actual_from(denied.value, true)),
+                ),
+                // A preflight goes on from its origin to its method and headers.
+                Some(granted) => (
+                    granted,
+                    granted.decide_preflight_granted(head, denied.value),
+                ),
                 None => (base, decision),
             }),
             Pending::Wait(lookup) => Err(lookup),
