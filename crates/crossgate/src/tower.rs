@@ -177,16 +177,16 @@ where
 {
     let (policy, answer) = {
         let head = Head::new(&request);
-        let decision = base.decide_logged(&head);
         #[cfg(feature = "resolve")]
         let decided = match resolver {
-            Some(resolver) => resolver.consult(base, decision, &head),
-            None => Ok((base, decision)),
+            // The resolver logs the decision it ends with (the base's refusal may be undone).
+            Some(resolver) => resolver.consult(base, base.decide(&head), &head),
+            None => Ok((base, base.decide_logged(&head))),
         };
         #[cfg(not(feature = "resolve"))]
         let decided: Result<_, std::convert::Infallible> = {
             let _ = resolver;
-            Ok((base, decision))
+            Ok((base, base.decide_logged(&head)))
         };
         match decided {
             Ok((policy, decision)) => match outcome(policy, decision, &head) {

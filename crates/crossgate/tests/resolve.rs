@@ -83,6 +83,8 @@ impl OriginResolver for Store {
             .unwrap()
             .entry(origin.into())
             .or_default() += 1;
+        // The row is read first, the answer comes back after the delay (a slow network).
+        let answer = self.state.answers.lock().unwrap().get(origin).cloned();
         let delay = self.state.delays.lock().unwrap().get(origin).copied();
         if let Some(delay) = delay {
             tokio::time::sleep(delay).await;
@@ -90,7 +92,6 @@ impl OriginResolver for Store {
         if self.state.failing.load(Ordering::SeqCst) {
             return Err("connection to the database refused".into());
         }
-        let answer = self.state.answers.lock().unwrap().get(origin).cloned();
         Ok(answer.unwrap_or(Resolution::Refused))
     }
 }
@@ -236,7 +237,10 @@ async fn a_refused_origin_is_cached_too() {
 async fn malformed_origins_are_refused_before_asking() {
     // A store that would allow anything it is asked about.
     let store = Store::default();
-    let long = format!("https://{}.example", "a".repeat(400));
+    // Well-formed labels (at most 63 bytes), 376 bytes in all: only the length refuses it.
+    let long = format!("https://{}.example", vec!["a".repeat(60); 6].join("."));
+    assert!(long.len() > crossgate::policy::MAX_ORIGIN_LEN);
+    assert!(crossgate::Origin::parse_header(long.as_bytes()).is_ok());
     let malformed = [
         "null",
         "HTTPS://SHOP.TENANT-A.EXAMPLE",
@@ -584,6 +588,145 @@ async fn actual_requests_reach_the_handler_while_their_origin_is_looked_up() {
     assert_eq!(allow_origin(&headers), Some(TENANT));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_waiting_on_a_lookup_share_its_timeout_once() {
+    let store = Store::with(&[(TENANT, Resolution::Allowed)]);
+    store.delay(TENANT, Duration::from_secs(30));
+    let resolver = builder(&store)
+        .timeout(Duration::from_millis(300))
+        .failure_ttl(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let app = app(
+        CorsLayer::new(base()).resolver(resolver.clone()),
+        &Handled::default(),
+    );
+    let started = Instant::now();
+    let leader = tokio::spawn({
+        let app = app.clone();
+        async move { get_from(&app, TENANT).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The waiter is refused when the lookup it waits for times out.
+    let (_, headers) = get_from(&app, TENANT).await;
+    let waited = started.elapsed();
+    assert!(allow_origin(&headers).is_none());
+    assert!(
+        waited >= Duration::from_millis(290) && waited < Duration::from_millis(390),
+        "{waited:?}"
+    );
+    assert!(allow_origin(&leader.await.unwrap().1).is_none());
+    assert_eq!(resolver.stats().timeouts, 1, "one lookup timed out");
+    // The lookup had its whole timeout: the failure is remembered, the store not asked again.
+    let (_, headers) = get_from(&app, TENANT).await;
+    assert!(allow_origin(&headers).is_none());
+    assert_eq!(store.calls(TENANT), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_taken_over_late_keeps_the_waiters_deadline_and_is_not_remembered() {
+    let store = Store::with(&[(TENANT, Resolution::Allowed)]);
+    store.delay(TENANT, Duration::from_secs(30));
+    let resolver = builder(&store)
+        .timeout(Duration::from_millis(300))
+        .failure_ttl(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let app = app(
+        CorsLayer::new(base()).resolver(resolver.clone()),
+        &Handled::default(),
+    );
+    let leader = tokio::spawn({
+        let app = app.clone();
+        async move { get_from(&app, TENANT).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    let waiter = tokio::spawn({
+        let app = app.clone();
+        async move { get_from(&app, TENANT).await }
+    });
+    // The leader's client goes away; the waiter takes the lookup over with 200 ms left.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    leader.abort();
+    let (_, headers) = waiter.await.unwrap();
+    let waited = started.elapsed();
+    assert!(allow_origin(&headers).is_none());
+    assert!(
+        waited >= Duration::from_millis(290) && waited < Duration::from_millis(600),
+        "the waiter kept its own deadline: {waited:?}"
+    );
+    assert_eq!(store.calls(TENANT), 2);
+    // Its timeout came early, so it says nothing about the store: the next request asks.
+    store.delay(TENANT, Duration::ZERO);
+    let (_, headers) = get_from(&app, TENANT).await;
+    assert_eq!(allow_origin(&headers), Some(TENANT));
+    assert_eq!(store.calls(TENANT), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_lookup_is_taken_over_and_frees_its_slot() {
+    let store = Store::with(&[
+        (TENANT, Resolution::Allowed),
+        ("https://other.tenant.example", Resolution::Allowed),
+    ]);
+    store.delay(TENANT, Duration::from_millis(200));
+    let resolver = builder(&store)
+        .timeout(Duration::from_secs(2))
+        .max_lookups(1)
+        .build()
+        .unwrap();
+    let app = app(
+        CorsLayer::new(base()).resolver(resolver.clone()),
+        &Handled::default(),
+    );
+    // The first request's client goes away mid-lookup.
+    let leader = tokio::spawn({
+        let app = app.clone();
+        async move { preflight(&app, TENANT, "GET").await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waiter = tokio::spawn({
+        let app = app.clone();
+        async move { get_from(&app, TENANT).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    leader.abort();
+    let (_, headers) = waiter.await.unwrap();
+    assert_eq!(allow_origin(&headers), Some(TENANT));
+    assert_eq!(store.calls(TENANT), 2, "the waiter asked again");
+    // The abandoned lookup's slot came back: with one slot, another origin is asked.
+    let (_, headers) = get_from(&app, "https://other.tenant.example").await;
+    assert_eq!(allow_origin(&headers), Some("https://other.tenant.example"));
+    assert_eq!(resolver.stats().overloaded, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgetting_an_origin_mid_lookup_discards_that_answer() {
+    let store = Store::with(&[(TENANT, Resolution::Allowed)]);
+    store.delay(TENANT, Duration::from_millis(200));
+    let resolver = builder(&store).build().unwrap();
+    let app = app(
+        CorsLayer::new(base()).resolver(resolver.clone()),
+        &Handled::default(),
+    );
+    let request = tokio::spawn({
+        let app = app.clone();
+        async move { get_from(&app, TENANT).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The row changes while the lookup that read it is running.
+    store.set(TENANT, Resolution::Refused);
+    resolver.forget(TENANT);
+    assert_eq!(allow_origin(&request.await.unwrap().1), Some(TENANT));
+    let (_, headers) = get_from(&app, TENANT).await;
+    assert!(
+        allow_origin(&headers).is_none(),
+        "the stale answer was kept"
+    );
+    assert_eq!(store.calls(TENANT), 2);
+}
+
 #[test]
 fn a_resolver_with_problems_refuses_to_build_and_lists_every_one() {
     let store = Store::default();
@@ -602,7 +745,7 @@ fn a_resolver_with_problems_refuses_to_build_and_lists_every_one() {
                 .expose_headers(["*"]),
         )
         .timeout(Duration::ZERO)
-        .max_entries(0)
+        .max_entries(15)
         .max_lookups(0)
         .build()
         .unwrap_err();
@@ -725,7 +868,11 @@ mod actix_app {
         let response = test::call_service(&app, request).await;
         assert_eq!(response.status(), 200);
         assert!(allowed(&response).is_none());
-        assert!(started.elapsed() < Duration::from_secs(3));
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(190) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
         assert_eq!(resolver.stats().timeouts, 1);
     }
 }

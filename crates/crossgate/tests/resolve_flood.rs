@@ -1,7 +1,8 @@
 //! A flood of 1,000,000 distinct, well-formed, hostile origins through the tower layer with a
-//! resolver: the cache stays within its bounds in entries and in bytes (measured by a counting
-//! global allocator, which is why this test has a binary of its own), and the tenant that kept
-//! coming back during the flood is still answered from the cache.
+//! resolver, then floods of short and long origins and one against the entry bound: the cache
+//! stays within its bounds in entries and in bytes (measured by a counting global allocator,
+//! which is why this test has a binary, and one test function, of its own), and the tenant that
+//! kept coming back during each flood is still answered from the cache.
 #![cfg(all(feature = "tower", feature = "resolve"))]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -62,20 +63,33 @@ impl OriginResolver for Tenants {
     }
 }
 
-const FLOOD: usize = 1_000_000;
-const MAX_ENTRIES: u64 = 20_000;
-const MAX_MEMORY: u64 = 2 << 20;
+/// What a flood did: the resolver's stats, the heap's growth from before the resolver was built,
+/// the lookups, and whether the regular stayed cached.
+struct Flooded {
+    entries: u64,
+    memory: u64,
+    grown: isize,
+    lookups: usize,
+    tenant_lookups: usize,
+}
 
-#[tokio::test]
-async fn a_million_hostile_origins_stay_within_the_cache_bounds() {
+/// `count` distinct hostile origins made by `origin(i)`, with the regular tenant coming back
+/// every 1,000, through the tower layer with a resolver of these bounds.
+async fn flood(
+    count: usize,
+    max_entries: u64,
+    max_memory: u64,
+    origin: impl Fn(usize, &mut String),
+) -> Flooded {
     let store = Tenants::default();
-    let resolver = Resolver::builder(store.clone())
-        .max_entries(MAX_ENTRIES)
-        .max_memory(MAX_MEMORY)
-        .build()
-        .unwrap();
     let base = Policy::builder()
         .allow_origins(["https://app.example.com"])
+        .build()
+        .unwrap();
+    let before = LIVE.load(Ordering::Relaxed);
+    let resolver = Resolver::builder(store.clone())
+        .max_entries(max_entries)
+        .max_memory(max_memory)
         .build()
         .unwrap();
     let mut service = CorsLayer::new(base)
@@ -90,86 +104,106 @@ async fn a_million_hostile_origins_stay_within_the_cache_bounds() {
             .headers()
             .contains_key("access-control-allow-origin")
     };
-    // The tenant is a regular: seen a few times before the flood.
+    // The tenant is a regular: seen a few times before the flood ...
     for _ in 0..4 {
         assert!(send(TENANT).await);
     }
-    let before = LIVE.load(Ordering::Relaxed);
-    let mut origin = String::with_capacity(64);
-    let mut peak_entries = 0;
-    for i in 0..FLOOD {
-        origin.clear();
-        use std::fmt::Write;
-        write!(origin, "https://h{i}.attacker.example").unwrap();
-        assert!(!send(&origin).await);
+    let mut text = String::with_capacity(400);
+    let mut peak = 0;
+    for i in 0..count {
+        text.clear();
+        origin(i, &mut text);
+        assert!(!send(&text).await, "{text} allowed");
         // ... and keeps coming back during it.
         if i % 1000 == 0 {
             assert!(
                 send(TENANT).await,
                 "the tenant was refused during the flood"
             );
-            peak_entries = peak_entries.max(resolver.stats().entries);
+            peak = peak.max(resolver.stats().entries);
         }
     }
-    let grown = LIVE.load(Ordering::Relaxed) - before;
     let stats = resolver.stats();
+    assert!(peak <= max_entries, "{peak} entries at a peak");
+    assert_eq!(stats.refused, count as u64);
+    let flooded = Flooded {
+        entries: stats.entries,
+        memory: stats.memory,
+        grown: LIVE.load(Ordering::Relaxed) - before,
+        lookups: store.lookups.load(Ordering::Relaxed),
+        tenant_lookups: store.tenant_lookups.load(Ordering::Relaxed),
+    };
+    drop(service);
+    drop(resolver);
+    flooded
+}
+
+fn check(what: &str, f: &Flooded, count: usize, max_entries: u64, max_memory: u64) {
     eprintln!(
-        "after {FLOOD} hostile origins: {} entries, weight {} B, heap grown {grown} B \
-         ({} B per entry), {} lookups",
-        stats.entries,
-        stats.memory,
-        grown / stats.entries.max(1) as isize,
-        store.lookups.load(Ordering::Relaxed)
+        "{what}: {count} hostile origins: {} entries, weight {} B, heap grown {} B ({} B per entry)",
+        f.entries,
+        f.memory,
+        f.grown,
+        f.grown / f.entries.max(1) as isize
     );
-    assert!(stats.entries <= MAX_ENTRIES && peak_entries <= MAX_ENTRIES);
-    assert!(stats.memory <= MAX_MEMORY);
+    assert!(f.entries <= max_entries, "{what}: {} entries", f.entries);
+    assert!(f.memory <= max_memory, "{what}: weight {}", f.memory);
     // The heap holds the cache's entries and its tables, within the memory bound; nothing else
     // grows with the flood.
     assert!(
-        grown <= MAX_MEMORY as isize,
-        "heap grew by {grown} bytes for a {MAX_MEMORY}-byte cache"
+        f.grown <= max_memory as isize,
+        "{what}: heap grew by {} bytes for a {max_memory}-byte cache",
+        f.grown
     );
     assert_eq!(
-        store.lookups.load(Ordering::Relaxed),
-        FLOOD + 1,
-        "every hostile origin asked once"
+        f.lookups,
+        count + 1,
+        "{what}: every hostile origin asked once"
     );
-    assert_eq!(stats.refused, FLOOD as u64);
     assert_eq!(
-        store.tenant_lookups.load(Ordering::Relaxed),
-        1,
-        "the regular was evicted by one-off origins"
+        f.tenant_lookups, 1,
+        "{what}: the regular was evicted by one-off origins"
     );
 }
 
 #[tokio::test]
-async fn the_entry_bound_holds_when_memory_would_allow_more() {
-    let store = Tenants::default();
-    let resolver = Resolver::builder(store.clone())
-        .max_entries(1000)
-        .max_memory(32 << 20)
-        .build()
-        .unwrap();
-    let base = Policy::builder()
-        .allow_origins(["https://app.example.com"])
-        .build()
-        .unwrap();
-    let mut service = CorsLayer::new(base)
-        .resolver(resolver.clone())
-        .layer(tower::service_fn(|_: Request<()>| async {
-            Ok::<_, Infallible>(Response::new(()))
-        }));
-    for i in 0..5000 {
-        let request = Request::get("/")
-            .header("origin", format!("https://h{i}.attacker.example"))
-            .body(())
-            .unwrap();
-        service.ready().await.unwrap().call(request).await.unwrap();
-    }
-    let stats = resolver.stats();
-    assert!(
-        stats.entries <= 1000 && stats.entries >= 500,
-        "{} entries",
-        stats.entries
-    );
+async fn a_million_hostile_origins_stay_within_the_cache_bounds() {
+    use std::fmt::Write;
+    const COUNT: usize = 1_000_000;
+    let f = flood(COUNT, 20_000, 2 << 20, |i, s| {
+        write!(s, "https://h{i}.attacker.example").unwrap()
+    })
+    .await;
+    check("32-byte origins", &f, COUNT, 20_000, 2 << 20);
+    // In the same test: the heap counter is the whole process's, so floods must not overlap.
+    short_and_long_origins_stay_within_the_bounds_too().await;
+}
+
+async fn short_and_long_origins_stay_within_the_bounds_too() {
+    use std::fmt::Write;
+    const COUNT: usize = 150_000;
+    // The shortest origins pack the most entries into the bound.
+    let f = flood(COUNT, 100_000, 1 << 20, |i, s| {
+        write!(s, "http://{i}.io").unwrap()
+    })
+    .await;
+    check("short origins", &f, COUNT, 100_000, 1 << 20);
+    // Long origins (five 40-byte labels): few entries, each heavy.
+    let f = flood(COUNT, 100_000, 4 << 20, |i, s| {
+        let label = "x".repeat(40);
+        write!(
+            s,
+            "https://{i}.{label}.{label}.{label}.{label}.{label}.example"
+        )
+        .unwrap()
+    })
+    .await;
+    check("long origins", &f, COUNT, 100_000, 4 << 20);
+    // The entry bound, when memory would allow more.
+    let f = flood(COUNT, 1_000, 32 << 20, |i, s| {
+        write!(s, "https://h{i}.attacker.example").unwrap()
+    })
+    .await;
+    check("the entry bound", &f, COUNT, 1_000, 32 << 20);
+    assert!(f.entries >= 500, "{} entries", f.entries);
 }

@@ -7,7 +7,6 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use crossgate::Origin;
 use crossgate::policy::{BoxError, OriginResolver, Resolution, Resolver};
 use crossgate::tower::CorsLayer;
 use crossgate::{LivePolicy, Policy};
@@ -45,22 +44,20 @@ impl TenantOrigins {
     }
 
     /// Adds `origin` for `tenant`. The origin is stored in the form browsers send, so that the
-    /// lookup can compare bytes: anything else is refused here, where the tenant can be told.
+    /// lookup can compare bytes: anything the resolver would never ask about is refused here,
+    /// where the tenant can be told.
     pub async fn add(
         &self,
         tenant: &str,
         origin: &str,
         grant: Option<&str>,
     ) -> Result<(), BoxError> {
-        match Origin::parse_header(origin.as_bytes()) {
-            Ok(Origin::Tuple { .. }) => {}
-            _ => {
-                return Err(format!(
-                    "`{origin}` is not an origin as browsers send it (scheme://host[:port], \
-                     lowercase, no path or trailing slash)"
-                )
-                .into());
-            }
+        if !Resolver::asks_about(origin) {
+            return Err(format!(
+                "`{origin}` is not an origin as browsers send it (scheme://host[:port], \
+                 lowercase, no path, trailing slash or wildcard)"
+            )
+            .into());
         }
         sqlx::query("INSERT INTO tenant_origins (origin, tenant, grant_name) VALUES ($1, $2, $3)")
             .bind(origin)
@@ -146,8 +143,8 @@ pub fn app(live: LivePolicy, resolver: Resolver, store: TenantOrigins) -> Router
 
 type AdminState = State<(TenantOrigins, Resolver)>;
 
-/// `POST /admin/tenants/{tenant}/origins` with the origin as the body (`?grant=admin` optional
-/// via a `grant:` prefix: `admin https://...`).
+/// `POST /admin/tenants/{tenant}/origins` with the origin as the body, or a grant's name, a
+/// space and the origin (`admin https://admin.tenant-a.example`).
 async fn add_origin(
     State((store, resolver)): AdminState,
     Path(tenant): Path<String>,
@@ -157,6 +154,15 @@ async fn add_origin(
         Some((grant, origin)) => (Some(grant), origin),
         None => (None, body.trim()),
     };
+    if let Some(grant) = grant
+        && !resolver.grants().any(|g| g == grant)
+    {
+        let known: Vec<&str> = resolver.grants().collect();
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("no grant `{grant}`; the resolver's grants: {known:?}\n"),
+        );
+    }
     match store.add(&tenant, origin, grant).await {
         Ok(()) => {
             // The refusal cached before the row existed would hold for the refused time.

@@ -293,18 +293,26 @@ impl Policy {
     /// [`Policy::decide`], plus a `tracing` debug event for every refusal, with its reason.
     pub fn decide_logged<'r, R: RequestHead>(&self, request: &'r R) -> Decision<'r> {
         let decision = self.decide(request);
-        match &decision {
-            Decision::PreflightDenied(d) => {
-                tracing::debug!(target: "crossgate::policy", kind = "preflight", reason = d.reason.as_str(), "CORS preflight refused: {d}");
-            }
-            Decision::Actual(Actual::Denied(d)) => {
-                tracing::debug!(target: "crossgate::policy", kind = "actual", reason = d.reason.as_str(), "CORS access refused: {d}");
-            }
-            _ => {}
-        }
+        log_refusal(&decision);
         decision
     }
+}
 
+/// The `tracing` debug event of [`Policy::decide_logged`], for a decision that is a refusal.
+#[inline]
+pub(crate) fn log_refusal(decision: &Decision<'_>) {
+    match decision {
+        Decision::PreflightDenied(d) => {
+            tracing::debug!(target: "crossgate::policy", kind = "preflight", reason = d.reason.as_str(), "CORS preflight refused: {d}");
+        }
+        Decision::Actual(Actual::Denied(d)) => {
+            tracing::debug!(target: "crossgate::policy", kind = "actual", reason = d.reason.as_str(), "CORS access refused: {d}");
+        }
+        _ => {}
+    }
+}
+
+impl Policy {
     #[inline(always)]
     fn check_origin<'r>(
         &self,

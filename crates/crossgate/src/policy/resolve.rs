@@ -51,6 +51,7 @@ use coarsetime::Instant;
 use quick_cache::Weighter;
 use quick_cache::sync::{Cache, EntryAction, EntryResult};
 
+use super::decide::log_refusal;
 use super::pattern::{HostPattern, OriginPattern, PortPattern, parse_pattern};
 use super::validate::insecure_with_credentials;
 use super::{
@@ -147,14 +148,13 @@ struct Entry {
     expires: Instant,
 }
 
-/// Bookkeeping per cached entry besides its key's bytes: its slot and index in the cache, and its
-/// share of the slots that remember evicted keys' hashes (S3-FIFO's ghosts). Measured with a
-/// counting allocator by `tests/resolve_flood.rs`, which fails if the heap outgrows the bound.
+/// Bookkeeping per cached entry besides its key's bytes: its slot and index in the cache, its
+/// share of the slots that remember evicted keys' hashes (S3-FIFO's ghosts, at most half as many
+/// as the entries), and the room the tables keep free as they grow by doubling (quick_cache sizes
+/// them on demand): three slots of about 64 bytes and their index. Measured with a counting
+/// allocator by `tests/resolve_flood.rs` over several origin lengths and bounds, which fails if
+/// the heap outgrows the bound.
 const ENTRY_OVERHEAD: u64 = 224;
-
-/// A typical origin's length, to size the cache's tables up front (growing them by doubling
-/// would overshoot the memory bound).
-const TYPICAL_ORIGIN_LEN: u64 = 32;
 
 /// Each entry weighs its bytes, and at least `floor`: with the cache's capacity set to the memory
 /// bound, the weights bound both memory (every entry weighs at least what it holds) and entries
@@ -274,27 +274,40 @@ impl Resolver {
         self.shared.cache.clear();
     }
 
-    /// Forgets the cached answer for one origin.
+    /// Forgets the cached answer for one origin (a lookup of it already running is abandoned
+    /// by the cache: its answer is not kept).
     pub fn forget(&self, origin: &str) {
         self.shared.cache.remove(origin.as_bytes());
     }
 
-    /// The verdict for `origin`, which `base` does not list: from the cache, refused at once if
-    /// malformed, or a lookup to wait for.
+    /// Whether the resolver would ask its store about `origin`: the exact serialisation a
+    /// browser sends, not `null`, no wildcard, at most [`MAX_ORIGIN_LEN`] bytes. A store that
+    /// records origins should accept only these (anything else could never be granted).
+    pub fn asks_about(origin: &str) -> bool {
+        WellFormed::check(origin.as_bytes()).is_some()
+    }
+
+    /// The names of the grants the store may answer with ([`Resolution::Granted`]).
+    pub fn grants(&self) -> impl Iterator<Item = &str> {
+        self.shared.grants.iter().map(|g| g.name.as_str())
+    }
+
+    /// The verdict for `origin`, which the policy does not list: from the cache, refused at once
+    /// if malformed, or a lookup to wait for.
     #[inline]
-    pub(crate) fn start(&self, origin: &[u8], base: &Policy) -> Pending {
+    pub(crate) fn start(&self, origin: &[u8]) -> Pending {
         if let Some(entry) = self.shared.cache.get(origin)
             && entry.expires >= Instant::now_without_cache_update()
         {
             return Pending::Ready(entry.verdict);
         }
-        self.miss(origin, base)
+        self.miss(origin)
     }
 
     /// [`Resolver::start`] without a fresh cached answer.
     #[cold]
     #[inline(never)]
-    fn miss(&self, origin: &[u8], base: &Policy) -> Pending {
+    fn miss(&self, origin: &[u8]) -> Pending {
         let Some(checked) = WellFormed::check(origin) else {
             bump(&self.shared.counters.malformed);
             tracing::debug!(target: "crossgate::resolve", origin = %String::from_utf8_lossy(origin), "not an origin a browser sends: refused without asking");
@@ -302,16 +315,31 @@ impl Resolver {
         };
         let shared = Arc::clone(&self.shared);
         let origin = origin.to_vec();
-        let base = base.clone();
-        Pending::Wait(Box::pin(async move {
-            shared.verdict(&origin, checked, &base).await
-        }))
+        Pending::Wait(Box::pin(
+            async move { shared.verdict(&origin, checked).await },
+        ))
     }
 
     /// For a request `base` decided: when it was refused for its origin alone, asks the
     /// resolver, and gives the decision again with the policy the resolver grants (or the
     /// same refusal); `Err` when the answer needs a lookup to wait for.
+    /// `decision` is the base policy's, not yet logged: the decision returned is logged here
+    /// (once, whoever made it); a deferred one is logged when its lookup ends.
     pub(crate) fn consult<'p, 'r, R: RequestHead>(
+        &'p self,
+        base: &'p Policy,
+        decision: Decision<'r>,
+        head: &'r R,
+    ) -> Result<(&'p Policy, Decision<'r>), PendingVerdict> {
+        let decided = self.consult_unlogged(base, decision, head);
+        if let Ok((_, decision)) = &decided {
+            log_refusal(decision);
+        }
+        decided
+    }
+
+    #[inline]
+    fn consult_unlogged<'p, 'r, R: RequestHead>(
         &'p self,
         base: &'p Policy,
         decision: Decision<'r>,
@@ -325,7 +353,7 @@ impl Resolver {
         if denied.reason != DenyReason::OriginNotAllowed {
             return Ok((base, decision));
         }
-        match self.start(denied.value, base) {
+        match self.start(denied.value) {
             Pending::Ready(verdict) => Ok(match self.policy(base, verdict) {
                 // An actual request's decision rests on its origin alone: decided from the
                 // origin already read, without reading the request again.
@@ -351,10 +379,12 @@ impl Resolver {
         verdict: Verdict,
         head: &'r R,
     ) -> (&'p Policy, Decision<'r>) {
-        match self.policy(base, verdict) {
+        let (policy, decision) = match self.policy(base, verdict) {
             Some(granted) => (granted, granted.decide_granted(head)),
-            None => (base, base.decide_logged(head)),
-        }
+            None => (base, base.decide(head)),
+        };
+        log_refusal(&decision);
+        (policy, decision)
     }
 
     /// [`Resolver::decide_after`] for an actual request, of which only the origin matters.
@@ -364,10 +394,12 @@ impl Resolver {
         verdict: Verdict,
         origin: &'r [u8],
     ) -> (&'p Policy, Actual<'r>) {
-        match self.policy(base, verdict) {
+        let (policy, actual) = match self.policy(base, verdict) {
             Some(granted) => (granted, granted.decide_actual_from(origin, true)),
             None => (base, base.decide_actual_from(origin, false)),
-        }
+        };
+        log_refusal(&Decision::Actual(actual));
+        (policy, actual)
     }
 
     /// The policy a request is decided with under `verdict`: `None` when the origin is refused.
@@ -463,51 +495,31 @@ impl Drop for LookupSlot<'_> {
 impl Shared {
     /// The verdict for a well-formed origin missing from the cache: one lookup per origin at a
     /// time (the others wait for its answer), each request bounded by the timeout.
-    async fn verdict(&self, origin: &[u8], checked: WellFormed, base: &Policy) -> Verdict {
+    async fn verdict(&self, origin: &[u8], checked: WellFormed) -> Verdict {
         let started = Instant::now_without_cache_update();
         let deadline = tokio::time::Instant::now() + self.settings.timeout;
-        // A request that waits on another's lookup is bounded by the same deadline. When the
-        // lookup this request runs itself passes it, the inner timeout answers first (tokio
-        // polls the inner future before its own timer), so the failure is cached and counted
-        // once.
-        match tokio::time::timeout_at(
-            deadline,
-            self.ask_once(origin, checked, base, started, deadline),
-        )
-        .await
-        {
-            Ok(verdict) => verdict,
-            Err(_) => {
-                bump(&self.counters.timeouts);
-                Verdict::Refused
-            }
-        }
-    }
-
-    async fn ask_once(
-        &self,
-        origin: &[u8],
-        checked: WellFormed,
-        base: &Policy,
-        started: Instant,
-        deadline: tokio::time::Instant,
-    ) -> Verdict {
         // An answer cached since this request started (by the lookup it waited for) is taken;
-        // an older, expired one is replaced, and this request runs the lookup.
-        let entry = self
-            .cache
-            .entry_async(origin, |_, e| {
+        // an older, expired one is replaced, and this request runs the lookup. Waiting for
+        // another request's lookup is bounded by this request's deadline.
+        let entry = tokio::time::timeout_at(
+            deadline,
+            self.cache.entry_async(origin, |_, e| {
                 if e.expires >= started {
                     EntryAction::Retain(e.verdict)
                 } else {
                     EntryAction::ReplaceWithGuard
                 }
-            })
-            .await;
+            }),
+        )
+        .await;
         let guard = match entry {
-            EntryResult::Retained(verdict) => return verdict,
-            EntryResult::Vacant(guard) | EntryResult::Replaced(guard, _) => guard,
-            EntryResult::Removed(..) | EntryResult::Timeout => return Verdict::Refused,
+            Ok(EntryResult::Retained(verdict)) => return verdict,
+            Ok(EntryResult::Vacant(guard) | EntryResult::Replaced(guard, _)) => guard,
+            Ok(EntryResult::Removed(..) | EntryResult::Timeout) => return Verdict::Refused,
+            Err(_) => {
+                bump(&self.counters.timeouts);
+                return Verdict::Refused;
+            }
         };
         // Dropping the guard unanswered lets a waiting request try in turn.
         let Some(_slot) = LookupSlot::take(&self.in_flight, self.settings.max_lookups) else {
@@ -518,9 +530,13 @@ impl Shared {
         bump(&self.counters.lookups);
         // The origin is ASCII: `WellFormed::check` parsed it as a canonical origin.
         let text = std::str::from_utf8(origin).unwrap_or_default();
+        // A request that took the lookup over after waiting has less than the whole timeout
+        // left: its running out says nothing about the store, so it is not remembered.
+        let full_time = deadline.saturating_duration_since(tokio::time::Instant::now()) * 10
+            >= self.settings.timeout * 9;
         let answer = tokio::time::timeout_at(deadline, self.store.resolve_erased(text)).await;
         let (verdict, ttl) = match answer {
-            Ok(Ok(resolution)) => self.judge(text, resolution, checked, base),
+            Ok(Ok(resolution)) => self.judge(text, resolution, checked),
             Ok(Err(error)) => {
                 bump(&self.counters.failures);
                 tracing::warn!(target: "crossgate::resolve", origin = text, %error, "origin lookup failed: origin refused");
@@ -529,11 +545,15 @@ impl Shared {
             Err(_) => {
                 bump(&self.counters.timeouts);
                 tracing::warn!(target: "crossgate::resolve", origin = text, timeout_ms = self.settings.timeout.as_millis() as u64, "origin lookup timed out: origin refused");
+                if !full_time {
+                    return Verdict::Refused;
+                }
                 (Verdict::Refused, self.settings.failure_ttl)
             }
         };
         let expires = Instant::now_without_cache_update() + ttl.into();
-        // An entry heavier than a cache shard is not kept; the answer still stands.
+        // An entry heavier than 97% of a cache shard is not kept (the bounds are checked so that
+        // none is); the answer stands either way.
         let _ = guard.insert(Entry { verdict, expires });
         verdict
     }
@@ -544,7 +564,6 @@ impl Shared {
         origin: &str,
         resolution: Resolution,
         checked: WellFormed,
-        base: &Policy,
     ) -> (Verdict, Duration) {
         let grant = match resolution {
             Resolution::Refused => {
@@ -564,11 +583,14 @@ impl Shared {
                 }
             }
         };
-        let policy = match grant {
-            0 => base,
-            g => &self.grants[usize::from(g) - 1].policy,
-        };
-        if insecure_with_credentials(policy.settings(), checked.secure) {
+        // A named grant's credentials rule is known now; the base policy's is applied when the
+        // answer is used (`Resolver::policy`), since a live base may change while it is cached.
+        if grant > 0
+            && insecure_with_credentials(
+                self.grants[usize::from(grant) - 1].policy.settings(),
+                checked.secure,
+            )
+        {
             bump(&self.counters.invalid);
             tracing::error!(target: "crossgate::resolve", origin, code = %ProblemCode::InsecureOriginWithCredentials.as_str(), "the resolver allowed an unencrypted origin with credentials: origin refused");
             return (Verdict::Refused, self.settings.refused_ttl);
@@ -605,14 +627,15 @@ impl ResolverBuilder {
     }
 
     /// How long an origin the store allowed stays allowed without asking again (default 60 s):
-    /// the longest a deleted row keeps granting access.
+    /// a deleted row stops granting access within this time (plus the timeout, for a lookup
+    /// that read the row just before it went; [`Resolver::forget`] ends it at once).
     pub fn allowed_ttl(mut self, ttl: Duration) -> Self {
         self.settings.allowed_ttl = ttl;
         self
     }
 
     /// How long an origin the store refused stays refused without asking again (default 30 s):
-    /// the longest a new row waits to take effect.
+    /// a new row takes effect within this time (plus the timeout; [`Resolver::forget`] at once).
     pub fn refused_ttl(mut self, ttl: Duration) -> Self {
         self.settings.refused_ttl = ttl;
         self
@@ -663,16 +686,21 @@ impl ResolverBuilder {
         log_warnings(&problems);
         let s = &self.settings;
         let floor = s.max_memory.div_ceil(s.max_entries).max(1);
-        // Enough shards for the cores, few enough that each holds the longest origin.
-        let shards = (s.max_memory / (4 * (MAX_ORIGIN_LEN as u64 + ENTRY_OVERHEAD).max(floor)))
-            .clamp(1, 64)
-            .next_power_of_two()
-            .min(64) as usize;
+        // The fewest entries a full cache holds: all of them the heaviest. Enough shards for
+        // the cores, few enough that each holds several of the heaviest entries (a shard
+        // refuses an entry above 97% of its capacity).
+        let heaviest = (MAX_ORIGIN_LEN as u64 + ENTRY_OVERHEAD).max(floor);
+        let fewest = (s.max_memory / heaviest).max(1);
+        let shards = (s.max_memory / (4 * heaviest))
+            .min(s.max_entries / 4)
+            .clamp(1, 64);
+        // A power of two, rounded down so that no shard gets smaller than planned.
+        let shards = 1usize << (63 - shards.leading_zeros());
         let options = quick_cache::OptionsBuilder::new()
-            .estimated_items_capacity(
-                (s.max_memory / (TYPICAL_ORIGIN_LEN + ENTRY_OVERHEAD).max(floor)).min(s.max_entries)
-                    as usize,
-            )
+            // quick_cache keeps the hashes of evicted keys (S3-FIFO's ghosts) for half this
+            // many: sized by the fewest entries a full cache holds, there are never more ghosts
+            // than half the entries, which ENTRY_OVERHEAD accounts for.
+            .estimated_items_capacity(fewest as usize)
             .weight_capacity(s.max_memory)
             .shards(shards)
             .build()
@@ -783,7 +811,7 @@ impl Settings {
         }
         let counts = [
             ("max_lookups", self.max_lookups as u64, 1),
-            ("max_entries", self.max_entries, 1),
+            ("max_entries", self.max_entries, 16),
             ("max_memory", self.max_memory, 64 << 10),
         ];
         for (field, value, least) in counts {
