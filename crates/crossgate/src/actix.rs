@@ -38,6 +38,7 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{Error, HttpResponse, ResponseError};
 
+use crate::policy::Deferred;
 use crate::policy::{
     ActualAnswer, CorsRequestHeader, CorsResponseHeader, Decision, LivePolicy, LiveReader, Policy,
     PreflightEcho, RequestHead, ResponseHeaders,
@@ -255,7 +256,7 @@ where
             },
             #[cfg(feature = "resolve")]
             Err(lookup) => {
-                let resolver = resolver.expect("only a resolver defers").clone();
+                let resolver = resolver.expect("only a resolver defers");
                 return defer(service, base, resolver, lookup, request);
             }
         }
@@ -322,7 +323,7 @@ fn outcome(policy: &Policy, decision: Decision<'_>, head: &Head<'_>) -> Outcome 
 fn defer<S, B>(
     service: &S,
     base: &Policy,
-    resolver: Resolver,
+    resolver: &Resolver,
     lookup: PendingVerdict,
     request: ServiceRequest,
 ) -> CorsFuture<S::Future, B>
@@ -330,11 +331,7 @@ where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
     B: MessageBody,
 {
-    let deferred = Deferred {
-        lookup,
-        base: base.clone(),
-        resolver,
-    };
+    let deferred = Deferred::new(lookup, base, resolver);
     let is_preflight = request.method() == Method::OPTIONS
         && request
             .headers()
@@ -364,75 +361,24 @@ where
     }
 }
 
-/// A lookup being waited for, and what to decide with when it ends.
-#[cfg(feature = "resolve")]
-struct Deferred {
-    lookup: PendingVerdict,
-    base: Policy,
-    resolver: Resolver,
-}
-
-/// Without the `resolve` feature nothing is ever deferred.
-#[cfg(not(feature = "resolve"))]
-struct Deferred {
-    never: std::convert::Infallible,
-}
-
-#[cfg(not(feature = "resolve"))]
-impl Deferred {
-    fn poll_preflight(
-        &mut self,
-        _: &mut Context<'_>,
-        _: &mut Option<ServiceRequest>,
-    ) -> Poll<ServiceResponse<BoxBody>> {
-        match self.never {}
-    }
-
-    fn poll_actual(
-        &mut self,
-        _: &mut Context<'_>,
-        _: &HeaderValue,
-    ) -> Poll<(Policy, ActualAnswer<HeaderValue>)> {
-        match self.never {}
-    }
-}
-
-#[cfg(feature = "resolve")]
-impl Deferred {
-    /// The preflight's response, once the lookup ends.
-    fn poll_preflight(
-        &mut self,
-        cx: &mut Context<'_>,
-        request: &mut Option<ServiceRequest>,
-    ) -> Poll<ServiceResponse<BoxBody>> {
-        let verdict = std::task::ready!(self.lookup.as_mut().poll(cx));
-        let request = request.take().expect("polled after completion");
-        let response = {
-            let head = Head::new(&request);
-            let (policy, decision) = self.resolver.decide_after(&self.base, verdict, &head);
-            match outcome(policy, decision, &head) {
-                Outcome::Preflight(response) => response,
-                // The request is a preflight (checked before deferring), so the decision is
-                // one; should it not be, the request gets no access.
-                Outcome::Actual(_) => HttpResponse::new(StatusCode::FORBIDDEN),
-            }
-        };
-        Poll::Ready(request.into_response(response))
-    }
-
-    /// The actual response's CORS headers, once the lookup ends.
-    fn poll_actual(
-        &mut self,
-        cx: &mut Context<'_>,
-        origin: &HeaderValue,
-    ) -> Poll<(Policy, ActualAnswer<HeaderValue>)> {
-        let verdict = std::task::ready!(self.lookup.as_mut().poll(cx));
-        let (policy, actual) = self
-            .resolver
-            .actual_after(&self.base, verdict, origin.as_bytes());
-        let answer = policy.actual_answer(policy.actix_values(), &actual, || Some(origin.clone()));
-        Poll::Ready((policy.clone(), answer))
-    }
+/// A preflight's response, once its origin's lookup ends.
+fn poll_preflight(
+    deferred: &mut Deferred,
+    cx: &mut Context<'_>,
+    request: &mut Option<ServiceRequest>,
+) -> Poll<ServiceResponse<BoxBody>> {
+    let response = {
+        let head = Head::new(request.as_ref().expect("polled after completion"));
+        let (policy, decision) = std::task::ready!(deferred.poll_decision(cx, &head));
+        match outcome(policy, decision, &head) {
+            Outcome::Preflight(response) => response,
+            // The request is a preflight (checked before deferring), so the decision is one;
+            // should it not be, the request gets no access.
+            Outcome::Actual(_) => HttpResponse::new(StatusCode::FORBIDDEN),
+        }
+    };
+    let request = request.take().expect("polled after completion");
+    Poll::Ready(request.into_response(response))
 }
 
 /// The request as a decision reads it, each CORS request header looked up once: the decision
@@ -560,8 +506,7 @@ where
                 let answer = answer.take().expect("polled after completion");
                 Poll::Ready(with_answer(result, policy, answer))
             }
-            StateProj::Preflight { deferred, request } => deferred
-                .poll_preflight(cx, request)
+            StateProj::Preflight { deferred, request } => poll_preflight(deferred, cx, request)
                 .map(|response| Ok(response.map_into_right_body())),
             StateProj::Actual {
                 future,
@@ -576,7 +521,12 @@ where
                     *result = Some(done);
                 }
                 if let Some(d) = deferred {
-                    *answer = Some(std::task::ready!(d.poll_actual(cx, origin)));
+                    *answer = Some(std::task::ready!(d.poll_actual(
+                        cx,
+                        origin,
+                        origin.as_bytes(),
+                        Policy::actix_values
+                    )));
                     *deferred = None;
                 }
                 let Some(done) = result.take() else {

@@ -33,6 +33,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::policy::Deferred;
 use crate::policy::{
     ActualAnswer, CorsRequestHeader, Decision, LivePolicy, LiveReader, Policy, PreflightEcho,
     RequestHead,
@@ -195,7 +196,7 @@ where
             },
             #[cfg(feature = "resolve")]
             Err(lookup) => {
-                let resolver = resolver.expect("only a resolver defers").clone();
+                let resolver = resolver.expect("only a resolver defers");
                 return defer(inner, base, resolver, lookup, request);
             }
         }
@@ -268,7 +269,7 @@ fn outcome<B: Default, X>(
 fn defer<S, ReqBody, ResBody>(
     inner: &mut S,
     base: &Policy,
-    resolver: Resolver,
+    resolver: &Resolver,
     lookup: PendingVerdict,
     request: Request<ReqBody>,
 ) -> ResponseFuture<S::Future, ResBody>
@@ -280,11 +281,7 @@ where
         && request
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let deferred = Deferred {
-        lookup,
-        base: base.clone(),
-        resolver,
-    };
+    let deferred = Deferred::new(lookup, base, resolver);
     if is_preflight {
         let (parts, _) = request.into_parts();
         return ResponseFuture {
@@ -311,67 +308,20 @@ where
     }
 }
 
-/// A lookup being waited for, and what to decide with when it ends.
-#[cfg(feature = "resolve")]
-struct Deferred {
-    lookup: PendingVerdict,
-    base: Policy,
-    resolver: Resolver,
-}
-
-/// Without the `resolve` feature nothing is ever deferred.
-#[cfg(not(feature = "resolve"))]
-struct Deferred {
-    never: std::convert::Infallible,
-}
-
-#[cfg(not(feature = "resolve"))]
-impl Deferred {
-    fn poll_preflight<B>(&mut self, _: &mut Context<'_>, _: &Request<()>) -> Poll<Response<B>> {
-        match self.never {}
-    }
-
-    fn poll_actual(
-        &mut self,
-        _: &mut Context<'_>,
-        _: &HeaderValue,
-    ) -> Poll<(Policy, ActualAnswer<HeaderValue>)> {
-        match self.never {}
-    }
-}
-
-#[cfg(feature = "resolve")]
-impl Deferred {
-    /// The preflight's response, once the lookup ends.
-    fn poll_preflight<B: Default>(
-        &mut self,
-        cx: &mut Context<'_>,
-        head: &Request<()>,
-    ) -> Poll<Response<B>> {
-        let verdict = std::task::ready!(self.lookup.as_mut().poll(cx));
-        let head = Head::new(head);
-        let (policy, decision) = self.resolver.decide_after(&self.base, verdict, &head);
-        Poll::Ready(match outcome(policy, decision, &head) {
-            Outcome::Preflight(response) => response,
-            // The head is a preflight's (checked before deferring), so the decision is one;
-            // should it not be, the request gets no access.
-            Outcome::Actual(_) => preflight_response(StatusCode::FORBIDDEN),
-        })
-    }
-
-    /// The actual response's CORS headers, once the lookup ends.
-    fn poll_actual(
-        &mut self,
-        cx: &mut Context<'_>,
-        origin: &HeaderValue,
-    ) -> Poll<(Policy, ActualAnswer<HeaderValue>)> {
-        let verdict = std::task::ready!(self.lookup.as_mut().poll(cx));
-        let (policy, actual) = self
-            .resolver
-            .actual_after(&self.base, verdict, origin.as_bytes());
-        let answer = policy.actual_answer(policy.header_values(), &actual, || Some(origin.clone()));
-        Poll::Ready((policy.clone(), answer))
-    }
+/// A preflight's response, once its origin's lookup ends.
+fn poll_preflight<B: Default>(
+    deferred: &mut Deferred,
+    cx: &mut Context<'_>,
+    head: &Request<()>,
+) -> Poll<Response<B>> {
+    let head = Head::new(head);
+    let (policy, decision) = std::task::ready!(deferred.poll_decision(cx, &head));
+    Poll::Ready(match outcome(policy, decision, &head) {
+        Outcome::Preflight(response) => response,
+        // The head is a preflight's (checked before deferring), so the decision is one; should
+        // it not be, the request gets no access.
+        Outcome::Actual(_) => preflight_response(StatusCode::FORBIDDEN),
+    })
 }
 
 /// The request as a decision reads it, each CORS request header looked up once: the decision
@@ -532,7 +482,7 @@ where
                 policy.write_actual(policy.header_values(), answer, response.headers_mut());
                 Poll::Ready(Ok(response))
             }
-            StateProj::Preflight { deferred, head } => deferred.poll_preflight(cx, head).map(Ok),
+            StateProj::Preflight { deferred, head } => poll_preflight(deferred, cx, head).map(Ok),
             StateProj::Actual {
                 future,
                 deferred,
@@ -546,7 +496,12 @@ where
                     *response = Some(result?);
                 }
                 if let Some(d) = deferred {
-                    *answer = Some(std::task::ready!(d.poll_actual(cx, origin)));
+                    *answer = Some(std::task::ready!(d.poll_actual(
+                        cx,
+                        origin,
+                        origin.as_bytes(),
+                        Policy::header_values
+                    )));
                     *deferred = None;
                 }
                 let Some(mut response) = response.take() else {

@@ -165,7 +165,8 @@ impl LiveReader {
         self.0.load()
     }
 
-    /// The policy in force now, without touching the cache.
+    /// The policy in force now, without touching the cache (the tower service's `policy()`).
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     pub(crate) fn current(&self) -> Policy {
         Policy::clone(&self.0.arc_swap().load())
     }

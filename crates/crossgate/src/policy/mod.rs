@@ -47,12 +47,14 @@ pub use live::LivePolicy;
 #[cfg(any(feature = "tower", feature = "actix"))]
 pub(crate) use live::LiveReader;
 pub use matcher::MAX_ORIGIN_LEN;
+#[cfg(all(not(feature = "resolve"), any(feature = "tower", feature = "actix")))]
+pub(crate) use no_resolver::Deferred;
 pub use origin_list::{OriginLine, OriginList};
 pub use problem::{InvalidConfig, Problem, ProblemCode, Severity};
 #[cfg(feature = "resolve")]
-pub(crate) use resolve::PendingVerdict;
-#[cfg(feature = "resolve")]
 pub use resolve::{BoxError, OriginResolver, Resolution, Resolver, ResolverBuilder, ResolverStats};
+#[cfg(feature = "resolve")]
+pub(crate) use resolve::{Deferred, PendingVerdict};
 pub use respond::{
     ActualAnswer, CorsResponseHeader, HeaderValues, PreflightEcho, PreflightTemplate,
     ResponseHeaders,
@@ -513,6 +515,39 @@ mod tests {
                 assert!(!set.contains(other), "{other:?}");
                 assert!(!set.contains_lowercase_of(other), "{other:?}");
             }
+        }
+    }
+}
+
+/// Without the `resolve` feature nothing is ever deferred: the middleware's waiting states hold
+/// this uninhabited stand-in, so their code needs no feature switches.
+#[cfg(all(not(feature = "resolve"), any(feature = "tower", feature = "actix")))]
+mod no_resolver {
+    use std::task::{Context, Poll};
+
+    use super::{ActualAnswer, Decision, HeaderValues, Policy, RequestHead};
+
+    pub(crate) struct Deferred {
+        never: std::convert::Infallible,
+    }
+
+    impl Deferred {
+        pub(crate) fn poll_decision<'d, 'r, R: RequestHead>(
+            &'d mut self,
+            _: &mut Context<'_>,
+            _: &'r R,
+        ) -> Poll<(&'d Policy, Decision<'r>)> {
+            match self.never {}
+        }
+
+        pub(crate) fn poll_actual<V: Clone>(
+            &mut self,
+            _: &mut Context<'_>,
+            _: &V,
+            _: &[u8],
+            _: impl FnOnce(&Policy) -> &HeaderValues<V>,
+        ) -> Poll<(Policy, ActualAnswer<V>)> {
+            match self.never {}
         }
     }
 }

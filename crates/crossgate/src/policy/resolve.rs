@@ -45,6 +45,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use coarsetime::Instant;
@@ -55,8 +56,8 @@ use super::decide::log_refusal;
 use super::pattern::{HostPattern, OriginPattern, PortPattern, parse_pattern};
 use super::validate::insecure_with_credentials;
 use super::{
-    Actual, Decision, DenyReason, InvalidConfig, MAX_ORIGIN_LEN, Policy, PolicyBuilder,
-    PolicyConfig, Problem, ProblemCode, RequestHead, log_warnings,
+    Actual, ActualAnswer, Decision, DenyReason, HeaderValues, InvalidConfig, MAX_ORIGIN_LEN,
+    Policy, PolicyBuilder, PolicyConfig, Problem, ProblemCode, RequestHead, log_warnings,
 };
 use crate::origin::Origin;
 
@@ -106,6 +107,49 @@ pub(crate) enum Pending {
 
 /// A lookup in progress. Owns what it needs, so a response future can hold it.
 pub(crate) type PendingVerdict = Pin<Box<dyn Future<Output = Verdict> + Send>>;
+
+/// A request waiting for its origin's lookup, and what it is decided with when the lookup ends
+/// (held by the tower layer's and the actix-web middleware's response futures).
+pub(crate) struct Deferred {
+    lookup: PendingVerdict,
+    base: Policy,
+    resolver: Resolver,
+}
+
+impl Deferred {
+    pub(crate) fn new(lookup: PendingVerdict, base: &Policy, resolver: &Resolver) -> Deferred {
+        Deferred {
+            lookup,
+            base: base.clone(),
+            resolver: resolver.clone(),
+        }
+    }
+
+    /// The decision for `head` once the lookup ends (logged if a refusal).
+    pub(crate) fn poll_decision<'d, 'r, R: RequestHead>(
+        &'d mut self,
+        cx: &mut Context<'_>,
+        head: &'r R,
+    ) -> Poll<(&'d Policy, Decision<'r>)> {
+        let verdict = std::task::ready!(self.lookup.as_mut().poll(cx));
+        Poll::Ready(self.resolver.decide_after(&self.base, verdict, head))
+    }
+
+    /// An actual request's answer once the lookup ends: `origin` is its `Origin` (`bytes`),
+    /// `values` the framework's header values of a policy.
+    pub(crate) fn poll_actual<V: Clone>(
+        &mut self,
+        cx: &mut Context<'_>,
+        origin: &V,
+        bytes: &[u8],
+        values: impl FnOnce(&Policy) -> &HeaderValues<V>,
+    ) -> Poll<(Policy, ActualAnswer<V>)> {
+        let verdict = std::task::ready!(self.lookup.as_mut().poll(cx));
+        let (policy, actual) = self.resolver.actual_after(&self.base, verdict, bytes);
+        let answer = policy.actual_answer(values(policy), &actual, || Some(origin.clone()));
+        Poll::Ready((policy.clone(), answer))
+    }
+}
 
 type Lookup<'a> = Pin<Box<dyn Future<Output = Result<Resolution, BoxError>> + Send + 'a>>;
 
