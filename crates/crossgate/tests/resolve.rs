@@ -135,6 +135,14 @@ fn app(layer: CorsLayer, handled: &Handled) -> Router {
         .layer(layer)
 }
 
+/// The app with the base policy and `resolver`.
+fn serve(resolver: &Resolver) -> Router {
+    app(
+        CorsLayer::new(base()).resolver(resolver.clone()),
+        &Handled::default(),
+    )
+}
+
 async fn get_from(app: &Router, origin: &str) -> (StatusCode, HeaderMap) {
     let request = Request::get("/items")
         .header("origin", origin)
@@ -172,10 +180,7 @@ fn varies_by_origin(headers: &HeaderMap) -> bool {
 async fn listed_origins_never_ask_the_store() {
     let store = Store::with(&[(TENANT, Resolution::Allowed)]);
     let resolver = builder(&store).build().unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     let (_, headers) = get_from(&app, LISTED).await;
     assert_eq!(allow_origin(&headers), Some(LISTED));
     let (status, _) = preflight(&app, LISTED, "GET").await;
@@ -188,10 +193,7 @@ async fn listed_origins_never_ask_the_store() {
 async fn an_allowed_origin_is_asked_once_then_served_from_the_cache() {
     let store = Store::with(&[(TENANT, Resolution::Allowed)]);
     let resolver = builder(&store).build().unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     for _ in 0..5 {
         let (status, headers) = get_from(&app, TENANT).await;
         assert_eq!(status, StatusCode::OK);
@@ -215,10 +217,7 @@ async fn an_allowed_origin_is_asked_once_then_served_from_the_cache() {
 async fn a_refused_origin_is_cached_too() {
     let store = Store::default();
     let resolver = builder(&store).build().unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     for _ in 0..3 {
         let (status, headers) = get_from(&app, "https://evil.example").await;
         assert_eq!(status, StatusCode::OK, "the handler still answers");
@@ -261,10 +260,7 @@ async fn malformed_origins_are_refused_before_asking() {
         store.set(origin, Resolution::Allowed);
     }
     let resolver = builder(&store).build().unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     for origin in malformed {
         let (_, headers) = get_from(&app, origin).await;
         assert!(allow_origin(&headers).is_none(), "{origin} allowed");
@@ -300,10 +296,7 @@ async fn grants_give_their_own_settings() {
         (ADMIN, Resolution::Granted("admin".into())),
     ]);
     let resolver = builder(&store).build().unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     let (status, headers) = preflight(&app, ADMIN, "PUT").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(allow_origin(&headers), Some(ADMIN));
@@ -342,10 +335,7 @@ async fn answers_a_grant_cannot_give_are_refused_and_counted() {
         ("http://shop.tenant-c.example", Resolution::Allowed),
     ]);
     let resolver = builder(&store).build().unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     for refused in [TENANT, insecure] {
         let (_, headers) = get_from(&app, refused).await;
         assert!(allow_origin(&headers).is_none(), "{refused} allowed");
@@ -401,10 +391,7 @@ async fn answers_expire_after_their_cache_time() {
         .refused_ttl(Duration::from_millis(300))
         .build()
         .unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     let (_, headers) = get_from(&app, TENANT).await;
     assert!(allow_origin(&headers).is_none());
     // The row is inserted: refused until the refusal expires, then allowed.
@@ -437,10 +424,7 @@ async fn a_failing_store_refuses_and_is_counted() {
         .failure_ttl(Duration::from_millis(300))
         .build()
         .unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     for _ in 0..3 {
         let (status, headers) = get_from(&app, TENANT).await;
         assert_eq!(status, StatusCode::OK);
@@ -467,10 +451,7 @@ async fn a_slow_store_refuses_at_the_timeout_and_never_stalls_other_origins() {
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     let started = Instant::now();
     let slow_request = tokio::spawn({
         let app = app.clone();
@@ -501,10 +482,7 @@ async fn one_lookup_for_a_thousand_concurrent_requests() {
     let store = Store::with(&[(TENANT, Resolution::Allowed)]);
     store.delay(TENANT, Duration::from_millis(200));
     let resolver = builder(&store).build().unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     let mut requests = tokio::task::JoinSet::new();
     for i in 0..1000 {
         let app = app.clone();
@@ -539,10 +517,7 @@ async fn too_many_lookups_at_once_refuse_without_asking() {
         store.delay(origin, Duration::from_millis(300));
     }
     let resolver = builder(&store).max_lookups(2).build().unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     let mut requests = tokio::task::JoinSet::new();
     for origin in origins.clone() {
         let app = app.clone();
@@ -597,10 +572,7 @@ async fn requests_waiting_on_a_lookup_share_its_timeout_once() {
         .failure_ttl(Duration::from_secs(5))
         .build()
         .unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     let started = Instant::now();
     let leader = tokio::spawn({
         let app = app.clone();
@@ -632,10 +604,7 @@ async fn a_lookup_taken_over_late_keeps_the_waiters_deadline_and_is_not_remember
         .failure_ttl(Duration::from_secs(5))
         .build()
         .unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     let leader = tokio::spawn({
         let app = app.clone();
         async move { get_from(&app, TENANT).await }
@@ -676,10 +645,7 @@ async fn a_dropped_lookup_is_taken_over_and_frees_its_slot() {
         .max_lookups(1)
         .build()
         .unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     // The first request's client goes away mid-lookup.
     let leader = tokio::spawn({
         let app = app.clone();
@@ -706,10 +672,7 @@ async fn forgetting_an_origin_mid_lookup_discards_that_answer() {
     let store = Store::with(&[(TENANT, Resolution::Allowed)]);
     store.delay(TENANT, Duration::from_millis(200));
     let resolver = builder(&store).build().unwrap();
-    let app = app(
-        CorsLayer::new(base()).resolver(resolver.clone()),
-        &Handled::default(),
-    );
+    let app = serve(&resolver);
     let request = tokio::spawn({
         let app = app.clone();
         async move { get_from(&app, TENANT).await }

@@ -105,36 +105,44 @@ fn library() {
     });
 }
 
-#[tokio::test]
-async fn tower_layer_in_axum() {
+/// A vector through a real axum app: `layer` around a router whose fallback is the handler.
+async fn in_axum(
+    vector: &crossgate_vectors::Vector<'_>,
+    layer: crossgate::tower::CorsLayer,
+) -> Observed {
     use axum::Router;
     use axum::response::IntoResponse;
-    use crossgate::tower::CorsLayer;
     use tower::ServiceExt;
+
+    let handler = vector.handler();
+    let reached = Arc::new(AtomicBool::new(false));
+    let status = http::StatusCode::from_u16(handler.status).unwrap();
+    let headers = handler_headers(handler);
+    let flag = Arc::clone(&reached);
+    let app = Router::new()
+        .fallback(move || {
+            flag.store(true, Ordering::SeqCst);
+            let headers = headers.clone();
+            async move { (status, headers, "bar").into_response() }
+        })
+        .layer(layer);
+    let req = request(vector.case).map(|()| axum::body::Body::empty());
+    let response = app.oneshot(req).await.expect("infallible");
+    Observed {
+        status: response.status().as_u16(),
+        reached: reached.load(Ordering::SeqCst),
+        headers: lines(response.headers()),
+    }
+}
+
+#[tokio::test]
+async fn tower_layer_in_axum() {
+    use crossgate::tower::CorsLayer;
 
     let files = load_all();
     let mut report = Report::new("tower");
     for vector in vectors(&files) {
-        let handler = vector.handler();
-        let reached = Arc::new(AtomicBool::new(false));
-        let status = http::StatusCode::from_u16(handler.status).unwrap();
-        let headers = handler_headers(handler);
-        let flag = Arc::clone(&reached);
-        // A real axum app: the policy's layer around a router whose fallback is the handler.
-        let app = Router::new()
-            .fallback(move || {
-                flag.store(true, Ordering::SeqCst);
-                let headers = headers.clone();
-                async move { (status, headers, "bar").into_response() }
-            })
-            .layer(CorsLayer::new(policy(vector.suite)));
-        let req = request(vector.case).map(|()| axum::body::Body::empty());
-        let response = app.oneshot(req).await.expect("infallible");
-        let observed = Observed {
-            status: response.status().as_u16(),
-            reached: reached.load(Ordering::SeqCst),
-            headers: lines(response.headers()),
-        };
+        let observed = in_axum(&vector, CorsLayer::new(policy(vector.suite))).await;
         report.record(&vector, &observed);
     }
     report.finish();
@@ -204,11 +212,8 @@ async fn actix_middleware_in_actix_app() {
 #[cfg(feature = "resolve")]
 #[tokio::test]
 async fn tower_layer_with_the_origins_resolved() {
-    use axum::Router;
-    use axum::response::IntoResponse;
     use crossgate::policy::{BoxError, OriginResolver, Resolution, Resolver};
     use crossgate::tower::CorsLayer;
-    use tower::ServiceExt;
 
     struct Listed(Vec<String>);
 
@@ -241,25 +246,7 @@ async fn tower_layer_with_the_origins_resolved() {
         } else {
             CorsLayer::new(listed)
         };
-        let handler = vector.handler();
-        let reached = Arc::new(AtomicBool::new(false));
-        let status = http::StatusCode::from_u16(handler.status).unwrap();
-        let headers = handler_headers(handler);
-        let flag = Arc::clone(&reached);
-        let app = Router::new()
-            .fallback(move || {
-                flag.store(true, Ordering::SeqCst);
-                let headers = headers.clone();
-                async move { (status, headers, "bar").into_response() }
-            })
-            .layer(layer);
-        let req = request(vector.case).map(|()| axum::body::Body::empty());
-        let response = app.oneshot(req).await.expect("infallible");
-        let observed = Observed {
-            status: response.status().as_u16(),
-            reached: reached.load(Ordering::SeqCst),
-            headers: lines(response.headers()),
-        };
+        let observed = in_axum(&vector, layer).await;
         report.record(&vector, &observed);
     }
     assert!(
