@@ -16,6 +16,9 @@
 //!   cache bounded in entries and in memory whose eviction resists floods of one-off origins
 //!   (S3-FIFO); concurrent requests for one origin wait on a single lookup.
 //!
+//! Lookups are timed with tokio's timer, so the server runs on a tokio runtime with its time
+//! driver enabled (axum's and actix-web's are); answers from the cache need no runtime.
+//!
 //! ```
 //! use crossgate::policy::{BoxError, OriginResolver, Resolution, Resolver};
 //! use crossgate::Policy;
