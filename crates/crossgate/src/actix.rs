@@ -38,13 +38,13 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{Error, HttpResponse, ResponseError};
 
-use crate::policy::Deferred;
+#[cfg(feature = "resolve")]
+use crate::policy::Wait;
 use crate::policy::{
     ActualAnswer, CorsRequestHeader, CorsResponseHeader, Decision, LivePolicy, LiveReader, Policy,
     PreflightEcho, RequestHead, ResponseHeaders,
 };
-#[cfg(feature = "resolve")]
-use crate::policy::{PendingVerdict, Resolver};
+use crate::policy::{Deferred, Resolver};
 
 /// The CORS middleware for actix-web: `App::new().wrap(Cors::new(policy))`, or
 /// `Cors::live(live)` for a policy that changes while serving.
@@ -210,7 +210,7 @@ where
         #[cfg(feature = "resolve")]
         let resolver = self.resolver.as_ref();
         #[cfg(not(feature = "resolve"))]
-        let resolver: Option<&std::convert::Infallible> = None;
+        let resolver = None;
         match &self.source {
             WorkerSource::Fixed(policy) => respond(&self.service, policy, resolver, request),
             // The request runs on the policy in force now, to its end. (The borrow is held
@@ -227,7 +227,7 @@ where
 fn respond<S, B>(
     service: &S,
     base: &Policy,
-    resolver: Option<&ResolverOrNever>,
+    resolver: Option<&Resolver>,
     request: ServiceRequest,
 ) -> CorsFuture<S::Future, B>
 where
@@ -236,18 +236,7 @@ where
 {
     let (policy, answer) = {
         let head = Head::new(&request);
-        #[cfg(feature = "resolve")]
-        let decided = match resolver {
-            // The resolver logs the decision it ends with (the base's refusal may be undone).
-            Some(resolver) => resolver.consult(base, base.decide(&head), &head),
-            None => Ok((base, base.decide_logged(&head))),
-        };
-        #[cfg(not(feature = "resolve"))]
-        let decided: Result<_, std::convert::Infallible> = {
-            let _ = resolver;
-            Ok((base, base.decide_logged(&head)))
-        };
-        match decided {
+        match base.decide_with(resolver, &head) {
             Ok((policy, decision)) => match outcome(policy, decision, &head) {
                 Outcome::Preflight(response) => {
                     return CorsFuture::ready(request.into_response(response));
@@ -255,9 +244,9 @@ where
                 Outcome::Actual(answer) => (policy.clone(), answer),
             },
             #[cfg(feature = "resolve")]
-            Err(lookup) => {
+            Err(wait) => {
                 let resolver = resolver.expect("only a resolver defers");
-                return defer(service, base, resolver, lookup, request);
+                return defer(service, base, resolver, wait, request);
             }
         }
     };
@@ -269,11 +258,6 @@ where
         },
     }
 }
-
-#[cfg(feature = "resolve")]
-type ResolverOrNever = Resolver;
-#[cfg(not(feature = "resolve"))]
-type ResolverOrNever = std::convert::Infallible;
 
 /// What a decision comes to: a preflight's response, or the headers the inner service's
 /// response gets.
@@ -324,19 +308,15 @@ fn defer<S, B>(
     service: &S,
     base: &Policy,
     resolver: &Resolver,
-    lookup: PendingVerdict,
+    wait: Wait,
     request: ServiceRequest,
 ) -> CorsFuture<S::Future, B>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
     B: MessageBody,
 {
-    let deferred = Deferred::new(lookup, base, resolver);
-    let is_preflight = request.method() == Method::OPTIONS
-        && request
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    if is_preflight {
+    let deferred = Deferred::new(wait.lookup, base, resolver);
+    if wait.preflight {
         return CorsFuture {
             state: State::Preflight {
                 deferred,

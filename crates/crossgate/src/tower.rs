@@ -33,13 +33,13 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::policy::Deferred;
+#[cfg(feature = "resolve")]
+use crate::policy::Wait;
 use crate::policy::{
     ActualAnswer, CorsRequestHeader, Decision, LivePolicy, LiveReader, Policy, PreflightEcho,
     RequestHead,
 };
-#[cfg(feature = "resolve")]
-use crate::policy::{PendingVerdict, Resolver};
+use crate::policy::{Deferred, Resolver};
 
 /// Applies a [`Policy`], fixed or live, to every request of the wrapped service.
 #[derive(Clone, Debug)]
@@ -162,9 +162,6 @@ where
     }
 }
 
-#[cfg(not(feature = "resolve"))]
-type Resolver = std::convert::Infallible;
-
 /// Answers a preflight, or calls `inner` and adds the CORS headers to its response.
 fn respond<S, ReqBody, ResBody>(
     inner: &mut S,
@@ -178,26 +175,15 @@ where
 {
     let (policy, answer) = {
         let head = Head::new(&request);
-        #[cfg(feature = "resolve")]
-        let decided = match resolver {
-            // The resolver logs the decision it ends with (the base's refusal may be undone).
-            Some(resolver) => resolver.consult(base, base.decide(&head), &head),
-            None => Ok((base, base.decide_logged(&head))),
-        };
-        #[cfg(not(feature = "resolve"))]
-        let decided: Result<_, std::convert::Infallible> = {
-            let _ = resolver;
-            Ok((base, base.decide_logged(&head)))
-        };
-        match decided {
+        match base.decide_with(resolver, &head) {
             Ok((policy, decision)) => match outcome(policy, decision, &head) {
                 Outcome::Preflight(response) => return ResponseFuture::ready(response),
                 Outcome::Actual(answer) => (policy.clone(), answer),
             },
             #[cfg(feature = "resolve")]
-            Err(lookup) => {
+            Err(wait) => {
                 let resolver = resolver.expect("only a resolver defers");
-                return defer(inner, base, resolver, lookup, request);
+                return defer(inner, base, resolver, wait, request);
             }
         }
     };
@@ -270,19 +256,15 @@ fn defer<S, ReqBody, ResBody>(
     inner: &mut S,
     base: &Policy,
     resolver: &Resolver,
-    lookup: PendingVerdict,
+    wait: Wait,
     request: Request<ReqBody>,
 ) -> ResponseFuture<S::Future, ResBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Default,
 {
-    let is_preflight = request.method() == http::Method::OPTIONS
-        && request
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let deferred = Deferred::new(lookup, base, resolver);
-    if is_preflight {
+    let deferred = Deferred::new(wait.lookup, base, resolver);
+    if wait.preflight {
         let (parts, _) = request.into_parts();
         return ResponseFuture {
             state: State::Preflight {

@@ -48,13 +48,13 @@ pub use live::LivePolicy;
 pub(crate) use live::LiveReader;
 pub use matcher::MAX_ORIGIN_LEN;
 #[cfg(all(not(feature = "resolve"), any(feature = "tower", feature = "actix")))]
-pub(crate) use no_resolver::Deferred;
+pub(crate) use no_resolver::{Deferred, Resolver, Wait};
 pub use origin_list::{OriginLine, OriginList};
 pub use problem::{InvalidConfig, Problem, ProblemCode, Severity};
 #[cfg(feature = "resolve")]
 pub use resolve::{BoxError, OriginResolver, Resolution, Resolver, ResolverBuilder, ResolverStats};
 #[cfg(feature = "resolve")]
-pub(crate) use resolve::{Deferred, PendingVerdict};
+pub(crate) use resolve::{Deferred, Wait};
 pub use respond::{
     ActualAnswer, CorsResponseHeader, HeaderValues, PreflightEcho, PreflightTemplate,
     ResponseHeaders,
@@ -487,6 +487,62 @@ impl PolicyBuilder {
     }
 }
 
+#[cfg(any(feature = "tower", feature = "actix"))]
+impl Policy {
+    /// The middleware's decision for a request: this policy's, and, for an origin it does not
+    /// list, the resolver's (`Err` when the answer needs a lookup). Refusals are logged once.
+    #[inline]
+    pub(crate) fn decide_with<'p, 'r, R: RequestHead>(
+        &'p self,
+        resolver: Option<&'p Resolver>,
+        head: &'r R,
+    ) -> Result<(&'p Policy, Decision<'r>), Wait> {
+        match resolver {
+            // The resolver logs the decision it ends with (this policy's refusal may be undone).
+            #[cfg(feature = "resolve")]
+            Some(resolver) => resolver.consult(self, self.decide(head), head),
+            _ => Ok((self, self.decide_logged(head))),
+        }
+    }
+}
+
+/// Without the `resolve` feature nothing is ever deferred: the middleware's waiting states hold
+/// this uninhabited stand-in, so their code needs no feature switches.
+#[cfg(all(not(feature = "resolve"), any(feature = "tower", feature = "actix")))]
+mod no_resolver {
+    use std::task::{Context, Poll};
+
+    use super::{ActualAnswer, Decision, HeaderValues, Policy, RequestHead};
+
+    /// No resolver can be given to the middleware, and no request waits for one.
+    pub(crate) type Resolver = std::convert::Infallible;
+    pub(crate) type Wait = std::convert::Infallible;
+
+    pub(crate) struct Deferred {
+        never: std::convert::Infallible,
+    }
+
+    impl Deferred {
+        pub(crate) fn poll_decision<'d, 'r, R: RequestHead>(
+            &'d mut self,
+            _: &mut Context<'_>,
+            _: &'r R,
+        ) -> Poll<(&'d Policy, Decision<'r>)> {
+            match self.never {}
+        }
+
+        pub(crate) fn poll_actual<V: Clone>(
+            &mut self,
+            _: &mut Context<'_>,
+            _: &V,
+            _: &[u8],
+            _: impl FnOnce(&Policy) -> &HeaderValues<V>,
+        ) -> Poll<(Policy, ActualAnswer<V>)> {
+            match self.never {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,39 +571,6 @@ mod tests {
                 assert!(!set.contains(other), "{other:?}");
                 assert!(!set.contains_lowercase_of(other), "{other:?}");
             }
-        }
-    }
-}
-
-/// Without the `resolve` feature nothing is ever deferred: the middleware's waiting states hold
-/// this uninhabited stand-in, so their code needs no feature switches.
-#[cfg(all(not(feature = "resolve"), any(feature = "tower", feature = "actix")))]
-mod no_resolver {
-    use std::task::{Context, Poll};
-
-    use super::{ActualAnswer, Decision, HeaderValues, Policy, RequestHead};
-
-    pub(crate) struct Deferred {
-        never: std::convert::Infallible,
-    }
-
-    impl Deferred {
-        pub(crate) fn poll_decision<'d, 'r, R: RequestHead>(
-            &'d mut self,
-            _: &mut Context<'_>,
-            _: &'r R,
-        ) -> Poll<(&'d Policy, Decision<'r>)> {
-            match self.never {}
-        }
-
-        pub(crate) fn poll_actual<V: Clone>(
-            &mut self,
-            _: &mut Context<'_>,
-            _: &V,
-            _: &[u8],
-            _: impl FnOnce(&Policy) -> &HeaderValues<V>,
-        ) -> Poll<(Policy, ActualAnswer<V>)> {
-            match self.never {}
         }
     }
 }

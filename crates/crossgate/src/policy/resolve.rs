@@ -111,6 +111,13 @@ pub(crate) enum Pending {
 /// A lookup in progress. Owns what it needs, so a response future can hold it.
 pub(crate) type PendingVerdict = Pin<Box<dyn Future<Output = Verdict> + Send>>;
 
+/// A request whose origin needs a lookup: the lookup, and whether the request is a preflight
+/// (the decision that sent it here said so; the adapters never judge that again).
+pub(crate) struct Wait {
+    pub(crate) lookup: PendingVerdict,
+    pub(crate) preflight: bool,
+}
+
 /// A request waiting for its origin's lookup, and what it is decided with when the lookup ends
 /// (held by the tower layer's and the actix-web middleware's response futures).
 pub(crate) struct Deferred {
@@ -377,7 +384,7 @@ impl Resolver {
         base: &'p Policy,
         decision: Decision<'r>,
         head: &'r R,
-    ) -> Result<(&'p Policy, Decision<'r>), PendingVerdict> {
+    ) -> Result<(&'p Policy, Decision<'r>), Wait> {
         let decided = self.consult_unlogged(base, decision, head);
         if let Ok((_, decision)) = &decided {
             log_refusal(decision);
@@ -391,7 +398,7 @@ impl Resolver {
         base: &'p Policy,
         decision: Decision<'r>,
         head: &'r R,
-    ) -> Result<(&'p Policy, Decision<'r>), PendingVerdict> {
+    ) -> Result<(&'p Policy, Decision<'r>), Wait> {
         let (Decision::Actual(Actual::Denied(denied)) | Decision::PreflightDenied(denied)) =
             decision
         else {
@@ -415,7 +422,10 @@ impl Resolver {
                 ),
                 None => (base, decision),
             }),
-            Pending::Wait(lookup) => Err(lookup),
+            Pending::Wait(lookup) => Err(Wait {
+                lookup,
+                preflight: matches!(decision, Decision::PreflightDenied(_)),
+            }),
         }
     }
 
