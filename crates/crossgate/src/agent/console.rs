@@ -42,18 +42,61 @@ fn warnings(browser: Browser, outcome: &Outcome) -> Vec<String> {
         .preflights
         .iter()
         .filter(|p| p.authorization_by_wildcard)
-        .map(|p| {
-            format!(
-                "Cross-Origin Request Warning: The Same Origin Policy will disallow reading the \
-                 remote resource at {} soon. (Reason: When the `Access-Control-Allow-Headers` is \
-                 `*`, the `Authorization` header is not covered. To include the `Authorization` \
-                 header, it must be explicitly listed in CORS header \
-                 `Access-Control-Allow-Headers`).",
-                p.url
-            )
-        })
+        .map(|p| firefox_authorization_warning(&p.url))
         .collect()
 }
+
+/// Firefox's warning where `Access-Control-Allow-Headers: *` let `Authorization` through.
+pub(crate) fn firefox_authorization_warning(url: &str) -> String {
+    format!(
+        "Cross-Origin Request Warning: The Same Origin Policy will disallow reading the remote \
+         resource at {url} soon. (Reason: When the `Access-Control-Allow-Headers` is `*`, the \
+         `Authorization` header is not covered. To include the `Authorization` header, it must be \
+         explicitly listed in CORS header `Access-Control-Allow-Headers`)."
+    )
+}
+
+/// WebKit's line after the reason, naming the URL whose response failed.
+pub(crate) fn webkit_cannot_load(url: &str) -> String {
+    format!("Fetch API cannot load {url} due to access control checks.")
+}
+
+/// WebKit's only line for `mode: "same-origin"` to another origin.
+pub(crate) fn webkit_mode_refused(url: &str) -> String {
+    format!("Fetch API cannot load {url}.")
+}
+
+/// WebKit's reason for more than 20 redirects.
+pub(crate) const WEBKIT_TOO_MANY_REDIRECTS: &str = "Load cannot follow more than 20 redirections";
+
+/// WebKit's reason for a request outside CORS redirected to a scheme other than HTTP(S), `ftp:`
+/// and `file:` aside.
+pub(crate) const WEBKIT_NON_HTTP_REDIRECT: &str =
+    "Redirection to URL with a scheme that is not HTTP(S).";
+
+/// WebKit's reason for a redirect to `file:` (the web process may not display it).
+pub(crate) fn webkit_local_resource(target: &str) -> String {
+    format!("Not allowed to load local resource: {target}")
+}
+
+/// WebKit's reason for a redirect refused, or whose response failed the CORS check.
+pub(crate) fn webkit_redirect_denied(target: &str, reason: &str) -> String {
+    format!(
+        "Cross-origin redirection to {target} denied by Cross-Origin Resource Sharing policy: \
+         {reason}"
+    )
+}
+
+/// The failures below CORS for which Firefox prints "CORS request did not succeed" on a CORS
+/// request (a redirect with credentials in its target among them, which it refuses as a
+/// redirect).
+pub(crate) const FIREFOX_DID_NOT_SUCCEED: [ErrorCode; 5] = [
+    ErrorCode::TooManyRedirects,
+    ErrorCode::UnsafeRedirect,
+    ErrorCode::InvalidRedirectLocation,
+    ErrorCode::NetworkError,
+    ErrorCode::RedirectContainsCredentials,
+];
 
 /// The lines for the fetch's failure, if it failed.
 fn failure_lines(browser: Browser, init: &RequestInit, outcome: &Outcome) -> Vec<String> {
@@ -74,9 +117,7 @@ fn webkit(outcome: &Outcome, error: &CorsError) -> Vec<String> {
     // The last exchange: the one whose response failed, or that redirected.
     let last = outcome.exchanges.last();
     let failed_url = last.map_or(error.url.clone(), |x| x.request.url.to_string());
-    let cannot_load_url =
-        |url: &str| format!("Fetch API cannot load {url} due to access control checks.");
-    let cannot_load = || cannot_load_url(&failed_url);
+    let cannot_load = || webkit_cannot_load(&failed_url);
     // Where the last response redirected to, if it did.
     let target = last.and_then(|x| {
         let location = redirect_location(x.response.status, &x.response.headers)?;
@@ -84,25 +125,19 @@ fn webkit(outcome: &Outcome, error: &CorsError) -> Vec<String> {
     });
     match error.code {
         // `mode: "same-origin"` to another origin: refused before any request.
-        ErrorCode::DisallowedByMode => vec![format!("Fetch API cannot load {}.", error.url)],
-        ErrorCode::TooManyRedirects => vec![
-            "Load cannot follow more than 20 redirections".to_owned(),
-            cannot_load(),
-        ],
+        ErrorCode::DisallowedByMode => vec![webkit_mode_refused(&error.url)],
+        ErrorCode::TooManyRedirects => vec![WEBKIT_TOO_MANY_REDIRECTS.to_owned(), cannot_load()],
         // A request outside CORS redirected out of HTTP(S): the network process refuses `ftp:`
         // and the web process may not display `file:` (each naming the URL that redirected);
         // the web process refuses every other scheme (naming the target).
         ErrorCode::InvalidRedirectLocation => match target {
             Some(t) if t.scheme() == "ftp" => vec![WEBKIT_FTP_DISABLED.to_owned(), cannot_load()],
             Some(t) if t.scheme() == "file" => {
-                vec![
-                    format!("Not allowed to load local resource: {t}"),
-                    cannot_load(),
-                ]
+                vec![webkit_local_resource(t.as_str()), cannot_load()]
             }
             Some(t) => vec![
-                "Redirection to URL with a scheme that is not HTTP(S).".to_owned(),
-                cannot_load_url(t.as_str()),
+                WEBKIT_NON_HTTP_REDIRECT.to_owned(),
+                webkit_cannot_load(t.as_str()),
             ],
             None => Vec::new(),
         },
@@ -120,10 +155,7 @@ fn webkit(outcome: &Outcome, error: &CorsError) -> Vec<String> {
                     // Named without its user name and password (the reason quotes them).
                     let _ = target.set_username("");
                     let _ = target.set_password(None);
-                    format!(
-                        "Cross-origin redirection to {target} denied by Cross-Origin Resource \
-                         Sharing policy: {reason}"
-                    )
+                    webkit_redirect_denied(target.as_str(), &reason)
                 }
                 _ => reason,
             };
@@ -143,7 +175,7 @@ pub fn message(browser: Browser, init: &RequestInit, outcome: &Outcome) -> Optio
 }
 
 /// Firefox's line for a request that failed below CORS (`CORSDidNotSucceed2`, no status).
-fn did_not_succeed(url: &str) -> String {
+pub(crate) fn did_not_succeed(url: &str) -> String {
     CorsError {
         code: ErrorCode::NetworkError,
         stage: Stage::Actual,
@@ -199,15 +231,7 @@ fn firefox(init: &RequestInit, outcome: &Outcome, error: &CorsError) -> Vec<Stri
         }
         // A redirect the network refused (too many, to `data:`), or no answer at all: reported
         // for a CORS request only.
-        _ if outcome.cross_origin
-            && matches!(
-                error.code,
-                ErrorCode::TooManyRedirects
-                    | ErrorCode::UnsafeRedirect
-                    | ErrorCode::InvalidRedirectLocation
-                    | ErrorCode::NetworkError
-            ) =>
-        {
+        _ if outcome.cross_origin && FIREFOX_DID_NOT_SUCCEED.contains(&error.code) => {
             vec![did_not_succeed(&error.url)]
         }
         _ => Vec::new(),

@@ -59,9 +59,78 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 32] = [
+        ErrorCode::DisallowedByMode,
+        ErrorCode::InvalidResponse,
+        ErrorCode::WildcardOriginNotAllowed,
+        ErrorCode::MissingAllowOriginHeader,
+        ErrorCode::MultipleAllowOriginValues,
+        ErrorCode::InvalidAllowOriginValue,
+        ErrorCode::AllowOriginMismatch,
+        ErrorCode::InvalidAllowCredentials,
+        ErrorCode::CorsDisabledScheme,
+        ErrorCode::PreflightInvalidStatus,
+        ErrorCode::PreflightDisallowedRedirect,
+        ErrorCode::PreflightWildcardOriginNotAllowed,
+        ErrorCode::PreflightMissingAllowOriginHeader,
+        ErrorCode::PreflightMultipleAllowOriginValues,
+        ErrorCode::PreflightInvalidAllowOriginValue,
+        ErrorCode::PreflightAllowOriginMismatch,
+        ErrorCode::PreflightInvalidAllowCredentials,
+        ErrorCode::InvalidAllowMethodsPreflightResponse,
+        ErrorCode::InvalidAllowHeadersPreflightResponse,
+        ErrorCode::MethodDisallowedByPreflightResponse,
+        ErrorCode::HeaderDisallowedByPreflightResponse,
+        ErrorCode::RedirectContainsCredentials,
+        ErrorCode::InvalidMethod,
+        ErrorCode::ForbiddenMethod,
+        ErrorCode::InvalidHeader,
+        ErrorCode::NoCorsMethodNotSafelisted,
+        ErrorCode::CredentialsInRequestUrl,
+        ErrorCode::MixedContent,
+        ErrorCode::TooManyRedirects,
+        ErrorCode::InvalidRedirectLocation,
+        ErrorCode::UnsafeRedirect,
+        ErrorCode::NetworkError,
+    ];
+
     /// The name, as in JSON.
     pub fn as_str(self) -> String {
         format!("{self:?}")
+    }
+
+    /// The code with this name (as `simulate`'s `error.code` spells it).
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// The stage at which the error is found, where the code alone says it: the preflight's
+    /// own checks, or a redirect's. `None` for the checks that run on every response
+    /// (`MissingAllowOriginHeader` and the like are the actual request's, but Firefox and
+    /// WebKit report a preflight's failure of them with the same words).
+    pub fn stage(self) -> Option<Stage> {
+        match self {
+            ErrorCode::PreflightInvalidStatus
+            | ErrorCode::PreflightDisallowedRedirect
+            | ErrorCode::InvalidAllowMethodsPreflightResponse
+            | ErrorCode::InvalidAllowHeadersPreflightResponse
+            | ErrorCode::MethodDisallowedByPreflightResponse
+            | ErrorCode::HeaderDisallowedByPreflightResponse => Some(Stage::Preflight),
+            c if c.is_preflight_access() => Some(Stage::Preflight),
+            ErrorCode::RedirectContainsCredentials
+            | ErrorCode::TooManyRedirects
+            | ErrorCode::InvalidRedirectLocation
+            | ErrorCode::UnsafeRedirect => Some(Stage::Redirect),
+            ErrorCode::InvalidMethod
+            | ErrorCode::ForbiddenMethod
+            | ErrorCode::InvalidHeader
+            | ErrorCode::NoCorsMethodNotSafelisted
+            | ErrorCode::CredentialsInRequestUrl
+            | ErrorCode::MixedContent
+            | ErrorCode::DisallowedByMode => Some(Stage::Request),
+            _ => None,
+        }
     }
 
     /// Whether this is a failure of the CORS protocol (a console message from the browser), as
@@ -97,7 +166,7 @@ impl ErrorCode {
     }
 
     /// The allow-origin error without its `Preflight` prefix.
-    fn base(self) -> ErrorCode {
+    pub fn base(self) -> ErrorCode {
         match self {
             ErrorCode::PreflightWildcardOriginNotAllowed => ErrorCode::WildcardOriginNotAllowed,
             ErrorCode::PreflightMissingAllowOriginHeader => ErrorCode::MissingAllowOriginHeader,
@@ -109,7 +178,7 @@ impl ErrorCode {
         }
     }
 
-    fn is_preflight_access(self) -> bool {
+    pub(crate) fn is_preflight_access(self) -> bool {
         self.base() != self
     }
 }
@@ -150,7 +219,7 @@ pub struct CorsError {
 
 const CHROMIUM_PREFLIGHT: &str =
     "Response to preflight request doesn't pass access control check: ";
-const CHROMIUM_HINT: &str = " Have the server send the header with a valid value.";
+pub(crate) const CHROMIUM_HINT: &str = " Have the server send the header with a valid value.";
 /// `SchemeRegistry::ListOfCorsEnabledURLSchemes()` of Chromium 156, in the order it prints them.
 pub const CHROMIUM_CORS_ENABLED_SCHEMES: [&str; 8] = [
     "chrome",

@@ -26,6 +26,7 @@ mod engine;
 pub mod error;
 pub mod explain;
 pub mod expose;
+pub mod paste;
 pub mod preflight;
 pub mod profile;
 pub mod redirect;

@@ -1,0 +1,370 @@
+//! Console messages as a developer pastes them, read back into the errors they report.
+//!
+//! The text may hold several messages from any of the three engines, whole or cut short, with
+//! the console's noise around them (source locations, stack lines, Chromium's
+//! `net::ERR_FAILED 401` line, Firefox's reason names and links, Safari's `[Error]`). Each
+//! message is matched against the shapes the agent's own generators write (see
+//! [`template`]), so a message `simulate` prints always reads back to its error. Where the words
+//! fit several errors (WebKit says "is not allowed by Access-Control-Allow-Origin" for a missing,
+//! a different and an invalid value alike), every one of them is kept, the most likely first.
+//!
+//! ```
+//! use crossgate::agent::paste::{Item, parse};
+//! use crossgate::agent::ErrorCode;
+//!
+//! let items = parse(
+//!     "Access to fetch at 'https://api.example.com/items' from origin \
+//!      'https://app.example.com' has been blocked by CORS policy: Method PUT is not \
+//!      allowed by Access-Control-Allow-Methods in preflight response.",
+//!     None,
+//! );
+//! let Item::Message(m) = &items[0] else { panic!() };
+//! assert_eq!(m.code, Some(ErrorCode::MethodDisallowedByPreflightResponse));
+//! assert_eq!(m.parameter.as_deref(), Some("PUT"));
+//! assert_eq!(m.origin.as_deref(), Some("https://app.example.com"));
+//! ```
+
+mod matcher;
+mod other;
+mod rank;
+mod template;
+
+use std::sync::OnceLock;
+
+use serde::Serialize;
+
+pub use other::OtherKind;
+
+use self::matcher::{Captures, Progress};
+use self::other::GapLine;
+use self::template::{Role, Template};
+use super::error::{ErrorCode, Stage};
+use crate::browser::Browser;
+
+/// The most text read: a console's worth, not a log file.
+pub const MAX_INPUT: usize = 1 << 20;
+
+/// A partial match must have seen this much of a template's own wording to count.
+const MIN_PARTIAL: usize = 24;
+
+/// What a pasted text holds, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    Message(Message),
+    Other(Other),
+}
+
+/// A CORS console message, read back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// The engine whose words these are.
+    #[serde(serialize_with = "browser_name")]
+    pub browser: Browser,
+    /// Other engines that print the same words for it.
+    #[serde(serialize_with = "browser_names")]
+    pub also: Vec<Browser>,
+    /// The error, the most likely first where the words fit several; `None` where they name
+    /// none (WebKit's "Fetch API cannot load ... due to access control checks." alone).
+    pub code: Option<ErrorCode>,
+    /// The other errors the same words are printed for, most likely first.
+    pub alternatives: Vec<ErrorCode>,
+    /// The URL of the exchange that failed.
+    pub url: Option<String>,
+    /// Where a redirected request started (Chromium's "redirected from").
+    pub redirected_from: Option<String>,
+    /// The origin the message names (the page's, in Chromium's line).
+    pub origin: Option<String>,
+    /// The failed parameter: a header value, a method, a header name, a redirect's target.
+    pub parameter: Option<String>,
+    /// The response's status, where the message (or Chromium's network line) gives it.
+    pub status: Option<u16>,
+    /// What fetched: `fetch`, `XMLHttpRequest`, ...
+    pub initiator: Option<String>,
+    /// A warning (the request went through this time), not a failure.
+    pub warning: bool,
+    /// Every word of the message was there; `false`: cut short or altered, and `code` and
+    /// `alternatives` are every error its first words fit.
+    pub complete: bool,
+    /// Words of an older browser version.
+    pub legacy: bool,
+    /// Firefox also said the request "did not succeed" at this URL: the failure guarded another
+    /// request (a preflight's), or came with a redirect.
+    pub request_failed_after: bool,
+    /// The text the message was read from.
+    pub text: String,
+}
+
+/// Text that is not a CORS message crossgate knows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Other {
+    pub kind: OtherKind,
+    pub text: String,
+    pub url: Option<String>,
+}
+
+fn browser_name<S: serde::Serializer>(b: &Browser, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&b.name().to_ascii_lowercase())
+}
+
+fn browser_names<S: serde::Serializer>(b: &[Browser], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(b.iter().map(|b| b.name().to_ascii_lowercase()))
+}
+
+impl Message {
+    /// The stage of the most likely error.
+    pub fn stage(&self) -> Option<Stage> {
+        self.code.map(|c| c.stage().unwrap_or(Stage::Actual))
+    }
+
+    /// Whether the stage is the same for every error the words fit.
+    pub fn stage_certain(&self) -> bool {
+        let stage = |c: ErrorCode| c.stage().unwrap_or(Stage::Actual);
+        match self.code {
+            Some(code) => self.alternatives.iter().all(|a| stage(*a) == stage(code)),
+            None => false,
+        }
+    }
+}
+
+fn templates() -> &'static [Template] {
+    static ALL: OnceLock<Vec<Template>> = OnceLock::new();
+    ALL.get_or_init(template::all)
+}
+
+/// Reads every message in `text`; `only` restricts the reading to one engine's words.
+pub fn parse(text: &str, only: Option<Browser>) -> Vec<Item> {
+    let mut end = text.len().min(MAX_INPUT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text = template::normalize(&text[..end]);
+    let mut found: Vec<Found> = Vec::new();
+    let mut gap_start = 0;
+    let mut pos = 0;
+    while pos < text.len() {
+        let word_start = text[..pos]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        if word_start && let Some(m) = message_at(&text, pos, only) {
+            gap(&text[gap_start..pos], true, &mut found);
+            pos = m.end;
+            found.push(Found::Message(Box::new(m)));
+            gap_start = pos;
+            continue;
+        }
+        pos += text[pos..].chars().next().map_or(1, char::len_utf8);
+    }
+    gap(&text[gap_start..], false, &mut found);
+    rank::assemble(found, only)
+}
+
+/// A message as matched, before the messages around it are taken into account.
+#[derive(Clone, Debug)]
+pub(crate) struct Matched {
+    pub browser: Browser,
+    /// Other engines whose templates read the same text as well.
+    pub also: Vec<Browser>,
+    pub codes: Vec<ErrorCode>,
+    pub captures: Captures,
+    pub complete: bool,
+    pub legacy: bool,
+    pub warning: bool,
+    /// A frame with a reason crossgate does not know.
+    pub unknown_reason: bool,
+    pub end: usize,
+    pub text: String,
+}
+
+/// What the scan found, in order.
+#[derive(Clone, Debug)]
+pub(crate) enum Found {
+    Message(Box<Matched>),
+    Gap(GapLine),
+}
+
+/// The text between messages, line by line; `before_message`: a message starts where it ends,
+/// so the end of a Chromium frame cut at its start ("... has been blocked by CORS policy:")
+/// belongs to that message.
+fn gap(text: &str, before_message: bool, found: &mut Vec<Found>) {
+    let lines: Vec<&str> = text.split('\n').collect();
+    for (i, line) in lines.iter().enumerate() {
+        let last = i + 1 == lines.len();
+        if last && before_message && line.trim_end().ends_with(CHROMIUM_FRAME_END) {
+            continue;
+        }
+        if let Some(g) = other::gap_line(line) {
+            found.push(Found::Gap(g));
+        }
+    }
+}
+
+const CHROMIUM_FRAME_END: &str = "has been blocked by CORS policy:";
+
+/// A candidate at one position: the templates tied for the best match.
+struct Candidate {
+    progress: Progress,
+    score: (bool, usize),
+    templates: Vec<&'static Template>,
+}
+
+/// Keeps the best reading: a whole match over a partial one; among whole ones the one that
+/// explains the most text (ties are equally true readings: their errors are merged); among
+/// partial ones the one that saw the most of its template's wording.
+fn consider(best: &mut Option<Candidate>, t: &'static Template, progress: Progress, lit: usize) {
+    let score = if progress.complete {
+        (true, progress.end)
+    } else {
+        (false, lit)
+    };
+    match best {
+        Some(b) if b.score > score => {}
+        Some(b) if b.score == score && b.progress.end == progress.end => b.templates.push(t),
+        _ => {
+            *best = Some(Candidate {
+                progress,
+                score,
+                templates: vec![t],
+            })
+        }
+    }
+}
+
+/// The best reading of a message that starts at `pos`, if one does.
+fn message_at(text: &str, pos: usize, only: Option<Browser>) -> Option<Matched> {
+    let first = text[pos..].chars().next()?;
+    let usable =
+        |t: &&'static Template| only.is_none_or(|b| b == t.browser) && t.head().starts_with(first);
+    let mut best: Option<Candidate> = None;
+    let mut frame_end = None;
+    for frame in templates()
+        .iter()
+        .filter(usable)
+        .filter(|t| t.role == Role::Frame)
+    {
+        let f = matcher::run(&frame.pieces, text, pos);
+        if !f.complete {
+            continue;
+        }
+        let at = skip_spaces(text, f.end);
+        let mut reason: Option<Candidate> = None;
+        for r in templates()
+            .iter()
+            .filter(|t| t.role == Role::Reason && t.browser == frame.browser)
+        {
+            let p = matcher::run(&r.pieces, text, at);
+            if p.complete || p.literal >= MIN_PARTIAL {
+                let lit = p.literal;
+                consider(&mut reason, r, p, lit);
+            }
+        }
+        match reason {
+            Some(r) => {
+                let mut progress = r.progress;
+                let mut captures = f.captures.clone();
+                captures.merge(progress.captures);
+                progress.captures = captures;
+                let lit = f.literal + progress.literal;
+                for t in r.templates {
+                    consider(&mut best, t, progress.clone(), lit);
+                }
+            }
+            None => {
+                if frame_end
+                    .as_ref()
+                    .is_none_or(|(_, l, _): &(_, usize, _)| f.literal > *l)
+                {
+                    frame_end = Some((frame, f.literal, f));
+                }
+            }
+        }
+    }
+    for t in templates()
+        .iter()
+        .filter(usable)
+        .filter(|t| t.role == Role::Reason)
+    {
+        let p = matcher::run(&t.pieces, text, pos);
+        if p.complete || p.literal >= MIN_PARTIAL {
+            let lit = p.literal;
+            consider(&mut best, t, p, lit);
+        }
+    }
+    let Some(best) = best else {
+        // A frame no reason of its browser completes: a reason crossgate does not know.
+        let (frame, _, f) = frame_end?;
+        let end = line_end(text, f.end);
+        return Some(Matched {
+            browser: frame.browser,
+            also: Vec::new(),
+            codes: Vec::new(),
+            captures: f.captures,
+            complete: true,
+            legacy: frame.legacy,
+            warning: false,
+            unknown_reason: true,
+            end,
+            text: text[pos..end].to_owned(),
+        });
+    };
+    // The current wording leads an older one that reads the same.
+    let mut templates = best.templates;
+    templates.sort_by_key(|t| t.legacy);
+    let lead = templates[0];
+    let mut also: Vec<Browser> = Vec::new();
+    let mut codes = Vec::new();
+    for t in &templates {
+        if t.browser != lead.browser && !also.contains(&t.browser) {
+            also.push(t.browser);
+        }
+        for c in &t.codes {
+            if !codes.contains(c) {
+                codes.push(*c);
+            }
+        }
+    }
+    let mut progress = best.progress;
+    let complete = progress.complete;
+    if complete {
+        // The hints and older endings that may follow.
+        while let Some(s) = suffix_at(text, progress.end, lead.browser) {
+            progress.end = s.end;
+            progress.captures.merge(s.captures);
+        }
+    } else {
+        // Cut or altered: the rest of its line belongs to it.
+        progress.end = line_end(text, progress.end);
+    }
+    Some(Matched {
+        browser: lead.browser,
+        also,
+        codes,
+        captures: progress.captures,
+        complete,
+        legacy: templates.iter().all(|t| t.legacy),
+        warning: templates.iter().any(|t| t.warning),
+        unknown_reason: false,
+        end: progress.end,
+        text: text[pos..progress.end].trim_end().to_owned(),
+    })
+}
+
+fn suffix_at(text: &str, pos: usize, browser: Browser) -> Option<Progress> {
+    let at = skip_spaces(text, pos);
+    if at == text.len() || text[at..].starts_with('\n') {
+        return None;
+    }
+    templates()
+        .iter()
+        .filter(|t| t.role == Role::Suffix && t.browser == browser)
+        .map(|t| matcher::run(&t.pieces, text, at))
+        .find(|p| p.complete)
+}
+
+fn skip_spaces(text: &str, pos: usize) -> usize {
+    pos + text[pos..].len() - text[pos..].trim_start_matches(' ').len()
+}
+
+fn line_end(text: &str, pos: usize) -> usize {
+    text[pos..].find('\n').map_or(text.len(), |n| pos + n)
+}
