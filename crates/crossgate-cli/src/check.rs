@@ -10,6 +10,7 @@ use crossgate::agent::{
     Agent, CredentialsMode, ExchangeKind, Incoming, Network, NetworkFailure, Outgoing, Profile,
     Report, RequestInit, RequestMode, replay_others,
 };
+use crossgate::browser::Browser;
 
 use crate::browsers::BrowserArg;
 use crate::{Failure, Outcome, render};
@@ -192,6 +193,21 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// Does what `browser` does with `init` against the real server: every exchange, its verdict.
+pub fn probe(
+    init: &RequestInit,
+    browser: Browser,
+    cookie: Option<Vec<u8>>,
+    timeout: Duration,
+) -> Result<Report, Failure> {
+    let mut network = LiveNetwork::new(init.origin.clone(), init.mode, cookie, timeout)?;
+    let outcome = Agent::new(Profile::for_browser(browser))
+        .fetch(init, &mut network)
+        .map_err(|e| Failure(format!("could not ask the server: {e}")))?;
+    let others = replay_others(browser, init, &outcome.exchanges);
+    Ok(Report::new(browser, init, &outcome, &others))
+}
+
 pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
     let url = url::Url::parse(&args.url)
         .map_err(|e| Failure(format!("`{}` does not parse: {e}", args.url)))?;
@@ -230,19 +246,13 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
         use_cors_preflight: false,
     };
     let browser = args.browser.into();
-    let mut network =
-        LiveNetwork::new(origin, init.mode, cookie, Duration::from_secs(args.timeout))?;
     if !args.json {
         eprintln!(
             "checking {} {} from {} as {browser}...",
             init.method, init.url, args.origin
         );
     }
-    let outcome = Agent::new(Profile::for_browser(browser))
-        .fetch(&init, &mut network)
-        .map_err(|e| Failure(format!("could not ask the server: {e}")))?;
-    let others = replay_others(browser, &init, &outcome.exchanges);
-    let report = Report::new(browser, &init, &outcome, &others);
+    let report = probe(&init, browser, cookie, Duration::from_secs(args.timeout))?;
     if args.json {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &report)?;

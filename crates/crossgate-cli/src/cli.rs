@@ -14,7 +14,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         `crossgate serve` runs a CORS gateway in front of a service that cannot change; \
         `crossgate lint` checks a policy or gateway configuration and says how to fix it; \
         `crossgate simulate` and `crossgate check` say what a browser does with a request, \
-        offline or live, and why; `crossgate origin` shows the origin model.\n\n\
+        offline or live, and why; `crossgate explain` reads a pasted console message back to \
+        its cause and fix; `crossgate origin` shows the origin model.\n\n\
         Exit codes: 0 yes (valid, served), 1 no (invalid policy), 2 could not answer \
         (bad arguments, unreadable file, address in use).",
     propagate_version = true
@@ -77,6 +78,12 @@ pub enum Command {
     /// and on a preflight. Exit 1 when a finding is at or above --fail-on, 2 when the server
     /// cannot be reached.
     Audit(crate::audit::AuditArgs),
+    /// From a console message you pasted (Chromium, Firefox or WebKit; several at once, noise
+    /// and all) to the cause and the fix: the error, the stage, the URL, origin and parameter,
+    /// the likely causes in order, and the fix in general and for axum/tower, actix-web, the
+    /// gateway, nginx and Express. `--check` then probes the URL live. Exit 0 every message
+    /// understood, 1 some text is not a CORS message crossgate knows, 2 no input.
+    Explain(crate::explain::ExplainArgs),
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ mod audit;
 mod browsers;
 mod check;
 mod cli;
+mod explain;
 mod lint;
 mod origin;
 mod render;
@@ -69,6 +70,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Origin(args) => origin::run(&args),
         Command::Audit(args) => audit::run(&args),
+        Command::Explain(args) => explain::run(&args),
     };
     match result {
         Ok(Outcome::Yes) => ExitCode::SUCCESS,

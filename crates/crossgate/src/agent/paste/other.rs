@@ -36,60 +36,84 @@ pub enum OtherKind {
 
 impl OtherKind {
     /// What it is, in a sentence.
-    pub fn describe(self) -> &'static str {
+    pub fn summary(self) -> &'static str {
         match self {
             OtherKind::MixedContent => {
                 "Mixed content: a secure (https) page asked for an insecure (http) URL, and the \
-                 browser blocked it before CORS was involved. Serve the API over https."
+                 browser blocked it before CORS was involved."
             }
             OtherKind::ContentSecurityPolicy => {
                 "Content Security Policy: the page's own policy (its `connect-src` directive) \
-                 forbids this URL, before any request is sent. Add the API's origin to \
-                 `connect-src` in the page's Content-Security-Policy; the API's CORS headers \
-                 cannot help."
+                 forbids this URL, before any request is sent; the API's CORS headers cannot help."
             }
             OtherKind::NetworkError => {
                 "A network error: no usable response arrived (name not resolved, connection \
-                 refused or reset, a TLS certificate the browser refuses). CORS was never \
-                 checked. Check that the server is up and reachable from the browser, at that \
-                 scheme, host and port."
+                 refused or reset, a TLS certificate the browser refuses). CORS was never checked."
             }
             OtherKind::BlockedByClient => {
-                "Blocked by the client: an extension (usually an ad or tracker blocker) \
-                 cancelled the request. Try without extensions; the server is not involved."
+                "Blocked by the client: an extension (usually an ad or tracker blocker) cancelled \
+                 the request; the server is not involved."
             }
             OtherKind::PrivateNetworkAccess => {
                 "Private (or Local) Network Access: a page on a public address asked for a \
                  private or loopback one. The browser wants a secure page and, in the older \
-                 scheme, a preflight answered with `Access-Control-Allow-Private-Network: true` \
-                 (crossgate's policy: `allow_private_network = true`); in the newer one, the \
-                 user's permission. crossgate does not model it yet."
+                 scheme, a preflight answered with `Access-Control-Allow-Private-Network: true`; \
+                 in the newer one, the user's permission. crossgate does not model it yet."
             }
             OtherKind::CrossOriginResourcePolicy => {
-                "Cross-Origin-Resource-Policy: the response says it may only be loaded by its \
-                 own site or origin (`Cross-Origin-Resource-Policy` header), and this no-cors \
-                 load is from elsewhere. Change or drop that header on the server, or fetch \
-                 with CORS."
+                "Cross-Origin-Resource-Policy: the response says it may only be loaded by its own \
+                 site or origin, and this no-cors load comes from elsewhere."
             }
             OtherKind::CorsDisabled => {
-                "CORS is disabled in this browser (a preference or an extension refused the \
-                 Origin header): every cross-origin request fails. Check the browser's settings \
-                 and extensions."
+                "CORS is disabled in this browser (a preference, or an extension refused the \
+                 Origin header): every cross-origin request fails."
             }
             OtherKind::UnknownCorsReason => {
                 "A CORS message whose reason crossgate does not know (a newer or older browser \
-                 version?). Run `crossgate check URL --origin ORIGIN` to see what the server \
-                 answers."
+                 version?)."
             }
             OtherKind::ScriptError => {
-                "This is all script ever sees of a failed fetch, whatever the cause. The \
-                 browser's console prints the reason on a line of its own (\"Access to fetch \
-                 at ...\", \"Cross-Origin Request Blocked ...\", or the line before \"Fetch \
-                 API cannot load ...\"): paste that line."
+                "This is all script ever sees of a failed fetch, whatever the cause: the reason \
+                 is on a console line of its own."
             }
-            OtherKind::Unknown => {
-                "Not a browser console message crossgate knows. Paste the whole line the \
-                 console printed, or run `crossgate check URL --origin ORIGIN`."
+            OtherKind::Unknown => "Not a browser console message crossgate knows.",
+        }
+    }
+
+    /// What to do about it.
+    pub fn fix(self) -> &'static str {
+        match self {
+            OtherKind::MixedContent => "Serve the API over https.",
+            OtherKind::ContentSecurityPolicy => {
+                "Add the API's origin to `connect-src` in the page's Content-Security-Policy."
+            }
+            OtherKind::NetworkError => {
+                "Check that the server is up and reachable from the browser, at that scheme, host \
+                 and port; open the URL in a tab."
+            }
+            OtherKind::BlockedByClient => {
+                "Try again without extensions, or allow the site in them."
+            }
+            OtherKind::PrivateNetworkAccess => {
+                "Serve the page over https; for the older scheme answer the preflight's \
+                 `Access-Control-Request-Private-Network: true` with \
+                 `Access-Control-Allow-Private-Network: true` (crossgate's policy: \
+                 `allow_private_network = true`); for the newer one, the user grants the \
+                 permission."
+            }
+            OtherKind::CrossOriginResourcePolicy => {
+                "Change or drop the `Cross-Origin-Resource-Policy` header on the server, or fetch \
+                 with CORS (mode `cors`) and CORS headers."
+            }
+            OtherKind::CorsDisabled => "Check the browser's preferences and extensions.",
+            OtherKind::UnknownCorsReason | OtherKind::Unknown => {
+                "Run `crossgate check URL --origin ORIGIN` to see what the server answers, or \
+                 paste the whole line the console printed."
+            }
+            OtherKind::ScriptError => {
+                "Paste the console line that names the reason (\"Access to fetch at ...\", \
+                 \"Cross-Origin Request Blocked ...\", or the line before \"Fetch API cannot \
+                 load ...\")."
             }
         }
     }
