@@ -14,7 +14,7 @@ use crate::http::{self, Handler, RawRequest, RawResponse};
 use crate::runner::{Batch, FetchJob, FetchStep, Pages, StepResult};
 use crate::scenarios::{Job, Ports, generate};
 use crate::scripted::{Got, Kind, Scripts, job_of};
-use crossgate::agent::{Report, Scenario, Sequence};
+use crossgate::agent::{ErrorCode, Report, Scenario, Sequence, paste};
 
 /// One scenario on which crossgate and the browser differ.
 #[derive(Clone, Debug)]
@@ -288,7 +288,46 @@ fn compare(
             show(&theirs)
         ));
     }
+    diffs.extend(read_back(engine, reports, lines));
     diffs
+}
+
+/// The engine's own console lines for a blocked fetch, read back as `crossgate explain` reads
+/// a paste: every line must be understood, and the error crossgate reports must be among those
+/// the words fit.
+fn read_back(engine: Engine, reports: &[Report], lines: &[CorsLine]) -> Option<String> {
+    let [report] = reports else {
+        return None;
+    };
+    let error = report.error.as_ref()?;
+    if lines.is_empty() {
+        return None;
+    }
+    let text: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
+    let text = text.join("\n");
+    let items = paste::parse(&text, Some(engine.simulated()));
+    let code = ErrorCode::from_name(&error.code)?;
+    let mut messages = Vec::new();
+    for item in &items {
+        match item {
+            paste::Item::Message(m) if !m.warning => messages.push(m),
+            paste::Item::Message(_) => {}
+            paste::Item::Other(o) => {
+                return Some(format!(
+                    "explain: {engine}'s line not understood ({:?}): {}",
+                    o.kind, o.text
+                ));
+            }
+        }
+    }
+    match messages.first() {
+        Some(m) if m.code == Some(code) || m.alternatives.contains(&code) => None,
+        Some(m) => Some(format!(
+            "explain: {engine}'s words read as {:?} (or {:?}), crossgate reports {code}",
+            m.code, m.alternatives
+        )),
+        None => Some(format!("explain: no message read from {engine}'s lines")),
+    }
 }
 
 /// crossgate's reports for a job as `engine` would do it: `Scenario::run` for one fetch,
@@ -423,6 +462,10 @@ pub async fn run(browser: &Installed, filter: Option<&str>) -> Result<Summary, S
         disagreements: Vec::new(),
         elapsed: run.elapsed,
     };
+    // The engine's console lines for each blocked fetch, with crossgate's error for it: saved
+    // where CROSSGATE_CONFORMANCE_SAVE_CONSOLE names a file (the fixture of real messages that
+    // `crossgate::agent::paste` is tested on).
+    let mut captured: Vec<serde_json::Value> = Vec::new();
     for (b, batch) in pages.batches().iter().enumerate() {
         for (k, fetch) in batch.jobs.iter().enumerate() {
             let job = jobs
@@ -441,17 +484,29 @@ pub async fn run(browser: &Installed, filter: Option<&str>) -> Result<Summary, S
                 .collect();
             let results = run.results[b].get(k).cloned().unwrap_or_default();
             let (diffs, input) = match crossgate_reports(engine, job, origin) {
-                Ok((reports, input)) => (
-                    compare(
-                        engine,
-                        job,
-                        &reports,
-                        &results,
-                        &scripts.received(&job.id),
-                        &lines,
-                    ),
-                    input,
-                ),
+                Ok((reports, input)) => {
+                    if let ([report], false) = (reports.as_slice(), lines.is_empty())
+                        && let Some(error) = &report.error
+                    {
+                        captured.push(serde_json::json!({
+                            "job": job.id,
+                            "name": job.name,
+                            "code": error.code,
+                            "lines": lines.iter().map(|l| l.line.clone()).collect::<Vec<_>>(),
+                        }));
+                    }
+                    (
+                        compare(
+                            engine,
+                            job,
+                            &reports,
+                            &results,
+                            &scripts.received(&job.id),
+                            &lines,
+                        ),
+                        input,
+                    )
+                }
                 Err(e) => (vec![format!("crossgate cannot run it: {e}")], String::new()),
             };
             if diffs.is_empty() {
@@ -465,6 +520,17 @@ pub async fn run(browser: &Installed, filter: Option<&str>) -> Result<Summary, S
                     input,
                 });
             }
+        }
+    }
+    if let Ok(path) = std::env::var("CROSSGATE_CONFORMANCE_SAVE_CONSOLE") {
+        let doc = serde_json::json!({
+            "browser": summary.browser,
+            "made_by": "CROSSGATE_CONFORMANCE_SAVE_CONSOLE=FILE cargo test -p crossgate-conformance --test ENGINE (the agent matrix)",
+            "messages": captured,
+        });
+        let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        if let Err(e) = std::fs::write(&path, text + "\n") {
+            eprintln!("cannot write {path}: {e}");
         }
     }
     Ok(summary)

@@ -365,3 +365,55 @@ fn hostile_input_is_bounded() {
     // Generous: a debug build on a shared machine; the bound is what matters.
     assert!(start.elapsed().as_secs() < 30, "{:?}", start.elapsed());
 }
+
+/// Console lines the real engines printed in the conformance harness's agent matrix, with the
+/// error crossgate reports for the same exchange (`data/paste/real_*.json`; each file says how
+/// it was made): each reads back to that error, with and without naming the engine.
+#[test]
+fn real_engine_messages_read_back() {
+    let files = [
+        (
+            Browser::Chromium,
+            include_str!("data/paste/real_chromium.json"),
+        ),
+        (
+            Browser::Firefox,
+            include_str!("data/paste/real_firefox.json"),
+        ),
+        (Browser::Webkit, include_str!("data/paste/real_webkit.json")),
+    ];
+    for (browser, text) in files {
+        let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+        let messages_in_file = doc["messages"].as_array().unwrap();
+        assert!(messages_in_file.len() > 100, "{browser}: too few");
+        for case in messages_in_file {
+            let lines: Vec<&str> = case["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l.as_str().unwrap())
+                .collect();
+            let text = lines.join("\n");
+            let code = ErrorCode::from_name(case["code"].as_str().unwrap()).unwrap();
+            for only in [Some(browser), None] {
+                let items = parse(&text, only);
+                let found: Vec<&Message> = messages(&items)
+                    .into_iter()
+                    .filter(|m| !m.warning)
+                    .collect();
+                let name = case["name"].as_str().unwrap_or("?");
+                assert_eq!(found.len(), 1, "{browser} {name}: {text:?} -> {items:?}");
+                assert!(
+                    fits(found[0], code),
+                    "{browser} {name}: {code} not read from {text:?}: {:?}",
+                    found[0]
+                );
+                assert!(
+                    found[0].browser == browser || found[0].also.contains(&browser),
+                    "{browser} {name}: read as {}'s",
+                    found[0].browser
+                );
+            }
+        }
+    }
+}
