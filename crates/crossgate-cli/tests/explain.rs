@@ -303,3 +303,26 @@ fn check_reports_a_server_it_cannot_reach() {
             .contains("could not ask")
     );
 }
+
+/// The README shows `explain` on a real message: its output there is the binary's.
+#[test]
+fn readme_example_is_what_the_binary_prints() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("## `crossgate explain")
+        .nth(1)
+        .expect("an explain section");
+    let block = section
+        .split("```console\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a console block");
+    let (command, expected) = block.split_once('\n').unwrap();
+    let message = command
+        .strip_prefix("$ crossgate explain \"")
+        .and_then(|m| m.strip_suffix('"'))
+        .expect("$ crossgate explain \"MESSAGE\"");
+    let out = crossgate(&["explain", message], None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+}

@@ -365,7 +365,21 @@ impl Diagnosis {
                 self.remedies.push(Remedy::AllowOrigin(origin.to_owned()));
             }
             _ => {
-                self.summary = "The response has no Access-Control-Allow-Origin header.".to_owned();
+                self.summary = if preflight {
+                    "The preflight's response (OPTIONS) has no Access-Control-Allow-Origin header."
+                        .to_owned()
+                } else {
+                    "The response has no Access-Control-Allow-Origin header.".to_owned()
+                };
+                if preflight && f.status.is_none() {
+                    self.cause(
+                        "Something other than the CORS layer answered the preflight: \
+                         authentication middleware (401 or 403: a preflight carries no cookies \
+                         or Authorization header), a router without an OPTIONS route (404 or \
+                         405), a gateway. The status tells which: Firefox and WebKit print it, \
+                         Chromium's network line does (`net::ERR_FAILED 401`).",
+                    );
+                }
                 if origin.is_empty() {
                     self.cause(
                         "The page's origin is not in the server's allowlist: most CORS \
@@ -386,18 +400,21 @@ impl Diagnosis {
                     "A proxy or CDN drops the header, or serves a response cached for another \
                      origin (the server sends no `Vary: Origin`).",
                 );
-                if f.status.is_none() && f.browser == Some(Browser::Chromium) {
+                if !preflight && f.status.is_none() && f.browser == Some(Browser::Chromium) {
                     self.cause(
                         "An error response without CORS headers: Chromium does not print the \
                          status here, its network line does (`net::ERR_FAILED 500`); a 4xx or \
                          5xx there is the real error.",
                     );
                 }
-                if preflight {
+                if preflight && f.status.is_some() {
                     self.cause(
                         "The preflight was answered by something other than the CORS layer (an \
                          OPTIONS route, a framework default, a gateway).",
                     );
+                }
+                if preflight && f.status.is_none() {
+                    self.remedies.push(Remedy::PreflightBeforeAuth);
                 }
                 self.remedies.push(Remedy::AllowOrigin(origin.to_owned()));
                 match f.credentials {
