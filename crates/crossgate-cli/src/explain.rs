@@ -21,11 +21,7 @@ use crate::{Failure, Outcome, check};
 pub struct ExplainArgs {
     /// The console message(s), as pasted (several words are joined); `-` or nothing reads
     /// standard input.
-    #[arg(
-        value_name = "MESSAGE",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "MESSAGE")]
     pub message: Vec<String>,
     /// Print JSON: one object for one message, an array for several.
     #[arg(long)]
@@ -162,16 +158,14 @@ fn input(args: &ExplainArgs) -> Result<String, Failure> {
                 .to_owned(),
         ));
     }
-    let mut text = String::new();
+    // Bytes, not text: a paste in another encoding, or cut inside a character by the limit,
+    // is still read (invalid bytes become U+FFFD).
+    let mut bytes = Vec::new();
     std::io::stdin()
         .take(paste::MAX_INPUT as u64 + 1)
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .map_err(|e| Failure(format!("cannot read standard input: {e}")))?;
-    Ok(text)
-}
-
-fn name(b: Browser) -> String {
-    b.name().to_ascii_lowercase()
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn entry(item: &Item, only: Option<Browser>) -> Entry {
@@ -183,14 +177,14 @@ fn entry(item: &Item, only: Option<Browser>) -> Entry {
 
 fn message_entry(m: &Message, only: Option<Browser>) -> Entry {
     let x: Explanation = explain_message(m);
-    let mut also: Vec<String> = m.also.iter().map(|b| name(*b)).collect();
+    let mut also: Vec<String> = m.also.iter().map(|b| b.id().to_owned()).collect();
     if only.is_some() {
         also.clear();
     }
     Entry {
         understood: true,
         kind: None,
-        browser: Some(name(m.browser)),
+        browser: Some(m.browser.id().to_owned()),
         also_browsers: also,
         code: m.code.map(|c| c.as_str()),
         alternatives: m.alternatives.iter().map(|c| c.as_str()).collect(),
@@ -199,16 +193,22 @@ fn message_entry(m: &Message, only: Option<Browser>) -> Entry {
         url: m.url.as_deref().map(mask_url),
         redirected_from: m.redirected_from.as_deref().map(mask_url),
         origin: m.origin.clone(),
-        parameter: m.parameter.clone(),
+        parameter: m.parameter.as_deref().map(mask_text),
         status: m.status,
         initiator: m.initiator.clone(),
         complete: m.complete,
         warning: m.warning,
         legacy: m.legacy,
-        summary: x.summary,
-        likely_causes: x.likely_causes,
-        fix: x.fix,
-        fix_by_stack: x.fix_by_stack,
+        summary: mask_text(&x.summary),
+        likely_causes: x.likely_causes.iter().map(|c| mask_text(c)).collect(),
+        fix: x.fix.iter().map(|f| mask_text(f)).collect(),
+        fix_by_stack: ByStack(
+            x.fix_by_stack
+                .0
+                .into_iter()
+                .map(|(stack, text)| (stack, mask_text(&text)))
+                .collect(),
+        ),
         text: mask_text(&m.text),
         check: None,
     }
@@ -242,8 +242,85 @@ fn other_entry(o: &Other) -> Entry {
     }
 }
 
-/// The request a probe sends to reproduce `m`: the method or header the message names, a
-/// preflight where the failure was the preflight's, credentials where the words imply them.
+/// A request a probe sends to reproduce `m`.
+struct Variant {
+    init: RequestInit,
+    label: String,
+}
+
+/// The requests that reproduce `m`: the URL script fetched (before any redirect), the method
+/// or header the message names, credentials where the words imply them; a forced preflight
+/// where the preflight failed, and both a plain request and a preflighted one where the words
+/// do not say which failed.
+fn variants(m: &Message, origin: &Origin, origin_text: &str) -> Result<Vec<Variant>, String> {
+    let url = m
+        .redirected_from
+        .as_deref()
+        .or(m.url.as_deref())
+        .unwrap_or("");
+    let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` does not parse: {e}"))?;
+    let parameter = m.parameter.clone().unwrap_or_default();
+    let mut method = "GET".to_owned();
+    let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
+    match m.code {
+        Some(ErrorCode::MethodDisallowedByPreflightResponse) if !parameter.is_empty() => {
+            method = parameter
+        }
+        Some(ErrorCode::HeaderDisallowedByPreflightResponse) if !parameter.is_empty() => {
+            headers.push((parameter, b"1".to_vec()))
+        }
+        _ => {}
+    }
+    let include = m.implies_credentials();
+    let stages: Vec<Stage> = m
+        .code
+        .iter()
+        .chain(&m.alternatives)
+        .map(|c| c.stage_or_actual())
+        .collect();
+    let preflighted = method != "GET" || !headers.is_empty();
+    let mut forced = Vec::new();
+    if !preflighted && stages.contains(&Stage::Preflight) {
+        forced.push(true);
+    }
+    if preflighted || stages.iter().any(|s| *s != Stage::Preflight) {
+        forced.push(false);
+    }
+    Ok(forced
+        .into_iter()
+        .map(|force| {
+            let mut label = format!("{method} {} from {origin_text}", mask_url(url));
+            for (n, _) in &headers {
+                label.push_str(&format!(", {n}: 1"));
+            }
+            if force {
+                label.push_str(", preflighted");
+            }
+            if include {
+                label.push_str(", with credentials");
+            }
+            Variant {
+                init: RequestInit {
+                    origin: origin.clone(),
+                    url: parsed.clone(),
+                    method: method.clone(),
+                    headers: headers.clone(),
+                    credentials: if include {
+                        CredentialsMode::Include
+                    } else {
+                        CredentialsMode::SameOrigin
+                    },
+                    mode: RequestMode::Cors,
+                    referrer_policy: Default::default(),
+                    use_cors_preflight: force,
+                },
+                label,
+            }
+        })
+        .collect())
+}
+
+/// Reproduces `m` live and says whether it still fails the same way.
 fn probe(m: &Message, args: &ExplainArgs, only: Option<Browser>) -> Probe {
     let not_run = |request: String, note: String| Probe {
         verdict: "not-run",
@@ -252,14 +329,13 @@ fn probe(m: &Message, args: &ExplainArgs, only: Option<Browser>) -> Probe {
         summary: None,
         note: Some(note),
     };
-    let Some(url) = m.url.as_deref() else {
+    if m.url.is_none() {
         return not_run(
             String::new(),
             "the message names no URL: run `crossgate check URL --origin ORIGIN`".to_owned(),
         );
-    };
-    let origin_text = args.origin.clone().or_else(|| m.origin.clone());
-    let Some(origin_text) = origin_text else {
+    }
+    let Some(origin_text) = args.origin.clone().or_else(|| m.origin.clone()) else {
         return not_run(
             String::new(),
             format!(
@@ -268,91 +344,59 @@ fn probe(m: &Message, args: &ExplainArgs, only: Option<Browser>) -> Probe {
             ),
         );
     };
-    let parsed_url = match url::Url::parse(url) {
-        Ok(u) => u,
-        Err(e) => return not_run(String::new(), format!("`{url}` does not parse: {e}")),
-    };
     let origin = if origin_text == "null" {
         Origin::Opaque
     } else {
         match Origin::from_url_str(&origin_text) {
             Ok(o) => o,
-            Err(e) => {
-                return not_run(String::new(), format!("origin `{origin_text}`: {e}"));
-            }
+            Err(e) => return not_run(String::new(), format!("origin `{origin_text}`: {e}")),
         }
     };
-    let code = m.code;
-    let parameter = m.parameter.clone().unwrap_or_default();
-    let mut method = "GET".to_owned();
-    let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut force_preflight = false;
-    match code {
-        Some(ErrorCode::MethodDisallowedByPreflightResponse) if !parameter.is_empty() => {
-            method = parameter.clone()
-        }
-        Some(ErrorCode::HeaderDisallowedByPreflightResponse) if !parameter.is_empty() => {
-            headers.push((parameter.clone(), b"1".to_vec()))
-        }
-        Some(_) if m.stage() == Some(Stage::Preflight) => force_preflight = true,
-        _ => {}
-    }
-    let include = code.is_some_and(|c| {
-        matches!(
-            c.base(),
-            ErrorCode::WildcardOriginNotAllowed | ErrorCode::InvalidAllowCredentials
-        )
-    });
-    let init = RequestInit {
-        origin,
-        url: parsed_url,
-        method: method.clone(),
-        headers: headers.clone(),
-        credentials: if include {
-            CredentialsMode::Include
-        } else {
-            CredentialsMode::SameOrigin
-        },
-        mode: RequestMode::Cors,
-        referrer_policy: Default::default(),
-        use_cors_preflight: force_preflight,
+    let variants = match variants(m, &origin, &origin_text) {
+        Ok(v) => v,
+        Err(e) => return not_run(String::new(), e),
     };
-    let mut request = format!("{method} {} from {origin_text}", mask_url(url));
-    for (n, _) in &headers {
-        request.push_str(&format!(", {n}: 1"));
-    }
-    if force_preflight {
-        request.push_str(", preflighted");
-    }
-    if include {
-        request.push_str(", with credentials");
-    }
     let browser = only.unwrap_or(m.browser);
-    let report = match check::probe(&init, browser, None, Duration::from_secs(args.timeout)) {
-        Ok(r) => r,
-        Err(Failure(e)) => return not_run(request, e),
-    };
-    match &report.error {
-        None => Probe {
-            verdict: "fixed",
-            request,
-            code: None,
-            summary: Some(format!("{browser} would allow this request now.")),
-            note: None,
-        },
-        Some(err) => {
-            let same = ErrorCode::from_name(&err.code)
-                .is_some_and(|c| code == Some(c) || m.alternatives.contains(&c));
-            let summary = report.explanation.as_ref().map(|x| x.summary.clone());
-            Probe {
-                verdict: if same { "still-there" } else { "different" },
-                request,
-                code: Some(err.code.clone()),
-                summary,
+    let fits = |code: ErrorCode| m.code == Some(code) || m.alternatives.contains(&code);
+    let mut result: Option<Probe> = None;
+    for v in &variants {
+        let report = match check::probe(&v.init, browser, None, Duration::from_secs(args.timeout)) {
+            Ok(r) => r,
+            Err(Failure(e)) => return not_run(v.label.clone(), e),
+        };
+        let probe = match &report.error {
+            None => Probe {
+                verdict: "fixed",
+                request: v.label.clone(),
+                code: None,
+                summary: Some(format!(
+                    "{browser} allows this request now. It is rebuilt from the message: if the \
+                     page sends other headers or a body, run `crossgate check` with them."
+                )),
                 note: None,
+            },
+            Some(err) => {
+                let same = ErrorCode::from_name(&err.code).is_some_and(fits);
+                Probe {
+                    verdict: if same { "still-there" } else { "different" },
+                    request: v.label.clone(),
+                    code: Some(err.code.clone()),
+                    summary: report.explanation.as_ref().map(|x| x.summary.clone()),
+                    note: None,
+                }
             }
+        };
+        // The worst of the variants: the failure still there, then another, then none.
+        let rank = |p: &Probe| match p.verdict {
+            "still-there" => 0,
+            "different" => 1,
+            _ => 2,
+        };
+        if result.as_ref().is_none_or(|r| rank(&probe) < rank(r)) {
+            result = Some(probe);
         }
     }
+    result.unwrap_or_else(|| not_run(String::new(), "nothing to send".to_owned()))
 }
 
 /// A URL with its password and secret-looking query values masked.
@@ -433,16 +477,15 @@ fn render(out: &mut impl Write, n: usize, of: usize, e: &Entry) -> std::io::Resu
     };
     let Some(code) = &e.code else {
         if e.understood {
-            writeln!(
-                out,
-                "{number}{HEAD}WebKit CORS message without its reason{HEAD:#}"
-            )?;
+            let what = if e.complete {
+                "a CORS message without its reason"
+            } else {
+                "a CORS message cut before its reason"
+            };
+            let browser = e.browser.as_deref().unwrap_or("");
+            writeln!(out, "{number}{HEAD}{browser}{HEAD:#}: {what}")?;
         } else {
-            let kind = e
-                .kind
-                .and_then(|k| serde_json::to_value(k).ok())
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let kind = e.kind.map_or("", paste::OtherKind::as_str);
             writeln!(
                 out,
                 "{number}{BAD}not a CORS message crossgate knows{BAD:#} ({kind})"
@@ -461,11 +504,7 @@ fn render(out: &mut impl Write, n: usize, of: usize, e: &Entry) -> std::io::Resu
         Some("webkit") => "WebKit",
         _ => "?",
     };
-    let stage = e
-        .stage
-        .and_then(|s| serde_json::to_value(s).ok())
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let stage = e.stage.map_or("", Stage::as_str);
     let certainty = if e.stage_certain { "" } else { ", most likely" };
     let warning = if e.warning { " (a warning)" } else { "" };
     writeln!(

@@ -7,21 +7,14 @@ mod support;
 use std::net::TcpListener;
 
 use serde_json::{Value, json};
-use support::{crossgate, server};
+use support::{crossgate, server, stdout_json};
 const PAGE: &str = "http://127.0.0.1:9001";
 
 fn check_json(url: &str, extra: &[&str]) -> (Option<i32>, Value) {
     let mut args = vec!["check", url, "--origin", PAGE, "--json", "--timeout", "10"];
     args.extend_from_slice(extra);
     let out = crossgate(&args, None);
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), doc)
+    (out.status.code(), stdout_json(&out))
 }
 
 fn allow(origin: &str) -> Vec<(&'static str, String)> {

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod support;
+
+use support::repo_file;
+
 const BIN: &str = env!("CARGO_BIN_EXE_crossgate");
 
 fn crossgate(args: &[&str]) -> Output {
@@ -825,11 +829,6 @@ fn serve_logs_json_with_one_line_per_refused_cors_request() {
 }
 
 // --- the README ----------------------------------------------------------------------------------
-
-fn repo_file(name: &str) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    std::fs::read_to_string(root.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
 
 #[test]
 fn readme_quick_start_names_the_commands_ci_runs() {

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{crossgate, server};
+use support::{crossgate, repo_file, server, stdout_json};
 
 const CHROMIUM_PREFLIGHT_401: &str = "(index):1 Access to fetch at 'https://api.example.com/v1/items' \
     from origin 'https://app.example.com' has been blocked by CORS policy: Response to preflight \
@@ -26,14 +26,7 @@ fn json(args: &[&str], stdin: Option<&str>) -> (Option<i32>, Value) {
     let mut all = vec!["explain", "--json"];
     all.extend_from_slice(args);
     let out = crossgate(&all, stdin);
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), doc)
+    (out.status.code(), stdout_json(&out))
 }
 
 #[test]
@@ -307,8 +300,7 @@ fn check_reports_a_server_it_cannot_reach() {
 /// The README shows `explain` on a real message: its output there is the binary's.
 #[test]
 fn readme_example_is_what_the_binary_prints() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let readme = repo_file("README.md");
     let section = readme
         .split("## `crossgate explain")
         .nth(1)
@@ -325,4 +317,53 @@ fn readme_example_is_what_the_binary_prints() {
         .expect("$ crossgate explain \"MESSAGE\"");
     let out = crossgate(&["explain", message], None);
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+}
+
+#[test]
+fn options_after_the_message_are_options() {
+    let out = crossgate(
+        &["explain", FIREFOX_METHOD, "--json", "--browser", "firefox"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let m = stdout_json(&out);
+    assert_eq!(m["code"], "MethodDisallowedByPreflightResponse");
+}
+
+#[test]
+fn stdin_that_is_not_utf8_is_still_read() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(support::BIN)
+        .args(["explain", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut bytes = FIREFOX_METHOD.as_bytes().to_vec();
+    bytes.extend_from_slice(b"\n\xe9t\xe9 \xff\n");
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    // Read: the CORS message understood, the Latin-1 line not (exit 1, never 2).
+    assert_eq!(out.status.code(), Some(1));
+    let doc = stdout_json(&out);
+    assert_eq!(doc[0]["code"], "MethodDisallowedByPreflightResponse");
+}
+
+#[test]
+fn a_message_cut_before_its_reason_says_so() {
+    let out = crossgate(
+        &[
+            "explain",
+            "Access to fetch at 'https://api.example.com/x' from origin \
+           'https://app.example.com' has been blocked by CORS pol",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("chromium: a CORS message cut before its reason"),
+        "{text}"
+    );
 }

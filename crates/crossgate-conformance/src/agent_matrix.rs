@@ -304,30 +304,10 @@ fn read_back(engine: Engine, reports: &[Report], lines: &[CorsLine]) -> Option<S
         return None;
     }
     let text: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
-    let text = text.join("\n");
-    let items = paste::parse(&text, Some(engine.simulated()));
     let code = ErrorCode::from_name(&error.code)?;
-    let mut messages = Vec::new();
-    for item in &items {
-        match item {
-            paste::Item::Message(m) if !m.warning => messages.push(m),
-            paste::Item::Message(_) => {}
-            paste::Item::Other(o) => {
-                return Some(format!(
-                    "explain: {engine}'s line not understood ({:?}): {}",
-                    o.kind, o.text
-                ));
-            }
-        }
-    }
-    match messages.first() {
-        Some(m) if m.code == Some(code) || m.alternatives.contains(&code) => None,
-        Some(m) => Some(format!(
-            "explain: {engine}'s words read as {:?} (or {:?}), crossgate reports {code}",
-            m.code, m.alternatives
-        )),
-        None => Some(format!("explain: no message read from {engine}'s lines")),
-    }
+    paste::read_back(&text.join("\n"), Some(engine.simulated()), code)
+        .err()
+        .map(|e| format!("explain: {engine}'s lines {e}"))
 }
 
 /// crossgate's reports for a job as `engine` would do it: `Scenario::run` for one fetch,

@@ -24,6 +24,15 @@ impl Browser {
         }
     }
 
+    /// The lower-case name, as in JSON and on the command line.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Browser::Chromium => "chromium",
+            Browser::Firefox => "firefox",
+            Browser::Webkit => "webkit",
+        }
+    }
+
     pub const fn name(self) -> &'static str {
         match self {
             Browser::Chromium => "Chromium",

@@ -99,3 +99,20 @@ pub fn crossgate(args: &[&str], stdin: Option<&str>) -> Output {
     drop(input);
     child.wait_with_output().unwrap()
 }
+
+/// The JSON a run printed on stdout, or a panic showing what it printed instead.
+pub fn stdout_json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// A file of the repository, by its path from the root.
+pub fn repo_file(name: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::read_to_string(root.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}

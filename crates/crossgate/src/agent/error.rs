@@ -133,23 +133,24 @@ impl ErrorCode {
         }
     }
 
+    /// The stage a report names for this error where the code alone does not say: the actual
+    /// request's.
+    pub fn stage_or_actual(self) -> Stage {
+        self.stage().unwrap_or(Stage::Actual)
+    }
+
     /// Whether this is a failure of the CORS protocol (a console message from the browser), as
     /// opposed to one of `fetch()` itself or of the network.
     pub fn is_cors(self) -> bool {
-        !matches!(
-            self,
-            ErrorCode::InvalidMethod
-                | ErrorCode::ForbiddenMethod
-                | ErrorCode::InvalidHeader
-                | ErrorCode::NoCorsMethodNotSafelisted
-                | ErrorCode::CredentialsInRequestUrl
-                | ErrorCode::MixedContent
-                | ErrorCode::TooManyRedirects
-                | ErrorCode::InvalidRedirectLocation
-                | ErrorCode::UnsafeRedirect
-                | ErrorCode::NetworkError
-                | ErrorCode::DisallowedByMode
-        )
+        // `fetch()` refuses the request itself, or the network (or a redirect below CORS) fails.
+        !(self.stage() == Some(Stage::Request)
+            || matches!(
+                self,
+                ErrorCode::TooManyRedirects
+                    | ErrorCode::InvalidRedirectLocation
+                    | ErrorCode::UnsafeRedirect
+                    | ErrorCode::NetworkError
+            ))
     }
 
     /// The `Preflight*` variant of an allow-origin error (Chromium reports the preflight's own).
@@ -198,6 +199,18 @@ pub enum Stage {
     Preflight,
     Actual,
     Redirect,
+}
+
+impl Stage {
+    /// The name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Request => "request",
+            Stage::Preflight => "preflight",
+            Stage::Actual => "actual",
+            Stage::Redirect => "redirect",
+        }
+    }
 }
 
 /// A blocked request: the error, where, and the facts its messages quote.

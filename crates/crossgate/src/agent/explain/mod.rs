@@ -15,7 +15,7 @@ use self::remedy::Remedy;
 use super::check::get;
 use super::engine::{ExchangeKind, Outcome};
 use super::error::{ErrorCode, Stage};
-use super::paste::Message;
+use super::paste::{Message, OtherKind};
 use super::request::{CredentialsMode, RequestInit};
 use crate::browser::Browser;
 use crate::fetch::method;
@@ -87,40 +87,38 @@ pub fn explain(init: &RequestInit, outcome: &Outcome) -> Option<Explanation> {
 
 /// Explains a pasted console message: its most likely error, and the others its words fit.
 pub fn explain_message(m: &Message) -> Explanation {
+    if m.code.is_none() && !m.complete {
+        return cut_before_reason(m);
+    }
     let facts = Facts {
         code: m.code,
         parameter: m.parameter.clone(),
         origin: m.origin.clone(),
         status: m.status,
-        // The words of these two errors say the request included credentials.
-        credentials: m.code.and_then(|c| {
-            matches!(
-                c.base(),
-                ErrorCode::WildcardOriginNotAllowed | ErrorCode::InvalidAllowCredentials
-            )
-            .then_some(true)
-        }),
+        credentials: m.implies_credentials().then_some(true),
         browser: Some(m.browser),
         ..Facts::default()
     };
     let mut x = diagnose(&facts);
-    if m.warning {
-        x.summary = format!(
-            "A warning, not a failure (yet): this time Firefox let the request through. {}",
-            x.summary
-        );
-    }
     // What the same words could also mean, after the main reading's own causes.
+    let main = x.summary.clone();
     let mut seen = vec![m.code.map(ErrorCode::base)];
     let mut preflight_noted = m.code.is_some_and(ErrorCode::is_preflight_access);
     for alt in &m.alternatives {
         if alt.is_preflight_access() && !preflight_noted {
             preflight_noted = true;
             x.likely_causes.push(
-                "If the request was preflighted (a method other than GET, HEAD or POST, a \
-                 custom header, a JSON Content-Type), the preflight's answer failed this check: \
-                 then an authentication layer or a missing OPTIONS route is the usual cause."
-                    .to_owned(),
+                if alt.base() == ErrorCode::MissingAllowOriginHeader {
+                    "If the request was preflighted (a method other than GET, HEAD or POST, a \
+                     custom header, a JSON Content-Type), it was the preflight's answer that \
+                     lacked the header: then an authentication layer or a missing OPTIONS route \
+                     answering it is the usual cause."
+                } else {
+                    "If the request was preflighted (a method other than GET, HEAD or POST, a \
+                     custom header, a JSON Content-Type), it was the preflight's answer that \
+                     failed this check."
+                }
+                .to_owned(),
             );
         }
         if seen.contains(&Some(alt.base())) {
@@ -132,20 +130,52 @@ pub fn explain_message(m: &Message) -> Explanation {
             ..facts.clone()
         });
         let or = format!("Or: {}", other.summary);
-        if !x.likely_causes.contains(&or) {
+        if other.summary != main && !x.likely_causes.contains(&or) {
             x.likely_causes.push(or);
         }
     }
-    if seen.len() > 1 {
-        // Not a verdict: the words fit several failures.
+    // Not a verdict where the words fit several failures or stages, or were cut.
+    if seen.len() > 1 || (m.code.is_some() && !m.stage_certain()) {
         x.summary = format!(
             "Most likely: {} ({} prints the same words for other failures too: see the causes; \
              `--check` tells which.)",
             x.summary, m.browser
         );
+    } else if !m.complete {
+        x.summary = format!(
+            "Most likely (the message is cut short, read from its first words): {}",
+            x.summary
+        );
+    }
+    if m.warning {
+        x.summary = format!(
+            "A warning, not a failure (yet): this time Firefox let the request through. {}",
+            x.summary
+        );
     }
     x.likely_cause = x.likely_causes.first().cloned();
     x
+}
+
+/// A message cut before its reason: what can still be said.
+fn cut_before_reason(m: &Message) -> Explanation {
+    let fix = vec![format!(
+        "Paste the whole line, or run `crossgate check {} --origin {} --browser {}`.",
+        m.url.as_deref().unwrap_or("URL"),
+        m.origin.as_deref().unwrap_or("ORIGIN"),
+        m.browser.id()
+    )];
+    Explanation {
+        summary: format!(
+            "A {} CORS message cut before its reason: the browser blocked the request, but the \
+             words that say why are missing.",
+            m.browser
+        ),
+        likely_cause: None,
+        likely_causes: Vec::new(),
+        fix,
+        fix_by_stack: ByStack::default(),
+    }
 }
 
 /// What to say about `facts`.
@@ -323,8 +353,8 @@ impl Diagnosis {
                     format!("The preflight (OPTIONS) was answered {status} without CORS headers.");
                 self.cause(
                     "Authentication or authorization middleware answers the preflight. \
-                     Preflights never carry cookies or an Authorization header, so they always \
-                     fail an auth check.",
+                     Preflights never carry cookies or an Authorization header, so an auth check \
+                     that does not let OPTIONS through refuses them.",
                 );
                 self.cause(
                     "The CORS layer sits inside the auth layer, so it never sees the preflight.",
@@ -442,10 +472,13 @@ impl Diagnosis {
         let trimmed = p.trim_end_matches('/');
         if origin == "null" {
             self.cause(
-                "A redirect to another origin made the request's origin `null` (the redirect \
-                 taints it).",
+                "The page has no origin of its own: opened from a file (`file://`), or in a \
+                 sandboxed iframe. Serve it over http(s).",
             );
-            self.fix("Call the final URL directly instead of through the redirect.");
+            self.cause(
+                "A redirect to another origin made the request's origin `null` (the redirect \
+                 taints it): call the final URL directly.",
+            );
         } else if p.ends_with('/') && (origin.is_empty() || trimmed == origin) {
             self.cause("The value has a trailing slash: an origin never has one.");
         } else if !origin.is_empty() && p.eq_ignore_ascii_case(origin) {
@@ -544,10 +577,10 @@ impl Diagnosis {
                     "The server does not list `{p}` ({}).",
                     now(f.allow_methods.as_deref())
                 ),
-                None => {
-                    "The server's CORS settings list only the default methods (GET, HEAD, POST)."
-                        .to_owned()
-                }
+                None => format!(
+                    "The server's CORS settings do not list `{p}` (GET, HEAD and POST need no \
+                     listing; every other method does)."
+                ),
             });
         }
         self.remedies.push(Remedy::AllowMethod(if p.is_empty() {
@@ -615,10 +648,8 @@ impl Diagnosis {
                 );
             }
             ErrorCode::MixedContent => {
-                self.summary = "A secure (https) page cannot fetch an insecure http URL: mixed \
-                     content, blocked before CORS."
-                    .to_owned();
-                self.fix("Serve the API over https.");
+                self.summary = OtherKind::MixedContent.summary().to_owned();
+                self.fix(OtherKind::MixedContent.fix());
             }
             ErrorCode::DisallowedByMode => {
                 self.summary = "The request's mode is `same-origin`, but the URL is on another \
@@ -638,9 +669,15 @@ impl Diagnosis {
                 self.fix("Change the script; the server is not involved.");
             }
             ErrorCode::UnsafeRedirect => {
+                let target = if p.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (to `{p}`)")
+                };
                 self.summary = format!(
-                    "The browser refuses to follow this redirect ({p}) before CORS is even \
-                     checked, and prints no CORS message."
+                    "The browser refuses to follow this redirect{target} before CORS is checked \
+                     (Chromium and WebKit print no CORS message for it; Firefox says the \
+                     request did not succeed)."
                 );
                 self.fix("Redirect to a plain http(s) URL without a user name or password.");
             }

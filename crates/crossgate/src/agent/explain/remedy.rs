@@ -143,8 +143,8 @@ impl Remedy {
                  layer outermost, around authentication, routing and error handling."
                 .to_owned(),
             Remedy::PreflightBeforeAuth => "Answer preflights before authentication: a \
-                 preflight never carries cookies or an Authorization header, so any auth check \
-                 refuses it."
+                 preflight never carries cookies or an Authorization header, so an auth check \
+                 refuses it unless it lets OPTIONS through."
                 .to_owned(),
             Remedy::AnswerPreflight => "Answer OPTIONS preflights with 204 and the allow \
                  headers, before routing and authentication."
@@ -239,8 +239,8 @@ impl Remedy {
                  `auth_basic`: `if ($request_method = OPTIONS) { add_header ... always; return \
                  204; }`."
                 .to_owned(),
-            (Remedy::PreflightBeforeAuth, Express) => "`app.use(cors(options))` (or \
-                 `app.options('*', cors(options))`) before the auth middleware."
+            (Remedy::PreflightBeforeAuth, Express) => "`app.use(cors(options))` before the auth \
+                 middleware: it answers OPTIONS itself."
                 .to_owned(),
             (Remedy::AnswerPreflight, Tower) => "The `CorsLayer` answers preflights itself (204), \
                  for any path: no OPTIONS routes needed, as long as it wraps the whole `Router` \
@@ -256,8 +256,8 @@ impl Remedy {
                  Access-Control-Allow-Origin $cors_origin always; add_header \
                  Access-Control-Allow-Methods ... always; return 204; }`."
                 .to_owned(),
-            (Remedy::AnswerPreflight, Express) => "`app.use(cors(options))` before the routers \
-                 answers OPTIONS with 204 (Express 4: also `app.options('*', cors(options))`)."
+            (Remedy::AnswerPreflight, Express) => "`app.use(cors(options))` before the routers: \
+                 it answers OPTIONS with 204 itself."
                 .to_owned(),
             (Remedy::ExactOriginWithCredentials(o), Tower | Actix) => format!(
                 "crossgate refuses `*` with credentials when the policy is built: \

@@ -7,6 +7,8 @@ use super::template::{Piece, Slot};
 const MAX_WORD: usize = 4096;
 const MAX_PHRASE: usize = 1024;
 const MAX_TRIES: usize = 12;
+/// `fetch`, `XMLHttpRequest`, `CSS stylesheet`: a few words.
+const MAX_KIND: usize = 40;
 
 /// The values a match filled in.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -163,18 +165,23 @@ pub(crate) fn literal_prefix(text: &str, pos: usize, lit: &str) -> (usize, usize
 /// Where a slot starting at `pos` may end, most likely first.
 fn slot_ends(slot: Slot, text: &str, pos: usize, next: Option<&str>) -> Vec<usize> {
     let rest = &text[pos..];
-    let line = rest.find('\n').unwrap_or(rest.len());
+    // Only as far as a slot may reach: the line's end is looked for within it.
+    let reach = match slot {
+        Slot::Status => "(null)".len(),
+        Slot::Kind => MAX_KIND,
+        s if s.is_word() => MAX_WORD,
+        _ => MAX_PHRASE,
+    };
+    let window = &rest[..floor(rest, reach)];
+    let line = window.find('\n').unwrap_or(window.len());
     if slot.is_word() {
-        let run = rest[..line]
-            .find(' ')
-            .unwrap_or(line)
-            .min(floor(rest, MAX_WORD));
+        let run = rest[..line].find(' ').unwrap_or(line);
         let mut ends: Vec<usize> = (1..=run)
             .rev()
             .filter(|&e| rest.is_char_boundary(e))
             .filter(|&e| valid(slot, &rest[..e]))
             .filter(|&e| match next {
-                Some(lit) => literal_prefix(text, pos + e, lit).2,
+                Some(lit) => fits_next(text, pos + e, lit),
                 None => true,
             })
             .take(MAX_TRIES)
@@ -185,17 +192,31 @@ fn slot_ends(slot: Slot, text: &str, pos: usize, next: Option<&str>) -> Vec<usiz
         }
         ends
     } else {
-        let span = line.min(floor(rest, MAX_PHRASE));
+        let span = line;
         match next {
             Some(lit) => (0..=span)
                 .filter(|&e| rest.is_char_boundary(e))
-                .filter(|&e| literal_prefix(text, pos + e, lit).2)
+                .filter(|&e| valid(slot, &rest[..e]))
+                .filter(|&e| fits_next(text, pos + e, lit))
                 .take(MAX_TRIES)
                 .map(|e| pos + e)
                 .collect(),
             None => vec![pos + trim_location(&rest[..span])],
         }
     }
+}
+
+/// Whether the literal after a slot matches at `at`: whole, or as far as the text goes when the
+/// text is cut there (the end of the input, or of a line).
+fn fits_next(text: &str, at: usize, lit: &str) -> bool {
+    let (n, stop, whole) = literal_prefix(text, at, lit);
+    whole || (n > 0 && cut(text, stop))
+}
+
+/// Whether the text ends at `at` (nothing but spaces before the end, or the end of the line).
+pub(crate) fn cut(text: &str, at: usize) -> bool {
+    let rest = text[at..].trim_start_matches(' ');
+    rest.is_empty() || rest.starts_with('\n')
 }
 
 fn floor(s: &str, max: usize) -> usize {
@@ -209,7 +230,10 @@ fn floor(s: &str, max: usize) -> usize {
 fn valid(slot: Slot, value: &str) -> bool {
     match slot {
         Slot::Status => value == "(null)" || value.bytes().all(|b| b.is_ascii_digit()),
-        Slot::Kind => value.bytes().all(|b| b.is_ascii_alphabetic()),
+        // `fetch`, `XMLHttpRequest`, `CSS stylesheet`, `font`, ...
+        Slot::Kind => {
+            !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphabetic() || b == b' ')
+        }
         _ => true,
     }
 }

@@ -103,26 +103,39 @@ pub struct Other {
 }
 
 fn browser_name<S: serde::Serializer>(b: &Browser, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&b.name().to_ascii_lowercase())
+    s.serialize_str(b.id())
 }
 
 fn browser_names<S: serde::Serializer>(b: &[Browser], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(b.iter().map(|b| b.name().to_ascii_lowercase()))
+    s.collect_seq(b.iter().map(|b| b.id()))
 }
 
 impl Message {
     /// The stage of the most likely error.
     pub fn stage(&self) -> Option<Stage> {
-        self.code.map(|c| c.stage().unwrap_or(Stage::Actual))
+        self.code.map(ErrorCode::stage_or_actual)
     }
 
     /// Whether the stage is the same for every error the words fit.
     pub fn stage_certain(&self) -> bool {
-        let stage = |c: ErrorCode| c.stage().unwrap_or(Stage::Actual);
         match self.code {
-            Some(code) => self.alternatives.iter().all(|a| stage(*a) == stage(code)),
+            Some(code) => self
+                .alternatives
+                .iter()
+                .all(|a| a.stage_or_actual() == code.stage_or_actual()),
             None => false,
         }
+    }
+
+    /// Whether the words say the request included credentials (only `*` and
+    /// `Access-Control-Allow-Credentials` errors happen with credentials alone).
+    pub fn implies_credentials(&self) -> bool {
+        self.code.is_some_and(|c| {
+            matches!(
+                c.base(),
+                ErrorCode::WildcardOriginNotAllowed | ErrorCode::InvalidAllowCredentials
+            )
+        })
     }
 }
 
@@ -145,7 +158,7 @@ pub fn parse(text: &str, only: Option<Browser>) -> Vec<Item> {
         let word_start = text[..pos]
             .chars()
             .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
+            .is_none_or(|c| !c.is_alphabetic());
         if word_start && let Some(m) = message_at(&text, pos, only) {
             gap(&text[gap_start..pos], true, &mut found);
             pos = m.end;
@@ -156,7 +169,49 @@ pub fn parse(text: &str, only: Option<Browser>) -> Vec<Item> {
         pos += text[pos..].chars().next().map_or(1, char::len_utf8);
     }
     gap(&text[gap_start..], false, &mut found);
-    rank::assemble(found, only)
+    let mut items = rank::assemble(found, only);
+    if only.is_some() {
+        // Words crossgate knows, but of another engine than the one named.
+        for item in &mut items {
+            if let Item::Other(o) = item
+                && matches!(o.kind, OtherKind::Unknown | OtherKind::UnknownCorsReason)
+                && parse(&o.text, None)
+                    .iter()
+                    .any(|i| matches!(i, Item::Message(_)))
+            {
+                o.kind = OtherKind::AnotherEngine;
+            }
+        }
+    }
+    items
+}
+
+/// Reads back the console lines an engine printed for one blocked fetch, as `explain` reads a
+/// paste: every line must be understood, and they must make one failure (warnings aside) whose
+/// words fit `code`. `Err` says how they do not.
+pub fn read_back(
+    lines: &str,
+    browser: Option<Browser>,
+    code: ErrorCode,
+) -> Result<Message, String> {
+    let mut found = Vec::new();
+    for item in parse(lines, browser) {
+        match item {
+            Item::Message(m) if m.warning => {}
+            Item::Message(m) => found.push(m),
+            Item::Other(o) => {
+                return Err(format!("not understood ({}): {}", o.kind.as_str(), o.text));
+            }
+        }
+    }
+    match found.as_slice() {
+        [m] if m.code == Some(code) || m.alternatives.contains(&code) => Ok(found.remove(0)),
+        [m] => Err(format!(
+            "read as {:?} (or {:?}), not {code}",
+            m.code, m.alternatives
+        )),
+        _ => Err(format!("{} messages read, not one", found.len())),
+    }
 }
 
 /// A message as matched, before the messages around it are taken into account.
@@ -230,13 +285,37 @@ fn consider(best: &mut Option<Candidate>, t: &'static Template, progress: Progre
     }
 }
 
+/// Whether a match that stopped at `end` stopped because the text did: the paste was cut there
+/// (the end of the input, or of a line). A match that stops where the text goes on with other
+/// words is not a reading of it.
+fn cut_at(text: &str, end: usize) -> bool {
+    matcher::cut(text, end)
+}
+
+/// A frame matched without a reason crossgate knows after it.
+struct BareFrame {
+    frame: &'static Template,
+    progress: Progress,
+    /// The text ends within the frame or right after it.
+    cut: bool,
+}
+
 /// The best reading of a message that starts at `pos`, if one does.
 fn message_at(text: &str, pos: usize, only: Option<Browser>) -> Option<Matched> {
     let first = text[pos..].chars().next()?;
     let usable =
         |t: &&'static Template| only.is_none_or(|b| b == t.browser) && t.head().starts_with(first);
     let mut best: Option<Candidate> = None;
-    let mut frame_end = None;
+    let mut best_frame_legacy = false;
+    let mut bare: Option<BareFrame> = None;
+    let mut keep_bare = |b: BareFrame| {
+        if bare
+            .as_ref()
+            .is_none_or(|old| b.progress.literal > old.progress.literal)
+        {
+            bare = Some(b);
+        }
+    };
     for frame in templates()
         .iter()
         .filter(usable)
@@ -244,16 +323,32 @@ fn message_at(text: &str, pos: usize, only: Option<Browser>) -> Option<Matched> 
     {
         let f = matcher::run(&frame.pieces, text, pos);
         if !f.complete {
+            if f.literal >= MIN_PARTIAL && cut_at(text, f.end) {
+                keep_bare(BareFrame {
+                    frame,
+                    progress: f,
+                    cut: true,
+                });
+            }
             continue;
         }
         let at = skip_spaces(text, f.end);
+        if cut_at(text, at) {
+            keep_bare(BareFrame {
+                frame,
+                progress: f,
+                cut: true,
+            });
+            continue;
+        }
         let mut reason: Option<Candidate> = None;
         for r in templates()
             .iter()
             .filter(|t| t.role == Role::Reason && t.browser == frame.browser)
         {
             let p = matcher::run(&r.pieces, text, at);
-            if p.complete || p.literal >= MIN_PARTIAL {
+            // After a whole frame, any cut reason is one of those its words begin.
+            if p.complete || (p.literal > 0 && cut_at(text, p.end)) {
                 let lit = p.literal;
                 consider(&mut reason, r, p, lit);
             }
@@ -265,18 +360,19 @@ fn message_at(text: &str, pos: usize, only: Option<Browser>) -> Option<Matched> 
                 captures.merge(progress.captures);
                 progress.captures = captures;
                 let lit = f.literal + progress.literal;
+                let before = best.as_ref().map(|b| (b.score, b.templates.len()));
                 for t in r.templates {
                     consider(&mut best, t, progress.clone(), lit);
                 }
-            }
-            None => {
-                if frame_end
-                    .as_ref()
-                    .is_none_or(|(_, l, _): &(_, usize, _)| f.literal > *l)
-                {
-                    frame_end = Some((frame, f.literal, f));
+                if best.as_ref().map(|b| (b.score, b.templates.len())) != before {
+                    best_frame_legacy = frame.legacy;
                 }
             }
+            None => keep_bare(BareFrame {
+                frame,
+                progress: f,
+                cut: false,
+            }),
         }
     }
     for t in templates()
@@ -285,28 +381,65 @@ fn message_at(text: &str, pos: usize, only: Option<Browser>) -> Option<Matched> 
         .filter(|t| t.role == Role::Reason)
     {
         let p = matcher::run(&t.pieces, text, pos);
-        if p.complete || p.literal >= MIN_PARTIAL {
+        if p.complete || (p.literal >= MIN_PARTIAL && cut_at(text, p.end)) {
             let lit = p.literal;
+            if best.as_ref().is_none_or(|b| b.score < (p.complete, lit)) {
+                best_frame_legacy = false;
+            }
             consider(&mut best, t, p, lit);
         }
     }
-    let Some(best) = best else {
-        // A frame no reason of its browser completes: a reason crossgate does not know.
-        let (frame, _, f) = frame_end?;
-        let end = line_end(text, f.end);
-        return Some(Matched {
-            browser: frame.browser,
-            also: Vec::new(),
-            codes: Vec::new(),
-            captures: f.captures,
-            complete: true,
-            legacy: frame.legacy,
-            warning: false,
-            unknown_reason: true,
-            end,
-            text: text[pos..end].to_owned(),
-        });
+    match best {
+        Some(best) => Some(reading(text, pos, best, best_frame_legacy)),
+        None => bare.and_then(|b| bare_frame(text, pos, b)),
+    }
+}
+
+/// A frame without a known reason: cut before it, or a reason crossgate does not know.
+fn bare_frame(text: &str, pos: usize, b: BareFrame) -> Option<Matched> {
+    let end = if b.cut {
+        line_end(text, b.progress.end)
+    } else {
+        let end = unknown_reason_end(text, skip_spaces(text, b.progress.end));
+        // Chromium's "Failed to load resource: net::ERR_FAILED" is a network line.
+        if text[pos..end].contains("net::ERR_") {
+            return None;
+        }
+        end
     };
+    Some(Matched {
+        browser: b.frame.browser,
+        also: Vec::new(),
+        codes: Vec::new(),
+        captures: b.progress.captures,
+        complete: !b.cut,
+        legacy: b.frame.legacy,
+        warning: false,
+        unknown_reason: !b.cut,
+        end,
+        text: text[pos..end].trim_end().to_owned(),
+    })
+}
+
+/// Where a reason crossgate does not know ends: the end of its line, or where the next
+/// message's frame starts on it.
+fn unknown_reason_end(text: &str, from: usize) -> usize {
+    let line = line_end(text, from);
+    let mut end = line;
+    for t in templates().iter().filter(|t| t.role == Role::Frame) {
+        let head = t.head();
+        if head.len() >= 8
+            && let Some(n) = text[from..line].find(head)
+            && n > 0
+        {
+            end = end.min(from + n);
+        }
+    }
+    end
+}
+
+/// The message a best candidate reads.
+fn reading(text: &str, pos: usize, best: Candidate, frame_legacy: bool) -> Matched {
     // The current wording leads an older one that reads the same.
     let mut templates = best.templates;
     templates.sort_by_key(|t| t.legacy);
@@ -332,21 +465,21 @@ fn message_at(text: &str, pos: usize, only: Option<Browser>) -> Option<Matched> 
             progress.captures.merge(s.captures);
         }
     } else {
-        // Cut or altered: the rest of its line belongs to it.
+        // Cut: the rest of its line is blank.
         progress.end = line_end(text, progress.end);
     }
-    Some(Matched {
+    Matched {
         browser: lead.browser,
         also,
         codes,
         captures: progress.captures,
         complete,
-        legacy: templates.iter().all(|t| t.legacy),
+        legacy: frame_legacy || templates.iter().all(|t| t.legacy),
         warning: templates.iter().any(|t| t.warning),
         unknown_reason: false,
         end: progress.end,
         text: text[pos..progress.end].trim_end().to_owned(),
-    })
+    }
 }
 
 fn suffix_at(text: &str, pos: usize, browser: Browser) -> Option<Progress> {

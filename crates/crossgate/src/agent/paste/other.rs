@@ -28,6 +28,8 @@ pub enum OtherKind {
     CorsDisabled,
     /// A CORS message whose reason crossgate does not know.
     UnknownCorsReason,
+    /// A CORS message in the words of another engine than the one named (`--browser`).
+    AnotherEngine,
     /// What script sees of any failed fetch (`TypeError: Failed to fetch`): no reason in it.
     ScriptError,
     /// Text crossgate cannot place.
@@ -35,6 +37,23 @@ pub enum OtherKind {
 }
 
 impl OtherKind {
+    /// The name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OtherKind::MixedContent => "mixed-content",
+            OtherKind::ContentSecurityPolicy => "content-security-policy",
+            OtherKind::NetworkError => "network-error",
+            OtherKind::BlockedByClient => "blocked-by-client",
+            OtherKind::PrivateNetworkAccess => "private-network-access",
+            OtherKind::CrossOriginResourcePolicy => "cross-origin-resource-policy",
+            OtherKind::CorsDisabled => "cors-disabled",
+            OtherKind::UnknownCorsReason => "unknown-cors-reason",
+            OtherKind::AnotherEngine => "another-engine",
+            OtherKind::ScriptError => "script-error",
+            OtherKind::Unknown => "unknown",
+        }
+    }
+
     /// What it is, in a sentence.
     pub fn summary(self) -> &'static str {
         match self {
@@ -76,6 +95,9 @@ impl OtherKind {
                 "This is all script ever sees of a failed fetch, whatever the cause: the reason \
                  is on a console line of its own."
             }
+            OtherKind::AnotherEngine => {
+                "A CORS message in another engine's words than the one named with `--browser`."
+            }
             OtherKind::Unknown => "Not a browser console message crossgate knows.",
         }
     }
@@ -106,6 +128,7 @@ impl OtherKind {
                  with CORS (mode `cors`) and CORS headers."
             }
             OtherKind::CorsDisabled => "Check the browser's preferences and extensions.",
+            OtherKind::AnotherEngine => "Run without `--browser`, or name the engine it is from.",
             OtherKind::UnknownCorsReason | OtherKind::Unknown => {
                 "Run `crossgate check URL --origin ORIGIN` to see what the server answers, or \
                  paste the whole line the console printed."
@@ -142,17 +165,42 @@ pub(crate) fn gap_line(line: &str) -> Option<GapLine> {
     if line.is_empty() || is_noise(line) {
         return None;
     }
-    if let Some(found) = net_error(line) {
+    if let Some(found) = net_error(line).or_else(|| status_line(line)) {
         return Some(found);
     }
     if let Some(name) = reason_name(line) {
         return Some(name);
     }
     let kind = classify(line);
+    // Mixed content names the page, then the insecure URL it asked for: that one.
+    let url = match kind {
+        OtherKind::MixedContent => line
+            .find("http://")
+            .and_then(|at| first_url(&line[at..]))
+            .or_else(|| first_url(line)),
+        _ => first_url(line),
+    };
     Some(GapLine::Other {
         kind,
         text: line.to_owned(),
-        url: first_url(line),
+        url,
+    })
+}
+
+/// Chromium's line for a response script could not use: `POST https://api.test/x 500
+/// (Internal Server Error)`.
+fn status_line(line: &str) -> Option<GapLine> {
+    let mut words = line.split_whitespace();
+    let method = words.next()?;
+    let url = words.next()?;
+    let status = words.next()?;
+    let reason = words.next()?;
+    let is_method = method.len() <= 10 && method.bytes().all(|b| b.is_ascii_uppercase());
+    let is_url = url.starts_with("http://") || url.starts_with("https://");
+    let status: u16 = status.parse().ok().filter(|s| (100..600).contains(s))?;
+    (is_method && is_url && reason.starts_with('(')).then(|| GapLine::Status {
+        url: url.to_owned(),
+        status,
     })
 }
 
@@ -202,7 +250,8 @@ pub(crate) fn strip_decorations(line: &str) -> &str {
     }
 }
 
-/// `(index):1`, `app.js:12`, `main.js:12:5`, `VM123:4`, `index.html:1`.
+/// `(index):1`, `app.js:12`, `main.js:12:5`, `VM123:4`, `index.html:1`, and a resource's own
+/// location, `api.example.com/items:1`.
 fn is_location(word: &str) -> bool {
     let Some((file, rest)) = word.split_once(':') else {
         return false;
@@ -219,6 +268,7 @@ fn is_location(word: &str) -> bool {
     }
     file == "(index)"
         || file.starts_with("VM")
+        || (file.contains('/') && !file.contains("://"))
         || [
             ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".html", ".htm", ".vue", ".svelte",
         ]
@@ -352,6 +402,8 @@ pub(crate) fn classify(text: &str) -> OtherKind {
     } else if has("cross-origin-resource-policy") {
         OtherKind::CrossOriginResourcePolicy
     } else if has("failed to fetch")
+        || has("axioserror")
+        || lower == "network error"
         || has("networkerror when attempting to fetch")
         || lower.trim_end_matches('.') == "typeerror: load failed"
         || lower.ends_with("load failed")
@@ -388,12 +440,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kind_names_are_the_json_names() {
+        for kind in [
+            OtherKind::MixedContent,
+            OtherKind::ContentSecurityPolicy,
+            OtherKind::NetworkError,
+            OtherKind::BlockedByClient,
+            OtherKind::PrivateNetworkAccess,
+            OtherKind::CrossOriginResourcePolicy,
+            OtherKind::CorsDisabled,
+            OtherKind::UnknownCorsReason,
+            OtherKind::AnotherEngine,
+            OtherKind::ScriptError,
+            OtherKind::Unknown,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+    }
+
+    #[test]
     fn decorations_go() {
         assert_eq!(strip_decorations("(index):1 Access to"), "Access to");
         assert_eq!(strip_decorations("[Error] Origin x"), "Origin x");
         assert_eq!(strip_decorations("app.js:12:5  GET x"), "GET x");
         assert_eq!(strip_decorations("text. [Learn More]"), "text.");
         assert_eq!(strip_decorations("VM12:3"), "");
+    }
+
+    #[test]
+    fn chromium_status_lines_carry_the_status() {
+        assert_eq!(
+            gap_line("app.js:3 POST https://api.test/x 500 (Internal Server Error)"),
+            Some(GapLine::Status {
+                url: "https://api.test/x".to_owned(),
+                status: 500
+            })
+        );
+        assert_eq!(
+            gap_line("api.test/x:1 Failed to load resource: net::ERR_FAILED"),
+            Some(GapLine::Other {
+                kind: OtherKind::ScriptError,
+                text: "Failed to load resource: net::ERR_FAILED".to_owned(),
+                url: None
+            })
+        );
     }
 
     #[test]

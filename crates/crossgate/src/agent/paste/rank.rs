@@ -71,23 +71,18 @@ pub(crate) fn assemble(found: Vec<Found>, only: Option<Browser>) -> Vec<Item> {
                     if prev.browser == Browser::Firefox
                         && prev.code.iter().chain(&prev.alternatives).any(|c| codes.contains(c)));
                 if !absorbed && only.is_none_or(|b| b == Browser::Firefox) {
-                    items.push(Item::Message(Message {
+                    items.push(Item::Message(message(Matched {
                         browser: Browser::Firefox,
                         also: Vec::new(),
-                        code: codes.first().copied(),
-                        alternatives: codes.iter().skip(1).copied().collect(),
-                        url: None,
-                        redirected_from: None,
-                        origin: None,
-                        parameter: None,
-                        status: None,
-                        initiator: None,
-                        warning: name == "CORSAllowHeaderFromPreflightDeprecation",
+                        codes: codes.to_vec(),
+                        captures: Default::default(),
                         complete: true,
                         legacy: false,
-                        request_failed_after: false,
+                        warning: name == "CORSAllowHeaderFromPreflightDeprecation",
+                        unknown_reason: false,
+                        end: 0,
                         text: name.to_owned(),
-                    }));
+                    })));
                 }
             }
             Found::Gap(GapLine::Other { kind, text, url }) => {
@@ -151,7 +146,7 @@ fn fold(prev: &mut Message, next: &Matched) -> bool {
     let absorb = match next.browser {
         // The reason, then "Fetch API cannot load <url> ...", then Safari's "Failed to load
         // resource: <the reason again>".
-        Browser::Webkit if next.codes.is_empty() && prev.url.is_none() => {
+        Browser::Webkit if next.codes.is_empty() && next.complete && prev.url.is_none() => {
             prev.url = url.map(str::to_owned);
             true
         }

@@ -4,7 +4,7 @@
 //! wordings still pasted in questions, Firefox's reason names) is listed here, as a table.
 
 use super::super::console;
-use super::super::error::{CHROMIUM_CORS_ENABLED_SCHEMES, CorsError, ErrorCode, Stage};
+use super::super::error::{CHROMIUM_CORS_ENABLED_SCHEMES, CorsError, ErrorCode};
 use crate::browser::Browser;
 
 /// What a slot of a template holds.
@@ -22,7 +22,7 @@ pub(crate) enum Slot {
     Value,
     /// An HTTP status, or Firefox's `(null)`.
     Status,
-    /// What fetched: `fetch`, `XMLHttpRequest`, `script`, ...
+    /// What fetched: `fetch`, `XMLHttpRequest`, `script`, `CSS stylesheet`, ...
     Kind,
     /// A redirect's target.
     Target,
@@ -35,7 +35,7 @@ impl Slot {
     pub(crate) fn is_word(self) -> bool {
         matches!(
             self,
-            Slot::Url | Slot::InitialUrl | Slot::Origin | Slot::Status | Slot::Kind | Slot::Target
+            Slot::Url | Slot::InitialUrl | Slot::Origin | Slot::Status | Slot::Target
         )
     }
 }
@@ -171,7 +171,7 @@ fn pieces(text: &str) -> Vec<Piece> {
 fn sample(code: ErrorCode) -> CorsError {
     CorsError {
         code,
-        stage: code.stage().unwrap_or(Stage::Actual),
+        stage: code.stage_or_actual(),
         parameter: Some(PARAM.to_string()),
         url: URL.to_string(),
         origin: ORIGIN.to_string(),
