@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::repo_file;
+use support::{readme_block, repo_file};
 
 const BIN: &str = env!("CARGO_BIN_EXE_crossgate");
 
@@ -832,15 +832,7 @@ fn serve_logs_json_with_one_line_per_refused_cors_request() {
 
 #[test]
 fn readme_quick_start_names_the_commands_ci_runs() {
-    let readme = repo_file("README.md");
-    let quick_start = readme
-        .split("## Quick start")
-        .nth(1)
-        .expect("a Quick start section");
-    let block = quick_start
-        .split("```")
-        .nth(1)
-        .expect("a code block in Quick start");
+    let block = readme_block("## Quick start", "```");
     let commands: Vec<&str> = block
         .lines()
         .map(|l| l.split('#').next().unwrap().trim())

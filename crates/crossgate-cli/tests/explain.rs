@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{crossgate, repo_file, server, stdout_json};
+use support::{crossgate, readme_block, server, stdout_json};
 
 const CHROMIUM_PREFLIGHT_401: &str = "(index):1 Access to fetch at 'https://api.example.com/v1/items' \
     from origin 'https://app.example.com' has been blocked by CORS policy: Response to preflight \
@@ -300,16 +300,7 @@ fn check_reports_a_server_it_cannot_reach() {
 /// The README shows `explain` on a real message: its output there is the binary's.
 #[test]
 fn readme_example_is_what_the_binary_prints() {
-    let readme = repo_file("README.md");
-    let section = readme
-        .split("## `crossgate explain")
-        .nth(1)
-        .expect("an explain section");
-    let block = section
-        .split("```console\n")
-        .nth(1)
-        .and_then(|b| b.split("```").next())
-        .expect("a console block");
+    let block = readme_block("## `crossgate explain", "```console\n");
     let (command, expected) = block.split_once('\n').unwrap();
     let message = command
         .strip_prefix("$ crossgate explain \"")

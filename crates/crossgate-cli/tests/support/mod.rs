@@ -116,3 +116,22 @@ pub fn repo_file(name: &str) -> String {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     std::fs::read_to_string(root.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
+
+/// The first code block opened by `fence` (```` ``` ```` or ```` ```console ````) in the
+/// README section whose heading starts with `heading`.
+pub fn readme_block(heading: &str, fence: &str) -> String {
+    let readme = repo_file("README.md");
+    let section = readme
+        .split(heading)
+        .nth(1)
+        .unwrap_or_else(|| panic!("README: no section {heading}"));
+    section
+        .split(fence)
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .map(|b| {
+            b.trim_start_matches(|c: char| c.is_alphanumeric())
+                .to_owned()
+        })
+        .unwrap_or_else(|| panic!("README: no code block in {heading}"))
+}
