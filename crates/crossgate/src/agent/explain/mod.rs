@@ -104,6 +104,7 @@ pub fn explain_message(m: &Message) -> Explanation {
     let main = x.summary.clone();
     let mut seen = vec![m.code.map(ErrorCode::base)];
     let mut preflight_noted = m.code.is_some_and(ErrorCode::is_preflight_access);
+    let mut actual_noted = false;
     for alt in &m.alternatives {
         if alt.is_preflight_access() && !preflight_noted {
             preflight_noted = true;
@@ -120,6 +121,21 @@ pub fn explain_message(m: &Message) -> Explanation {
                 }
                 .to_owned(),
             );
+        }
+        if m.code.is_some_and(ErrorCode::is_preflight_access)
+            && !alt.is_preflight_access()
+            && !actual_noted
+        {
+            actual_noted = true;
+            let other = diagnose(&Facts {
+                code: Some(*alt),
+                ..facts.clone()
+            });
+            x.likely_causes.push(format!(
+                "If the request was not preflighted (GET, HEAD or POST with safelisted headers), \
+                 it was the request's own answer: {}",
+                other.summary
+            ));
         }
         if seen.contains(&Some(alt.base())) {
             continue;
