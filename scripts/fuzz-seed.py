@@ -75,3 +75,15 @@ for s in (s for case in scenarios["cases"] for s in case_scenarios(case)):
                                                    "access-control-expose-headers"}):
                 put("list", v)
 print("seeded", {t: len(os.listdir(os.path.join(CORPUS, t))) for t in sorted(os.listdir(CORPUS))})
+
+# Console messages the real engines printed (crossgate explain's input), one per seed, and a
+# few pasted together.
+for path in glob.glob(os.path.join(ROOT, "crates/crossgate/tests/data/paste/real_*.json")):
+    with open(path) as f:
+        doc = json.load(f)
+    together = []
+    for m in doc["messages"]:
+        text = "\n".join(m["lines"])
+        put("paste", text)
+        together.append(text)
+    put("paste", "\n".join(together[:5]))
