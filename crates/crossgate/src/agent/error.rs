@@ -133,6 +133,15 @@ impl ErrorCode {
         }
     }
 
+    /// Whether this error happens only on a request with credentials (`*` refused, or
+    /// `Access-Control-Allow-Credentials` missing or wrong).
+    pub fn implies_credentials(self) -> bool {
+        matches!(
+            self.base(),
+            ErrorCode::WildcardOriginNotAllowed | ErrorCode::InvalidAllowCredentials
+        )
+    }
+
     /// The stage a report names for this error where the code alone does not say: the actual
     /// request's.
     pub fn stage_or_actual(self) -> Stage {

@@ -257,7 +257,7 @@ impl Diagnosis {
     fn of(&mut self, code: ErrorCode, f: &Facts) {
         let origin = f.origin.clone().unwrap_or_default();
         let p = f.parameter.as_deref().unwrap_or("");
-        let preflight = code.is_preflight_access() || code.stage() == Some(Stage::Preflight);
+        let preflight = code.stage() == Some(Stage::Preflight);
         match code.base() {
             ErrorCode::MissingAllowOriginHeader => self.missing_allow_origin(f, &origin, preflight),
             ErrorCode::WildcardOriginNotAllowed => {

@@ -213,7 +213,9 @@ fn fits_next(text: &str, at: usize, lit: &str) -> bool {
     whole || (n > 0 && cut(text, stop))
 }
 
-/// Whether the text ends at `at` (nothing but spaces before the end, or the end of the line).
+/// Whether the text ends at `at` (nothing but spaces before the end, or the end of the line):
+/// a match that stops there was cut by the paste; one that stops where the text goes on with
+/// other words is not a reading of it.
 pub(crate) fn cut(text: &str, at: usize) -> bool {
     let rest = text[at..].trim_start_matches(' ');
     rest.is_empty() || rest.starts_with('\n')

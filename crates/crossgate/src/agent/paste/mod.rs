@@ -35,7 +35,7 @@ use serde::Serialize;
 
 pub use other::OtherKind;
 
-use self::matcher::{Captures, Progress};
+use self::matcher::{Captures, Progress, cut};
 use self::other::GapLine;
 use self::template::{Role, Template};
 use super::error::{ErrorCode, Stage};
@@ -130,12 +130,7 @@ impl Message {
     /// Whether the words say the request included credentials (only `*` and
     /// `Access-Control-Allow-Credentials` errors happen with credentials alone).
     pub fn implies_credentials(&self) -> bool {
-        self.code.is_some_and(|c| {
-            matches!(
-                c.base(),
-                ErrorCode::WildcardOriginNotAllowed | ErrorCode::InvalidAllowCredentials
-            )
-        })
+        self.code.is_some_and(ErrorCode::implies_credentials)
     }
 }
 
@@ -261,35 +256,42 @@ struct Candidate {
     progress: Progress,
     score: (bool, usize),
     templates: Vec<&'static Template>,
+    /// Every reading tied here came after a frame of an older version's words.
+    legacy_frame: bool,
 }
 
 /// Keeps the best reading: a whole match over a partial one; among whole ones the one that
 /// explains the most text (ties are equally true readings: their errors are merged); among
 /// partial ones the one that saw the most of its template's wording.
-fn consider(best: &mut Option<Candidate>, t: &'static Template, progress: Progress, lit: usize) {
+/// `frame`: the frame the reading's reason followed, if any.
+fn consider(
+    best: &mut Option<Candidate>,
+    t: &'static Template,
+    frame: Option<&'static Template>,
+    progress: Progress,
+    lit: usize,
+) {
     let score = if progress.complete {
         (true, progress.end)
     } else {
         (false, lit)
     };
+    let legacy_frame = frame.is_some_and(|f| f.legacy);
     match best {
         Some(b) if b.score > score => {}
-        Some(b) if b.score == score && b.progress.end == progress.end => b.templates.push(t),
+        Some(b) if b.score == score && b.progress.end == progress.end => {
+            b.templates.push(t);
+            b.legacy_frame &= legacy_frame;
+        }
         _ => {
             *best = Some(Candidate {
                 progress,
                 score,
                 templates: vec![t],
+                legacy_frame,
             })
         }
     }
-}
-
-/// Whether a match that stopped at `end` stopped because the text did: the paste was cut there
-/// (the end of the input, or of a line). A match that stops where the text goes on with other
-/// words is not a reading of it.
-fn cut_at(text: &str, end: usize) -> bool {
-    matcher::cut(text, end)
 }
 
 /// A frame matched without a reason crossgate knows after it.
@@ -306,7 +308,6 @@ fn message_at(text: &str, pos: usize, only: Option<Browser>) -> Option<Matched> 
     let usable =
         |t: &&'static Template| only.is_none_or(|b| b == t.browser) && t.head().starts_with(first);
     let mut best: Option<Candidate> = None;
-    let mut best_frame_legacy = false;
     let mut bare: Option<BareFrame> = None;
     let mut keep_bare = |b: BareFrame| {
         if bare
@@ -323,7 +324,7 @@ fn message_at(text: &str, pos: usize, only: Option<Browser>) -> Option<Matched> 
     {
         let f = matcher::run(&frame.pieces, text, pos);
         if !f.complete {
-            if f.literal >= MIN_PARTIAL && cut_at(text, f.end) {
+            if f.literal >= MIN_PARTIAL && cut(text, f.end) {
                 keep_bare(BareFrame {
                     frame,
                     progress: f,
@@ -333,7 +334,7 @@ fn message_at(text: &str, pos: usize, only: Option<Browser>) -> Option<Matched> 
             continue;
         }
         let at = skip_spaces(text, f.end);
-        if cut_at(text, at) {
+        if cut(text, at) {
             keep_bare(BareFrame {
                 frame,
                 progress: f,
@@ -348,9 +349,9 @@ fn message_at(text: &str, pos: usize, only: Option<Browser>) -> Option<Matched> 
         {
             let p = matcher::run(&r.pieces, text, at);
             // After a whole frame, any cut reason is one of those its words begin.
-            if p.complete || (p.literal > 0 && cut_at(text, p.end)) {
+            if p.complete || (p.literal > 0 && cut(text, p.end)) {
                 let lit = p.literal;
-                consider(&mut reason, r, p, lit);
+                consider(&mut reason, r, None, p, lit);
             }
         }
         match reason {
@@ -360,12 +361,8 @@ fn message_at(text: &str, pos: usize, only: Option<Browser>) -> Option<Matched> 
                 captures.merge(progress.captures);
                 progress.captures = captures;
                 let lit = f.literal + progress.literal;
-                let before = best.as_ref().map(|b| (b.score, b.templates.len()));
                 for t in r.templates {
-                    consider(&mut best, t, progress.clone(), lit);
-                }
-                if best.as_ref().map(|b| (b.score, b.templates.len())) != before {
-                    best_frame_legacy = frame.legacy;
+                    consider(&mut best, t, Some(frame), progress.clone(), lit);
                 }
             }
             None => keep_bare(BareFrame {
@@ -381,16 +378,13 @@ fn message_at(text: &str, pos: usize, only: Option<Browser>) -> Option<Matched> 
         .filter(|t| t.role == Role::Reason)
     {
         let p = matcher::run(&t.pieces, text, pos);
-        if p.complete || (p.literal >= MIN_PARTIAL && cut_at(text, p.end)) {
+        if p.complete || (p.literal >= MIN_PARTIAL && cut(text, p.end)) {
             let lit = p.literal;
-            if best.as_ref().is_none_or(|b| b.score < (p.complete, lit)) {
-                best_frame_legacy = false;
-            }
-            consider(&mut best, t, p, lit);
+            consider(&mut best, t, None, p, lit);
         }
     }
     match best {
-        Some(best) => Some(reading(text, pos, best, best_frame_legacy)),
+        Some(best) => Some(reading(text, pos, best)),
         None => bare.and_then(|b| bare_frame(text, pos, b)),
     }
 }
@@ -439,7 +433,7 @@ fn unknown_reason_end(text: &str, from: usize) -> usize {
 }
 
 /// The message a best candidate reads.
-fn reading(text: &str, pos: usize, best: Candidate, frame_legacy: bool) -> Matched {
+fn reading(text: &str, pos: usize, best: Candidate) -> Matched {
     // The current wording leads an older one that reads the same.
     let mut templates = best.templates;
     templates.sort_by_key(|t| t.legacy);
@@ -474,7 +468,7 @@ fn reading(text: &str, pos: usize, best: Candidate, frame_legacy: bool) -> Match
         codes,
         captures: progress.captures,
         complete,
-        legacy: frame_legacy || templates.iter().all(|t| t.legacy),
+        legacy: best.legacy_frame || templates.iter().all(|t| t.legacy),
         warning: templates.iter().any(|t| t.warning),
         unknown_reason: false,
         end: progress.end,

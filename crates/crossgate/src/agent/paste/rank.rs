@@ -222,13 +222,7 @@ fn rank(m: &mut Message) {
             "access-control-allow-origin".to_owned(),
             value.as_bytes().to_vec(),
         )];
-        let include = codes.iter().any(|c| {
-            matches!(
-                c.on_preflight(),
-                ErrorCode::PreflightWildcardOriginNotAllowed
-                    | ErrorCode::PreflightInvalidAllowCredentials
-            )
-        });
+        let include = codes.iter().any(|c| c.implies_credentials());
         cors_check(&Profile::for_browser(m.browser), origin, include, &headers)
             .err()
             .map(|f| f.code)
@@ -252,14 +246,7 @@ fn rank(m: &mut Message) {
     m.alternatives = codes.collect();
 }
 
+/// An allow-origin check's error: one that has a `Preflight` variant.
 fn is_allow_origin(code: ErrorCode) -> bool {
-    matches!(
-        code.base(),
-        ErrorCode::MissingAllowOriginHeader
-            | ErrorCode::MultipleAllowOriginValues
-            | ErrorCode::InvalidAllowOriginValue
-            | ErrorCode::AllowOriginMismatch
-            | ErrorCode::WildcardOriginNotAllowed
-            | ErrorCode::InvalidAllowCredentials
-    )
+    code.on_preflight().is_preflight_access()
 }
