@@ -13,6 +13,7 @@ pub mod agent;
 pub mod audit;
 pub mod browser;
 pub mod fetch;
+pub mod har;
 pub mod origin;
 pub mod policy;
 

@@ -1,0 +1,261 @@
+//! The CORS requests in a network log: which entries are a page's cross-origin `fetch()` or
+//! XHR, the redirect hops and preflights that belong to each, and what script asked for
+//! (origin, method, URL, the headers it set), as far as the recording shows.
+
+use url::Url;
+
+use super::{Entry, Har};
+use crate::fetch::header::is_forbidden_request_header_name;
+use crate::fetch::list::parse_token_list;
+use crate::origin::Origin;
+
+/// A request header that script set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorHeader {
+    pub name: String,
+    pub value: String,
+    /// Known only from the preflight's `Access-Control-Request-Headers`: the export dropped
+    /// the header itself (Chromium's sanitised export removes `Authorization`), so its value
+    /// is unknown.
+    pub value_unknown: bool,
+}
+
+/// One cross-origin request in `cors` mode, with the entries it rests on.
+#[derive(Clone, Debug, Default)]
+pub struct RecordedFetch {
+    /// The entry of the request (its first hop).
+    pub entry: usize,
+    /// The later hops of a redirect chain, in order.
+    pub hops: Vec<usize>,
+    /// The preflight entries found for it, in time order.
+    pub preflights: Vec<usize>,
+    /// The request's origin, serialised (`null` for an opaque one).
+    pub origin: Option<String>,
+    pub method: Option<String>,
+    pub url: Option<String>,
+    /// What script set, browser-added headers removed.
+    pub headers: Vec<AuthorHeader>,
+    /// A `Cookie` header or cookies were sent: the credentials mode was `include`.
+    pub cookies_sent: bool,
+    /// What the log lacks for a judgement, as HAR paths.
+    pub missing: Vec<String>,
+}
+
+/// Headers a browser adds by itself to a `fetch()` that are neither forbidden nor, in the
+/// browser's own accounting, reasons to preflight: they are not script's.
+const BROWSER_ADDED: [&str; 6] = [
+    "user-agent",
+    "priority",
+    "pragma",
+    "cache-control",
+    "upgrade-insecure-requests",
+    "x-client-data",
+];
+
+/// Whether an entry is a page's request in `cors` mode. `Sec-Fetch-Mode` says so where the
+/// engine sends it; otherwise a `fetch`/`xhr` resource, or a GET or HEAD carrying `Origin`
+/// (browsers send `Origin` on those only in `cors` mode), is one.
+fn cors_mode(e: &Entry) -> bool {
+    if let Some(mode) = e.request_header("Sec-Fetch-Mode") {
+        return mode.eq_ignore_ascii_case("cors");
+    }
+    if let Some(t) = e.resource_type.as_deref() {
+        return t.eq_ignore_ascii_case("fetch") || t.eq_ignore_ascii_case("xhr");
+    }
+    matches!(e.method.as_deref(), Some("GET" | "HEAD")) && e.request_header("Origin").is_some()
+}
+
+/// The request's origin: its `Origin` header, else the page's, else the `Referer`'s (a
+/// cross-origin `Referer` is the origin alone under the default referrer policy).
+fn origin_of(e: &Entry) -> Option<String> {
+    if let Some(o) = e.request_header("Origin") {
+        return Some(o.to_owned());
+    }
+    let from_url = |u: &str| {
+        let o = Origin::from_url_str(u).ok()?;
+        (!o.is_opaque()).then(|| o.serialize())
+    };
+    e.page_url
+        .as_deref()
+        .and_then(from_url)
+        .or_else(|| e.request_header("Referer").and_then(from_url))
+}
+
+fn parsed(url: Option<&str>) -> Option<Url> {
+    url.and_then(|u| Url::parse(u).ok())
+}
+
+fn is_redirect(status: Option<i64>) -> bool {
+    matches!(status, Some(301 | 302 | 303 | 307 | 308))
+}
+
+/// The next hop of a redirect: the first later unclaimed request to the `Location`, by the
+/// same initiator where the tools record one.
+fn next_hop(entries: &[Entry], from: usize, claimed: &[bool]) -> Option<usize> {
+    let e = &entries[from];
+    if !is_redirect(e.status) {
+        return None;
+    }
+    let location = e
+        .redirect_url
+        .as_deref()
+        .or_else(|| e.response_header("Location"))?;
+    let target = parsed(e.url.as_deref())?.join(location).ok()?;
+    entries
+        .iter()
+        .enumerate()
+        .skip(from + 1)
+        .find(|(i, n)| {
+            !claimed[*i]
+                && !n.is_preflight()
+                && parsed(n.url.as_deref()).is_some_and(|u| u == target)
+                && (e.initiator_url.is_none() || n.initiator_url == e.initiator_url)
+        })
+        .map(|(i, _)| i)
+}
+
+/// The preflight for a hop: an unclaimed one to the same URL, for the same method and origin,
+/// closest in time (Chromium lists the preflight after the request it serves, since the
+/// request was issued first).
+fn preflight_for(entries: &[Entry], hop: &Entry, claimed: &[bool]) -> Option<usize> {
+    let method = hop.method.as_deref()?;
+    let url = parsed(hop.url.as_deref())?;
+    let distance = |p: &Entry| match (p.started_ms, hop.started_ms) {
+        (Some(a), Some(b)) => (a - b).unsigned_abs(),
+        _ => (p.index as i64 - hop.index as i64).unsigned_abs(),
+    };
+    entries
+        .iter()
+        .filter(|p| {
+            !claimed[p.index]
+                && p.is_preflight()
+                && parsed(p.url.as_deref()).is_some_and(|u| u == url)
+                && p.request_header("Access-Control-Request-Method") == Some(method)
+                && p.request_header("Origin") == hop.request_header("Origin")
+        })
+        .min_by_key(|p| distance(p))
+        .map(|p| p.index)
+}
+
+/// The names in a preflight's `Access-Control-Request-Headers`, lowercase.
+fn requested_headers(preflight: &Entry) -> Vec<String> {
+    let lines = preflight
+        .request_headers
+        .iter()
+        .flatten()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("Access-Control-Request-Headers"))
+        .map(|(_, v)| v.as_bytes());
+    match parse_token_list(lines) {
+        Ok(Some(names)) => names
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Script's headers: the recorded ones less those the browser adds; where a preflight was
+/// recorded, its `Access-Control-Request-Headers` is the engine's own list of the unsafe ones,
+/// so a browser-added header it does not name goes and a name the export dropped comes back.
+fn author_headers(first: &Entry, preflight: Option<&Entry>) -> Vec<AuthorHeader> {
+    let requested = preflight.map(requested_headers);
+    let listed = |name: &str| {
+        requested
+            .as_ref()
+            .is_some_and(|r| r.iter().any(|n| n.eq_ignore_ascii_case(name)))
+    };
+    let mut out: Vec<AuthorHeader> = first
+        .request_headers
+        .iter()
+        .flatten()
+        .filter(|(name, _)| {
+            !name.starts_with(':')
+                && !is_forbidden_request_header_name(name.as_bytes())
+                && (!BROWSER_ADDED.iter().any(|b| name.eq_ignore_ascii_case(b)) || listed(name))
+        })
+        .map(|(name, value)| AuthorHeader {
+            name: name.clone(),
+            value: value.clone(),
+            value_unknown: false,
+        })
+        .collect();
+    for name in requested.iter().flatten() {
+        if !out.iter().any(|h| h.name.eq_ignore_ascii_case(name))
+            && !is_forbidden_request_header_name(name.as_bytes())
+        {
+            out.push(AuthorHeader {
+                name: name.clone(),
+                value: String::new(),
+                value_unknown: true,
+            });
+        }
+    }
+    out
+}
+
+impl Har {
+    /// The page's cross-origin requests in `cors` mode (a same-origin request that a redirect
+    /// takes to another origin included), each with its redirect hops and preflights.
+    /// `crossgate audit --har` takes its endpoints from here.
+    pub fn fetches(&self) -> Vec<RecordedFetch> {
+        let entries = &self.entries;
+        let mut claimed = vec![false; entries.len()];
+        let mut out = Vec::new();
+        for i in 0..entries.len() {
+            let first = &entries[i];
+            if claimed[i] || first.is_preflight() || !cors_mode(first) {
+                continue;
+            }
+            let Some(url) = parsed(first.url.as_deref()) else {
+                continue;
+            };
+            if !matches!(url.scheme(), "http" | "https") {
+                continue;
+            }
+            let origin = origin_of(first);
+            claimed[i] = true;
+            let mut chain = vec![i];
+            while let Some(next) = next_hop(entries, *chain.last().unwrap_or(&i), &claimed) {
+                claimed[next] = true;
+                chain.push(next);
+            }
+            let cross_origin = match origin.as_deref() {
+                None => true,
+                Some(o) => chain.iter().any(|h| {
+                    parsed(entries[*h].url.as_deref())
+                        .is_some_and(|u| Origin::of_url(&u).serialize() != o)
+                }),
+            };
+            if !cross_origin {
+                continue;
+            }
+            let mut preflights = Vec::new();
+            for h in &chain {
+                if let Some(p) = preflight_for(entries, &entries[*h], &claimed) {
+                    claimed[p] = true;
+                    preflights.push(p);
+                }
+            }
+            let mut missing = Vec::new();
+            if origin.is_none() {
+                missing.push(format!("log.entries[{i}].request.headers.Origin"));
+            }
+            if first.request_headers.is_none() {
+                missing.push(format!("log.entries[{i}].request.headers"));
+            }
+            let headers = author_headers(first, preflights.first().map(|p| &entries[*p]));
+            out.push(RecordedFetch {
+                entry: i,
+                hops: chain[1..].to_vec(),
+                preflights,
+                origin,
+                method: first.method.clone(),
+                url: first.url.clone(),
+                headers,
+                cookies_sent: first.cookies_sent || first.request_header("Cookie").is_some(),
+                missing,
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,576 @@
+//! Replaying a network log: each engine's agent runs the page's CORS requests in the order
+//! they were made, with one preflight cache and a clock that follows `startedDateTime`, and is
+//! answered only from what was recorded. Where it asks for something the log does not have,
+//! the verdict is `undetermined` and names what is missing; nothing is filled in.
+
+use std::time::Duration;
+
+use super::fetches::RecordedFetch;
+use super::{Entry, Har};
+use crate::agent::classify::cors_unsafe_header_names;
+use crate::agent::explain::{Explanation, explain};
+use crate::agent::preflight::PreflightGrant;
+use crate::agent::{
+    Agent, CredentialsMode, ErrorCode, ExchangeKind, FakeClock, Incoming, Network, NetworkFailure,
+    Outcome, Outgoing, PreflightCache, Profile, ReferrerPolicy, RequestInit, RequestMode, Stage,
+    console,
+};
+use crate::browser::Browser;
+use crate::origin::Origin;
+
+/// An engine's verdict on one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    Blocked,
+    /// The log lacks what the judgement needs.
+    Undetermined,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Blocked => "blocked",
+            Verdict::Undetermined => "undetermined",
+        }
+    }
+}
+
+/// How the preflight went, for the engine judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Preflight {
+    /// The request needed none.
+    NotNeeded,
+    /// Sent, and recorded in these entries.
+    Sent(Vec<usize>),
+    /// Answered from the cache, filled by the preflight recorded in this entry.
+    Cached(usize),
+    /// Needed, not in the log, yet the request went out: the engine had it cached from before
+    /// the recording began (or, for WebKit, whose tools never show preflights, it passed).
+    Unrecorded,
+}
+
+/// What the log itself shows of the request's fate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// A response arrived and no failure is marked.
+    Completed,
+    /// The tools marked the load failed (`response._error`).
+    Failed(String),
+    /// No response and no mark.
+    NotAnswered,
+}
+
+/// One engine's judgement of one request.
+#[derive(Clone, Debug)]
+pub struct Judgement {
+    pub browser: Browser,
+    pub verdict: Verdict,
+    pub code: Option<ErrorCode>,
+    pub stage: Option<Stage>,
+    /// The console message the engine prints for it.
+    pub message: Option<String>,
+    pub explanation: Option<Explanation>,
+    pub preflight: Preflight,
+    /// HAR paths (or descriptions) of what the judgement lacks.
+    pub missing: Vec<String>,
+}
+
+/// A request of the log, judged as the engine that recorded it, and as the others.
+#[derive(Clone, Debug)]
+pub struct Judged {
+    pub fetch: RecordedFetch,
+    pub recorded: Recorded,
+    pub judgement: Judgement,
+    pub other_engines: Vec<Judgement>,
+    /// Where the recording and the replay disagree, or what was inferred.
+    pub notes: Vec<String>,
+}
+
+/// The whole log, judged.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub entries: usize,
+    /// The engine the requests are judged as: the recorder, or the one asked for.
+    pub browser: Browser,
+    /// Whether `browser` is the recorder as the file names it.
+    pub browser_from_file: bool,
+    pub requests: Vec<Judged>,
+}
+
+/// What the network could not answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Lack {
+    /// A preflight, none recorded for it.
+    Preflight { url: String },
+    /// An entry's response (status or headers).
+    Response(usize),
+    /// A redirect hop that is not in the log.
+    Hop { url: String },
+}
+
+/// Answers from the entries of one recorded fetch.
+struct Replay<'a> {
+    entries: &'a [Entry],
+    preflights: Vec<(usize, bool)>,
+    hops: Vec<(usize, bool)>,
+    lack: Option<Lack>,
+    preflights_used: Vec<usize>,
+}
+
+fn same_url(entry: &Entry, url: &url::Url) -> bool {
+    entry
+        .url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .is_some_and(|u| &u == url)
+}
+
+fn incoming(entry: &Entry) -> Option<Incoming> {
+    let status = u16::try_from(entry.status?)
+        .ok()
+        .filter(|s| (100..=999).contains(s))?;
+    let headers = entry.response_headers.as_ref()?;
+    Some(Incoming {
+        status,
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
+            .collect(),
+    })
+}
+
+impl Network for Replay<'_> {
+    fn send(&mut self, request: &Outgoing) -> Result<Incoming, NetworkFailure> {
+        let (list, preflight) = match request.kind {
+            ExchangeKind::Preflight => (&mut self.preflights, true),
+            ExchangeKind::Actual => (&mut self.hops, false),
+        };
+        let found = list
+            .iter_mut()
+            .find(|(i, used)| !*used && same_url(&self.entries[*i], &request.url));
+        let lack = match found {
+            Some((i, used)) => {
+                *used = true;
+                if preflight {
+                    self.preflights_used.push(*i);
+                }
+                match incoming(&self.entries[*i]) {
+                    Some(response) => return Ok(response),
+                    None => Lack::Response(*i),
+                }
+            }
+            None if preflight => Lack::Preflight {
+                url: request.url.to_string(),
+            },
+            None => Lack::Hop {
+                url: request.url.to_string(),
+            },
+        };
+        self.lack = Some(lack);
+        Err(NetworkFailure {
+            message: "not in the log".to_owned(),
+        })
+    }
+}
+
+/// One run of one engine over one fetch.
+struct Run {
+    outcome: Option<Outcome>,
+    lack: Option<Lack>,
+    preflights_used: Vec<usize>,
+    cache: PreflightCache,
+}
+
+impl Run {
+    /// Verdict and code, to compare runs.
+    fn key(&self) -> (Verdict, Option<ErrorCode>) {
+        match &self.outcome {
+            Some(o) if o.allowed => (Verdict::Allowed, None),
+            Some(o) => (Verdict::Blocked, o.error.as_ref().map(|e| e.code)),
+            None => (Verdict::Undetermined, None),
+        }
+    }
+}
+
+fn run(
+    har: &Har,
+    fetch: &RecordedFetch,
+    init: &RequestInit,
+    profile: Profile,
+    clock: &FakeClock,
+    cache: &PreflightCache,
+) -> Run {
+    let mut network = Replay {
+        entries: &har.entries,
+        preflights: fetch.preflights.iter().map(|p| (*p, false)).collect(),
+        hops: std::iter::once(fetch.entry)
+            .chain(fetch.hops.iter().copied())
+            .map(|h| (h, false))
+            .collect(),
+        lack: None,
+        preflights_used: Vec::new(),
+    };
+    let mut agent = Agent::with_clock(profile, clock);
+    agent.cache = cache.clone();
+    let outcome = agent.fetch(init, &mut network).ok();
+    Run {
+        outcome,
+        lack: network.lack,
+        preflights_used: network.preflights_used,
+        cache: agent.cache,
+    }
+}
+
+/// The request as script made it, with the credentials mode tried.
+fn request_init(
+    fetch: &RecordedFetch,
+    credentials: CredentialsMode,
+) -> Result<RequestInit, Vec<String>> {
+    if !fetch.missing.is_empty() {
+        return Err(fetch.missing.clone());
+    }
+    let at = |field: &str| format!("log.entries[{}].request.{field}", fetch.entry);
+    let origin = match fetch.origin.as_deref() {
+        Some("null") => Origin::Opaque,
+        Some(o) => Origin::parse_header(o.as_bytes())
+            .or_else(|_| Origin::from_url_str(o))
+            .map_err(|_| vec![format!("{} (`{o}` is not an origin)", at("headers.Origin"))])?,
+        None => return Err(vec![at("headers.Origin")]),
+    };
+    let url = fetch
+        .url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .ok_or_else(|| vec![at("url")])?;
+    let method = fetch.method.clone().ok_or_else(|| vec![at("method")])?;
+    Ok(RequestInit {
+        origin,
+        url,
+        method,
+        headers: fetch
+            .headers
+            .iter()
+            .map(|h| (h.name.clone(), h.value.as_bytes().to_vec()))
+            .collect(),
+        credentials,
+        mode: RequestMode::Cors,
+        referrer_policy: ReferrerPolicy::default(),
+        use_cors_preflight: false,
+    })
+}
+
+/// Fetch §4.1 main fetch step 12 (via §4.3 HTTP fetch step 5): a preflight is needed for a
+/// method that is not safelisted or any CORS-unsafe header, as `profile` counts them.
+fn needs_preflight(init: &RequestInit, profile: &Profile) -> bool {
+    !crate::fetch::method::is_cors_safelisted(init.method.as_bytes())
+        || !cors_unsafe_header_names(&init.headers, profile).is_empty()
+}
+
+/// What the log shows of the request's fate: a failure mark on any of its entries, else
+/// whether its last hop was answered.
+fn recorded_fate(har: &Har, fetch: &RecordedFetch) -> Recorded {
+    let all = fetch
+        .preflights
+        .iter()
+        .chain(std::iter::once(&fetch.entry))
+        .chain(fetch.hops.iter());
+    if let Some(error) = all.filter_map(|i| har.entries[*i].error.clone()).last() {
+        return Recorded::Failed(error);
+    }
+    let last = fetch.hops.last().copied().unwrap_or(fetch.entry);
+    if har.entries[last].answered() {
+        Recorded::Completed
+    } else {
+        Recorded::NotAnswered
+    }
+}
+
+/// One engine's replay state over the whole log.
+struct EngineState {
+    browser: Browser,
+    profile: Profile,
+    clock: FakeClock,
+    now_ms: i64,
+    cache: PreflightCache,
+    /// The preflight entry that last filled the cache for a URL.
+    filled: Vec<(String, usize)>,
+}
+
+impl EngineState {
+    fn new(browser: Browser, start_ms: i64) -> EngineState {
+        let profile = Profile::for_browser(browser);
+        EngineState {
+            browser,
+            cache: PreflightCache::new(&profile),
+            profile,
+            clock: FakeClock::default(),
+            now_ms: start_ms,
+            filled: Vec::new(),
+        }
+    }
+
+    fn advance_to(&mut self, ms: Option<i64>) {
+        if let Some(ms) = ms
+            && ms > self.now_ms
+        {
+            self.clock
+                .advance(Duration::from_millis((ms - self.now_ms) as u64));
+            self.now_ms = ms;
+        }
+    }
+
+    fn run(&self, har: &Har, fetch: &RecordedFetch, init: &RequestInit) -> Run {
+        run(har, fetch, init, self.profile, &self.clock, &self.cache)
+    }
+
+    /// The run again with the preflight's result in the cache: the recorder made the request,
+    /// so its preflight, not in the log, passed.
+    fn run_seeded(&self, har: &Har, fetch: &RecordedFetch, init: &RequestInit) -> Run {
+        let mut cache = self.cache.clone();
+        let grant = PreflightGrant {
+            methods: vec![init.method.clone()],
+            headers: cors_unsafe_header_names(&init.headers, &self.profile),
+            max_age: 1,
+            credentials: init.credentials == CredentialsMode::Include,
+            authorization_by_wildcard: false,
+        };
+        let now = crate::agent::Clock::now(&self.clock);
+        cache.store(now, &init.origin.serialize(), init.url.as_str(), &grant);
+        run(har, fetch, init, self.profile, &self.clock, &cache)
+    }
+}
+
+/// The words for what the network could not answer.
+fn lack_text(lack: &Lack, browser: Browser, recorder: Browser) -> String {
+    match lack {
+        Lack::Preflight { url } if recorder == Browser::Webkit => format!(
+            "a preflight to {url}: {} sends one, and WebKit's tools never record preflights",
+            browser.name()
+        ),
+        Lack::Preflight { url } => format!(
+            "a preflight to {url}: {} sends one, and the log has none",
+            browser.name()
+        ),
+        Lack::Response(i) => format!("log.entries[{i}].response (status and headers)"),
+        Lack::Hop { url } => format!("the redirect hop to {url}: not in the log"),
+    }
+}
+
+/// Everything a judgement says, from a run.
+fn judgement(
+    state: &EngineState,
+    recorder: Browser,
+    init: &RequestInit,
+    run: &Run,
+    seeded: bool,
+) -> Judgement {
+    let preflight = if seeded {
+        Preflight::Unrecorded
+    } else if !run.preflights_used.is_empty() {
+        Preflight::Sent(run.preflights_used.clone())
+    } else if needs_preflight(init, &state.profile) && run.outcome.is_some() {
+        match state
+            .filled
+            .iter()
+            .rev()
+            .find(|(u, _)| u == init.url.as_str())
+        {
+            Some((_, entry)) => Preflight::Cached(*entry),
+            None => Preflight::Unrecorded,
+        }
+    } else {
+        Preflight::NotNeeded
+    };
+    let (verdict, code, stage, message, explanation) = match &run.outcome {
+        Some(o) if o.allowed => (Verdict::Allowed, None, None, None, None),
+        Some(o) => (
+            Verdict::Blocked,
+            o.error.as_ref().map(|e| e.code),
+            o.error.as_ref().map(|e| e.stage),
+            console::message(state.browser, init, o),
+            explain(init, o),
+        ),
+        None => (Verdict::Undetermined, None, None, None, None),
+    };
+    Judgement {
+        browser: state.browser,
+        verdict,
+        code,
+        stage,
+        message,
+        explanation,
+        preflight,
+        missing: run
+            .lack
+            .iter()
+            .filter(|_| run.outcome.is_none())
+            .map(|l| lack_text(l, state.browser, recorder))
+            .collect(),
+    }
+}
+
+fn undetermined(browser: Browser, missing: Vec<String>) -> Judgement {
+    Judgement {
+        browser,
+        verdict: Verdict::Undetermined,
+        code: None,
+        stage: None,
+        message: None,
+        explanation: None,
+        preflight: Preflight::NotNeeded,
+        missing,
+    }
+}
+
+/// The credentials modes the request may have had: `include` when cookies went with it;
+/// otherwise either, since a request without cookies may still have asked for them.
+fn credential_modes(fetch: &RecordedFetch) -> &'static [CredentialsMode] {
+    if fetch.cookies_sent {
+        &[CredentialsMode::Include]
+    } else {
+        &[CredentialsMode::SameOrigin, CredentialsMode::Include]
+    }
+}
+
+impl Har {
+    /// Judges every CORS request of the log as `browser` (default: the engine that recorded
+    /// it, else Chromium), and as the other engines on the same recorded answers.
+    pub fn judge(&self, browser: Option<Browser>) -> Report {
+        let recorder = browser.or(self.recorded_by).unwrap_or(Browser::Chromium);
+        let browser_from_file = self.recorded_by == Some(recorder);
+        // Only Chromium marks a CORS failure (`_error`), and WebKit exports finished loads
+        // only: their logs tell which requests failed. Firefox's blocked entries look whole.
+        let fate_tells = browser_from_file && recorder != Browser::Firefox;
+        let mut fetches = self.fetches();
+        let start = |f: &RecordedFetch| self.entries[f.entry].started_ms;
+        fetches.sort_by_key(|f| start(f).unwrap_or(i64::MAX));
+        let t0 = fetches.iter().filter_map(start).min().unwrap_or(0);
+        let order =
+            std::iter::once(recorder).chain(Browser::ALL.into_iter().filter(|b| *b != recorder));
+        let mut states: Vec<EngineState> = order.map(|b| EngineState::new(b, t0)).collect();
+        let mut requests = Vec::with_capacity(fetches.len());
+        for fetch in fetches {
+            for s in &mut states {
+                s.advance_to(start(&fetch));
+            }
+            let recorded = recorded_fate(self, &fetch);
+            let mut notes = Vec::new();
+            let modes = credential_modes(&fetch);
+            // The recorder first: where the credentials mode changes its verdict, what the
+            // log shows of the fate picks it.
+            let mut chosen: Option<CredentialsMode> = (modes.len() == 1).then(|| modes[0]);
+            if chosen.is_none() && fate_tells {
+                let want = match recorded {
+                    Recorded::Completed => Some(Verdict::Allowed),
+                    Recorded::Failed(_) => Some(Verdict::Blocked),
+                    Recorded::NotAnswered => None,
+                };
+                let keys: Vec<(CredentialsMode, Verdict)> = modes
+                    .iter()
+                    .filter_map(|m| {
+                        let init = request_init(&fetch, *m).ok()?;
+                        Some((*m, states[0].run(self, &fetch, &init).key().0))
+                    })
+                    .collect();
+                if keys.iter().all(|(_, v)| *v == keys[0].1) {
+                    chosen = keys.first().map(|(m, _)| *m);
+                } else if let Some(w) = want {
+                    chosen = keys.iter().find(|(_, v)| *v == w).map(|(m, _)| *m);
+                    if chosen == Some(CredentialsMode::Include) {
+                        notes.push(
+                            "no cookies were recorded, but the recorded outcome shows the request \
+                             asked for credentials (credentials: 'include')"
+                                .to_owned(),
+                        );
+                    }
+                }
+            }
+            let mut judgements = Vec::with_capacity(states.len());
+            for (n, state) in states.iter_mut().enumerate() {
+                let is_recorder = n == 0;
+                let tried: Vec<CredentialsMode> = match chosen {
+                    Some(m) => vec![m],
+                    None => modes.to_vec(),
+                };
+                let mut runs = Vec::new();
+                for m in &tried {
+                    let init = match request_init(&fetch, *m) {
+                        Ok(init) => init,
+                        Err(missing) => {
+                            runs.clear();
+                            judgements.push(undetermined(state.browser, missing));
+                            break;
+                        }
+                    };
+                    let mut run = state.run(self, &fetch, &init);
+                    let mut seeded = false;
+                    if is_recorder
+                        && matches!(run.lack, Some(Lack::Preflight { .. }))
+                        && self.entries[fetch.entry].answered()
+                    {
+                        run = state.run_seeded(self, &fetch, &init);
+                        seeded = true;
+                    }
+                    runs.push((init, run, seeded));
+                }
+                if runs.is_empty() {
+                    continue;
+                }
+                let agree = runs.iter().all(|(_, r, _)| r.key() == runs[0].1.key());
+                let (init, run, seeded) = &runs[0];
+                let mut j = judgement(state, recorder, init, run, *seeded);
+                if !agree {
+                    j = undetermined(
+                        state.browser,
+                        vec![format!(
+                            "log.entries[{}]: the request's credentials mode (no cookies were \
+                             recorded; with credentials: 'include' the verdict differs)",
+                            fetch.entry
+                        )],
+                    );
+                }
+                if !seeded {
+                    for p in &run.preflights_used {
+                        if let Some(u) = &self.entries[*p].url {
+                            state.filled.push((u.clone(), *p));
+                        }
+                    }
+                    state.cache = run.cache.clone();
+                }
+                judgements.push(j);
+            }
+            let judgement = judgements.remove(0);
+            if fate_tells {
+                match (&recorded, judgement.verdict) {
+                    (Recorded::Failed(e), Verdict::Allowed) => notes.push(format!(
+                        "the log marks this request failed ({e}), yet its recorded answers pass \
+                         {}'s CORS checks: the failure was not CORS (a network error, an \
+                         extension, mixed content, Private Network Access, ...)",
+                        recorder.name()
+                    )),
+                    (Recorded::Completed, Verdict::Blocked) => notes.push(format!(
+                        "the log shows this request completed, but crossgate's model of {} \
+                         blocks it: please report this disagreement",
+                        recorder.name()
+                    )),
+                    _ => {}
+                }
+            }
+            requests.push(Judged {
+                fetch,
+                recorded,
+                judgement,
+                other_engines: judgements,
+                notes,
+            });
+        }
+        Report {
+            entries: self.entries.len(),
+            browser: recorder,
+            browser_from_file,
+            requests,
+        }
+    }
+}
