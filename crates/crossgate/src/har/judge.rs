@@ -276,7 +276,7 @@ fn recorded_fate(har: &Har, fetch: &RecordedFetch) -> Recorded {
         .iter()
         .chain(std::iter::once(&fetch.entry))
         .chain(fetch.hops.iter());
-    if let Some(error) = all.filter_map(|i| har.entries[*i].error.clone()).last() {
+    if let Some(error) = all.filter_map(|i| har.entries[*i].error.clone()).next_back() {
         return Recorded::Failed(error);
     }
     let last = fetch.hops.last().copied().unwrap_or(fetch.entry);
