@@ -84,6 +84,11 @@ pub enum Command {
     /// gateway, nginx and Express. `--check` then probes the URL live. Exit 0 every message
     /// understood, 1 some text is not a CORS message crossgate knows, 2 no input.
     Explain(crate::explain::ExplainArgs),
+    /// Judge every CORS request of a browser's network log (a HAR file, as "Save all as HAR"
+    /// exports it from Chromium, Firefox or WebKit): which were blocked, why, and the fix;
+    /// which went out only thanks to a cached preflight; which another engine would judge
+    /// differently. Exit 0 nothing blocked, 1 something blocked, 2 not readable as HAR.
+    Har(crate::har::HarArgs),
 }
 
 #[derive(Debug, Args)]

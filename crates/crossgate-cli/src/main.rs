@@ -9,6 +9,7 @@ mod browsers;
 mod check;
 mod cli;
 mod explain;
+mod har;
 mod lint;
 mod origin;
 mod render;
@@ -71,6 +72,7 @@ fn main() -> ExitCode {
         Command::Origin(args) => origin::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Har(args) => har::run(&args),
     };
     match result {
         Ok(Outcome::Yes) => ExitCode::SUCCESS,

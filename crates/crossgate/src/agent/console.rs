@@ -98,8 +98,8 @@ pub(crate) const FIREFOX_DID_NOT_SUCCEED: [ErrorCode; 5] = [
     ErrorCode::RedirectContainsCredentials,
 ];
 
-/// The lines for the fetch's failure, if it failed.
-fn failure_lines(browser: Browser, init: &RequestInit, outcome: &Outcome) -> Vec<String> {
+/// The lines for the fetch's failure, if it failed, whole as the console shows them.
+pub fn failure_lines(browser: Browser, init: &RequestInit, outcome: &Outcome) -> Vec<String> {
     let Some(error) = &outcome.error else {
         return Vec::new();
     };

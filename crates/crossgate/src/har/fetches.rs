@@ -53,8 +53,10 @@ const BROWSER_ADDED: [&str; 6] = [
 ];
 
 /// Whether an entry is a page's request in `cors` mode. `Sec-Fetch-Mode` says so where the
-/// engine sends it; otherwise a `fetch`/`xhr` resource, or a GET or HEAD carrying `Origin`
-/// (browsers send `Origin` on those only in `cors` mode), is one.
+/// engine sends it; otherwise a `fetch`/`xhr` resource is one, and so is a request carrying
+/// `Origin` with any method but `POST` (browsers send `Origin` on a GET or HEAD only in `cors`
+/// mode, and `no-cors` allows no other method). A `POST` with `Origin` may be a form's: it is
+/// one only if the response speaks CORS.
 fn cors_mode(e: &Entry) -> bool {
     if let Some(mode) = e.request_header("Sec-Fetch-Mode") {
         return mode.eq_ignore_ascii_case("cors");
@@ -62,7 +64,13 @@ fn cors_mode(e: &Entry) -> bool {
     if let Some(t) = e.resource_type.as_deref() {
         return t.eq_ignore_ascii_case("fetch") || t.eq_ignore_ascii_case("xhr");
     }
-    matches!(e.method.as_deref(), Some("GET" | "HEAD")) && e.request_header("Origin").is_some()
+    if e.request_header("Origin").is_none() {
+        return false;
+    }
+    e.method.as_deref() != Some("POST")
+        || e.response_headers.iter().flatten().any(|(n, _)| {
+            n.len() > 15 && n.as_bytes()[..15].eq_ignore_ascii_case(b"access-control-")
+        })
 }
 
 /// The request's origin: its `Origin` header, else the page's, else the `Referer`'s (a

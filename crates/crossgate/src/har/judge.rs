@@ -69,7 +69,7 @@ pub struct Judgement {
     pub verdict: Verdict,
     pub code: Option<ErrorCode>,
     pub stage: Option<Stage>,
-    /// The console message the engine prints for it.
+    /// The console line the engine prints for it (the first, where it prints several).
     pub message: Option<String>,
     pub explanation: Option<Explanation>,
     pub preflight: Preflight,
@@ -276,7 +276,10 @@ fn recorded_fate(har: &Har, fetch: &RecordedFetch) -> Recorded {
         .iter()
         .chain(std::iter::once(&fetch.entry))
         .chain(fetch.hops.iter());
-    if let Some(error) = all.filter_map(|i| har.entries[*i].error.clone()).next_back() {
+    if let Some(error) = all
+        .filter_map(|i| har.entries[*i].error.clone())
+        .next_back()
+    {
         return Recorded::Failed(error);
     }
     let last = fetch.hops.last().copied().unwrap_or(fetch.entry);
@@ -389,7 +392,9 @@ fn judgement(
             Verdict::Blocked,
             o.error.as_ref().map(|e| e.code),
             o.error.as_ref().map(|e| e.stage),
-            console::message(state.browser, init, o),
+            console::failure_lines(state.browser, init, o)
+                .into_iter()
+                .next(),
             explain(init, o),
         ),
         None => (Verdict::Undetermined, None, None, None, None),
