@@ -74,6 +74,8 @@ struct Request {
     recorded_by: &'static str,
     verdict: &'static str,
     code: Option<String>,
+    /// The error under the other credentials mode, where the log does not tell it.
+    alternatives: Vec<String>,
     stage: Option<&'static str>,
     missing: Vec<String>,
     fix: Vec<String>,
@@ -137,6 +139,7 @@ fn request(j: &Judged) -> Request {
         recorded_by: own.browser.id(),
         verdict: own.verdict.as_str(),
         code: own.code.map(|c| c.as_str()),
+        alternatives: own.alternatives.iter().map(|c| c.as_str()).collect(),
         stage: own.stage.map(|s| s.as_str()),
         missing: own.missing.clone(),
         fix: own

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::{CorsLine, Engine, Installed};
+use crate::har::{JobSeen, StepSeen};
 use crate::http::{self, Handler, RawRequest, RawResponse};
 use crate::runner::{Batch, FetchJob, FetchStep, Pages, StepResult};
 use crate::scenarios::{Job, Ports, generate};
@@ -37,6 +38,8 @@ pub struct Summary {
     pub fetches: usize,
     pub agree: usize,
     pub disagreements: Vec<Disagreement>,
+    /// `crossgate har` on the run's own network log (engines driven over a remote protocol).
+    pub har: Option<crate::har::HarCheck>,
     pub elapsed: Duration,
 }
 
@@ -440,8 +443,10 @@ pub async fn run(browser: &Installed, filter: Option<&str>) -> Result<Summary, S
         fetches: jobs.iter().map(|j| j.steps.len()).sum(),
         agree: 0,
         disagreements: Vec::new(),
+        har: None,
         elapsed: run.elapsed,
     };
+    let mut seen: Vec<JobSeen> = Vec::new();
     // The engine's console lines for each blocked fetch, with crossgate's error for it: saved
     // where CROSSGATE_CONFORMANCE_SAVE_CONSOLE names a file (the fixture of real messages that
     // `crossgate::agent::paste` is tested on).
@@ -475,6 +480,7 @@ pub async fn run(browser: &Installed, filter: Option<&str>) -> Result<Summary, S
                             "lines": lines.iter().map(|l| l.line.clone()).collect::<Vec<_>>(),
                         }));
                     }
+                    seen.push(job_seen(job, origin, &reports, &results));
                     (
                         compare(
                             engine,
@@ -502,6 +508,27 @@ pub async fn run(browser: &Installed, filter: Option<&str>) -> Result<Summary, S
             }
         }
     }
+    let har = match engine {
+        Engine::Chromium => Some(crate::har::chromium(&run.network, browser.version_number())),
+        Engine::Firefox => Some(crate::har::firefox(&run.network, browser.version_number())),
+        Engine::Webkit => None,
+    };
+    if let Some(har) = &har {
+        summary.har = Some(crate::har::check(har, &seen));
+        if let Ok(path) = std::env::var("CROSSGATE_CONFORMANCE_SAVE_EVENTS") {
+            let events: Vec<&serde_json::Value> = run.network.iter().map(|e| &e.event).collect();
+            let text = serde_json::to_string(&events).unwrap_or_default();
+            if let Err(e) = std::fs::write(&path, text + "\n") {
+                eprintln!("cannot write {path}: {e}");
+            }
+        }
+        if let Ok(path) = std::env::var("CROSSGATE_CONFORMANCE_SAVE_HAR") {
+            let text = serde_json::to_string_pretty(har).unwrap_or_default();
+            if let Err(e) = std::fs::write(&path, text + "\n") {
+                eprintln!("cannot write {path}: {e}");
+            }
+        }
+    }
     if let Ok(path) = std::env::var("CROSSGATE_CONFORMANCE_SAVE_CONSOLE") {
         let doc = serde_json::json!({
             "browser": summary.browser,
@@ -514,6 +541,35 @@ pub async fn run(browser: &Installed, filter: Option<&str>) -> Result<Summary, S
         }
     }
     Ok(summary)
+}
+
+/// What the browser did with each step of `job`, beside crossgate's report, for the check of
+/// the run's HAR: a step is in the log as a CORS request when it went out in `cors` mode and
+/// some exchange of it reached another origin.
+fn job_seen(job: &Job, origin: &str, reports: &[Report], results: &[StepResult]) -> JobSeen {
+    let page = url::Url::parse(origin).ok().map(|u| u.origin());
+    JobSeen {
+        id: job.id.clone(),
+        steps: job
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| {
+                let report = reports.get(i);
+                let cors = step.request["mode"].as_str().unwrap_or("cors") == "cors";
+                let cross = report.is_some_and(|r| {
+                    r.exchanges
+                        .iter()
+                        .any(|e| url::Url::parse(&e.request.url).ok().map(|u| u.origin()) != page)
+                });
+                StepSeen {
+                    in_log: cors && cross,
+                    browser_ok: results.get(i).is_some_and(|r| r.ok),
+                    code: report.and_then(|r| r.error.as_ref().map(|e| e.code.clone())),
+                }
+            })
+            .collect(),
+    }
 }
 
 /// The job a console line is about: the first `/s/<id>/` in it (the request URL, or the URL it

@@ -1,18 +1,36 @@
-//! Starting headless Chromium and reading its console from stderr.
+//! Starting headless Chromium, reading its console from stderr and its network events over the
+//! DevTools protocol.
 //!
 //! Chromium runs with `--enable-logging=stderr --v=0`, which writes every console message of
 //! every page as `[pid:tid:time:INFO:CONSOLE:0] "<message>", source: <url> (<line>)`. The CORS
 //! failures are the messages containing `has been blocked by CORS policy: `.
+//!
+//! With `--remote-debugging-port=0` it also prints `DevTools listening on ws://...`: the harness
+//! attaches to the page (`Target.attachToTarget`, flattened), enables the `Network` domain and
+//! only then navigates from `about:blank` to the first page, so that every request of the run
+//! is in the network log (`crate::har` turns it into the HAR DevTools would export).
 
 use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
 
+use serde_json::{Value, json};
 use tokio::process::Command;
+use tokio::sync::oneshot;
 
-use crate::engine::{Browser, CorsLine, Installed, launch_with_stderr_console};
+use crate::engine::{Browser, CorsLine, Installed, NetworkEvents, launch_with_stderr_console};
+use crate::wire::Wire;
+
+/// How long Chromium may take to open its DevTools port.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Starts headless Chromium on `url` with a new, empty profile in `profile_dir`; its console
-/// comes from stderr.
-pub fn launch(installed: &Installed, url: &str, profile_dir: &Path) -> Result<Browser, String> {
+/// comes from stderr, its network events over the DevTools protocol.
+pub async fn launch(
+    installed: &Installed,
+    url: &str,
+    profile_dir: &Path,
+) -> Result<Browser, String> {
     let mut command = Command::new(&installed.path);
     command
         .args([
@@ -28,12 +46,62 @@ pub fn launch(installed: &Installed, url: &str, profile_dir: &Path) -> Result<Br
             "--disable-dev-shm-usage",
             "--enable-logging=stderr",
             "--v=0",
+            "--remote-debugging-port=0",
         ])
         .arg(format!("--user-data-dir={}", profile_dir.display()))
-        .arg(url);
-    launch_with_stderr_console(installed, command, |line| {
+        .arg("about:blank");
+    let (address_tx, address_rx) = oneshot::channel::<String>();
+    let address_tx = Mutex::new(Some(address_tx));
+    let browser = launch_with_stderr_console(installed, command, move |line| {
+        if let Some(address) = line.strip_prefix("DevTools listening on ") {
+            if let Some(tx) = address_tx.lock().expect("address lock").take() {
+                let _ = tx.send(address.trim().to_owned());
+            }
+            return None;
+        }
         console_message(line).map(|m| (m, None))
+    })?;
+    let address = match tokio::time::timeout(START_TIMEOUT, address_rx).await {
+        Ok(Ok(address)) => address,
+        _ => {
+            return Err(format!(
+                "Chromium did not open its DevTools port within {START_TIMEOUT:?}"
+            ));
+        }
+    };
+    let network = NetworkEvents::default();
+    let sink = NetworkEvents::clone(&network);
+    let mut cdp = Wire::connect(&address, move |event: &Value| {
+        if event["method"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Network."))
+        {
+            crate::engine::record(&sink, event);
+        }
     })
+    .await?;
+    let targets = cdp.command("Target.getTargets", json!({})).await?;
+    let page = targets["targetInfos"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["type"] == "page"))
+        .and_then(|t| t["targetId"].as_str())
+        .ok_or_else(|| format!("Chromium reported no page target: {targets}"))?
+        .to_owned();
+    let attached = cdp
+        .command(
+            "Target.attachToTarget",
+            json!({"targetId": page, "flatten": true}),
+        )
+        .await?;
+    let session = attached["sessionId"]
+        .as_str()
+        .ok_or_else(|| format!("Target.attachToTarget gave no session: {attached}"))?
+        .to_owned();
+    cdp.command_in(Some(&session), "Network.enable", json!({}))
+        .await?;
+    cdp.command_in(Some(&session), "Page.navigate", json!({"url": url}))
+        .await?;
+    Ok(browser.with_network(network).with_task(cdp.reader))
 }
 
 /// The message of a console line of `--enable-logging=stderr`, if the line is one.

@@ -236,7 +236,7 @@ impl Installed {
     /// starts collecting its console.
     pub async fn launch(&self, url: &str, profile_dir: &Path) -> Result<Browser, String> {
         match self.engine {
-            Engine::Chromium => crate::chromium::launch(self, url, profile_dir),
+            Engine::Chromium => crate::chromium::launch(self, url, profile_dir).await,
             Engine::Firefox => crate::firefox::launch(self, url, profile_dir).await,
             Engine::Webkit => crate::webkit::launch(self, url, profile_dir),
         }
@@ -320,11 +320,35 @@ pub struct CorsLine {
     pub during: Option<String>,
 }
 
-/// A running browser: its process (in a process group of its own), its console, and the tasks
-/// that feed the console.
+/// One event of a remote protocol's network domain, as received.
+#[derive(Clone, Debug)]
+pub struct NetworkEvent {
+    /// When the harness received it, in milliseconds since the Unix epoch.
+    pub received_ms: f64,
+    /// `{"method", "params"}` as the browser sent it.
+    pub event: serde_json::Value,
+}
+
+/// Where an engine's network events are collected (engines driven over a remote protocol).
+pub type NetworkEvents = Arc<Mutex<Vec<NetworkEvent>>>;
+
+/// Appends a network event.
+pub fn record(network: &NetworkEvents, event: &serde_json::Value) {
+    let received_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    network.lock().expect("network lock").push(NetworkEvent {
+        received_ms,
+        event: event.clone(),
+    });
+}
+
+/// A running browser: its process (in a process group of its own), its console, its network
+/// events where the engine reports them, and the tasks that feed them.
 pub struct Browser {
     child: Child,
     console: Console,
+    network: NetworkEvents,
     tasks: Vec<JoinHandle<()>>,
     /// Whether SIGTERM goes to the whole process group (a wrapper such as `xvfb-run` does not
     /// pass it on) rather than to the started process alone.
@@ -337,9 +361,27 @@ impl Browser {
         Browser {
             child,
             console,
+            network: NetworkEvents::default(),
             tasks,
             terminate_group: false,
         }
+    }
+
+    /// The browser's network events go to `network`.
+    pub fn with_network(mut self, network: NetworkEvents) -> Browser {
+        self.network = network;
+        self
+    }
+
+    /// `task` is stopped with the browser.
+    pub fn with_task(mut self, task: JoinHandle<()>) -> Browser {
+        self.tasks.push(task);
+        self
+    }
+
+    /// The network events so far.
+    pub fn network(&self) -> Vec<NetworkEvent> {
+        self.network.lock().expect("network lock").clone()
     }
 
     /// Stopping sends SIGTERM to every process of the group, for a browser started under a

@@ -11,26 +11,28 @@
 //! the parent process instead (`--remote-allow-system-access`; see `forward_cors_messages`). No
 //! geckodriver is involved.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::SinkExt;
-use futures_util::stream::{SplitSink, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::net::TcpStream;
 use tokio::process::Command;
 use tokio::sync::oneshot;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::engine::{Browser, Console, CorsLine, Installed, push, spawn};
+use crate::engine::{Browser, Console, CorsLine, Installed, NetworkEvents, push, spawn};
+use crate::wire::Wire;
 
-/// How long Firefox may take to open its WebDriver BiDi port, and to answer a command.
+/// How long Firefox may take to open its WebDriver BiDi port.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The WebDriver BiDi network events kept for the HAR of a run (`crate::har`).
+const NETWORK_EVENTS: [&str; 4] = [
+    "network.beforeRequestSent",
+    "network.responseStarted",
+    "network.responseCompleted",
+    "network.fetchError",
+];
 
 /// Preferences written to the new profile's `user.js`, on top of those the remote agent sets
 /// itself (`remote.prefs.recommended`): nothing may reach beyond loopback or change what the
@@ -114,14 +116,19 @@ pub async fn launch(
         }
     };
     let console = Console::default();
-    let mut bidi = Bidi::connect(&format!("{address}/session"), Console::clone(&console)).await?;
+    let network = NetworkEvents::default();
+    let on_event = {
+        let console = Console::clone(&console);
+        let network = NetworkEvents::clone(&network);
+        move |event: &Value| bidi_event(event, &console, &network)
+    };
+    let mut bidi = Wire::connect(&format!("{address}/session"), on_event).await?;
     bidi.command("session.new", json!({"capabilities": {}}))
         .await?;
-    bidi.command(
-        "session.subscribe",
-        json!({"events": ["log.entryAdded", "script.message"]}),
-    )
-    .await?;
+    let mut events = vec!["log.entryAdded", "script.message"];
+    events.extend(NETWORK_EVENTS);
+    bidi.command("session.subscribe", json!({"events": events}))
+        .await?;
     forward_cors_messages(&mut bidi).await?;
     let tree = bidi.command("browsingContext.getTree", json!({})).await?;
     let context = tree["contexts"][0]["context"]
@@ -133,7 +140,27 @@ pub async fn launch(
         json!({"context": context, "url": url, "wait": "none"}),
     )
     .await?;
-    Ok(Browser::new(child, console, vec![stderr_task, bidi.reader]))
+    Ok(Browser::new(child, console, vec![stderr_task, bidi.reader]).with_network(network))
+}
+
+/// An event of the BiDi session: console messages (other than CORS ones, which come over the
+/// channel, see [`forward_cors_messages`]) and the channel's CORS messages go to the console;
+/// network events to the network log.
+fn bidi_event(value: &Value, console: &Console, network: &NetworkEvents) {
+    let method = value["method"].as_str().unwrap_or_default();
+    if method == "log.entryAdded"
+        && let Some(text) = value["params"]["text"].as_str()
+        && !text.starts_with(CORS_PREFIX)
+    {
+        push(console, text.to_owned());
+    } else if method == "script.message"
+        && value["params"]["channel"] == CORS_CHANNEL
+        && let Some(text) = value["params"]["data"]["value"].as_str()
+    {
+        push(console, text.to_owned());
+    } else if NETWORK_EVENTS.contains(&method) {
+        crate::engine::record(network, value);
+    }
 }
 
 /// The BiDi channel that carries Firefox's CORS messages to the harness.
@@ -149,7 +176,7 @@ const CORS_PREFIX: &str = "Cross-Origin Request ";
 /// messages in the order they were logged, sends each CORS message, error or warning, over a
 /// BiDi channel (`script.message`). Taking errors from `log.entryAdded` and warnings from the
 /// channel would lose their order: the two streams are not synchronised.
-async fn forward_cors_messages(bidi: &mut Bidi) -> Result<(), String> {
+async fn forward_cors_messages(bidi: &mut Wire) -> Result<(), String> {
     let tree = bidi
         .command("browsingContext.getTree", json!({"moz:scope": "chrome"}))
         .await?;
@@ -188,87 +215,6 @@ fn bidi_address(line: &str) -> Option<&str> {
     line.strip_prefix("WebDriver BiDi listening on ")
         .map(str::trim)
         .filter(|a| a.starts_with("ws://"))
-}
-
-type Sink = SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
-
-/// A WebDriver BiDi connection: commands (sent one at a time) wait for their answer by id;
-/// CORS messages from the channel and other `log.entryAdded` events go to the console.
-struct Bidi {
-    sink: Sink,
-    pending: Pending,
-    next_id: u64,
-    reader: tokio::task::JoinHandle<()>,
-}
-
-impl Bidi {
-    async fn connect(url: &str, console: Console) -> Result<Bidi, String> {
-        let (socket, _) =
-            tokio::time::timeout(COMMAND_TIMEOUT, tokio_tungstenite::connect_async(url))
-                .await
-                .map_err(|_| format!("{url}: the WebSocket handshake did not finish"))?
-                .map_err(|e| format!("{url}: {e}"))?;
-        let (sink, mut stream) = socket.split();
-        let pending = Pending::default();
-        let waiting = Pending::clone(&pending);
-        let reader = tokio::spawn(async move {
-            while let Some(Ok(message)) = stream.next().await {
-                let Message::Text(text) = message else {
-                    continue;
-                };
-                let Ok(value) = serde_json::from_str::<Value>(text.as_str()) else {
-                    continue;
-                };
-                if let Some(id) = value["id"].as_u64() {
-                    if let Some(tx) = waiting.lock().expect("pending lock").remove(&id) {
-                        let _ = tx.send(value);
-                    }
-                } else if value["method"] == "log.entryAdded"
-                    && let Some(text) = value["params"]["text"].as_str()
-                    && !text.starts_with(CORS_PREFIX)
-                {
-                    push(&console, text.to_owned());
-                } else if value["method"] == "script.message"
-                    && value["params"]["channel"] == CORS_CHANNEL
-                    && let Some(text) = value["params"]["data"]["value"].as_str()
-                {
-                    push(&console, text.to_owned());
-                }
-            }
-        });
-        Ok(Bidi {
-            sink,
-            pending,
-            next_id: 1,
-            reader,
-        })
-    }
-
-    /// Sends a command and returns its `result`, or the error Firefox answered.
-    async fn command(&mut self, method: &str, params: Value) -> Result<Value, String> {
-        let id = self.next_id;
-        self.next_id += 1;
-        let (tx, rx) = oneshot::channel();
-        self.pending.lock().expect("pending lock").insert(id, tx);
-        let text = json!({"id": id, "method": method, "params": params}).to_string();
-        self.sink
-            .send(Message::text(text))
-            .await
-            .map_err(|e| format!("{method}: {e}"))?;
-        let answer = tokio::time::timeout(COMMAND_TIMEOUT, rx)
-            .await
-            .map_err(|_| format!("{method}: Firefox did not answer within {COMMAND_TIMEOUT:?}"))?
-            .map_err(|_| format!("{method}: the WebDriver BiDi connection closed"))?;
-        if answer["type"] == "error" {
-            return Err(format!(
-                "{method}: {} ({})",
-                answer["error"].as_str().unwrap_or("error"),
-                answer["message"].as_str().unwrap_or("")
-            ));
-        }
-        Ok(answer["result"].clone())
-    }
 }
 
 /// The common start of Firefox's CORS messages (`security.properties`).

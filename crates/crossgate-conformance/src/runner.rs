@@ -97,6 +97,8 @@ pub struct RunResult {
     pub console: Vec<CorsLine>,
     /// Every console message (CORS or not), in the order printed.
     pub messages: Vec<String>,
+    /// The network events of engines driven over a remote protocol (for the run's HAR).
+    pub network: Vec<crate::engine::NetworkEvent>,
     pub elapsed: Duration,
 }
 
@@ -282,6 +284,7 @@ impl Pages {
         browser
             .settle(Duration::from_millis(400), Duration::from_secs(5))
             .await;
+        let network = browser.network();
         let console = browser.stop().await;
         let fatal = self.fatal.lock().expect("fatal lock").clone();
         if !fatal.is_empty() {
@@ -317,6 +320,7 @@ impl Pages {
             results,
             console: console.iter().filter_map(|l| engine.cors_line(l)).collect(),
             messages: console.into_iter().map(|l| l.message).collect(),
+            network,
             elapsed: started.elapsed(),
         })
     }

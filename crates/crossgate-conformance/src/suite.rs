@@ -70,6 +70,20 @@ async fn run(engine: Engine) -> ExitCode {
             if !summary.disagreements.is_empty() {
                 failed = true;
             }
+            if let Some(har) = &summary.har {
+                for d in &har.disagreements {
+                    say(&format!("har: {d}"));
+                }
+                if std::env::var("CROSSGATE_CONFORMANCE_VERBOSE").is_ok_and(|v| v == "1") {
+                    for u in &har.undetermined {
+                        say(&format!("har undetermined: {u}"));
+                    }
+                }
+                say(&har.line(&engine.to_string()));
+                if !har.disagreements.is_empty() {
+                    failed = true;
+                }
+            }
             if filter.is_none() && summary.scenarios < 300 {
                 say(&format!(
                     "agent matrix: only {} scenarios (at least 300 expected)",

@@ -29,6 +29,10 @@ pub struct RecordedFetch {
     pub hops: Vec<usize>,
     /// The preflight entries found for it, in time order.
     pub preflights: Vec<usize>,
+    /// The request itself is in the log. Not so for a request whose preflight failed in an
+    /// engine that shows the request only once it is sent (Firefox): its preflight is all
+    /// there is, and `entry` is the preflight's.
+    pub sent: bool,
     /// The request's origin, serialised (`null` for an opaque one).
     pub origin: Option<String>,
     pub method: Option<String>,
@@ -89,8 +93,11 @@ fn origin_of(e: &Entry) -> Option<String> {
         .or_else(|| e.request_header("Referer").and_then(from_url))
 }
 
-fn parsed(url: Option<&str>) -> Option<Url> {
-    url.and_then(|u| Url::parse(u).ok())
+/// The URL as the network saw it: tools record URLs without their fragment.
+pub(super) fn parsed(url: Option<&str>) -> Option<Url> {
+    let mut u = url.and_then(|u| Url::parse(u).ok())?;
+    u.set_fragment(None);
+    Some(u)
 }
 
 fn is_redirect(status: Option<i64>) -> bool {
@@ -108,7 +115,8 @@ fn next_hop(entries: &[Entry], from: usize, claimed: &[bool]) -> Option<usize> {
         .redirect_url
         .as_deref()
         .or_else(|| e.response_header("Location"))?;
-    let target = parsed(e.url.as_deref())?.join(location).ok()?;
+    let mut target = parsed(e.url.as_deref())?.join(location).ok()?;
+    target.set_fragment(None);
     entries
         .iter()
         .enumerate()
@@ -125,7 +133,12 @@ fn next_hop(entries: &[Entry], from: usize, claimed: &[bool]) -> Option<usize> {
 /// The preflight for a hop: an unclaimed one to the same URL, for the same method and origin,
 /// closest in time (Chromium lists the preflight after the request it serves, since the
 /// request was issued first).
-fn preflight_for(entries: &[Entry], hop: &Entry, claimed: &[bool]) -> Option<usize> {
+fn preflight_for(
+    entries: &[Entry],
+    hop: &Entry,
+    origin: Option<&str>,
+    claimed: &[bool],
+) -> Option<usize> {
     let method = hop.method.as_deref()?;
     let url = parsed(hop.url.as_deref())?;
     let distance = |p: &Entry| match (p.started_ms, hop.started_ms) {
@@ -139,7 +152,11 @@ fn preflight_for(entries: &[Entry], hop: &Entry, claimed: &[bool]) -> Option<usi
                 && p.is_preflight()
                 && parsed(p.url.as_deref()).is_some_and(|u| u == url)
                 && p.request_header("Access-Control-Request-Method") == Some(method)
-                && p.request_header("Origin") == hop.request_header("Origin")
+                && match hop.request_header("Origin").or(origin) {
+                    Some(o) => p.request_header("Origin") == Some(o),
+                    // A later hop with provisional headers only: its origin may be `null`.
+                    None => true,
+                }
         })
         .min_by_key(|p| distance(p))
         .map(|p| p.index)
@@ -239,7 +256,11 @@ impl Har {
             }
             let mut preflights = Vec::new();
             for h in &chain {
-                if let Some(p) = preflight_for(entries, &entries[*h], &claimed) {
+                // A hop after the first takes the origin its own `Origin` header names (a
+                // redirect may have made it `null`); the first may have only the provisional
+                // headers of a request that never went out (Chromium, after a failed preflight).
+                let hop_origin = if *h == i { origin.as_deref() } else { None };
+                if let Some(p) = preflight_for(entries, &entries[*h], hop_origin, &claimed) {
                     claimed[p] = true;
                     preflights.push(p);
                 }
@@ -254,6 +275,7 @@ impl Har {
             let headers = author_headers(first, preflights.first().map(|p| &entries[*p]));
             out.push(RecordedFetch {
                 entry: i,
+                sent: true,
                 hops: chain[1..].to_vec(),
                 preflights,
                 origin,
@@ -264,6 +286,40 @@ impl Har {
                 missing,
             });
         }
+        // A preflight no request claims: the request was never sent (its preflight failed,
+        // or it was cancelled). What it asked for stands for the request.
+        for p in entries
+            .iter()
+            .filter(|p| !claimed[p.index] && p.is_preflight())
+        {
+            let origin = p.request_header("Origin").map(str::to_owned);
+            let mut missing = Vec::new();
+            if origin.is_none() {
+                missing.push(format!("log.entries[{}].request.headers.Origin", p.index));
+            }
+            let method = p
+                .request_header("Access-Control-Request-Method")
+                .map(str::to_owned);
+            if method.is_none() {
+                missing.push(format!(
+                    "log.entries[{}].request.headers.Access-Control-Request-Method",
+                    p.index
+                ));
+            }
+            out.push(RecordedFetch {
+                entry: p.index,
+                sent: false,
+                hops: Vec::new(),
+                preflights: vec![p.index],
+                origin,
+                method,
+                url: p.url.clone(),
+                headers: author_headers(&Entry::default(), Some(p)),
+                cookies_sent: false,
+                missing,
+            });
+        }
+        out.sort_by_key(|f| f.entry);
         out
     }
 }

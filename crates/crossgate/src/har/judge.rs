@@ -68,6 +68,9 @@ pub struct Judgement {
     pub browser: Browser,
     pub verdict: Verdict,
     pub code: Option<ErrorCode>,
+    /// The error under the other credentials mode, where the log does not tell the mode and
+    /// the two differ only in the error.
+    pub alternatives: Vec<ErrorCode>,
     pub stage: Option<Stage>,
     /// The console line the engine prints for it (the first, where it prints several).
     pub message: Option<String>,
@@ -106,7 +109,10 @@ enum Lack {
     Preflight { url: String },
     /// An entry's response (status or headers).
     Response(usize),
-    /// A redirect hop that is not in the log.
+    /// An entry the tools show as never sent: no response, and only the provisional headers
+    /// (no `Origin`, no `Sec-Fetch-Mode`) of a request that did not reach the network.
+    NeverSent(usize),
+    /// A request (a redirect hop, or one whose preflight alone is in the log) not in the log.
     Hop { url: String },
 }
 
@@ -120,11 +126,9 @@ struct Replay<'a> {
 }
 
 fn same_url(entry: &Entry, url: &url::Url) -> bool {
-    entry
-        .url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok())
-        .is_some_and(|u| &u == url)
+    let mut url = url.clone();
+    url.set_fragment(None);
+    super::fetches::parsed(entry.url.as_deref()).is_some_and(|u| u == url)
 }
 
 fn incoming(entry: &Entry) -> Option<Incoming> {
@@ -156,8 +160,16 @@ impl Network for Replay<'_> {
                 if preflight {
                     self.preflights_used.push(*i);
                 }
-                match incoming(&self.entries[*i]) {
+                let entry = &self.entries[*i];
+                match incoming(entry) {
                     Some(response) => return Ok(response),
+                    None if !preflight
+                        && !entry.answered()
+                        && entry.request_header("Origin").is_none()
+                        && entry.request_header("Sec-Fetch-Mode").is_none() =>
+                    {
+                        Lack::NeverSent(*i)
+                    }
                     None => Lack::Response(*i),
                 }
             }
@@ -206,6 +218,7 @@ fn run(
         entries: &har.entries,
         preflights: fetch.preflights.iter().map(|p| (*p, false)).collect(),
         hops: std::iter::once(fetch.entry)
+            .filter(|_| fetch.sent)
             .chain(fetch.hops.iter().copied())
             .map(|h| (h, false))
             .collect(),
@@ -283,7 +296,7 @@ fn recorded_fate(har: &Har, fetch: &RecordedFetch) -> Recorded {
         return Recorded::Failed(error);
     }
     let last = fetch.hops.last().copied().unwrap_or(fetch.entry);
-    if har.entries[last].answered() {
+    if fetch.sent && har.entries[last].answered() {
         Recorded::Completed
     } else {
         Recorded::NotAnswered
@@ -356,8 +369,10 @@ fn lack_text(lack: &Lack, browser: Browser, recorder: Browser) -> String {
             "a preflight to {url}: {} sends one, and the log has none",
             browser.name()
         ),
-        Lack::Response(i) => format!("log.entries[{i}].response (status and headers)"),
-        Lack::Hop { url } => format!("the redirect hop to {url}: not in the log"),
+        Lack::Response(i) | Lack::NeverSent(i) => {
+            format!("log.entries[{i}].response (status and headers)")
+        }
+        Lack::Hop { url } => format!("the request to {url}: not in the log"),
     }
 }
 
@@ -403,6 +418,7 @@ fn judgement(
         browser: state.browser,
         verdict,
         code,
+        alternatives: Vec::new(),
         stage,
         message,
         explanation,
@@ -421,6 +437,7 @@ fn undetermined(browser: Browser, missing: Vec<String>) -> Judgement {
         browser,
         verdict: Verdict::Undetermined,
         code: None,
+        alternatives: Vec::new(),
         stage: None,
         message: None,
         explanation: None,
@@ -448,6 +465,8 @@ impl Har {
         // Only Chromium marks a CORS failure (`_error`), and WebKit exports finished loads
         // only: their logs tell which requests failed. Firefox's blocked entries look whole.
         let fate_tells = browser_from_file && recorder != Browser::Firefox;
+        // WebKit's export keeps finished loads only, and one entry for a redirected request.
+        let shows_every_request = browser_from_file && recorder != Browser::Webkit;
         let mut fetches = self.fetches();
         let start = |f: &RecordedFetch| self.entries[f.entry].started_ms;
         fetches.sort_by_key(|f| start(f).unwrap_or(i64::MAX));
@@ -463,35 +482,14 @@ impl Har {
             let recorded = recorded_fate(self, &fetch);
             let mut notes = Vec::new();
             let modes = credential_modes(&fetch);
-            // The recorder first: where the credentials mode changes its verdict, what the
-            // log shows of the fate picks it.
-            let mut chosen: Option<CredentialsMode> = (modes.len() == 1).then(|| modes[0]);
-            if chosen.is_none() && fate_tells {
-                let want = match recorded {
-                    Recorded::Completed => Some(Verdict::Allowed),
-                    Recorded::Failed(_) => Some(Verdict::Blocked),
-                    Recorded::NotAnswered => None,
-                };
-                let keys: Vec<(CredentialsMode, Verdict)> = modes
-                    .iter()
-                    .filter_map(|m| {
-                        let init = request_init(&fetch, *m).ok()?;
-                        Some((*m, states[0].run(self, &fetch, &init).key().0))
-                    })
-                    .collect();
-                if keys.iter().all(|(_, v)| *v == keys[0].1) {
-                    chosen = keys.first().map(|(m, _)| *m);
-                } else if let Some(w) = want {
-                    chosen = keys.iter().find(|(_, v)| *v == w).map(|(m, _)| *m);
-                    if chosen == Some(CredentialsMode::Include) {
-                        notes.push(
-                            "no cookies were recorded, but the recorded outcome shows the request \
-                             asked for credentials (credentials: 'include')"
-                                .to_owned(),
-                        );
-                    }
-                }
-            }
+            // Where the credentials mode changes the recorder's verdict, what the log shows of
+            // the request's fate picks it, and the other engines are judged in that mode.
+            let want = match (&recorded, fate_tells) {
+                (Recorded::Completed, true) => Some(Verdict::Allowed),
+                (Recorded::Failed(_), true) => Some(Verdict::Blocked),
+                _ => None,
+            };
+            let mut chosen: Option<CredentialsMode> = None;
             let mut judgements = Vec::with_capacity(states.len());
             for (n, state) in states.iter_mut().enumerate() {
                 let is_recorder = n == 0;
@@ -499,19 +497,20 @@ impl Har {
                     Some(m) => vec![m],
                     None => modes.to_vec(),
                 };
-                let mut runs = Vec::new();
+                let mut runs: Vec<(RequestInit, Run, bool)> = Vec::new();
+                let mut unreadable = None;
                 for m in &tried {
                     let init = match request_init(&fetch, *m) {
                         Ok(init) => init,
                         Err(missing) => {
-                            runs.clear();
-                            judgements.push(undetermined(state.browser, missing));
+                            unreadable = Some(missing);
                             break;
                         }
                     };
                     let mut run = state.run(self, &fetch, &init);
                     let mut seeded = false;
                     if is_recorder
+                        && fetch.sent
                         && matches!(run.lack, Some(Lack::Preflight { .. }))
                         && self.entries[fetch.entry].answered()
                     {
@@ -520,13 +519,71 @@ impl Har {
                     }
                     runs.push((init, run, seeded));
                 }
-                if runs.is_empty() {
+                if let Some(missing) = unreadable {
+                    judgements.push(undetermined(state.browser, missing));
                     continue;
                 }
-                let agree = runs.iter().all(|(_, r, _)| r.key() == runs[0].1.key());
-                let (init, run, seeded) = &runs[0];
+                // Chromium's and Firefox's tools show every request the engine made: a mode
+                // in which it would have made one the log lacks (or shows never sent) is not
+                // the request's.
+                if is_recorder && shows_every_request && runs.len() > 1 {
+                    let refuted =
+                        |r: &Run| matches!(r.lack, Some(Lack::Hop { .. } | Lack::NeverSent(_)));
+                    let kept: Vec<usize> =
+                        (0..runs.len()).filter(|k| !refuted(&runs[*k].1)).collect();
+                    if kept.len() == 1 {
+                        chosen = Some(tried[kept[0]]);
+                        runs = vec![runs.swap_remove(kept[0])];
+                        if chosen == Some(CredentialsMode::Include) {
+                            notes.push(
+                                "no cookies were recorded, but the requests the log shows (and \
+                                 lacks) mean the request asked for credentials (credentials: \
+                                 'include')"
+                                    .to_owned(),
+                            );
+                        }
+                    }
+                }
+                let tried: Vec<CredentialsMode> = match chosen {
+                    Some(m) => vec![m],
+                    None => tried,
+                };
+                let verdicts: Vec<Verdict> = runs.iter().map(|(_, r, _)| r.key().0).collect();
+                let definite = !verdicts.contains(&Verdict::Undetermined);
+                if is_recorder
+                    && definite
+                    && verdicts.iter().any(|v| *v != verdicts[0])
+                    && let Some(w) = want
+                    && let Some(k) = verdicts.iter().position(|v| *v == w)
+                {
+                    chosen = Some(tried[k]);
+                    runs = vec![runs.swap_remove(k)];
+                    if chosen == Some(CredentialsMode::Include) {
+                        notes.push(
+                            "no cookies were recorded, but the recorded outcome shows the request \
+                             asked for credentials (credentials: 'include')"
+                                .to_owned(),
+                        );
+                    }
+                }
+                // Where every mode gives the same verdict, it stands; fetch's default mode
+                // (`same-origin`, first) gives the error, and the other one is named.
+                let agree = runs.iter().all(|(_, r, _)| r.key().0 == runs[0].1.key().0);
+                // A mode the log cannot answer speaks first: what it lacks is what to add.
+                let k = runs
+                    .iter()
+                    .position(|(_, r, _)| r.key().0 == Verdict::Undetermined)
+                    .unwrap_or(0);
+                let (init, run, seeded) = &runs[k];
                 let mut j = judgement(state, recorder, init, run, *seeded);
-                if !agree {
+                if agree {
+                    j.alternatives = runs
+                        .iter()
+                        .filter_map(|(_, r, _)| r.key().1)
+                        .filter(|c| Some(*c) != j.code)
+                        .collect();
+                    j.alternatives.dedup();
+                } else if j.verdict != Verdict::Undetermined {
                     j = undetermined(
                         state.browser,
                         vec![format!(
@@ -535,6 +592,13 @@ impl Har {
                             fetch.entry
                         )],
                     );
+                }
+                if is_recorder && let Some(other) = j.alternatives.first() {
+                    notes.push(format!(
+                        "no cookies were recorded, so the error assumes fetch's default \
+                         credentials mode ('same-origin'); with credentials: 'include' it is {}",
+                        other.as_str()
+                    ));
                 }
                 if !seeded {
                     for p in &run.preflights_used {
