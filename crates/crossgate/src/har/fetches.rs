@@ -130,8 +130,8 @@ fn next_hop(entries: &[Entry], from: usize, claimed: &[bool]) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// The preflight for a hop: an unclaimed one to the same URL, for the same method and origin,
-/// closest in time (Chromium lists the preflight after the request it serves, since the
+/// The preflight for a hop: an unclaimed one to the same URL, for the same method (and, for
+/// the first hop, the same origin), closest in time (Chromium lists the preflight after the request it serves, since the
 /// request was issued first).
 fn preflight_for(
     entries: &[Entry],
@@ -152,9 +152,11 @@ fn preflight_for(
                 && p.is_preflight()
                 && parsed(p.url.as_deref()).is_some_and(|u| u == url)
                 && p.request_header("Access-Control-Request-Method") == Some(method)
-                && match hop.request_header("Origin").or(origin) {
+                && match origin {
                     Some(o) => p.request_header("Origin") == Some(o),
-                    // A later hop with provisional headers only: its origin may be `null`.
+                    // After a redirect the request's `Origin` may be `null` while its preflight
+                    // names the first origin (Firefox), or the hop has only provisional
+                    // headers (Chromium): the URL and method match it.
                     None => true,
                 }
         })
@@ -259,7 +261,11 @@ impl Har {
                 // A hop after the first takes the origin its own `Origin` header names (a
                 // redirect may have made it `null`); the first may have only the provisional
                 // headers of a request that never went out (Chromium, after a failed preflight).
-                let hop_origin = if *h == i { origin.as_deref() } else { None };
+                let hop_origin = if *h == i {
+                    entries[i].request_header("Origin").or(origin.as_deref())
+                } else {
+                    None
+                };
                 if let Some(p) = preflight_for(entries, &entries[*h], hop_origin, &claimed) {
                     claimed[p] = true;
                     preflights.push(p);

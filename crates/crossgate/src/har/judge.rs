@@ -119,6 +119,7 @@ enum Lack {
 /// Answers from the entries of one recorded fetch.
 struct Replay<'a> {
     entries: &'a [Entry],
+    split: bool,
     preflights: Vec<(usize, bool)>,
     hops: Vec<(usize, bool)>,
     lack: Option<Lack>,
@@ -131,17 +132,38 @@ fn same_url(entry: &Entry, url: &url::Url) -> bool {
     super::fetches::parsed(entry.url.as_deref()).is_some_and(|u| u == url)
 }
 
-fn incoming(entry: &Entry) -> Option<Incoming> {
+/// Headers whose repeated lines an engine judges apart from one line of the same values
+/// combined: Firefox's tools show repeated lines combined (`a, b`).
+const COUNTED_BY_LINE: [&str; 2] = [
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+];
+
+fn counted_by_line(name: &str) -> bool {
+    COUNTED_BY_LINE.iter().any(|c| name.eq_ignore_ascii_case(c))
+}
+
+/// An entry's response; with `split`, a combined value of a header counted by line is read as
+/// the lines it may have been.
+fn incoming(entry: &Entry, split: bool) -> Option<Incoming> {
     let status = u16::try_from(entry.status?)
         .ok()
         .filter(|s| (100..=999).contains(s))?;
     let headers = entry.response_headers.as_ref()?;
+    let mut out = Vec::with_capacity(headers.len());
+    for (n, v) in headers {
+        if split && counted_by_line(n) && v.contains(',') {
+            out.extend(
+                v.split(',')
+                    .map(|part| (n.clone(), part.trim().as_bytes().to_vec())),
+            );
+        } else {
+            out.push((n.clone(), v.as_bytes().to_vec()));
+        }
+    }
     Some(Incoming {
         status,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
-            .collect(),
+        headers: out,
     })
 }
 
@@ -161,7 +183,7 @@ impl Network for Replay<'_> {
                     self.preflights_used.push(*i);
                 }
                 let entry = &self.entries[*i];
-                match incoming(entry) {
+                match incoming(entry, self.split) {
                     Some(response) => return Ok(response),
                     None if !preflight
                         && !entry.answered()
@@ -210,12 +232,14 @@ fn run(
     har: &Har,
     fetch: &RecordedFetch,
     init: &RequestInit,
+    split: bool,
     profile: Profile,
     clock: &FakeClock,
     cache: &PreflightCache,
 ) -> Run {
     let mut network = Replay {
         entries: &har.entries,
+        split,
         preflights: fetch.preflights.iter().map(|p| (*p, false)).collect(),
         hops: std::iter::once(fetch.entry)
             .filter(|_| fetch.sent)
@@ -337,13 +361,53 @@ impl EngineState {
         }
     }
 
-    fn run(&self, har: &Har, fetch: &RecordedFetch, init: &RequestInit) -> Run {
-        run(har, fetch, init, self.profile, &self.clock, &self.cache)
+    fn run(&self, har: &Har, fetch: &RecordedFetch, init: &RequestInit, split: bool) -> Run {
+        run(
+            har,
+            fetch,
+            init,
+            split,
+            self.profile,
+            &self.clock,
+            &self.cache,
+        )
+    }
+
+    /// Runs every way of reading the request; the recorder's runs that lack a preflight the
+    /// log does not show are run again with it cached (see [`EngineState::run_seeded`]).
+    fn try_all(
+        &self,
+        har: &Har,
+        fetch: &RecordedFetch,
+        ways: &[Way],
+        recorder: bool,
+    ) -> Result<Vec<Tried>, Vec<String>> {
+        ways.iter()
+            .map(|way| {
+                let init = request_init(fetch, way.mode)?;
+                let mut run = self.run(har, fetch, &init, way.split);
+                let mut seeded = false;
+                if recorder
+                    && fetch.sent
+                    && matches!(run.lack, Some(Lack::Preflight { .. }))
+                    && har.entries[fetch.entry].answered()
+                {
+                    run = self.run_seeded(har, fetch, &init, way.split);
+                    seeded = true;
+                }
+                Ok(Tried {
+                    way: *way,
+                    init,
+                    run,
+                    seeded,
+                })
+            })
+            .collect()
     }
 
     /// The run again with the preflight's result in the cache: the recorder made the request,
     /// so its preflight, not in the log, passed.
-    fn run_seeded(&self, har: &Har, fetch: &RecordedFetch, init: &RequestInit) -> Run {
+    fn run_seeded(&self, har: &Har, fetch: &RecordedFetch, init: &RequestInit, split: bool) -> Run {
         let mut cache = self.cache.clone();
         let grant = PreflightGrant {
             methods: vec![init.method.clone()],
@@ -354,7 +418,7 @@ impl EngineState {
         };
         let now = crate::agent::Clock::now(&self.clock);
         cache.store(now, &init.origin.serialize(), init.url.as_str(), &grant);
-        run(har, fetch, init, self.profile, &self.clock, &cache)
+        run(har, fetch, init, split, self.profile, &self.clock, &cache)
     }
 }
 
@@ -456,6 +520,121 @@ fn credential_modes(fetch: &RecordedFetch) -> &'static [CredentialsMode] {
     }
 }
 
+/// One way of reading a request the log leaves open: its credentials mode, and whether
+/// combined header values are read as separate lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Way {
+    mode: CredentialsMode,
+    split: bool,
+}
+
+/// One engine's run under one way.
+struct Tried {
+    way: Way,
+    init: RequestInit,
+    run: Run,
+    seeded: bool,
+}
+
+fn mode_words(mode: CredentialsMode) -> &'static str {
+    match mode {
+        CredentialsMode::Include => "with credentials: 'include'",
+        _ => "without credentials",
+    }
+}
+
+/// The credentials mode the log shows, where the recorder's verdict depends on it: the modes
+/// in which the engine would have made a request the log lacks (or shows never sent) are not
+/// the request's (only where the tools show every request), and the recorded fate (Chromium's
+/// failure mark, WebKit's finished loads) picks between an allowed and a blocked verdict.
+fn pick_mode(
+    tried: &[Tried],
+    shows_every_request: bool,
+    want: Option<Verdict>,
+) -> Option<(CredentialsMode, &'static str)> {
+    let mut modes: Vec<CredentialsMode> = tried.iter().map(|t| t.way.mode).collect();
+    modes.dedup();
+    if modes.len() < 2 {
+        return None;
+    }
+    if shows_every_request {
+        let refuted = |m: &CredentialsMode| {
+            tried
+                .iter()
+                .filter(|t| t.way.mode == *m)
+                .all(|t| matches!(t.run.lack, Some(Lack::Hop { .. } | Lack::NeverSent(_))))
+        };
+        let kept: Vec<CredentialsMode> = modes.iter().filter(|m| !refuted(m)).copied().collect();
+        if kept.len() == 1 {
+            return Some((kept[0], "the requests the log shows (and lacks)"));
+        }
+    }
+    let verdicts: Vec<Verdict> = tried.iter().map(|t| t.run.key().0).collect();
+    let want = want?;
+    if verdicts.contains(&Verdict::Undetermined) || verdicts.iter().all(|v| *v == verdicts[0]) {
+        return None;
+    }
+    modes
+        .into_iter()
+        .find(|m| {
+            tried
+                .iter()
+                .filter(|t| t.way.mode == *m)
+                .all(|t| t.run.key().0 == want)
+        })
+        .map(|m| (m, "the recorded outcome"))
+}
+
+/// The judgement over every way tried: a way the log cannot answer speaks first (what it
+/// lacks is what to add); ways that agree on the verdict give it, with the first way's error
+/// (fetch's default mode, repeated lines split) and the others' named; ways that disagree
+/// leave it undetermined, saying how.
+fn verdict_of(
+    state: &EngineState,
+    recorder: Browser,
+    fetch: &RecordedFetch,
+    tried: &[Tried],
+) -> Judgement {
+    if let Some(t) = tried
+        .iter()
+        .find(|t| t.run.key().0 == Verdict::Undetermined)
+    {
+        return judgement(state, recorder, &t.init, &t.run, t.seeded);
+    }
+    let first = &tried[0];
+    let mut j = judgement(state, recorder, &first.init, &first.run, first.seeded);
+    if tried.iter().all(|t| t.run.key().0 == j.verdict) {
+        for t in &tried[1..] {
+            if let Some(c) = t.run.key().1
+                && Some(c) != j.code
+                && !j.alternatives.contains(&c)
+            {
+                j.alternatives.push(c);
+            }
+        }
+        return j;
+    }
+    let mut ways: Vec<String> = Vec::new();
+    for t in tried {
+        let (verdict, code) = t.run.key();
+        let code = code
+            .map(|c| format!(" ({})", c.as_str()))
+            .unwrap_or_default();
+        let line = format!("{}: {}{code}", mode_words(t.way.mode), verdict.as_str());
+        if !ways.contains(&line) {
+            ways.push(line);
+        }
+    }
+    undetermined(
+        state.browser,
+        vec![format!(
+            "log.entries[{}]: the request's credentials mode (no cookies were recorded; {})",
+            fetch.entry,
+            ways.join("; ")
+        )],
+    )
+}
+
 impl Har {
     /// Judges every CORS request of the log as `browser` (default: the engine that recorded
     /// it, else Chromium), and as the other engines on the same recorded answers.
@@ -489,124 +668,74 @@ impl Har {
                 (Recorded::Failed(_), true) => Some(Verdict::Blocked),
                 _ => None,
             };
+            // Firefox's tools combine repeated header lines; the engine judges them apart.
+            let combined = self.recorded_by == Some(Browser::Firefox)
+                && fetch
+                    .hops
+                    .iter()
+                    .chain([&fetch.entry])
+                    .chain(&fetch.preflights)
+                    .any(|i| {
+                        self.entries[*i]
+                            .response_headers
+                            .iter()
+                            .flatten()
+                            .any(|(n, v)| counted_by_line(n) && v.contains(','))
+                    });
+            let splits: &[bool] = if combined { &[true, false] } else { &[false] };
+            let all_ways: Vec<Way> = modes
+                .iter()
+                .flat_map(|m| {
+                    splits.iter().map(|s| Way {
+                        mode: *m,
+                        split: *s,
+                    })
+                })
+                .collect();
             let mut chosen: Option<CredentialsMode> = None;
             let mut judgements = Vec::with_capacity(states.len());
             for (n, state) in states.iter_mut().enumerate() {
                 let is_recorder = n == 0;
-                let tried: Vec<CredentialsMode> = match chosen {
-                    Some(m) => vec![m],
-                    None => modes.to_vec(),
-                };
-                let mut runs: Vec<(RequestInit, Run, bool)> = Vec::new();
-                let mut unreadable = None;
-                for m in &tried {
-                    let init = match request_init(&fetch, *m) {
-                        Ok(init) => init,
-                        Err(missing) => {
-                            unreadable = Some(missing);
-                            break;
-                        }
-                    };
-                    let mut run = state.run(self, &fetch, &init);
-                    let mut seeded = false;
-                    if is_recorder
-                        && fetch.sent
-                        && matches!(run.lack, Some(Lack::Preflight { .. }))
-                        && self.entries[fetch.entry].answered()
-                    {
-                        run = state.run_seeded(self, &fetch, &init);
-                        seeded = true;
-                    }
-                    runs.push((init, run, seeded));
-                }
-                if let Some(missing) = unreadable {
-                    judgements.push(undetermined(state.browser, missing));
-                    continue;
-                }
-                // Chromium's and Firefox's tools show every request the engine made: a mode
-                // in which it would have made one the log lacks (or shows never sent) is not
-                // the request's.
-                if is_recorder && shows_every_request && runs.len() > 1 {
-                    let refuted =
-                        |r: &Run| matches!(r.lack, Some(Lack::Hop { .. } | Lack::NeverSent(_)));
-                    let kept: Vec<usize> =
-                        (0..runs.len()).filter(|k| !refuted(&runs[*k].1)).collect();
-                    if kept.len() == 1 {
-                        chosen = Some(tried[kept[0]]);
-                        runs = vec![runs.swap_remove(kept[0])];
-                        if chosen == Some(CredentialsMode::Include) {
-                            notes.push(
-                                "no cookies were recorded, but the requests the log shows (and \
-                                 lacks) mean the request asked for credentials (credentials: \
-                                 'include')"
-                                    .to_owned(),
-                            );
-                        }
-                    }
-                }
-                let tried: Vec<CredentialsMode> = match chosen {
-                    Some(m) => vec![m],
-                    None => tried,
-                };
-                let verdicts: Vec<Verdict> = runs.iter().map(|(_, r, _)| r.key().0).collect();
-                let definite = !verdicts.contains(&Verdict::Undetermined);
-                if is_recorder
-                    && definite
-                    && verdicts.iter().any(|v| *v != verdicts[0])
-                    && let Some(w) = want
-                    && let Some(k) = verdicts.iter().position(|v| *v == w)
-                {
-                    chosen = Some(tried[k]);
-                    runs = vec![runs.swap_remove(k)];
-                    if chosen == Some(CredentialsMode::Include) {
-                        notes.push(
-                            "no cookies were recorded, but the recorded outcome shows the request \
-                             asked for credentials (credentials: 'include')"
-                                .to_owned(),
-                        );
-                    }
-                }
-                // Where every mode gives the same verdict, it stands; fetch's default mode
-                // (`same-origin`, first) gives the error, and the other one is named.
-                let agree = runs.iter().all(|(_, r, _)| r.key().0 == runs[0].1.key().0);
-                // A mode the log cannot answer speaks first: what it lacks is what to add.
-                let k = runs
+                let ways: Vec<Way> = all_ways
                     .iter()
-                    .position(|(_, r, _)| r.key().0 == Verdict::Undetermined)
-                    .unwrap_or(0);
-                let (init, run, seeded) = &runs[k];
-                let mut j = judgement(state, recorder, init, run, *seeded);
-                if agree {
-                    j.alternatives = runs
-                        .iter()
-                        .filter_map(|(_, r, _)| r.key().1)
-                        .filter(|c| Some(*c) != j.code)
-                        .collect();
-                    j.alternatives.dedup();
-                } else if j.verdict != Verdict::Undetermined {
-                    j = undetermined(
-                        state.browser,
-                        vec![format!(
-                            "log.entries[{}]: the request's credentials mode (no cookies were \
-                             recorded; with credentials: 'include' the verdict differs)",
-                            fetch.entry
-                        )],
-                    );
+                    .filter(|w| chosen.is_none_or(|c| c == w.mode))
+                    .copied()
+                    .collect();
+                let mut tried = match state.try_all(self, &fetch, &ways, is_recorder) {
+                    Ok(t) => t,
+                    Err(missing) => {
+                        judgements.push(undetermined(state.browser, missing));
+                        continue;
+                    }
+                };
+                if is_recorder
+                    && let Some((mode, evidence)) = pick_mode(&tried, shows_every_request, want)
+                {
+                    chosen = Some(mode);
+                    tried.retain(|t| t.way.mode == mode);
+                    if mode == CredentialsMode::Include {
+                        notes.push(format!(
+                            "no cookies were recorded, but {evidence} shows the request asked \
+                             for credentials (credentials: 'include')"
+                        ));
+                    }
                 }
+                let j = verdict_of(state, recorder, &fetch, &tried);
                 if is_recorder && let Some(other) = j.alternatives.first() {
                     notes.push(format!(
-                        "no cookies were recorded, so the error assumes fetch's default \
-                         credentials mode ('same-origin'); with credentials: 'include' it is {}",
+                        "the log does not tell the credentials mode or how repeated header lines \
+                         were sent; read the other way, the error is {}",
                         other.as_str()
                     ));
                 }
-                if !seeded {
-                    for p in &run.preflights_used {
+                let primary = &tried[0];
+                if !primary.seeded {
+                    for p in &primary.run.preflights_used {
                         if let Some(u) = &self.entries[*p].url {
                             state.filled.push((u.clone(), *p));
                         }
                     }
-                    state.cache = run.cache.clone();
+                    state.cache = primary.run.cache.clone();
                 }
                 judgements.push(j);
             }
