@@ -8,9 +8,10 @@ use std::path::PathBuf;
 
 use anstyle::{AnsiColor, Style};
 use clap::Args;
+use crossgate::agent::CredentialsMode;
 use crossgate::agent::explain::ByStack;
 use crossgate::browser::Browser;
-use crossgate::har::{Har, Judged, Judgement, Preflight, Recorded, Report, Verdict};
+use crossgate::har::{Har, Judged, Judgement, Options, Preflight, Recorded, Report, Verdict};
 use serde::Serialize;
 
 use crate::browsers::BrowserArg;
@@ -28,6 +29,29 @@ pub struct HarArgs {
     /// Judge as this engine (default: the one that recorded the file, from `log.creator`).
     #[arg(long, value_enum)]
     pub browser: Option<BrowserArg>,
+    /// The `credentials` the page's fetch() calls pass, for requests that sent no cookies:
+    /// the log does not show it, and where the verdict depends on it, it is undetermined
+    /// without this.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub credentials: Option<CredentialsArg>,
+}
+
+/// `fetch()`'s `credentials` option.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum CredentialsArg {
+    Omit,
+    SameOrigin,
+    Include,
+}
+
+impl From<CredentialsArg> for CredentialsMode {
+    fn from(c: CredentialsArg) -> CredentialsMode {
+        match c {
+            CredentialsArg::Omit => CredentialsMode::Omit,
+            CredentialsArg::SameOrigin => CredentialsMode::SameOrigin,
+            CredentialsArg::Include => CredentialsMode::Include,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -291,7 +315,10 @@ fn read(args: &HarArgs) -> Result<Har, Failure> {
 
 pub fn run(args: &HarArgs) -> Result<Outcome, Failure> {
     let har = read(args)?;
-    let report = har.judge(args.browser.map(Browser::from));
+    let report = har.judge_with(Options {
+        browser: args.browser.map(Browser::from),
+        credentials: args.credentials.map(CredentialsMode::from),
+    });
     let document = Document {
         file: args.file.display().to_string(),
         recorded_by: har.recorded_by.map(Browser::id),

@@ -38,8 +38,9 @@ pub struct Summary {
     pub fetches: usize,
     pub agree: usize,
     pub disagreements: Vec<Disagreement>,
-    /// `crossgate har` on the run's own network log (engines driven over a remote protocol).
-    pub har: Option<crate::har::HarCheck>,
+    /// `crossgate har` on the run's own network log (engines driven over a remote protocol):
+    /// with the log alone, and told each request's credentials mode.
+    pub har: Option<(crate::har::HarCheck, crate::har::HarCheck)>,
     pub elapsed: Duration,
 }
 
@@ -563,6 +564,10 @@ fn job_seen(job: &Job, origin: &str, reports: &[Report], results: &[StepResult])
                         .any(|e| url::Url::parse(&e.request.url).ok().map(|u| u.origin()) != page)
                 });
                 StepSeen {
+                    credentials: step.request["credentials"]
+                        .as_str()
+                        .unwrap_or("same-origin")
+                        .to_owned(),
                     in_log: cors && cross,
                     browser_ok: results.get(i).is_some_and(|r| r.ok),
                     code: report.and_then(|r| r.error.as_ref().map(|e| e.code.clone())),

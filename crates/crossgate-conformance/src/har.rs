@@ -18,7 +18,8 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crossgate::har::{Har, Verdict};
+use crossgate::agent::CredentialsMode;
+use crossgate::har::{Har, Judged, Options, Report, Verdict};
 
 use crate::engine::NetworkEvent;
 use crate::scripted::job_of;
@@ -351,6 +352,8 @@ pub struct StepSeen {
     pub browser_ok: bool,
     /// crossgate's error code for the step, where it is blocked.
     pub code: Option<String>,
+    /// The step's `credentials` (`omit`, `same-origin`, `include`).
+    pub credentials: String,
 }
 
 /// The steps of one job.
@@ -374,9 +377,9 @@ pub struct HarCheck {
 }
 
 impl HarCheck {
-    pub fn line(&self, engine: &str) -> String {
+    pub fn line(&self, engine: &str, how: &str) -> String {
         format!(
-            "har: {}/{} CORS requests of {engine}'s own log judged as {engine} did, {} \
+            "har ({how}): {}/{} CORS requests of {engine}'s own log judged as {engine} did, {} \
              undetermined, {} disagreements",
             self.agree,
             self.requests,
@@ -386,19 +389,11 @@ impl HarCheck {
     }
 }
 
-/// Judges the run's log with `crossgate::har` and compares each verdict with the browser's.
-pub fn check(har: &Value, jobs: &[JobSeen]) -> HarCheck {
-    let mut out = HarCheck::default();
-    let parsed = match Har::from_json(&har.to_string()) {
-        Ok(h) => h,
-        Err(e) => {
-            out.disagreements
-                .push(format!("the log does not read: {e}"));
-            return out;
-        }
-    };
-    let report = parsed.judge(None);
-    let mut by_job: HashMap<String, Vec<&crossgate::har::Judged>> = HashMap::new();
+type ByJob<'a> = HashMap<String, Vec<&'a Judged>>;
+
+/// The judged requests of each job, in time order.
+fn by_job(report: &Report) -> ByJob<'_> {
+    let mut out: ByJob<'_> = HashMap::new();
     for r in &report.requests {
         let path = r
             .fetch
@@ -408,14 +403,88 @@ pub fn check(har: &Value, jobs: &[JobSeen]) -> HarCheck {
             .map(|u| u.path().to_owned())
             .unwrap_or_default();
         if let Some(job) = job_of(&path) {
-            by_job.entry(job.to_owned()).or_default().push(r);
+            out.entry(job.to_owned()).or_default().push(r);
         }
     }
+    out
+}
+
+/// Compares one judged request with what the browser did.
+fn compare(out: &mut HarCheck, job: &str, step: &StepSeen, j: &Judged) {
+    out.requests += 1;
+    let own = &j.judgement;
+    let code = own.code.map(|c| c.as_str());
+    let entry = j.fetch.entry;
+    match own.verdict {
+        Verdict::Undetermined => out
+            .undetermined
+            .push(format!("{job} (entry {entry}): {}", own.missing.join("; "))),
+        v if (v == Verdict::Allowed) != step.browser_ok => out.disagreements.push(format!(
+            "{job} (entry {entry}): crossgate har says {} ({}), the browser {}",
+            v.as_str(),
+            code.as_deref().unwrap_or("-"),
+            if step.browser_ok {
+                "allowed it"
+            } else {
+                "blocked it"
+            }
+        )),
+        Verdict::Blocked
+            if code != step.code
+                && !own
+                    .alternatives
+                    .iter()
+                    .any(|a| Some(a.as_str()) == step.code) =>
+        {
+            out.disagreements.push(format!(
+                "{job} (entry {entry}): crossgate har says {}, crossgate's report {}",
+                code.as_deref().unwrap_or("-"),
+                step.code.as_deref().unwrap_or("-")
+            ))
+        }
+        _ => out.agree += 1,
+    }
+}
+
+/// Judges the run's log with `crossgate::har` and compares each verdict with the browser's:
+/// first as a user would with the log alone, then told each request's credentials mode (what
+/// `--credentials` tells), which the log does not always show.
+pub fn check(har: &Value, jobs: &[JobSeen]) -> (HarCheck, HarCheck) {
+    let mut alone = HarCheck::default();
+    let mut told = HarCheck::default();
+    let parsed = match Har::from_json(&har.to_string()) {
+        Ok(h) => h,
+        Err(e) => {
+            alone
+                .disagreements
+                .push(format!("the log does not read: {e}"));
+            return (alone, told);
+        }
+    };
+    let report = parsed.judge(None);
+    let modes = [
+        ("omit", CredentialsMode::Omit),
+        ("same-origin", CredentialsMode::SameOrigin),
+        ("include", CredentialsMode::Include),
+    ];
+    let told_reports: Vec<(&str, Report)> = modes
+        .iter()
+        .map(|(name, mode)| {
+            let options = Options {
+                browser: None,
+                credentials: Some(*mode),
+            };
+            (*name, parsed.judge_with(options))
+        })
+        .collect();
+    let told_by_job: Vec<(&str, ByJob<'_>)> =
+        told_reports.iter().map(|(n, r)| (*n, by_job(r))).collect();
+    let mut judged_by_job = by_job(&report);
     for job in jobs {
         let expected: Vec<&StepSeen> = job.steps.iter().filter(|s| s.in_log).collect();
-        let judged = by_job.remove(&job.id).unwrap_or_default();
+        let judged = judged_by_job.remove(&job.id).unwrap_or_default();
         if expected.len() != judged.len() {
-            out.disagreements.push(format!(
+            alone.disagreements.push(format!(
                 "{}: the log has {} CORS requests of it (entries {:?}), the browser made {}",
                 job.id,
                 judged.len(),
@@ -424,55 +493,27 @@ pub fn check(har: &Value, jobs: &[JobSeen]) -> HarCheck {
             ));
             continue;
         }
-        for (step, j) in expected.iter().zip(judged) {
-            out.requests += 1;
-            let own = &j.judgement;
-            let code = own.code.map(|c| c.as_str());
-            match own.verdict {
-                Verdict::Undetermined => out.undetermined.push(format!(
-                    "{} (entry {}): {}",
-                    job.id,
-                    j.fetch.entry,
-                    own.missing.join("; ")
+        for (k, (step, j)) in expected.iter().zip(judged).enumerate() {
+            compare(&mut alone, &job.id, step, j);
+            let told_judged = told_by_job
+                .iter()
+                .find(|(n, _)| *n == step.credentials)
+                .and_then(|(_, m)| m.get(&job.id))
+                .and_then(|list| list.get(k));
+            match told_judged {
+                Some(t) => compare(&mut told, &job.id, step, t),
+                None => told.disagreements.push(format!(
+                    "{}: no judgement told credentials {}",
+                    job.id, step.credentials
                 )),
-                v if (v == Verdict::Allowed) != step.browser_ok => {
-                    out.disagreements.push(format!(
-                        "{} (entry {}): crossgate har says {} ({}), the browser {}",
-                        job.id,
-                        j.fetch.entry,
-                        v.as_str(),
-                        code.as_deref().unwrap_or("-"),
-                        if step.browser_ok {
-                            "allowed it"
-                        } else {
-                            "blocked it"
-                        }
-                    ));
-                }
-                Verdict::Blocked
-                    if code != step.code
-                        && !own
-                            .alternatives
-                            .iter()
-                            .any(|a| Some(a.as_str()) == step.code) =>
-                {
-                    out.disagreements.push(format!(
-                        "{} (entry {}): crossgate har says {}, crossgate's report {}",
-                        job.id,
-                        j.fetch.entry,
-                        code.as_deref().unwrap_or("-"),
-                        step.code.as_deref().unwrap_or("-")
-                    ))
-                }
-                _ => out.agree += 1,
             }
         }
     }
-    for (job, judged) in by_job {
-        out.disagreements.push(format!(
+    for (job, judged) in judged_by_job {
+        alone.disagreements.push(format!(
             "{job}: {} CORS requests in the log for a job that made none",
             judged.len()
         ));
     }
-    out
+    (alone, told)
 }

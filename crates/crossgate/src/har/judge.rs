@@ -512,12 +512,22 @@ fn undetermined(browser: Browser, missing: Vec<String>) -> Judgement {
 
 /// The credentials modes the request may have had: `include` when cookies went with it;
 /// otherwise either, since a request without cookies may still have asked for them.
-fn credential_modes(fetch: &RecordedFetch) -> &'static [CredentialsMode] {
-    if fetch.cookies_sent {
-        &[CredentialsMode::Include]
-    } else {
-        &[CredentialsMode::SameOrigin, CredentialsMode::Include]
+fn credential_modes(fetch: &RecordedFetch, told: Option<CredentialsMode>) -> Vec<CredentialsMode> {
+    match (fetch.cookies_sent, told) {
+        (true, _) => vec![CredentialsMode::Include],
+        (false, Some(mode)) => vec![mode],
+        (false, None) => vec![CredentialsMode::SameOrigin, CredentialsMode::Include],
     }
+}
+
+/// How to judge a log.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Judge as this engine (default: the one that recorded the log, else Chromium).
+    pub browser: Option<Browser>,
+    /// The credentials mode of the page's requests that sent no cookies, where the person
+    /// judging knows it (the log does not show it).
+    pub credentials: Option<CredentialsMode>,
 }
 
 /// One way of reading a request the log leaves open: its credentials mode, and whether
@@ -639,7 +649,18 @@ impl Har {
     /// Judges every CORS request of the log as `browser` (default: the engine that recorded
     /// it, else Chromium), and as the other engines on the same recorded answers.
     pub fn judge(&self, browser: Option<Browser>) -> Report {
-        let recorder = browser.or(self.recorded_by).unwrap_or(Browser::Chromium);
+        self.judge_with(Options {
+            browser,
+            credentials: None,
+        })
+    }
+
+    /// [`Har::judge`], with what the person judging knows that the log does not show.
+    pub fn judge_with(&self, options: Options) -> Report {
+        let recorder = options
+            .browser
+            .or(self.recorded_by)
+            .unwrap_or(Browser::Chromium);
         let browser_from_file = self.recorded_by == Some(recorder);
         // Only Chromium marks a CORS failure (`_error`), and WebKit exports finished loads
         // only: their logs tell which requests failed. Firefox's blocked entries look whole.
@@ -660,7 +681,7 @@ impl Har {
             }
             let recorded = recorded_fate(self, &fetch);
             let mut notes = Vec::new();
-            let modes = credential_modes(&fetch);
+            let modes = credential_modes(&fetch, options.credentials);
             // Where the credentials mode changes the recorder's verdict, what the log shows of
             // the request's fate picks it, and the other engines are judged in that mode.
             let want = match (&recorded, fate_tells) {

@@ -37,7 +37,7 @@ use std::io::Read;
 use crate::browser::Browser;
 
 pub use fetches::{AuthorHeader, RecordedFetch};
-pub use judge::{Judged, Judgement, Preflight, Recorded, Report, Verdict};
+pub use judge::{Judged, Judgement, Options, Preflight, Recorded, Report, Verdict};
 pub use model::Software;
 
 /// A HAR file that could not be read, with what to do about it.
