@@ -266,3 +266,62 @@ fn a_large_log_is_read_in_bounded_time() {
     // Generous for a debug build on a shared machine; a release build takes well under 2 s.
     assert!(took.as_secs() < 60, "took {took:?}");
 }
+
+/// A log that polls one URL 5,000 times, each with its own preflight, and one that preflights
+/// 5,000 URLs with long max-ages: linking preflights and keeping the cache cost time in
+/// proportion to the log, not its square.
+#[test]
+fn many_preflights_are_linked_in_bounded_time() {
+    for same_url in [true, false] {
+        let mut text =
+            String::from(r#"{"log": {"creator": {"name": "WebInspector"}, "entries": ["#);
+        for i in 0..5_000 {
+            let url = if same_url {
+                "https://api.example/poll".to_owned()
+            } else {
+                format!("https://api.example/items/{i}")
+            };
+            let t = format!(
+                "2026-01-01T10:{:02}:{:02}.{:03}Z",
+                i / 1000 % 60,
+                i / 10 % 60,
+                i % 1000
+            );
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&format!(
+                r#"{{"startedDateTime": "{t}", "_resourceType": "fetch",
+                   "request": {{"method": "PUT", "url": "{url}", "headers": [
+                     {{"name": "Origin", "value": "https://app.example"}},
+                     {{"name": "Sec-Fetch-Mode", "value": "cors"}}]}},
+                   "response": {{"status": 200, "headers": [
+                     {{"name": "Access-Control-Allow-Origin", "value": "https://app.example"}}]}}}},
+                  {{"startedDateTime": "{t}", "_resourceType": "preflight",
+                   "request": {{"method": "OPTIONS", "url": "{url}", "headers": [
+                     {{"name": "Origin", "value": "https://app.example"}},
+                     {{"name": "Access-Control-Request-Method", "value": "PUT"}}]}},
+                   "response": {{"status": 204, "headers": [
+                     {{"name": "Access-Control-Allow-Origin", "value": "https://app.example"}},
+                     {{"name": "Access-Control-Allow-Methods", "value": "PUT"}},
+                     {{"name": "Access-Control-Max-Age", "value": "{}"}}]}}}}"#,
+                if same_url { 0 } else { 7200 }
+            ));
+        }
+        text.push_str("]}}");
+        let started = std::time::Instant::now();
+        let report = Har::from_json(&text).unwrap().judge(None);
+        let took = started.elapsed();
+        assert_eq!(report.requests.len(), 5_000);
+        assert!(
+            report
+                .requests
+                .iter()
+                .all(|r| r.judgement.verdict == Verdict::Allowed
+                    && matches!(r.judgement.preflight, Preflight::Sent(_))),
+            "every PUT is allowed on its own preflight"
+        );
+        // Generous for a debug build; quadratic work took minutes.
+        assert!(took.as_secs() < 60, "same URL {same_url}: took {took:?}");
+    }
+}

@@ -271,4 +271,29 @@ impl PreflightCache {
         self.entries
             .retain(|e| !(e.origin == origin && e.url == url));
     }
+
+    /// Moves `other`'s entries into this cache. With [`PreflightCache::into_urls`], a replay of
+    /// a long log keeps one small cache per URL and runs each fetch against the entries of its
+    /// own URLs only (entries match by URL, so no other entry could serve it).
+    pub fn absorb(&mut self, other: PreflightCache) {
+        self.entries.extend(other.entries);
+    }
+
+    /// The cache split by request URL.
+    pub fn into_urls(self) -> Vec<(String, PreflightCache)> {
+        let mut out: Vec<(String, PreflightCache)> = Vec::new();
+        for e in self.entries {
+            match out.iter_mut().find(|(u, _)| *u == e.url) {
+                Some((_, c)) => c.entries.push(e),
+                None => out.push((
+                    e.url.clone(),
+                    PreflightCache {
+                        profile: self.profile,
+                        entries: vec![e],
+                    },
+                )),
+            }
+        }
+        out
+    }
 }

@@ -2,6 +2,8 @@
 //! XHR, the redirect hops and preflights that belong to each, and what script asked for
 //! (origin, method, URL, the headers it set), as far as the recording shows.
 
+use std::collections::HashMap;
+
 use url::Url;
 
 use super::{Entry, Har};
@@ -104,9 +106,35 @@ fn is_redirect(status: Option<i64>) -> bool {
     matches!(status, Some(301 | 302 | 303 | 307 | 308))
 }
 
+/// The entries by URL (without fragment), parsed once: requests and preflights apart.
+struct Index {
+    requests: HashMap<String, Vec<usize>>,
+    preflights: HashMap<String, Vec<usize>>,
+}
+
+impl Index {
+    fn new(entries: &[Entry]) -> Index {
+        let mut index = Index {
+            requests: HashMap::new(),
+            preflights: HashMap::new(),
+        };
+        for e in entries {
+            if let Some(u) = parsed(e.url.as_deref()) {
+                let map = if e.is_preflight() {
+                    &mut index.preflights
+                } else {
+                    &mut index.requests
+                };
+                map.entry(u.to_string()).or_default().push(e.index);
+            }
+        }
+        index
+    }
+}
+
 /// The next hop of a redirect: the first later unclaimed request to the `Location`, by the
 /// same initiator where the tools record one.
-fn next_hop(entries: &[Entry], from: usize, claimed: &[bool]) -> Option<usize> {
+fn next_hop(entries: &[Entry], index: &Index, from: usize, claimed: &[bool]) -> Option<usize> {
     let e = &entries[from];
     if !is_redirect(e.status) {
         return None;
@@ -117,24 +145,24 @@ fn next_hop(entries: &[Entry], from: usize, claimed: &[bool]) -> Option<usize> {
         .or_else(|| e.response_header("Location"))?;
     let mut target = parsed(e.url.as_deref())?.join(location).ok()?;
     target.set_fragment(None);
-    entries
+    index
+        .requests
+        .get(target.as_str())?
         .iter()
-        .enumerate()
-        .skip(from + 1)
-        .find(|(i, n)| {
-            !claimed[*i]
-                && !n.is_preflight()
-                && parsed(n.url.as_deref()).is_some_and(|u| u == target)
-                && (e.initiator_url.is_none() || n.initiator_url == e.initiator_url)
+        .copied()
+        .find(|i| {
+            *i > from
+                && !claimed[*i]
+                && (e.initiator_url.is_none() || entries[*i].initiator_url == e.initiator_url)
         })
-        .map(|(i, _)| i)
 }
 
 /// The preflight for a hop: an unclaimed one to the same URL, for the same method (and, for
-/// the first hop, the same origin), closest in time (Chromium lists the preflight after the request it serves, since the
-/// request was issued first).
+/// the first hop, the same origin), closest in time (Chromium lists the preflight after the
+/// request it serves, since the request was issued first).
 fn preflight_for(
     entries: &[Entry],
+    index: &Index,
     hop: &Entry,
     origin: Option<&str>,
     claimed: &[bool],
@@ -145,12 +173,13 @@ fn preflight_for(
         (Some(a), Some(b)) => (a - b).unsigned_abs(),
         _ => (p.index as i64 - hop.index as i64).unsigned_abs(),
     };
-    entries
+    index
+        .preflights
+        .get(url.as_str())?
         .iter()
+        .map(|i| &entries[*i])
         .filter(|p| {
             !claimed[p.index]
-                && p.is_preflight()
-                && parsed(p.url.as_deref()).is_some_and(|u| u == url)
                 && p.request_header("Access-Control-Request-Method") == Some(method)
                 && match origin {
                     Some(o) => p.request_header("Origin") == Some(o),
@@ -226,6 +255,7 @@ impl Har {
     /// `crossgate audit --har` takes its endpoints from here.
     pub fn fetches(&self) -> Vec<RecordedFetch> {
         let entries = &self.entries;
+        let index = Index::new(entries);
         let mut claimed = vec![false; entries.len()];
         let mut out = Vec::new();
         for i in 0..entries.len() {
@@ -242,7 +272,8 @@ impl Har {
             let origin = origin_of(first);
             claimed[i] = true;
             let mut chain = vec![i];
-            while let Some(next) = next_hop(entries, *chain.last().unwrap_or(&i), &claimed) {
+            while let Some(next) = next_hop(entries, &index, *chain.last().unwrap_or(&i), &claimed)
+            {
                 claimed[next] = true;
                 chain.push(next);
             }
@@ -266,7 +297,8 @@ impl Har {
                 } else {
                     None
                 };
-                if let Some(p) = preflight_for(entries, &entries[*h], hop_origin, &claimed) {
+                if let Some(p) = preflight_for(entries, &index, &entries[*h], hop_origin, &claimed)
+                {
                     claimed[p] = true;
                     preflights.push(p);
                 }

@@ -3,6 +3,7 @@
 //! answered only from what was recorded. Where it asks for something the log does not have,
 //! the verdict is `undetermined` and names what is missing; nothing is filled in.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::fetches::RecordedFetch;
@@ -235,7 +236,7 @@ fn run(
     split: bool,
     profile: Profile,
     clock: &FakeClock,
-    cache: &PreflightCache,
+    cache: PreflightCache,
 ) -> Run {
     let mut network = Replay {
         entries: &har.entries,
@@ -250,7 +251,7 @@ fn run(
         preflights_used: Vec::new(),
     };
     let mut agent = Agent::with_clock(profile, clock);
-    agent.cache = cache.clone();
+    agent.cache = cache;
     let outcome = agent.fetch(init, &mut network).ok();
     Run {
         outcome,
@@ -333,9 +334,11 @@ struct EngineState {
     profile: Profile,
     clock: FakeClock,
     now_ms: i64,
-    cache: PreflightCache,
+    /// The preflight cache, by request URL: a fetch runs against the entries of its own URLs
+    /// (entries match by URL), so a long log costs time in proportion to its length.
+    caches: HashMap<String, PreflightCache>,
     /// The preflight entry that last filled the cache for a URL.
-    filled: Vec<(String, usize)>,
+    filled: HashMap<String, usize>,
 }
 
 impl EngineState {
@@ -343,11 +346,11 @@ impl EngineState {
         let profile = Profile::for_browser(browser);
         EngineState {
             browser,
-            cache: PreflightCache::new(&profile),
+            caches: HashMap::new(),
             profile,
             clock: FakeClock::default(),
             now_ms: start_ms,
-            filled: Vec::new(),
+            filled: HashMap::new(),
         }
     }
 
@@ -361,16 +364,48 @@ impl EngineState {
         }
     }
 
+    /// The URLs whose cache entries a fetch may use: its own, and each recorded hop's.
+    fn keys(har: &Har, fetch: &RecordedFetch, init: &RequestInit) -> Vec<String> {
+        let mut keys = vec![init.url.to_string()];
+        for i in std::iter::once(&fetch.entry).chain(&fetch.hops) {
+            if let Some(u) = super::fetches::parsed(har.entries[*i].url.as_deref()) {
+                keys.push(u.to_string());
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// The cache a fetch runs against: the entries of its URLs.
+    fn cache_for(&self, keys: &[String]) -> PreflightCache {
+        let mut cache = PreflightCache::new(&self.profile);
+        for k in keys {
+            if let Some(c) = self.caches.get(k) {
+                cache.absorb(c.clone());
+            }
+        }
+        cache
+    }
+
+    /// Keeps what a fetch left in the cache for its URLs.
+    fn commit(&mut self, keys: &[String], cache: PreflightCache) {
+        for k in keys {
+            self.caches.remove(k);
+        }
+        for (url, c) in cache.into_urls() {
+            match self.caches.get_mut(&url) {
+                Some(existing) => existing.absorb(c),
+                None => {
+                    self.caches.insert(url, c);
+                }
+            }
+        }
+    }
+
     fn run(&self, har: &Har, fetch: &RecordedFetch, init: &RequestInit, split: bool) -> Run {
-        run(
-            har,
-            fetch,
-            init,
-            split,
-            self.profile,
-            &self.clock,
-            &self.cache,
-        )
+        let cache = self.cache_for(&EngineState::keys(har, fetch, init));
+        run(har, fetch, init, split, self.profile, &self.clock, cache)
     }
 
     /// Runs every way of reading the request; the recorder's runs that lack a preflight the
@@ -408,7 +443,7 @@ impl EngineState {
     /// The run again with the preflight's result in the cache: the recorder made the request,
     /// so its preflight, not in the log, passed.
     fn run_seeded(&self, har: &Har, fetch: &RecordedFetch, init: &RequestInit, split: bool) -> Run {
-        let mut cache = self.cache.clone();
+        let mut cache = self.cache_for(&EngineState::keys(har, fetch, init));
         let grant = PreflightGrant {
             methods: vec![init.method.clone()],
             headers: cors_unsafe_header_names(&init.headers, &self.profile),
@@ -418,7 +453,7 @@ impl EngineState {
         };
         let now = crate::agent::Clock::now(&self.clock);
         cache.store(now, &init.origin.serialize(), init.url.as_str(), &grant);
-        run(har, fetch, init, split, self.profile, &self.clock, &cache)
+        run(har, fetch, init, split, self.profile, &self.clock, cache)
     }
 }
 
@@ -453,13 +488,10 @@ fn judgement(
     } else if !run.preflights_used.is_empty() {
         Preflight::Sent(run.preflights_used.clone())
     } else if needs_preflight(init, &state.profile) && run.outcome.is_some() {
-        match state
-            .filled
-            .iter()
-            .rev()
-            .find(|(u, _)| u == init.url.as_str())
-        {
-            Some((_, entry)) => Preflight::Cached(*entry),
+        let mut url = init.url.clone();
+        url.set_fragment(None);
+        match state.filled.get(url.as_str()) {
+            Some(entry) => Preflight::Cached(*entry),
             None => Preflight::Unrecorded,
         }
     } else {
@@ -749,14 +781,15 @@ impl Har {
                         other.as_str()
                     ));
                 }
-                let primary = &tried[0];
+                let primary = tried.swap_remove(0);
                 if !primary.seeded {
                     for p in &primary.run.preflights_used {
-                        if let Some(u) = &self.entries[*p].url {
-                            state.filled.push((u.clone(), *p));
+                        if let Some(u) = super::fetches::parsed(self.entries[*p].url.as_deref()) {
+                            state.filled.insert(u.to_string(), *p);
                         }
                     }
-                    state.cache = primary.run.cache.clone();
+                    let keys = EngineState::keys(self, &fetch, &primary.init);
+                    state.commit(&keys, primary.run.cache);
                 }
                 judgements.push(j);
             }
