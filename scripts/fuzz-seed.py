@@ -74,7 +74,6 @@ for s in (s for case in scenarios["cases"] for s in case_scenarios(case)):
             for v in header_values(one["headers"], {"access-control-allow-methods", "access-control-allow-headers",
                                                    "access-control-expose-headers"}):
                 put("list", v)
-print("seeded", {t: len(os.listdir(os.path.join(CORPUS, t))) for t in sorted(os.listdir(CORPUS))})
 
 # Console messages the real engines printed (crossgate explain's input), one per seed, and a
 # few pasted together.
@@ -87,3 +86,13 @@ for path in glob.glob(os.path.join(ROOT, "crates/crossgate/tests/data/paste/real
         put("paste", text)
         together.append(text)
     put("paste", "\n".join(together[:5]))
+
+# har: the hand-written logs in each engine's shape and the real engines' excerpts.
+with open(os.path.join(ROOT, "crates/crossgate/tests/data/har/cases.json")) as f:
+    for case in json.load(f)["cases"]:
+        put("har", json.dumps(case["har"]))
+for path in glob.glob(os.path.join(ROOT, "crates/crossgate-cli/tests/data/har/*.har")):
+    with open(path) as f:
+        put("har", f.read())
+
+print("seeded", {t: len(os.listdir(os.path.join(CORPUS, t))) for t in sorted(os.listdir(CORPUS))})

@@ -504,6 +504,18 @@ fn render(out: &mut impl Write, report: &Report, d: &Document) -> std::io::Resul
             writeln!(out, "{DIM}note (entry {}): {note}{DIM:#}", r.entry)?;
         }
     }
+    let open = d
+        .requests
+        .iter()
+        .filter(|r| r.missing.iter().any(|m| m.contains("credentials mode")))
+        .count();
+    if open > 0 {
+        writeln!(
+            out,
+            "\n{open} of these depend on the credentials mode, which the log does not show: run \
+             again with --credentials omit|same-origin|include (what the page's fetch() passes)"
+        )?;
+    }
     Ok(())
 }
 
