@@ -95,7 +95,10 @@ struct Request {
     url: Option<String>,
     method: Option<String>,
     origin: Option<String>,
-    recorded_by: &'static str,
+    /// The engine whose tools wrote the log, as it names itself (null where it does not).
+    recorded_by: Option<&'static str>,
+    /// The engine `verdict` is for: the recorder, or `--browser`.
+    judged_as: &'static str,
     verdict: &'static str,
     code: Option<String>,
     /// The error under the other credentials mode, where the log does not tell it.
@@ -103,6 +106,7 @@ struct Request {
     stage: Option<&'static str>,
     missing: Vec<String>,
     fix: Vec<String>,
+    /// Each engine's verdict on the same recorded answers (the judged one's is `verdict`).
     other_engines: BTreeMap<&'static str, &'static str>,
     /// Every entry the verdict rests on: the request, its redirect hops, its preflights.
     entries: Vec<usize>,
@@ -142,7 +146,7 @@ fn preflight_of(j: &Judgement) -> (&'static str, Vec<usize>) {
     }
 }
 
-fn request(j: &Judged) -> Request {
+fn request(j: &Judged, recorded_by: Option<Browser>) -> Request {
     let own = &j.judgement;
     let (preflight, preflight_entries) = preflight_of(own);
     let (recorded, recorded_error) = match &j.recorded {
@@ -160,7 +164,8 @@ fn request(j: &Judged) -> Request {
         url: j.fetch.url.clone(),
         method: j.fetch.method.clone(),
         origin: j.fetch.origin.clone(),
-        recorded_by: own.browser.id(),
+        recorded_by: recorded_by.map(Browser::id),
+        judged_as: own.browser.id(),
         verdict: own.verdict.as_str(),
         code: own.code.map(|c| c.as_str()),
         alternatives: own.alternatives.iter().map(|c| c.as_str()).collect(),
@@ -171,9 +176,8 @@ fn request(j: &Judged) -> Request {
             .as_ref()
             .map(|e| e.fix.clone())
             .unwrap_or_default(),
-        other_engines: j
-            .other_engines
-            .iter()
+        other_engines: std::iter::once(own)
+            .chain(&j.other_engines)
             .map(|o| (o.browser.id(), o.verdict.as_str()))
             .collect(),
         entries,
@@ -332,7 +336,11 @@ pub fn run(args: &HarArgs) -> Result<Outcome, Failure> {
             }),
         judged_as: report.browser.id(),
         summary: summary(&report),
-        requests: report.requests.iter().map(request).collect(),
+        requests: report
+            .requests
+            .iter()
+            .map(|r| request(r, har.recorded_by))
+            .collect(),
     };
     if args.json {
         let mut out = std::io::stdout().lock();

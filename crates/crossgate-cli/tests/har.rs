@@ -78,9 +78,11 @@ fn a_real_chromium_log_is_judged_with_the_contract_fields() {
         if verdict == "blocked" {
             assert!(!r["fix"].as_array().unwrap().is_empty(), "{r}");
         }
-        let others = r["other_engines"].as_object().unwrap();
-        assert_eq!(others.len(), 2);
-        assert!(!others.contains_key("chromium"));
+        let engines = r["other_engines"].as_object().unwrap();
+        assert_eq!(engines.len(), 3);
+        assert_eq!(engines["chromium"], r["verdict"]);
+        assert_eq!(r["recorded_by"], "chromium");
+        assert_eq!(r["judged_as"], "chromium");
     }
     // The preflight's own entry is what the verdict rests on.
     let preflighted = request(&doc, "/s/s233/");
@@ -141,7 +143,12 @@ fn judged_as_another_engine_on_request() {
     let (_, doc) = json_of(&["har", CHROMIUM, "--json", "--browser", "webkit"]);
     assert_eq!(doc["recorded_by"], "chromium");
     assert_eq!(doc["judged_as"], "webkit");
-    assert_eq!(request(&doc, "/s/s409/")["verdict"], "blocked");
+    let r = request(&doc, "/s/s409/");
+    assert_eq!(r["verdict"], "blocked");
+    assert_eq!(r["recorded_by"], "chromium");
+    assert_eq!(r["judged_as"], "webkit");
+    assert_eq!(r["other_engines"]["webkit"], "blocked");
+    assert_eq!(r["other_engines"]["chromium"], "allowed");
 }
 
 fn log(entries: Value) -> String {

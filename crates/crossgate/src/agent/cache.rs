@@ -8,6 +8,7 @@
 //! `HEAD` checked like any other method).
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::preflight::PreflightGrant;
@@ -172,18 +173,32 @@ impl PreflightCache {
             CacheModel::PerEntry => {
                 // Some result for the URL is needed even when nothing in particular is asked
                 // (a preflight Firefox repeats after a redirect, for a simple `GET`).
-                let any = self.entries.iter().any(|e| e.matches(&p, lookup));
+                let matching: Vec<&Entry> = self
+                    .entries
+                    .iter()
+                    .filter(|e| e.matches(&p, lookup))
+                    .collect();
                 let method_ok = !needs_method_entry
-                    || self.entries.iter().any(|e| {
-                        e.matches(&p, lookup)
-                            && matches!(&e.grant, Grant::Method(m) if e.method_ok(&p, std::slice::from_ref(m), lookup.method))
+                    || matching.iter().any(|e| {
+                        matches!(&e.grant, Grant::Method(m) if e.method_ok(&p, std::slice::from_ref(m), lookup.method))
                     });
-                any && method_ok
+                // The granted names as a set, and whether a `*` entry serves as a wildcard:
+                // `header_ok` over each entry, in time proportional to the entries.
+                let mut names = std::collections::HashSet::new();
+                let mut wildcard = false;
+                for e in &matching {
+                    if let Grant::Header(h) = &e.grant {
+                        names.insert(h.to_ascii_lowercase());
+                        wildcard |= e.wildcard(&p, std::slice::from_ref(h));
+                    }
+                }
+                !matching.is_empty()
+                    && method_ok
                     && lookup.unsafe_headers.iter().all(|name| {
-                        self.entries.iter().any(|e| {
-                            e.matches(&p, lookup)
-                                && matches!(&e.grant, Grant::Header(h) if e.header_ok(&p, std::slice::from_ref(h), name))
-                        })
+                        names.contains(&name.to_ascii_lowercase())
+                            || (wildcard
+                                && (p.cached_wildcard_covers_authorization
+                                    || !is_cors_non_wildcard_request_header_name(name.as_bytes())))
                     })
             }
             CacheModel::WholeResult => {
@@ -238,31 +253,39 @@ impl PreflightCache {
                 }));
             }
             CacheModel::PerEntry => {
-                for m in &grant.methods {
-                    self.upsert(make(Grant::Method(m.clone())));
+                // "A method/header-name cache entry match exists: set its max-age; otherwise
+                // create one", through an index of the entries for this origin and URL.
+                let key = |g: &Grant| match g {
+                    Grant::Method(m) => Some((true, m.clone())),
+                    Grant::Header(h) => Some((false, h.to_ascii_lowercase())),
+                    Grant::Whole { .. } => None,
+                };
+                let mut index: HashMap<(bool, String), usize> = HashMap::new();
+                for (i, e) in self.entries.iter().enumerate() {
+                    if e.origin == origin
+                        && e.url == url
+                        && e.credentials == grant.credentials
+                        && let Some(k) = key(&e.grant)
+                    {
+                        index.insert(k, i);
+                    }
                 }
-                for h in &grant.headers {
-                    self.upsert(make(Grant::Header(h.clone())));
+                let grants = grant
+                    .methods
+                    .iter()
+                    .map(|m| Grant::Method(m.clone()))
+                    .chain(grant.headers.iter().map(|h| Grant::Header(h.clone())));
+                for g in grants {
+                    let Some(k) = key(&g) else { continue };
+                    match index.get(&k) {
+                        Some(i) => self.entries[*i].expires = expires,
+                        None => {
+                            index.insert(k, self.entries.len());
+                            self.entries.push(make(g));
+                        }
+                    }
                 }
             }
-        }
-    }
-
-    /// "A method/header-name cache entry match exists: set its max-age; otherwise create".
-    fn upsert(&mut self, new: Entry) {
-        let same = |e: &Entry| {
-            e.origin == new.origin
-                && e.url == new.url
-                && e.credentials == new.credentials
-                && match (&e.grant, &new.grant) {
-                    (Grant::Method(a), Grant::Method(b)) => a == b,
-                    (Grant::Header(a), Grant::Header(b)) => a.eq_ignore_ascii_case(b),
-                    _ => false,
-                }
-        };
-        match self.entries.iter_mut().find(|e| same(e)) {
-            Some(e) => e.expires = new.expires,
-            None => self.entries.push(new),
         }
     }
 
@@ -272,21 +295,24 @@ impl PreflightCache {
             .retain(|e| !(e.origin == origin && e.url == url));
     }
 
-    /// Moves `other`'s entries into this cache. With [`PreflightCache::into_urls`], a replay of
-    /// a long log keeps one small cache per URL and runs each fetch against the entries of its
-    /// own URLs only (entries match by URL, so no other entry could serve it).
+    /// Moves `other`'s entries into this cache. With [`PreflightCache::into_keys`], a replay of
+    /// a long log keeps one small cache per origin and URL and runs each fetch against the
+    /// entries it could match only.
     pub fn absorb(&mut self, other: PreflightCache) {
         self.entries.extend(other.entries);
     }
 
-    /// The cache split by request URL.
-    pub fn into_urls(self) -> Vec<(String, PreflightCache)> {
-        let mut out: Vec<(String, PreflightCache)> = Vec::new();
+    /// The cache split by what its entries match on: origin and URL.
+    pub fn into_keys(self) -> Vec<((String, String), PreflightCache)> {
+        let mut out: Vec<((String, String), PreflightCache)> = Vec::new();
         for e in self.entries {
-            match out.iter_mut().find(|(u, _)| *u == e.url) {
+            match out
+                .iter_mut()
+                .find(|((o, u), _)| *o == e.origin && *u == e.url)
+            {
                 Some((_, c)) => c.entries.push(e),
                 None => out.push((
-                    e.url.clone(),
+                    (e.origin.clone(), e.url.clone()),
                     PreflightCache {
                         profile: self.profile,
                         entries: vec![e],

@@ -93,16 +93,19 @@ fn judged_headers(headers: &[(String, Vec<u8>)], profile: &Profile) -> Vec<(Stri
         return headers.to_vec();
     }
     let mut combined: Vec<(String, Vec<u8>)> = Vec::new();
+    // Where each name is in `combined`: a long header list costs time in proportion to it.
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (name, value) in headers {
-        match combined
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
-            Some((_, v)) => {
+        match at.get(&name.to_ascii_lowercase()) {
+            Some(i) => {
+                let v = &mut combined[*i].1;
                 v.extend_from_slice(b", ");
                 v.extend_from_slice(value);
             }
-            None => combined.push((name.clone(), value.clone())),
+            None => {
+                at.insert(name.to_ascii_lowercase(), combined.len());
+                combined.push((name.clone(), value.clone()));
+            }
         }
     }
     combined

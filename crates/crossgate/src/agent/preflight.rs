@@ -190,7 +190,12 @@ pub fn judge_with(
         other => other.unwrap_or_default(),
     };
     let star = allowed_headers.iter().any(|h| h == "*");
-    let listed = |name: &str| allowed_headers.iter().any(|h| h.eq_ignore_ascii_case(name));
+    // A set, so that a list of thousands of names costs time in proportion to its length.
+    let allowed: std::collections::HashSet<String> = allowed_headers
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    let listed = |name: &str| allowed.contains(&name.to_ascii_lowercase());
     if profile.unlisted_header_order == UnlistedHeaderOrder::WebkitHeaderMap
         && let Some(name) = webkit_first_unlisted(request, unsafe_names, |name| {
             !listed(name) && (include || !star)
@@ -260,10 +265,14 @@ fn webkit_first_unlisted(
             .find(|k| k.eq_ignore_ascii_case(name))
     };
     let names = || request.headers.iter().map(|(n, _)| n.as_str());
+    let unsafe_set: std::collections::HashSet<String> = unsafe_names
+        .iter()
+        .map(|u| u.to_ascii_lowercase())
+        .collect();
     names()
         .filter(|n| known(n).is_some())
         .chain(names().filter(|n| known(n).is_none()))
-        .find(|n| unsafe_names.iter().any(|u| u.eq_ignore_ascii_case(n)) && refused(n))
+        .find(|n| unsafe_set.contains(&n.to_ascii_lowercase()) && refused(n))
         .map(|n| known(n).map_or_else(|| n.to_owned(), |k| (*k).to_owned()))
 }
 

@@ -2,12 +2,12 @@
 //! XHR, the redirect hops and preflights that belong to each, and what script asked for
 //! (origin, method, URL, the headers it set), as far as the recording shows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use url::Url;
 
 use super::{Entry, Har};
-use crate::fetch::header::is_forbidden_request_header_name;
+use crate::fetch::header::{is_cors_safelisted_request_header, is_forbidden_request_header_name};
 use crate::fetch::list::parse_token_list;
 use crate::origin::Origin;
 
@@ -41,22 +41,40 @@ pub struct RecordedFetch {
     pub url: Option<String>,
     /// What script set, browser-added headers removed.
     pub headers: Vec<AuthorHeader>,
-    /// A `Cookie` header or cookies were sent: the credentials mode was `include`.
+    /// A `Cookie` header or cookies went to another origin than the request's: the credentials
+    /// mode was `include`.
     pub cookies_sent: bool,
+    /// When the request started, in milliseconds since the Unix epoch: its `startedDateTime`,
+    /// or for an entry without one the last time before it in the file (the replay's order).
+    pub at_ms: i64,
     /// What the log lacks for a judgement, as HAR paths.
     pub missing: Vec<String>,
 }
 
 /// Headers a browser adds by itself to a `fetch()` that are neither forbidden nor, in the
-/// browser's own accounting, reasons to preflight: they are not script's.
-const BROWSER_ADDED: [&str; 6] = [
+/// browser's own accounting, reasons to preflight: they are not script's (unless a recorded
+/// preflight names them). The conditional ones come with a cache revalidation.
+const BROWSER_ADDED: [&str; 11] = [
     "user-agent",
     "priority",
     "pragma",
     "cache-control",
     "upgrade-insecure-requests",
     "x-client-data",
+    "if-none-match",
+    "if-modified-since",
+    "if-match",
+    "if-unmodified-since",
+    "if-range",
 ];
+
+/// Headers the tools' default export removes (Chromium's sanitised HAR): a preflight may name
+/// them though the request shows none.
+const SANITISED: [&str; 1] = ["authorization"];
+
+/// How far back from a preflight the request it serves is looked for, among requests to the
+/// same URL: enough for any page, bounded for a hostile log.
+const PREFLIGHT_REACH: usize = 64;
 
 /// Whether an entry is a page's request in `cors` mode. `Sec-Fetch-Mode` says so where the
 /// engine sends it; otherwise a `fetch`/`xhr` resource is one, and so is a request carrying
@@ -79,20 +97,27 @@ fn cors_mode(e: &Entry) -> bool {
         })
 }
 
-/// The request's origin: its `Origin` header, else the page's, else the `Referer`'s (a
-/// cross-origin `Referer` is the origin alone under the default referrer policy).
+fn origin_of_url(u: &str) -> Option<String> {
+    let o = Origin::from_url_str(u).ok()?;
+    (!o.is_opaque()).then(|| o.serialize())
+}
+
+/// The request's origin: its `Origin` header; else its own URL's where `Sec-Fetch-Site` says
+/// it is same-origin; else the `Referer`'s (the document that made it: a cross-origin
+/// `Referer` is the origin alone under the default referrer policy); else the page's (the
+/// top-level document, which an iframe's request does not come from).
 fn origin_of(e: &Entry) -> Option<String> {
-    if let Some(o) = e.request_header("Origin") {
+    if let Some(o) = e.request_header("Origin").filter(|o| !o.is_empty()) {
         return Some(o.to_owned());
     }
-    let from_url = |u: &str| {
-        let o = Origin::from_url_str(u).ok()?;
-        (!o.is_opaque()).then(|| o.serialize())
-    };
-    e.page_url
-        .as_deref()
-        .and_then(from_url)
-        .or_else(|| e.request_header("Referer").and_then(from_url))
+    if e.request_header("Sec-Fetch-Site")
+        .is_some_and(|s| s.eq_ignore_ascii_case("same-origin"))
+    {
+        return e.url.as_deref().and_then(origin_of_url);
+    }
+    e.request_header("Referer")
+        .and_then(origin_of_url)
+        .or_else(|| e.page_url.as_deref().and_then(origin_of_url))
 }
 
 /// The URL as the network saw it: tools record URLs without their fragment.
@@ -106,14 +131,30 @@ fn is_redirect(status: Option<i64>) -> bool {
     matches!(status, Some(301 | 302 | 303 | 307 | 308))
 }
 
-/// The entries by URL (without fragment), parsed once: requests and preflights apart.
+/// Each entry's time for ordering: its `startedDateTime`, else the last one before it in the
+/// file (so an entry without one keeps its place).
+fn times(entries: &[Entry]) -> Vec<i64> {
+    let mut last = i64::MIN;
+    entries
+        .iter()
+        .map(|e| {
+            if let Some(t) = e.started_ms {
+                last = t;
+            }
+            last
+        })
+        .collect()
+}
+
+/// The entries by URL (without fragment), parsed once, in time order: requests and
+/// preflights apart.
 struct Index {
     requests: HashMap<String, Vec<usize>>,
     preflights: HashMap<String, Vec<usize>>,
 }
 
 impl Index {
-    fn new(entries: &[Entry]) -> Index {
+    fn new(entries: &[Entry], times: &[i64]) -> Index {
         let mut index = Index {
             requests: HashMap::new(),
             preflights: HashMap::new(),
@@ -128,13 +169,35 @@ impl Index {
                 map.entry(u.to_string()).or_default().push(e.index);
             }
         }
+        for list in index
+            .requests
+            .values_mut()
+            .chain(index.preflights.values_mut())
+        {
+            list.sort_by_key(|i| (times[*i], *i));
+        }
         index
     }
 }
 
-/// The next hop of a redirect: the first later unclaimed request to the `Location`, by the
-/// same initiator where the tools record one.
-fn next_hop(entries: &[Entry], index: &Index, from: usize, claimed: &[bool]) -> Option<usize> {
+/// A redirect chain as it is followed: the request's origin, and whether a redirect tainted
+/// it (Fetch §4.4 HTTP-redirect fetch step 13: `Origin: null` from then on).
+struct Chain<'a> {
+    origin: Option<&'a str>,
+    tainted: bool,
+}
+
+/// The next hop of a redirect: the earliest unclaimed request to the `Location` that started
+/// no earlier than the redirect, by the same initiator where the tools record one, and with
+/// the `Origin` the redirect leaves the request (where the hop carries one).
+fn next_hop(
+    entries: &[Entry],
+    index: &Index,
+    times: &[i64],
+    from: usize,
+    chain: &mut Chain<'_>,
+    claimed: &[bool],
+) -> Option<usize> {
     let e = &entries[from];
     if !is_redirect(e.status) {
         return None;
@@ -143,57 +206,35 @@ fn next_hop(entries: &[Entry], index: &Index, from: usize, claimed: &[bool]) -> 
         .redirect_url
         .as_deref()
         .or_else(|| e.response_header("Location"))?;
-    let mut target = parsed(e.url.as_deref())?.join(location).ok()?;
+    let current = parsed(e.url.as_deref())?;
+    let mut target = current.join(location).ok()?;
     target.set_fragment(None);
-    index
+    let here = Origin::of_url(&current).serialize();
+    let there = Origin::of_url(&target).serialize();
+    let tainted =
+        chain.tainted || (here != there && chain.origin.is_some_and(|o| o != here.as_str()));
+    let expected = if tainted { Some("null") } else { chain.origin };
+    let next = index
         .requests
         .get(target.as_str())?
         .iter()
         .copied()
         .find(|i| {
-            *i > from
+            let n = &entries[*i];
+            *i != from
                 && !claimed[*i]
-                && (e.initiator_url.is_none() || entries[*i].initiator_url == e.initiator_url)
-        })
-}
-
-/// The preflight for a hop: an unclaimed one to the same URL, for the same method (and, for
-/// the first hop, the same origin), closest in time (Chromium lists the preflight after the
-/// request it serves, since the request was issued first).
-fn preflight_for(
-    entries: &[Entry],
-    index: &Index,
-    hop: &Entry,
-    origin: Option<&str>,
-    claimed: &[bool],
-) -> Option<usize> {
-    let method = hop.method.as_deref()?;
-    let url = parsed(hop.url.as_deref())?;
-    let distance = |p: &Entry| match (p.started_ms, hop.started_ms) {
-        (Some(a), Some(b)) => (a - b).unsigned_abs(),
-        _ => (p.index as i64 - hop.index as i64).unsigned_abs(),
-    };
-    index
-        .preflights
-        .get(url.as_str())?
-        .iter()
-        .map(|i| &entries[*i])
-        .filter(|p| {
-            !claimed[p.index]
-                && p.request_header("Access-Control-Request-Method") == Some(method)
-                && match origin {
-                    Some(o) => p.request_header("Origin") == Some(o),
-                    // After a redirect the request's `Origin` may be `null` while its preflight
-                    // names the first origin (Firefox), or the hop has only provisional
-                    // headers (Chromium): the URL and method match it.
-                    None => true,
+                && times[*i] >= times[from]
+                && (e.initiator_url.is_none() || n.initiator_url == e.initiator_url)
+                && match (n.request_header("Origin"), expected) {
+                    (Some(sent), Some(want)) => sent == want,
+                    _ => true,
                 }
-        })
-        .min_by_key(|p| distance(p))
-        .map(|p| p.index)
+        })?;
+    chain.tainted = tainted;
+    Some(next)
 }
 
-/// The names in a preflight's `Access-Control-Request-Headers`, lowercase.
+/// The names in a preflight's `Access-Control-Request-Headers`, lowercase, each once.
 fn requested_headers(preflight: &Entry) -> Vec<String> {
     let lines = preflight
         .request_headers
@@ -201,64 +242,163 @@ fn requested_headers(preflight: &Entry) -> Vec<String> {
         .flatten()
         .filter(|(n, _)| n.eq_ignore_ascii_case("Access-Control-Request-Headers"))
         .map(|(_, v)| v.as_bytes());
+    let mut seen = HashSet::new();
     match parse_token_list(lines) {
         Ok(Some(names)) => names
             .iter()
             .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
+            .filter(|n| seen.insert(n.clone()))
             .collect(),
         _ => Vec::new(),
     }
 }
 
-/// Script's headers: the recorded ones less those the browser adds; where a preflight was
-/// recorded, its `Access-Control-Request-Headers` is the engine's own list of the unsafe ones,
-/// so a browser-added header it does not name goes and a name the export dropped comes back.
+/// Whether a preflight can be a hop's: every header it asks for is one the hop carries (or one
+/// the export removes). A hop recorded without headers (provisional) fits any.
+fn asks_for(preflight: &Entry, hop: &Entry) -> bool {
+    let Some(headers) = hop.request_headers.as_deref().filter(|h| !h.is_empty()) else {
+        return true;
+    };
+    let names: HashSet<String> = headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
+    requested_headers(preflight)
+        .iter()
+        .all(|n| names.contains(n) || SANITISED.contains(&n.as_str()))
+}
+
+/// Script's headers. Where a preflight was recorded, its `Access-Control-Request-Headers` is
+/// the engine's own list of the unsafe ones: a header neither safelisted nor named there was
+/// not script's, and a name the export dropped comes back. Without one, the recorded headers
+/// less those a browser adds.
 fn author_headers(first: &Entry, preflight: Option<&Entry>) -> Vec<AuthorHeader> {
-    let requested = preflight.map(requested_headers);
-    let listed = |name: &str| {
-        requested
-            .as_ref()
-            .is_some_and(|r| r.iter().any(|n| n.eq_ignore_ascii_case(name)))
+    let requested: Option<HashSet<String>> =
+        preflight.map(|p| requested_headers(p).into_iter().collect());
+    let keep = |name: &str, value: &str| {
+        if name.starts_with(':') || is_forbidden_request_header_name(name.as_bytes()) {
+            return false;
+        }
+        match &requested {
+            Some(r) => {
+                r.contains(&name.to_ascii_lowercase())
+                    || is_cors_safelisted_request_header(name.as_bytes(), value.as_bytes())
+            }
+            None => !BROWSER_ADDED.iter().any(|b| name.eq_ignore_ascii_case(b)),
+        }
     };
     let mut out: Vec<AuthorHeader> = first
         .request_headers
         .iter()
         .flatten()
-        .filter(|(name, _)| {
-            !name.starts_with(':')
-                && !is_forbidden_request_header_name(name.as_bytes())
-                && (!BROWSER_ADDED.iter().any(|b| name.eq_ignore_ascii_case(b)) || listed(name))
-        })
+        .filter(|(name, value)| keep(name, value))
         .map(|(name, value)| AuthorHeader {
             name: name.clone(),
             value: value.clone(),
             value_unknown: false,
         })
         .collect();
-    for name in requested.iter().flatten() {
-        if !out.iter().any(|h| h.name.eq_ignore_ascii_case(name))
-            && !is_forbidden_request_header_name(name.as_bytes())
-        {
-            out.push(AuthorHeader {
-                name: name.clone(),
-                value: String::new(),
-                value_unknown: true,
-            });
+    let present: HashSet<String> = out.iter().map(|h| h.name.to_ascii_lowercase()).collect();
+    if let Some(p) = preflight {
+        for name in requested_headers(p) {
+            if !present.contains(&name) && !is_forbidden_request_header_name(name.as_bytes()) {
+                out.push(AuthorHeader {
+                    name,
+                    value: String::new(),
+                    value_unknown: true,
+                });
+            }
         }
     }
     out
 }
 
+/// A hop of some request, for preflight linking.
+struct Hop {
+    fetch: usize,
+    entry: usize,
+    /// The request's origin for the first hop (its preflight names the same); none after a
+    /// redirect (Firefox's preflight names the first origin while the request says `null`).
+    origin: Option<String>,
+}
+
+/// Gives each preflight to the request it serves: among the unclaimed hops to its URL, for
+/// its method and origin, carrying the headers it asks for, the one that started last before
+/// it (a request is issued before its preflight); failing that, the first within 50 ms after.
+fn link_preflights(
+    entries: &[Entry],
+    index: &Index,
+    times: &[i64],
+    hops: &[Hop],
+) -> Vec<(usize, usize)> {
+    let mut by_url: HashMap<String, Vec<usize>> = HashMap::new();
+    for (k, h) in hops.iter().enumerate() {
+        if let Some(u) = parsed(entries[h.entry].url.as_deref()) {
+            by_url.entry(u.to_string()).or_default().push(k);
+        }
+    }
+    for list in by_url.values_mut() {
+        list.sort_by_key(|k| (times[hops[*k].entry], hops[*k].entry));
+    }
+    let mut taken = vec![false; hops.len()];
+    let mut links = Vec::new();
+    let mut preflights: Vec<(&String, &Vec<usize>)> = index.preflights.iter().collect();
+    preflights.sort();
+    for (url, list) in preflights {
+        let Some(candidates) = by_url.get(url) else {
+            continue;
+        };
+        for p in list {
+            let pre = &entries[*p];
+            let method = pre.request_header("Access-Control-Request-Method");
+            let fits = |k: &usize| {
+                let h = &hops[*k];
+                let hop = &entries[h.entry];
+                !taken[*k]
+                    && method.is_some()
+                    && hop.method.as_deref() == method
+                    && h.origin
+                        .as_deref()
+                        .is_none_or(|o| pre.request_header("Origin") == Some(o))
+                    && asks_for(pre, hop)
+            };
+            let at = times[*p];
+            let split = candidates.partition_point(|k| times[hops[*k].entry] <= at);
+            let before = candidates[..split]
+                .iter()
+                .rev()
+                .take(PREFLIGHT_REACH)
+                .find(|k| fits(k));
+            let after = || {
+                candidates[split..]
+                    .iter()
+                    .take(PREFLIGHT_REACH)
+                    .take_while(|k| times[hops[**k].entry].saturating_sub(at) <= 50)
+                    .find(|k| fits(k))
+            };
+            if let Some(k) = before.or_else(after).copied() {
+                taken[k] = true;
+                links.push((hops[k].fetch, *p));
+            }
+        }
+    }
+    links
+}
+
 impl Har {
     /// The page's cross-origin requests in `cors` mode (a same-origin request that a redirect
-    /// takes to another origin included), each with its redirect hops and preflights.
-    /// `crossgate audit --har` takes its endpoints from here.
+    /// takes to another origin included), each with its redirect hops and preflights, in file
+    /// order. `crossgate audit --har` takes its endpoints from here.
     pub fn fetches(&self) -> Vec<RecordedFetch> {
         let entries = &self.entries;
-        let index = Index::new(entries);
+        let times = times(entries);
+        let index = Index::new(entries, &times);
         let mut claimed = vec![false; entries.len()];
-        let mut out = Vec::new();
-        for i in 0..entries.len() {
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by_key(|i| (times[*i], *i));
+        let mut out: Vec<RecordedFetch> = Vec::new();
+        let mut hops: Vec<Hop> = Vec::new();
+        for i in order {
             let first = &entries[i];
             if claimed[i] || first.is_preflight() || !cors_mode(first) {
                 continue;
@@ -272,36 +412,27 @@ impl Har {
             let origin = origin_of(first);
             claimed[i] = true;
             let mut chain = vec![i];
-            while let Some(next) = next_hop(entries, &index, *chain.last().unwrap_or(&i), &claimed)
-            {
+            let mut state = Chain {
+                origin: origin.as_deref(),
+                tainted: false,
+            };
+            while let Some(next) = next_hop(
+                entries,
+                &index,
+                &times,
+                *chain.last().unwrap_or(&i),
+                &mut state,
+                &claimed,
+            ) {
                 claimed[next] = true;
                 chain.push(next);
             }
-            let cross_origin = match origin.as_deref() {
-                None => true,
-                Some(o) => chain.iter().any(|h| {
-                    parsed(entries[*h].url.as_deref())
-                        .is_some_and(|u| Origin::of_url(&u).serialize() != o)
-                }),
+            let other_origin = |h: &usize| {
+                parsed(entries[*h].url.as_deref())
+                    .is_none_or(|u| Some(Origin::of_url(&u).serialize()) != origin)
             };
-            if !cross_origin {
+            if !chain.iter().any(other_origin) {
                 continue;
-            }
-            let mut preflights = Vec::new();
-            for h in &chain {
-                // A hop after the first takes the origin its own `Origin` header names (a
-                // redirect may have made it `null`); the first may have only the provisional
-                // headers of a request that never went out (Chromium, after a failed preflight).
-                let hop_origin = if *h == i {
-                    entries[i].request_header("Origin").or(origin.as_deref())
-                } else {
-                    None
-                };
-                if let Some(p) = preflight_for(entries, &index, &entries[*h], hop_origin, &claimed)
-                {
-                    claimed[p] = true;
-                    preflights.push(p);
-                }
             }
             let mut missing = Vec::new();
             if origin.is_none() {
@@ -310,19 +441,41 @@ impl Har {
             if first.request_headers.is_none() {
                 missing.push(format!("log.entries[{i}].request.headers"));
             }
-            let headers = author_headers(first, preflights.first().map(|p| &entries[*p]));
+            // Cookies sent to the request's own origin say nothing of its credentials mode.
+            let cookies_sent = chain.iter().filter(|h| other_origin(h)).any(|h| {
+                entries[*h].cookies_sent || entries[*h].request_header("Cookie").is_some()
+            });
+            for (k, h) in chain.iter().enumerate() {
+                hops.push(Hop {
+                    fetch: out.len(),
+                    entry: *h,
+                    origin: (k == 0).then(|| origin.clone()).flatten(),
+                });
+            }
             out.push(RecordedFetch {
                 entry: i,
                 sent: true,
                 hops: chain[1..].to_vec(),
-                preflights,
+                preflights: Vec::new(),
                 origin,
                 method: first.method.clone(),
                 url: first.url.clone(),
-                headers,
-                cookies_sent: first.cookies_sent || first.request_header("Cookie").is_some(),
+                headers: Vec::new(),
+                cookies_sent,
+                at_ms: times[i],
                 missing,
             });
+        }
+        for (fetch, p) in link_preflights(entries, &index, &times, &hops) {
+            claimed[p] = true;
+            out[fetch].preflights.push(p);
+        }
+        for f in &mut out {
+            f.preflights.sort_by_key(|p| (times[*p], *p));
+            f.headers = author_headers(
+                &entries[f.entry],
+                f.preflights.first().map(|p| &entries[*p]),
+            );
         }
         // A preflight no request claims: the request was never sent (its preflight failed,
         // or it was cancelled). What it asked for stands for the request.
@@ -354,6 +507,7 @@ impl Har {
                 url: p.url.clone(),
                 headers: author_headers(&Entry::default(), Some(p)),
                 cookies_sent: false,
+                at_ms: times[p.index],
                 missing,
             });
         }

@@ -334,9 +334,10 @@ struct EngineState {
     profile: Profile,
     clock: FakeClock,
     now_ms: i64,
-    /// The preflight cache, by request URL: a fetch runs against the entries of its own URLs
-    /// (entries match by URL), so a long log costs time in proportion to its length.
-    caches: HashMap<String, PreflightCache>,
+    /// The preflight cache, by origin and URL: a fetch runs against the entries it could
+    /// match (those of its origin, or `null`, and its URLs), so a long log costs time in
+    /// proportion to its length.
+    caches: HashMap<(String, String), PreflightCache>,
     /// The preflight entry that last filled the cache for a URL.
     filled: HashMap<String, usize>,
 }
@@ -365,20 +366,25 @@ impl EngineState {
     }
 
     /// The URLs whose cache entries a fetch may use: its own, and each recorded hop's.
-    fn keys(har: &Har, fetch: &RecordedFetch, init: &RequestInit) -> Vec<String> {
-        let mut keys = vec![init.url.to_string()];
+    fn keys(har: &Har, fetch: &RecordedFetch, init: &RequestInit) -> Vec<(String, String)> {
+        let mut urls = vec![init.url.to_string()];
         for i in std::iter::once(&fetch.entry).chain(&fetch.hops) {
             if let Some(u) = super::fetches::parsed(har.entries[*i].url.as_deref()) {
-                keys.push(u.to_string());
+                urls.push(u.to_string());
             }
         }
+        let origins = [init.origin.serialize(), "null".to_owned()];
+        let mut keys: Vec<(String, String)> = urls
+            .iter()
+            .flat_map(|u| origins.iter().map(move |o| (o.clone(), u.clone())))
+            .collect();
         keys.sort();
         keys.dedup();
         keys
     }
 
     /// The cache a fetch runs against: the entries of its URLs.
-    fn cache_for(&self, keys: &[String]) -> PreflightCache {
+    fn cache_for(&self, keys: &[(String, String)]) -> PreflightCache {
         let mut cache = PreflightCache::new(&self.profile);
         for k in keys {
             if let Some(c) = self.caches.get(k) {
@@ -389,15 +395,15 @@ impl EngineState {
     }
 
     /// Keeps what a fetch left in the cache for its URLs.
-    fn commit(&mut self, keys: &[String], cache: PreflightCache) {
+    fn commit(&mut self, keys: &[(String, String)], cache: PreflightCache) {
         for k in keys {
             self.caches.remove(k);
         }
-        for (url, c) in cache.into_urls() {
-            match self.caches.get_mut(&url) {
+        for (key, c) in cache.into_keys() {
+            match self.caches.get_mut(&key) {
                 Some(existing) => existing.absorb(c),
                 None => {
-                    self.caches.insert(url, c);
+                    self.caches.insert(key, c);
                 }
             }
         }
@@ -585,34 +591,49 @@ fn mode_words(mode: CredentialsMode) -> &'static str {
     }
 }
 
-/// The credentials mode the log shows, where the recorder's verdict depends on it: the modes
-/// in which the engine would have made a request the log lacks (or shows never sent) are not
-/// the request's (only where the tools show every request), and the recorded fate (Chromium's
-/// failure mark, WebKit's finished loads) picks between an allowed and a blocked verdict.
-fn pick_mode(
-    tried: &[Tried],
-    shows_every_request: bool,
+/// What Chromium's DevTools writes in `response._error` for a CORS failure (and for nothing
+/// else it records as a network error: aborted, blocked by an extension, connection errors
+/// each have their own).
+const CORS_FAILURE: &str = "net::ERR_FAILED";
+
+/// What the log shows that refutes a way of reading the request.
+#[derive(Clone, Copy)]
+struct Evidence {
+    /// The tools show a request that never went out as such (Chromium's provisional
+    /// headers): a way in which the engine sends it is not the request's.
+    shows_unsent: bool,
+    /// The chain's last recorded entry is marked failed by CORS: a way in which the engine
+    /// follows it to a further hop is not the request's.
+    failed_at_last_hop: bool,
+    /// The verdict the recorded fate shows (Chromium's failure mark, WebKit's finished loads).
     want: Option<Verdict>,
-) -> Option<(CredentialsMode, &'static str)> {
+}
+
+/// The credentials mode the log shows, where the recorder's verdict depends on it: a mode
+/// every way of which the log refutes is not the request's, and the recorded fate picks
+/// between an allowed and a blocked verdict. Absence alone refutes nothing: a log may be cut.
+fn pick_mode(tried: &[Tried], evidence: Evidence) -> Option<(CredentialsMode, &'static str)> {
     let mut modes: Vec<CredentialsMode> = tried.iter().map(|t| t.way.mode).collect();
     modes.dedup();
     if modes.len() < 2 {
         return None;
     }
-    if shows_every_request {
-        let refuted = |m: &CredentialsMode| {
-            tried
-                .iter()
-                .filter(|t| t.way.mode == *m)
-                .all(|t| matches!(t.run.lack, Some(Lack::Hop { .. } | Lack::NeverSent(_))))
-        };
-        let kept: Vec<CredentialsMode> = modes.iter().filter(|m| !refuted(m)).copied().collect();
-        if kept.len() == 1 {
-            return Some((kept[0], "the requests the log shows (and lacks)"));
-        }
+    let refuted = |m: &CredentialsMode| {
+        tried
+            .iter()
+            .filter(|t| t.way.mode == *m)
+            .all(|t| match t.run.lack {
+                Some(Lack::NeverSent(_)) => evidence.shows_unsent,
+                Some(Lack::Hop { .. }) => evidence.failed_at_last_hop,
+                _ => false,
+            })
+    };
+    let kept: Vec<CredentialsMode> = modes.iter().filter(|m| !refuted(m)).copied().collect();
+    if kept.len() == 1 {
+        return Some((kept[0], "where the log shows the request stopped"));
     }
     let verdicts: Vec<Verdict> = tried.iter().map(|t| t.run.key().0).collect();
-    let want = want?;
+    let want = evidence.want?;
     if verdicts.contains(&Verdict::Undetermined) || verdicts.iter().all(|v| *v == verdicts[0]) {
         return None;
     }
@@ -689,27 +710,33 @@ impl Har {
 
     /// [`Har::judge`], with what the person judging knows that the log does not show.
     pub fn judge_with(&self, options: Options) -> Report {
-        let recorder = options
+        let judged_as = options
             .browser
             .or(self.recorded_by)
             .unwrap_or(Browser::Chromium);
-        let browser_from_file = self.recorded_by == Some(recorder);
+        let browser_from_file = self.recorded_by == Some(judged_as);
+        // The engine that made the requests: what the log shows is evidence about its runs
+        // (the credentials mode it settles holds for every engine).
+        let recorder = self.recorded_by.unwrap_or(judged_as);
         // Only Chromium marks a CORS failure (`_error`), and WebKit exports finished loads
         // only: their logs tell which requests failed. Firefox's blocked entries look whole.
-        let fate_tells = browser_from_file && recorder != Browser::Firefox;
-        // WebKit's export keeps finished loads only, and one entry for a redirected request.
-        let shows_every_request = browser_from_file && recorder != Browser::Webkit;
+        let fate_tells = matches!(self.recorded_by, Some(Browser::Chromium | Browser::Webkit));
+        // Chromium's DevTools shows a request that never went out with provisional headers.
+        let shows_unsent = self.recorded_by == Some(Browser::Chromium);
         let mut fetches = self.fetches();
-        let start = |f: &RecordedFetch| self.entries[f.entry].started_ms;
-        fetches.sort_by_key(|f| start(f).unwrap_or(i64::MAX));
-        let t0 = fetches.iter().filter_map(start).min().unwrap_or(0);
+        fetches.sort_by_key(|f| (f.at_ms, f.entry));
+        let t0 = fetches
+            .iter()
+            .map(|f| f.at_ms)
+            .find(|t| *t != i64::MIN)
+            .unwrap_or(0);
         let order =
             std::iter::once(recorder).chain(Browser::ALL.into_iter().filter(|b| *b != recorder));
         let mut states: Vec<EngineState> = order.map(|b| EngineState::new(b, t0)).collect();
         let mut requests = Vec::with_capacity(fetches.len());
         for fetch in fetches {
             for s in &mut states {
-                s.advance_to(start(&fetch));
+                s.advance_to(Some(fetch.at_ms));
             }
             let recorded = recorded_fate(self, &fetch);
             let mut notes = Vec::new();
@@ -718,8 +745,16 @@ impl Har {
             // the request's fate picks it, and the other engines are judged in that mode.
             let want = match (&recorded, fate_tells) {
                 (Recorded::Completed, true) => Some(Verdict::Allowed),
-                (Recorded::Failed(_), true) => Some(Verdict::Blocked),
+                (Recorded::Failed(e), true) if e == CORS_FAILURE => Some(Verdict::Blocked),
                 _ => None,
+            };
+            let last = fetch.hops.last().copied().unwrap_or(fetch.entry);
+            let evidence = Evidence {
+                shows_unsent,
+                failed_at_last_hop: fate_tells
+                    && fetch.sent
+                    && self.entries[last].error.as_deref() == Some(CORS_FAILURE),
+                want,
             };
             // Firefox's tools combine repeated header lines; the engine judges them apart.
             let combined = self.recorded_by == Some(Browser::Firefox)
@@ -761,9 +796,7 @@ impl Har {
                         continue;
                     }
                 };
-                if is_recorder
-                    && let Some((mode, evidence)) = pick_mode(&tried, shows_every_request, want)
-                {
+                if is_recorder && let Some((mode, evidence)) = pick_mode(&tried, evidence) {
                     chosen = Some(mode);
                     tried.retain(|t| t.way.mode == mode);
                     if mode == CredentialsMode::Include {
@@ -793,9 +826,8 @@ impl Har {
                 }
                 judgements.push(j);
             }
-            let judgement = judgements.remove(0);
             if fate_tells {
-                match (&recorded, judgement.verdict) {
+                match (&recorded, judgements[0].verdict) {
                     (Recorded::Failed(e), Verdict::Allowed) => notes.push(format!(
                         "the log marks this request failed ({e}), yet its recorded answers pass \
                          {}'s CORS checks: the failure was not CORS (a network error, an \
@@ -810,6 +842,11 @@ impl Har {
                     _ => {}
                 }
             }
+            let mine = judgements
+                .iter()
+                .position(|j| j.browser == judged_as)
+                .unwrap_or(0);
+            let judgement = judgements.remove(mine);
             requests.push(Judged {
                 fetch,
                 recorded,
@@ -820,7 +857,7 @@ impl Har {
         }
         Report {
             entries: self.entries.len(),
-            browser: recorder,
+            browser: judged_as,
             browser_from_file,
             requests,
         }
