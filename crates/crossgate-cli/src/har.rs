@@ -181,18 +181,7 @@ fn request(j: &Judged, recorded_by: Option<Browser>) -> Request {
             .map(|o| (o.browser.id(), o.verdict.as_str()))
             .collect(),
         entries,
-        headers: j
-            .fetch
-            .headers
-            .iter()
-            .map(|h| {
-                if h.value_unknown {
-                    format!("{}: (removed by the export)", h.name)
-                } else {
-                    format!("{}: {}", h.name, h.value)
-                }
-            })
-            .collect(),
+        headers: j.fetch.headers.iter().map(ToString::to_string).collect(),
         cookies_sent: j.fetch.cookies_sent,
         preflight,
         preflight_entries,

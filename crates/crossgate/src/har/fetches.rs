@@ -22,6 +22,17 @@ pub struct AuthorHeader {
     pub value_unknown: bool,
 }
 
+/// `Name: value`, or `Name: (removed by the export)`.
+impl std::fmt::Display for AuthorHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.value_unknown {
+            write!(f, "{}: (removed by the export)", self.name)
+        } else {
+            write!(f, "{}: {}", self.name, self.value)
+        }
+    }
+}
+
 /// One cross-origin request in `cors` mode, with the entries it rests on.
 #[derive(Clone, Debug, Default)]
 pub struct RecordedFetch {
@@ -317,6 +328,9 @@ fn author_headers(first: &Entry, preflight: Option<&Entry>) -> Vec<AuthorHeader>
 struct Hop {
     fetch: usize,
     entry: usize,
+    /// The request's first hop: its headers are script's, on every hop (a later hop may show
+    /// only provisional ones).
+    first: usize,
     /// The request's origin for the first hop (its preflight names the same); none after a
     /// redirect (Firefox's preflight names the first origin while the request says `null`).
     origin: Option<String>,
@@ -360,7 +374,7 @@ fn link_preflights(
                     && h.origin
                         .as_deref()
                         .is_none_or(|o| pre.request_header("Origin") == Some(o))
-                    && asks_for(pre, hop)
+                    && asks_for(pre, &entries[h.first])
             };
             let at = times[*p];
             let split = candidates.partition_point(|k| times[hops[*k].entry] <= at);
@@ -449,6 +463,7 @@ impl Har {
                 hops.push(Hop {
                     fetch: out.len(),
                     entry: *h,
+                    first: i,
                     origin: (k == 0).then(|| origin.clone()).flatten(),
                 });
             }
