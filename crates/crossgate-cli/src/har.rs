@@ -11,7 +11,7 @@ use clap::Args;
 use crossgate::agent::CredentialsMode;
 use crossgate::agent::explain::ByStack;
 use crossgate::browser::Browser;
-use crossgate::har::{Har, Judged, Judgement, Options, Preflight, Recorded, Report, Verdict};
+use crossgate::har::{Har, Judged, Options, Preflight, Recorded, Report, Verdict};
 use serde::Serialize;
 
 use crate::browsers::BrowserArg;
@@ -137,22 +137,11 @@ struct EngineDetail {
     missing: Vec<String>,
 }
 
-fn preflight_of(j: &Judgement) -> (&'static str, Vec<usize>) {
-    match &j.preflight {
-        Preflight::NotNeeded => ("not-needed", Vec::new()),
-        Preflight::Sent(e) => ("sent", e.clone()),
-        Preflight::Cached(e) => ("cached", vec![*e]),
-        Preflight::Unrecorded => ("unrecorded", Vec::new()),
-    }
-}
-
 fn request(j: &Judged, recorded_by: Option<Browser>) -> Request {
     let own = &j.judgement;
-    let (preflight, preflight_entries) = preflight_of(own);
-    let (recorded, recorded_error) = match &j.recorded {
-        Recorded::Completed => ("completed", None),
-        Recorded::Failed(e) => ("failed", Some(e.clone())),
-        Recorded::NotAnswered => ("not-answered", None),
+    let recorded_error = match &j.recorded {
+        Recorded::Failed(e) => Some(e.clone()),
+        _ => None,
     };
     let mut entries: Vec<usize> = std::iter::once(j.fetch.entry)
         .chain(j.fetch.hops.iter().copied())
@@ -183,9 +172,9 @@ fn request(j: &Judged, recorded_by: Option<Browser>) -> Request {
         entries,
         headers: j.fetch.headers.iter().map(ToString::to_string).collect(),
         cookies_sent: j.fetch.cookies_sent,
-        preflight,
-        preflight_entries,
-        recorded,
+        preflight: own.preflight.as_str(),
+        preflight_entries: own.preflight.entries(),
+        recorded: j.recorded.as_str(),
         recorded_error,
         message: own.message.clone(),
         summary: own.explanation.as_ref().map(|e| e.summary.clone()),

@@ -264,17 +264,18 @@ fn requested_headers(preflight: &Entry) -> Vec<String> {
     }
 }
 
-/// Whether a preflight can be a hop's: every header it asks for is one the hop carries (or one
-/// the export removes). A hop recorded without headers (provisional) fits any.
-fn asks_for(preflight: &Entry, hop: &Entry) -> bool {
-    let Some(headers) = hop.request_headers.as_deref().filter(|h| !h.is_empty()) else {
+/// Whether a preflight asking for `requested` can be a request's: every header it asks for is
+/// one the request carries (or one the export removes). A request recorded without headers
+/// fits any.
+fn asks_for(requested: &[String], request: &Entry) -> bool {
+    let Some(headers) = request.request_headers.as_deref().filter(|h| !h.is_empty()) else {
         return true;
     };
     let names: HashSet<String> = headers
         .iter()
         .map(|(n, _)| n.to_ascii_lowercase())
         .collect();
-    requested_headers(preflight)
+    requested
         .iter()
         .all(|n| names.contains(n) || SANITISED.contains(&n.as_str()))
 }
@@ -365,6 +366,7 @@ fn link_preflights(
         for p in list {
             let pre = &entries[*p];
             let method = pre.request_header("Access-Control-Request-Method");
+            let requested = requested_headers(pre);
             let fits = |k: &usize| {
                 let h = &hops[*k];
                 let hop = &entries[h.entry];
@@ -374,7 +376,7 @@ fn link_preflights(
                     && h.origin
                         .as_deref()
                         .is_none_or(|o| pre.request_header("Origin") == Some(o))
-                    && asks_for(pre, &entries[h.first])
+                    && asks_for(&requested, &entries[h.first])
             };
             let at = times[*p];
             let split = candidates.partition_point(|k| times[hops[*k].entry] <= at);

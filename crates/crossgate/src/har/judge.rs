@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use super::fetches::RecordedFetch;
 use super::{Entry, Har};
-use crate::agent::classify::cors_unsafe_header_names;
+use crate::agent::classify;
 use crate::agent::explain::{Explanation, explain};
 use crate::agent::preflight::PreflightGrant;
+use crate::agent::request::Request;
 use crate::agent::{
     Agent, CredentialsMode, ErrorCode, ExchangeKind, FakeClock, Incoming, Network, NetworkFailure,
     Outcome, Outgoing, PreflightCache, Profile, ReferrerPolicy, RequestInit, RequestMode, Stage,
@@ -52,6 +53,27 @@ pub enum Preflight {
     Unrecorded,
 }
 
+impl Preflight {
+    /// `not-needed`, `sent`, `cached` or `unrecorded`, as in JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Preflight::NotNeeded => "not-needed",
+            Preflight::Sent(_) => "sent",
+            Preflight::Cached(_) => "cached",
+            Preflight::Unrecorded => "unrecorded",
+        }
+    }
+
+    /// The preflight entries it rests on.
+    pub fn entries(&self) -> Vec<usize> {
+        match self {
+            Preflight::Sent(e) => e.clone(),
+            Preflight::Cached(e) => vec![*e],
+            Preflight::NotNeeded | Preflight::Unrecorded => Vec::new(),
+        }
+    }
+}
+
 /// What the log itself shows of the request's fate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Recorded {
@@ -61,6 +83,17 @@ pub enum Recorded {
     Failed(String),
     /// No response and no mark.
     NotAnswered,
+}
+
+impl Recorded {
+    /// `completed`, `failed` or `not-answered`, as in JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Recorded::Completed => "completed",
+            Recorded::Failed(_) => "failed",
+            Recorded::NotAnswered => "not-answered",
+        }
+    }
 }
 
 /// One engine's judgement of one request.
@@ -299,11 +332,10 @@ fn request_init(
     })
 }
 
-/// Fetch §4.1 main fetch step 12 (via §4.3 HTTP fetch step 5): a preflight is needed for a
-/// method that is not safelisted or any CORS-unsafe header, as `profile` counts them.
-fn needs_preflight(init: &RequestInit, profile: &Profile) -> bool {
-    !crate::fetch::method::is_cors_safelisted(init.method.as_bytes())
-        || !cors_unsafe_header_names(&init.headers, profile).is_empty()
+/// The request as the agent makes it from `init` (method normalised, headers as `fetch()`
+/// keeps them), where `fetch()` accepts it.
+fn agent_request(init: &RequestInit, profile: &Profile) -> Option<Request> {
+    Request::new(init, profile, &mut Vec::new()).ok()
 }
 
 /// What the log shows of the request's fate: a failure mark on any of its entries, else
@@ -409,9 +441,9 @@ impl EngineState {
         }
     }
 
-    fn run(&self, har: &Har, fetch: &RecordedFetch, init: &RequestInit, split: bool) -> Run {
-        let cache = self.cache_for(&EngineState::keys(har, fetch, init));
-        run(har, fetch, init, split, self.profile, &self.clock, cache)
+    fn run(&self, har: &Har, fetch: &RecordedFetch, init: &RequestInit, at: At<'_>) -> Run {
+        let cache = self.cache_for(at.keys);
+        run(har, fetch, init, at.split, self.profile, &self.clock, cache)
     }
 
     /// Runs every way of reading the request; the recorder's runs that lack a preflight the
@@ -421,19 +453,24 @@ impl EngineState {
         har: &Har,
         fetch: &RecordedFetch,
         ways: &[Way],
+        keys: &[(String, String)],
         recorder: bool,
     ) -> Result<Vec<Tried>, Vec<String>> {
         ways.iter()
             .map(|way| {
                 let init = request_init(fetch, way.mode)?;
-                let mut run = self.run(har, fetch, &init, way.split);
+                let at = At {
+                    keys,
+                    split: way.split,
+                };
+                let mut run = self.run(har, fetch, &init, at);
                 let mut seeded = false;
                 if recorder
                     && fetch.sent
                     && matches!(run.lack, Some(Lack::Preflight { .. }))
                     && har.entries[fetch.entry].answered()
                 {
-                    run = self.run_seeded(har, fetch, &init, way.split);
+                    run = self.run_seeded(har, fetch, &init, at);
                     seeded = true;
                 }
                 Ok(Tried {
@@ -448,19 +485,30 @@ impl EngineState {
 
     /// The run again with the preflight's result in the cache: the recorder made the request,
     /// so its preflight, not in the log, passed.
-    fn run_seeded(&self, har: &Har, fetch: &RecordedFetch, init: &RequestInit, split: bool) -> Run {
-        let mut cache = self.cache_for(&EngineState::keys(har, fetch, init));
+    fn run_seeded(&self, har: &Har, fetch: &RecordedFetch, init: &RequestInit, at: At<'_>) -> Run {
+        let Some(request) = agent_request(init, &self.profile) else {
+            return self.run(har, fetch, init, at);
+        };
+        let mut cache = self.cache_for(at.keys);
         let grant = PreflightGrant {
-            methods: vec![init.method.clone()],
-            headers: cors_unsafe_header_names(&init.headers, &self.profile),
+            methods: vec![request.method.clone()],
+            headers: classify::cors_unsafe_request_header_names(&request, &self.profile),
             max_age: 1,
             credentials: init.credentials == CredentialsMode::Include,
             authorization_by_wildcard: false,
         };
         let now = crate::agent::Clock::now(&self.clock);
         cache.store(now, &init.origin.serialize(), init.url.as_str(), &grant);
-        run(har, fetch, init, split, self.profile, &self.clock, cache)
+        run(har, fetch, init, at.split, self.profile, &self.clock, cache)
     }
+}
+
+/// Where a run starts: the cache keys of its fetch (computed once per fetch) and whether
+/// combined header lines are read split.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    keys: &'a [(String, String)],
+    split: bool,
 }
 
 /// The words for what the network could not answer.
@@ -493,7 +541,10 @@ fn judgement(
         Preflight::Unrecorded
     } else if !run.preflights_used.is_empty() {
         Preflight::Sent(run.preflights_used.clone())
-    } else if needs_preflight(init, &state.profile) && run.outcome.is_some() {
+    } else if run.outcome.is_some()
+        && agent_request(init, &state.profile)
+            .is_some_and(|r| classify::needs_preflight(&r, &state.profile))
+    {
         let mut url = init.url.clone();
         url.set_fragment(None);
         match state.filled.get(url.as_str()) {
@@ -780,6 +831,10 @@ impl Har {
                     })
                 })
                 .collect();
+            // The cache entries a fetch may use: the same for every engine and way.
+            let keys = request_init(&fetch, modes[0])
+                .map(|init| EngineState::keys(self, &fetch, &init))
+                .unwrap_or_default();
             let mut chosen: Option<CredentialsMode> = None;
             let mut judgements = Vec::with_capacity(states.len());
             for (n, state) in states.iter_mut().enumerate() {
@@ -789,7 +844,7 @@ impl Har {
                     .filter(|w| chosen.is_none_or(|c| c == w.mode))
                     .copied()
                     .collect();
-                let mut tried = match state.try_all(self, &fetch, &ways, is_recorder) {
+                let mut tried = match state.try_all(self, &fetch, &ways, &keys, is_recorder) {
                     Ok(t) => t,
                     Err(missing) => {
                         judgements.push(undetermined(state.browser, missing));
@@ -821,7 +876,6 @@ impl Har {
                             state.filled.insert(u.to_string(), *p);
                         }
                     }
-                    let keys = EngineState::keys(self, &fetch, &primary.init);
                     state.commit(&keys, primary.run.cache);
                 }
                 judgements.push(j);
