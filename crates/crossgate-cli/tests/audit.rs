@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{BIN, Seen, crossgate, server};
+use support::{BIN, Seen, crossgate, server, server_on};
 
 const HOST: &str = "api.example.com";
 const OWN: &str = "http://api.example.com";
@@ -127,6 +127,72 @@ fn prefix_match_bug() {
     // origin.startswith("http://api.example.com")
     let addr = cors_server(|o| o.starts_with(OWN), true, true, vec![]);
     expect_only(addr, "prefix-match", "high");
+}
+
+/// The host of an `Origin` header value, parsed as a server with a URL parser does (Express's
+/// `new URL(origin).hostname`, Python's `urlsplit`): a value that is not a URL has none.
+fn origin_host(origin: &str) -> Option<String> {
+    url::Url::parse(origin)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+}
+
+/// Audits `url` (no `Host` header: the URL names the target) and returns the significant
+/// findings.
+fn audit_url(url: &str, extra: &[&str]) -> Vec<(String, String)> {
+    let mut args = vec!["audit", url, "--format", "json", "--timeout", "10"];
+    args.extend_from_slice(extra);
+    let out = crossgate(&args, None);
+    let doc = support::stdout_json(&out);
+    significant(&doc)
+}
+
+/// A server on a non-default port that trusts every origin whose host starts with its own host
+/// name: the prefix probe must put the port after the made-up host, not inside it.
+#[test]
+fn host_prefix_on_a_non_default_port() {
+    let named = |host: &'static str| {
+        cors_server(
+            move |o| origin_host(o).is_some_and(|h| h.starts_with(host)),
+            true,
+            true,
+            vec![],
+        )
+    };
+    let addr = named("api.example.com");
+    let url = format!("http://{addr}/api/items");
+    let found = audit_url(&url, &["-H", "Host: api.example.com:8443"]);
+    assert_eq!(found, [("prefix-match".to_owned(), "high".to_owned())]);
+    // IPv4, by address.
+    let addr = named("127.0.0.1");
+    let found = audit_url(&format!("http://{addr}/x"), &[]);
+    assert_eq!(found, [("prefix-match".to_owned(), "high".to_owned())]);
+    // localhost, by name.
+    let addr = named("localhost");
+    let found = audit_url(&format!("http://localhost:{}/x", addr.port()), &[]);
+    assert_eq!(found, [("prefix-match".to_owned(), "high".to_owned())]);
+    // The same check with the port compared too (`startsWith("http://127.0.0.1")` on the
+    // whole origin): the probe that keeps the port passes it.
+    let addr = cors_server(|o| o.starts_with("http://127.0.0.1"), true, true, vec![]);
+    let found = audit_url(&format!("http://{addr}/x"), &[]);
+    assert_eq!(found, [("prefix-match".to_owned(), "high".to_owned())]);
+}
+
+/// IPv6: no name can start with a literal, so the loose check shows as the port it ignores.
+#[test]
+fn ipv6_target_trusting_every_port() {
+    let addr = server_on("[::1]:0", |req: &Seen| {
+        let mut h = vec![("Vary", "Origin".to_owned())];
+        if let Some(o) = req.header("origin")
+            && o.starts_with("http://[::1]")
+        {
+            h.push(("Access-Control-Allow-Origin", o.to_owned()));
+            h.push(("Access-Control-Allow-Credentials", "true".to_owned()));
+        }
+        (200, h)
+    });
+    let found = audit_url(&format!("http://{addr}/x"), &[]);
+    assert_eq!(found, [("port-trust".to_owned(), "low".to_owned())]);
 }
 
 #[test]

@@ -34,7 +34,15 @@ pub type Reply = (u16, Vec<(&'static str, String)>);
 /// A raw HTTP/1.1 server on 127.0.0.1:0 that answers each request with `answer(request)` and
 /// closes the connection. Runs until the test process ends; every read is bounded.
 pub fn server(answer: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    server_on("127.0.0.1:0", answer)
+}
+
+/// [`server`] on another loopback address (`[::1]:0`).
+pub fn server_on(
+    bind: &str,
+    answer: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+) -> SocketAddr {
+    let listener = TcpListener::bind(bind).unwrap();
     let addr = listener.local_addr().unwrap();
     let answer = Arc::new(answer);
     thread::spawn(move || {

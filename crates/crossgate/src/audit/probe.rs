@@ -71,6 +71,12 @@ pub fn probes(target: &Target, label: &str, base: &str) -> Vec<Probe> {
     let scheme = &target.scheme;
     let authority = target.authority();
     let own = &target.origin;
+    // A made-up host keeps the target's port: a server that compares the host and the port
+    // separately (or the whole origin by prefix) is only passed by a probe on the same port.
+    let host_port = |h: &str| match target.port {
+        Some(p) => format!("{h}:{p}"),
+        None => h.to_owned(),
+    };
     let mut out: Vec<Probe> = Vec::new();
     let mut add = |generator, origin: String, note: Option<String>| {
         if !out.iter().any(|p: &Probe| p.origin == origin) {
@@ -89,21 +95,54 @@ pub fn probes(target: &Target, label: &str, base: &str) -> Vec<Probe> {
     );
     add(Generator::Foreign, format!("https://{label}.com"), None);
     add(Generator::Null, "null".to_owned(), None);
-    add(Generator::PostDomain, format!("{own}.{label}.{base}"), None);
+    // Names that start with the target's host: a domain or an IPv4 address can be followed by
+    // more labels (`127.0.0.1.x.example` is a domain); an IPv6 literal cannot.
+    let prefixable = match &target.host {
+        Host::Domain(d) => Some(d.clone()),
+        Host::Ipv4(ip) => Some(ip.to_string()),
+        Host::Ipv6(_) => None,
+    };
+    if let Some(host) = &prefixable {
+        add(
+            Generator::PostDomain,
+            format!(
+                "{scheme}://{}",
+                host_port(&format!("{host}.{label}.{base}"))
+            ),
+            None,
+        );
+        for c in SPECIAL_CHARACTERS {
+            add(
+                Generator::SpecialCharacter,
+                format!(
+                    "{scheme}://{}",
+                    host_port(&format!("{host}{c}.{label}.{base}"))
+                ),
+                Some(c.to_owned()),
+            );
+            add(
+                Generator::SpecialCharacter,
+                format!(
+                    "{scheme}://{}",
+                    host_port(&format!("{host}.{c}.{label}.{base}"))
+                ),
+                Some(c.to_owned()),
+            );
+        }
+    }
     let domain = match &target.host {
         Host::Domain(d) => Some(d.clone()),
         _ => None,
     };
     if let Some(domain) = &domain {
-        let host_port = |h: &str| match target.port {
-            Some(p) => format!("{h}:{p}"),
-            None => h.to_owned(),
-        };
         let registrable = target.registrable.clone().unwrap_or_else(|| domain.clone());
         if registrable != *domain {
             add(
                 Generator::PostDomain,
-                format!("{scheme}://{registrable}.{label}.{base}"),
+                format!(
+                    "{scheme}://{}",
+                    host_port(&format!("{registrable}.{label}.{base}"))
+                ),
                 None,
             );
         }
@@ -154,34 +193,22 @@ pub fn probes(target: &Target, label: &str, base: &str) -> Vec<Probe> {
             format!("{scheme}://{label}.{}", host_port(domain)),
             None,
         );
-        add(Generator::Insecure, format!("http://{}", authority), None);
         add(
             Generator::Insecure,
             format!("http://{label}.{registrable}"),
             None,
         );
-        for c in SPECIAL_CHARACTERS {
-            add(
-                Generator::SpecialCharacter,
-                format!("{scheme}://{domain}{c}.{label}.{base}"),
-                Some(c.to_owned()),
-            );
-            add(
-                Generator::SpecialCharacter,
-                format!("{scheme}://{domain}.{c}.{label}.{base}"),
-                Some(c.to_owned()),
-            );
-        }
-        add(
-            Generator::NonCanonical,
-            format!(
-                "{}://{}",
-                scheme.to_ascii_uppercase(),
-                authority.to_ascii_uppercase()
-            ),
-            None,
-        );
     }
+    add(Generator::Insecure, format!("http://{authority}"), None);
+    add(
+        Generator::NonCanonical,
+        format!(
+            "{}://{}",
+            scheme.to_ascii_uppercase(),
+            authority.to_ascii_uppercase()
+        ),
+        None,
+    );
     for t in THIRD_PARTIES {
         add(Generator::ThirdParty, t.to_owned(), None);
     }
@@ -229,7 +256,8 @@ mod tests {
         for want in [
             "https://api.example.com:8443",
             "null",
-            "https://api.example.com:8443.k3x9q.probe.example",
+            "https://api.example.com.k3x9q.probe.example:8443",
+            "https://example.com.k3x9q.probe.example:8443",
             "https://k3x9qexample.com:8443",
             "https://xample.com:8443",
             "https://example.co:8443",
@@ -237,8 +265,8 @@ mod tests {
             "https://api.exampleacom:8443",
             "https://k3x9q.example.com",
             "http://api.example.com:8443",
-            "https://api.example.com_.k3x9q.probe.example",
-            "https://api.example.com.$.k3x9q.probe.example",
+            "https://api.example.com_.k3x9q.probe.example:8443",
+            "https://api.example.com.$.k3x9q.probe.example:8443",
             "https://codepen.io",
             "http://localhost:1",
             "https://api.example.com:1",
@@ -266,5 +294,79 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t2.origin, "http://api.example.com:8080");
+    }
+
+    /// The host and the port of a probe origin, split as a server would split them.
+    fn host_and_port(origin: &str) -> (&str, Option<&str>) {
+        let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
+        match rest.rsplit_once(':') {
+            Some((h, p)) if !p.contains(']') => (h, Some(p)),
+            _ => (rest, None),
+        }
+    }
+
+    /// Every generator, on targets at default and other ports, named by a domain, an IPv4 or
+    /// IPv6 address or `localhost`: what is meant to be an origin is one (it serialises to
+    /// itself), and the made-up hosts built from the target's keep the target's port after the
+    /// whole host, never inside it.
+    #[test]
+    fn every_probe_is_an_origin_with_the_port_after_the_host() {
+        for (url, host) in [
+            ("https://api.example.com/v1", "api.example.com"),
+            ("https://api.example.com:8443/v1", "api.example.com"),
+            ("http://api.example.com:80/", "api.example.com"),
+            ("http://127.0.0.1/x", "127.0.0.1"),
+            ("http://127.0.0.1:4000/x", "127.0.0.1"),
+            ("http://[::1]/x", "[::1]"),
+            ("https://[::1]:8443/x", "[::1]"),
+            ("http://localhost/x", "localhost"),
+            ("http://localhost:3000/x", "localhost"),
+        ] {
+            let target = Target::new(&url.parse().unwrap(), None).unwrap();
+            let port = target.port.map(|p| p.to_string());
+            let all = probes(&target, "k3x9q", "probe.example");
+            let mut post_domain = 0;
+            for p in &all {
+                let origin = p.origin.as_str();
+                match p.generator {
+                    Generator::Null => assert_eq!(origin, "null"),
+                    // Deliberately not canonical, or with characters some browsers keep.
+                    Generator::NonCanonical | Generator::SpecialCharacter => {}
+                    _ => {
+                        let parsed: url::Url = origin
+                            .parse()
+                            .unwrap_or_else(|e| panic!("{url}: `{origin}` ({e})"));
+                        assert_eq!(
+                            crate::origin::Origin::of_url(&parsed).serialize(),
+                            origin,
+                            "{url}: {:?} is not a serialised origin",
+                            p.generator
+                        );
+                    }
+                }
+                if matches!(
+                    p.generator,
+                    Generator::PostDomain | Generator::SpecialCharacter
+                ) {
+                    let (h, pt) = host_and_port(origin);
+                    assert_eq!(pt, port.as_deref(), "{url}: `{origin}` keeps the port");
+                    assert!(h.ends_with(".k3x9q.probe.example"), "{url}: `{origin}`");
+                    if p.generator == Generator::PostDomain {
+                        post_domain += 1;
+                        if let Some(rest) = h.strip_prefix(host) {
+                            assert!(rest.starts_with('.'), "{url}: `{origin}`");
+                        }
+                    }
+                }
+            }
+            // A host that more labels can follow gets the prefix probe; an IPv6 literal cannot.
+            assert_eq!(post_domain > 0, !host.starts_with('['), "{url}");
+            assert!(
+                all.iter().any(|p| p.generator == Generator::PostDomain
+                    && host_and_port(&p.origin).0.starts_with(&format!("{host}.")))
+                    || host.starts_with('['),
+                "{url}: no probe starts with the whole host"
+            );
+        }
     }
 }
