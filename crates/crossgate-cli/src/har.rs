@@ -261,15 +261,16 @@ fn differs(r: &Judged) -> bool {
     })
 }
 
-/// Reads the file, with a progress bar on a terminal for files large enough to wait for.
-fn read(args: &HarArgs) -> Result<Har, Failure> {
-    let name = args.file.display().to_string();
+/// Reads a HAR file (`-`: standard input), with a progress bar on a terminal for files large
+/// enough to wait for.
+pub fn read(path: &std::path::Path) -> Result<Har, Failure> {
+    let name = path.display().to_string();
     let unreadable =
         |e: crossgate::har::HarError| Failure(format!("{name}: cannot be read as HAR: {e}"));
     if name == "-" {
         return Har::read(std::io::stdin().lock(), |_| {}).map_err(unreadable);
     }
-    let file = std::fs::File::open(&args.file).map_err(|e| Failure(format!("{name}: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|e| Failure(format!("{name}: {e}")))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = if std::io::stderr().is_terminal() && size > 4 * 1024 * 1024 {
         let bar = indicatif::ProgressBar::new(size);
@@ -296,7 +297,7 @@ fn read(args: &HarArgs) -> Result<Har, Failure> {
 }
 
 pub fn run(args: &HarArgs) -> Result<Outcome, Failure> {
-    let har = read(args)?;
+    let har = read(&args.file)?;
     let report = har.judge_with(Options {
         browser: args.browser.map(Browser::from),
         credentials: args.credentials.map(CredentialsMode::from),

@@ -49,6 +49,12 @@ pub fn error_line(reason: &str) -> io::Result<()> {
     writeln!(err, "{ERROR}crossgate:{ERROR:#} {reason}")
 }
 
+/// Writes a one-line warning to stderr (`crossgate: warning: ...`): the command goes on.
+pub fn warning_line(text: &str) -> io::Result<()> {
+    let mut err = anstream::stderr();
+    writeln!(err, "{WARNING}crossgate: warning:{WARNING:#} {text}")
+}
+
 /// Counts in words: "1 error", "3 warnings".
 pub fn count(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })

@@ -2,6 +2,7 @@
 //! responses a browser would really let an attacker's page read (judged with the agent's CORS
 //! check, as Chromium reads it), classified and rated (`misconfigurations.md` §2-§4).
 
+mod estate;
 mod judge;
 mod probe;
 
@@ -10,6 +11,9 @@ use std::fmt;
 use serde::Serialize;
 use url::{Host, Url};
 
+pub use estate::{
+    Ask, BadLine, Endpoint, har_endpoints, merge_endpoints, parse_target, parse_target_list,
+};
 pub use judge::{Context, Observation, PROBE_HEADER, judge, mask_cookie};
 pub use probe::{Generator, Probe, probes};
 

@@ -1,0 +1,223 @@
+//! Many targets for one audit, without I/O: URLs from a list (one a line, `#` comments), the
+//! endpoints a page called as a browser's network log recorded them (what their preflights
+//! must ask for), duplicates merged.
+
+use url::Url;
+
+use crate::agent::Profile;
+use crate::agent::classify::cors_unsafe_header_names;
+use crate::fetch::method;
+use crate::har::Har;
+
+/// What a target's preflight probes ask for: `Access-Control-Request-Method` and the
+/// lowercase, sorted `Access-Control-Request-Headers` names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ask {
+    pub method: String,
+    pub headers: Vec<String>,
+}
+
+impl Ask {
+    /// The `Access-Control-Request-Headers` value (`None` when no header is asked for).
+    pub fn header_list(&self) -> Option<String> {
+        (!self.headers.is_empty()).then(|| self.headers.join(","))
+    }
+
+    /// Both asks in one: the first method that needs a preflight (a CORS-safelisted one only
+    /// when neither needs one), and every header either asks for.
+    fn merge(&mut self, other: &Ask) {
+        let safelisted = |m: &str| method::is_cors_safelisted(m.as_bytes());
+        if safelisted(&self.method) && !safelisted(&other.method) {
+            self.method.clone_from(&other.method);
+        }
+        for h in &other.headers {
+            if let Err(at) = self.headers.binary_search(h) {
+                self.headers.insert(at, h.clone());
+            }
+        }
+    }
+}
+
+/// One URL to audit, where it came from (`argument 2`, `targets.txt:14`, `har entry 31`) and,
+/// when a recording showed what the application sends there, what its preflights asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: Url,
+    pub source: String,
+    pub ask: Option<Ask>,
+}
+
+/// A line of a target list that is not a target, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadLine {
+    pub source: String,
+    pub text: String,
+    pub error: String,
+}
+
+/// An http(s) URL to audit, or why `text` is not one.
+pub fn parse_target(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "`{}:` URLs are not audited: give an http(s) URL",
+            url.scheme()
+        ));
+    }
+    if url.host().is_none() {
+        return Err("the URL has no host".to_owned());
+    }
+    Ok(url)
+}
+
+/// The targets of a list: one URL a line; blank lines and `#` comments (whole-line or after
+/// the URL) are ignored. `name` names the list in each source (`targets.txt`, `stdin`).
+pub fn parse_target_list(text: &str, name: &str) -> (Vec<Endpoint>, Vec<BadLine>) {
+    let mut targets = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let source = format!("{name}:{}", i + 1);
+        let content = match line.find(" #").or_else(|| line.find("\t#")) {
+            Some(at) => &line[..at],
+            None => line,
+        }
+        .trim();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        match parse_target(content) {
+            Ok(url) => targets.push(Endpoint {
+                url,
+                source,
+                ask: None,
+            }),
+            Err(error) => bad.push(BadLine {
+                source,
+                text: content.to_owned(),
+                error,
+            }),
+        }
+    }
+    (targets, bad)
+}
+
+/// Every cross-origin endpoint a page called in `cors` mode, in the order the log recorded
+/// them, each with what its preflight asked (or would have asked): the request's method and its
+/// CORS-unsafe header names (Fetch §2.2.2), as Chromium computes them.
+pub fn har_endpoints(har: &Har) -> (Vec<Endpoint>, Vec<BadLine>) {
+    let profile = Profile::chromium();
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    for fetch in har.fetches() {
+        let source = format!("har entry {}", fetch.entry);
+        let Some(text) = fetch.url.as_deref() else {
+            continue;
+        };
+        let url = match parse_target(text) {
+            Ok(url) => url,
+            Err(error) => {
+                bad.push(BadLine {
+                    source,
+                    text: text.to_owned(),
+                    error,
+                });
+                continue;
+            }
+        };
+        let headers: Vec<(String, Vec<u8>)> = fetch
+            .headers
+            .iter()
+            // A value the export removed is unknown, but the header it removes
+            // (`Authorization`) is CORS-unsafe by its name alone.
+            .map(|h| (h.name.clone(), h.value.clone().into_bytes()))
+            .collect();
+        let method = fetch
+            .method
+            .as_deref()
+            .map(|m| String::from_utf8_lossy(&method::normalize(m.as_bytes())).into_owned())
+            .unwrap_or_else(|| "GET".to_owned());
+        let names = cors_unsafe_header_names(&headers, &profile);
+        out.push(Endpoint {
+            url,
+            source,
+            ask: Some(Ask {
+                method,
+                headers: names,
+            }),
+        });
+    }
+    (out, bad)
+}
+
+/// Duplicates merged, first occurrence kept in place: the same URL (its fragment ignored) is
+/// one target, asking for everything any of its occurrences asked.
+pub fn merge_endpoints(endpoints: Vec<Endpoint>) -> Vec<Endpoint> {
+    let mut out: Vec<Endpoint> = Vec::with_capacity(endpoints.len());
+    let mut at: std::collections::HashMap<Url, usize> = std::collections::HashMap::new();
+    for mut e in endpoints {
+        e.url.set_fragment(None);
+        match at.get(&e.url) {
+            Some(&i) => {
+                let kept = &mut out[i];
+                match (&mut kept.ask, e.ask) {
+                    (Some(a), Some(b)) => a.merge(&b),
+                    (kept_ask @ None, Some(b)) => *kept_ask = Some(b),
+                    (_, None) => {}
+                }
+            }
+            None => {
+                at.insert(e.url.clone(), out.len());
+                out.push(e);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_with_comments_bad_lines_and_duplicates() {
+        let text = "# estate\n\nhttps://api.example.com/v1\n  http://127.0.0.1:8080/x # local\n\
+                    ftp://files.example.com/\nnot a url\nhttps://api.example.com/v1#frag\n";
+        let (targets, bad) = parse_target_list(text, "t.txt");
+        assert_eq!(targets.len(), 3);
+        assert_eq!(targets[1].url.as_str(), "http://127.0.0.1:8080/x");
+        assert_eq!(targets[1].source, "t.txt:4");
+        assert_eq!(
+            bad.iter().map(|b| b.source.as_str()).collect::<Vec<_>>(),
+            ["t.txt:5", "t.txt:6"]
+        );
+        assert!(bad[0].error.contains("ftp:"), "{}", bad[0].error);
+        let merged = merge_endpoints(targets);
+        assert_eq!(merged.len(), 2, "the fragment does not make another target");
+        assert_eq!(merged[0].source, "t.txt:3");
+    }
+
+    #[test]
+    fn asks_merge_to_the_most_demanding() {
+        let url: Url = "https://api.example.com/items".parse().unwrap();
+        let e = |m: &str, h: &[&str]| Endpoint {
+            url: url.clone(),
+            source: "x".to_owned(),
+            ask: Some(Ask {
+                method: m.to_owned(),
+                headers: h.iter().map(|s| s.to_string()).collect(),
+            }),
+        };
+        let merged = merge_endpoints(vec![
+            e("GET", &["x-api-key"]),
+            e("DELETE", &["authorization"]),
+            e("PUT", &["content-type"]),
+        ]);
+        assert_eq!(merged.len(), 1);
+        let ask = merged[0].ask.as_ref().unwrap();
+        assert_eq!(ask.method, "DELETE");
+        assert_eq!(
+            ask.header_list().as_deref(),
+            Some("authorization,content-type,x-api-key")
+        );
+    }
+}
