@@ -73,10 +73,11 @@ pub enum Command {
     /// Show the origin of a URL, or compare the origins of two (scheme, host, port, site).
     /// Exit 0 same origin (or one URL), 1 cross-origin, 2 a URL that does not parse.
     Origin(crate::origin::OriginArgs),
-    /// Probe a live server for CORS misconfigurations an attacker could use (reflection, null,
+    /// Probe live servers for CORS misconfigurations an attacker could use (reflection, null,
     /// prefix/suffix bugs, subdomains, http origins, missing Vary, ...), on the simple request
-    /// and on a preflight. Exit 1 when a finding is at or above --fail-on, 2 when the server
-    /// cannot be reached.
+    /// and on a preflight: one URL, or many (--targets, --har) politely in one report. Exit 1
+    /// when a finding (with --baseline, a new one) is at or above --fail-on, 2 when no target
+    /// could be reached.
     Audit(crate::audit::AuditArgs),
     /// From a console message you pasted (Chromium, Firefox or WebKit; several at once, noise
     /// and all) to the cause and the fix: the error, the stage, the URL, origin and parameter,

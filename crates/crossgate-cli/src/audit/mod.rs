@@ -264,10 +264,19 @@ pub fn run(args: &AuditArgs) -> Result<Outcome, Failure> {
         Format::Text => report.text()?,
     }
     if report.reached() == 0 {
-        return Err(Failure(format!(
-            "could not reach any of the {} targets",
-            report.targets.len()
-        )));
+        return Err(Failure(
+            if result.budget_reached || result.deadline_reached {
+                format!(
+                    "no answer from any of the {} targets before the run's limits ran out",
+                    report.targets.len()
+                )
+            } else {
+                format!(
+                    "could not reach any of the {} targets",
+                    report.targets.len()
+                )
+            },
+        ));
     }
     Ok(if report.failing(args.fail_on.into()) {
         Outcome::No

@@ -64,15 +64,23 @@ impl Audited {
         if !self.run.observations.is_empty() {
             return None;
         }
-        Some(
-            self.run
-                .given_up
-                .clone()
-                .or_else(|| self.run.failures.first().cloned())
-                .unwrap_or_else(|| {
-                    "no request was sent: the run's budget or deadline ran out first".to_owned()
-                }),
-        )
+        Some(match (&self.run.given_up, self.run.failures.first()) {
+            (Some(reason), _) => reason.clone(),
+            (None, Some(failure)) => failure.clone(),
+            (None, None) => "not audited: the run's --max-total-requests or --max-time ran out \
+                             before its first request"
+                .to_owned(),
+        })
+    }
+
+    /// Nothing was sent to it: the run's budget or deadline ran out first.
+    fn not_audited(&self) -> bool {
+        self.run.sent == 0
+    }
+
+    /// Requests were sent and none was answered.
+    fn unreachable(&self) -> bool {
+        self.run.observations.is_empty() && !self.not_audited()
     }
 
     /// Every planned request was sent.
@@ -202,7 +210,8 @@ impl Report {
                 "summary": {
                     "targets": self.targets.len(),
                     "reached": self.reached(),
-                    "unreachable": self.targets.len() - self.reached(),
+                    "unreachable": self.targets.iter().filter(|a| a.unreachable()).count(),
+                    "not_audited": self.targets.iter().filter(|a| a.not_audited()).count(),
                     "findings": self.findings().count(),
                     "by_severity": by_severity,
                     "requests": self.requests(),
@@ -322,11 +331,8 @@ impl Report {
                     }
                 }
             }
-            let unreachable: Vec<&Audited> = self
-                .targets
-                .iter()
-                .filter(|a| a.run.observations.is_empty())
-                .collect();
+            let unreachable: Vec<&Audited> =
+                self.targets.iter().filter(|a| a.unreachable()).collect();
             if !unreachable.is_empty() {
                 writeln!(out, "{bold}unreachable{bold:#}")?;
                 for a in unreachable {
@@ -342,14 +348,17 @@ impl Report {
             let cut: Vec<&Audited> = self
                 .targets
                 .iter()
-                .filter(|a| !a.run.observations.is_empty() && !a.complete())
+                .filter(|a| !a.unreachable() && !a.complete())
                 .collect();
             if !cut.is_empty() {
                 writeln!(out, "{bold}not every probe sent{bold:#}")?;
                 for a in cut {
                     let why = match &a.run.given_up {
                         Some(reason) => reason.clone(),
-                        None => "the budget or the deadline".to_owned(),
+                        None if self.budget_reached || self.deadline_reached => {
+                            "the run's --max-total-requests or --max-time ran out".to_owned()
+                        }
+                        None => "--max-requests".to_owned(),
                     };
                     writeln!(
                         out,
