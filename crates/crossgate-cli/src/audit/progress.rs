@@ -54,7 +54,13 @@ impl Progress {
         }
     }
 
-    pub fn target_done(&self, findings: usize) {
+    /// A target is judged; `unsent` of its planned requests will never go (given up, or the
+    /// run's limits), so the bar stops counting them.
+    pub fn target_done(&self, findings: usize, unsent: usize) {
+        if let Some(bar) = &self.bar {
+            let length = bar.length().unwrap_or(0);
+            bar.set_length(length.saturating_sub(unsent as u64).max(bar.position()));
+        }
         self.done.fetch_add(1, Ordering::Relaxed);
         self.findings.fetch_add(findings, Ordering::Relaxed);
         self.describe();

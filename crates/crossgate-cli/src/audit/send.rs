@@ -167,7 +167,8 @@ pub fn send_all(
             async move {
                 let target = run.target(&jobs[i]).await;
                 let findings = finish(i, &target);
-                run.progress.target_done(findings);
+                let unsent = jobs[i].plan.len().saturating_sub(target.sent);
+                run.progress.target_done(findings, unsent);
                 (i, target)
             }
         }))
