@@ -171,11 +171,21 @@ fn host_prefix_on_a_non_default_port() {
     let addr = named("localhost");
     let found = audit_url(&format!("http://localhost:{}/x", addr.port()), &[]);
     assert_eq!(found, [("prefix-match".to_owned(), "high".to_owned())]);
-    // The same check with the port compared too (`startsWith("http://127.0.0.1")` on the
-    // whole origin): the probe that keeps the port passes it.
-    let addr = cors_server(|o| o.starts_with("http://127.0.0.1"), true, true, vec![]);
-    let found = audit_url(&format!("http://{addr}/x"), &[]);
-    assert_eq!(found, [("prefix-match".to_owned(), "high".to_owned())]);
+    // A prefix check of the whole own origin, port included (`startsWith("http://127.0.0.1:
+    // 4000")`): no host passes it, only ports that extend the target's (40001), which is port
+    // trust. (The old probe `http://127.0.0.1:4000.x.example`, no origin at all, passed it and
+    // was reported as a prefix match.)
+    let addr = cors_server(
+        |o| o.starts_with("http://api.example.com:4000"),
+        true,
+        true,
+        vec![],
+    );
+    let found = audit_url(
+        &format!("http://{addr}/x"),
+        &["-H", "Host: api.example.com:4000"],
+    );
+    assert_eq!(found, [("port-trust".to_owned(), "low".to_owned())]);
 }
 
 /// IPv6: no name can start with a literal, so the loose check shows as the port it ignores.

@@ -1,7 +1,7 @@
 //! `--baseline FILE`: a previous JSON report (one target or an estate). A finding is new when
 //! the baseline has no finding of its class for its URL; a finding of the baseline is fixed when
-//! its URL was reached this time and shows that class no more. A target not audited or not
-//! reached this time fixes nothing.
+//! its URL was audited to the end this time and shows that class no more. A target cut short,
+//! not audited or not reached this time fixes nothing.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -86,7 +86,9 @@ impl Baseline {
     pub fn fixed(&self, audited: &[Audited]) -> Vec<Fixed> {
         let mut out = Vec::new();
         for a in audited {
-            if a.run.observations.is_empty() {
+            // A target cut short (limits, given up) may not have sent the probe that showed
+            // the class: what it did not re-check is not fixed.
+            if !a.complete() {
                 continue;
             }
             let url = a.endpoint.url.as_str();

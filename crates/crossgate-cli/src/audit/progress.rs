@@ -54,6 +54,13 @@ impl Progress {
         }
     }
 
+    /// A retry is one more request to count.
+    pub fn retry(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc_length(1);
+        }
+    }
+
     /// A target is judged; `unsent` of its planned requests will never go (given up, or the
     /// run's limits), so the bar stops counting them.
     pub fn target_done(&self, findings: usize, unsent: usize) {

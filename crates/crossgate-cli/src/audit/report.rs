@@ -73,9 +73,10 @@ impl Audited {
         })
     }
 
-    /// Nothing was sent to it: the run's budget or deadline ran out first.
+    /// Nothing was sent to it: the run's budget or deadline ran out first (a target whose
+    /// host was given up before its turn is unreachable, not this).
     fn not_audited(&self) -> bool {
-        self.run.sent == 0
+        self.run.sent == 0 && self.run.given_up.is_none()
     }
 
     /// Requests were sent and none was answered.
@@ -83,9 +84,21 @@ impl Audited {
         self.run.observations.is_empty() && !self.not_audited()
     }
 
-    /// Every planned request was sent.
-    fn complete(&self) -> bool {
-        self.run.sent >= self.planned
+    /// Every planned request was sent and answered to the end: only then does a class it no
+    /// longer shows count as fixed.
+    pub fn complete(&self) -> bool {
+        self.run.sent >= self.planned && self.run.given_up.is_none()
+    }
+
+    /// The distinct failure texts, at most five.
+    fn failures(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for f in &self.run.failures {
+            if out.len() < 5 && !out.contains(&f.as_str()) {
+                out.push(f);
+            }
+        }
+        out
     }
 
     fn is_new(&self, i: usize) -> bool {
@@ -190,6 +203,8 @@ impl Report {
                         "retries": a.run.retries,
                         "preflight": {"method": a.ask.method, "headers": a.ask.header_list()},
                         "complete": a.complete(),
+                        "given_up": a.run.given_up,
+                        "failures": a.failures(),
                         "error": a.error(),
                     })
                 })
@@ -502,7 +517,7 @@ impl Report {
                 a.error().map(|e| {
                     json!({
                         "level": "error",
-                        "message": {"text": format!("could not reach {}: {e}", a.endpoint.url)},
+                        "message": {"text": format!("{}: {e}", a.endpoint.url)},
                     })
                 })
             })

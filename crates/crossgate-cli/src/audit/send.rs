@@ -57,7 +57,6 @@ pub struct TargetRun {
     /// Why the target was given up before its plan was done.
     pub given_up: Option<String>,
 }
-
 /// The whole run.
 pub struct RunResult {
     pub targets: Vec<TargetRun>,
@@ -66,36 +65,61 @@ pub struct RunResult {
     pub elapsed: Duration,
 }
 
-/// One host's share: its concurrency and the pacing of its request starts.
+/// One host's share: its concurrency (for requests, and for targets so that the targets of a
+/// busy or dead host never hold the run's target slots while they wait), the pacing of its
+/// request starts, and whether it is given up.
 struct Host {
     permits: Semaphore,
-    pace: tokio::sync::Mutex<Pace>,
-}
-
-struct Pace {
-    last_start: Option<Instant>,
-    /// A `Retry-After` asked for quiet until then.
-    not_before: Option<Instant>,
+    target_slots: Semaphore,
+    /// When the last request started; held while a request waits its turn to start.
+    last_start: tokio::sync::Mutex<Option<Instant>>,
+    /// A `Retry-After` asked for quiet until then (set without waiting for `last_start`).
+    quiet_until: Mutex<Option<Instant>>,
+    failures_in_a_row: AtomicUsize,
+    given_up: Mutex<Option<String>>,
 }
 
 impl Host {
-    /// Waits until a request may start here, and records that it starts.
-    async fn pace(&self, delay: Duration) {
-        let mut pace = self.pace.lock().await;
-        let mut at = Instant::now();
-        if let Some(last) = pace.last_start {
-            at = at.max(last + delay);
+    fn new(per_host: usize) -> Host {
+        Host {
+            permits: Semaphore::new(per_host),
+            target_slots: Semaphore::new(per_host),
+            last_start: tokio::sync::Mutex::new(None),
+            quiet_until: Mutex::new(None),
+            failures_in_a_row: AtomicUsize::new(0),
+            given_up: Mutex::new(None),
         }
-        if let Some(quiet) = pace.not_before {
-            at = at.max(quiet);
-        }
-        tokio::time::sleep_until(at).await;
-        pace.last_start = Some(Instant::now());
     }
 
-    async fn quiet_until(&self, until: Instant) {
-        let mut pace = self.pace.lock().await;
-        pace.not_before = Some(pace.not_before.map_or(until, |q| q.max(until)));
+    fn quiet(&self, until: Instant) {
+        if let Ok(mut q) = self.quiet_until.lock() {
+            *q = Some(q.map_or(until, |old| old.max(until)));
+        }
+    }
+
+    fn given_up(&self) -> Option<String> {
+        self.given_up.lock().ok().and_then(|g| g.clone())
+    }
+
+    fn give_up(&self, reason: String) {
+        if let Ok(mut g) = self.given_up.lock() {
+            g.get_or_insert(reason);
+        }
+    }
+
+    /// Counts a failure (or, with `None`, a success) in a row; the third gives the host up.
+    fn record(&self, failure: Option<&str>) {
+        match failure {
+            None => self.failures_in_a_row.store(0, Ordering::Relaxed),
+            Some(e) => {
+                let n = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                if n >= GIVE_UP_AFTER {
+                    self.give_up(format!(
+                        "the host was given up after {n} failed requests in a row: {e}"
+                    ));
+                }
+            }
+        }
     }
 }
 
@@ -138,15 +162,11 @@ pub fn send_all(
     let started = std::time::Instant::now();
     let mut hosts = HashMap::new();
     for job in jobs {
-        hosts.entry(host_key(&job.url)).or_insert_with(|| Host {
-            permits: Semaphore::new(settings.per_host),
-            pace: tokio::sync::Mutex::new(Pace {
-                last_start: None,
-                not_before: None,
-            }),
-        });
+        hosts
+            .entry(host_key(&job.url))
+            .or_insert_with(|| Host::new(settings.per_host));
     }
-    let targets = runtime.block_on(async {
+    let (targets, deadline_reached, budget_reached) = runtime.block_on(async {
         let run = Run {
             settings,
             client,
@@ -181,7 +201,6 @@ pub fn send_all(
             run.budget_reached.load(Ordering::Relaxed),
         )
     });
-    let (targets, deadline_reached, budget_reached) = targets;
     Ok(RunResult {
         targets,
         deadline_reached,
@@ -222,9 +241,22 @@ struct Progressing {
     retries: AtomicUsize,
 }
 
+impl Progressing {
+    fn given_up(&self) -> bool {
+        self.given_up.lock().is_ok_and(|g| g.is_some())
+    }
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Answered(Observation),
+    Failed(Failure),
+    /// Never sent: the deadline or the budget ran out, or the host was given up meanwhile.
+    NotSent,
+}
+
 impl Run<'_> {
     async fn target(&self, job: &Job) -> TargetRun {
-        let _slot = self.target_slots.acquire().await;
         let host = &self.hosts[&host_key(&job.url)];
         let state = Progressing {
             next: AtomicUsize::new(0),
@@ -233,8 +265,21 @@ impl Run<'_> {
             results: Mutex::new(Vec::new()),
             retries: AtomicUsize::new(0),
         };
-        let workers = self.settings.per_host.min(job.plan.len()).max(1);
-        join_all((0..workers).map(|_| self.worker(job, host, &state))).await;
+        // A host's slot first, then the run's: a target waiting on its host holds nothing
+        // that another host's targets need.
+        let slots = async {
+            let host_slot = host.target_slots.acquire().await.ok();
+            let run_slot = self.target_slots.acquire().await.ok();
+            (host_slot, run_slot)
+        };
+        let _slots = match self.deadline {
+            Some(d) => tokio::time::timeout_at(d, slots).await.ok(),
+            None => Some(slots.await),
+        };
+        if _slots.is_some() && host.given_up().is_none() {
+            let workers = self.settings.per_host.min(job.plan.len()).max(1);
+            join_all((0..workers).map(|_| self.worker(job, host, &state))).await;
+        }
         let mut results = state.results.into_inner().unwrap_or_default();
         results.sort_by_key(|(i, _)| *i);
         let mut run = TargetRun {
@@ -243,6 +288,10 @@ impl Run<'_> {
             given_up: state.given_up.into_inner().unwrap_or_default(),
             ..TargetRun::default()
         };
+        if run.given_up.is_none() && run.sent < job.plan.len() {
+            // Its host was given up (through this target or another of its targets).
+            run.given_up = host.given_up();
+        }
         for (_, r) in results {
             match r {
                 Ok(o) => run.observations.push(o),
@@ -254,23 +303,24 @@ impl Run<'_> {
 
     async fn worker(&self, job: &Job, host: &Host, state: &Progressing) {
         loop {
-            if state.given_up.lock().is_ok_and(|g| g.is_some()) {
-                break;
-            }
-            if self.deadline_passed() {
+            if state.given_up() || host.given_up().is_some() || self.deadline_passed() {
                 break;
             }
             let i = state.next.fetch_add(1, Ordering::Relaxed);
             let Some(planned) = job.plan.get(i) else {
                 break;
             };
-            // None: the budget or the deadline stopped it before it was sent.
+            // None: the budget, the deadline or the host's state stopped it before it went.
             let Some(result) = self.send_with_retries(job, planned, host, state).await else {
                 break;
             };
             match &result {
-                Ok(_) => state.failures_in_a_row.store(0, Ordering::Relaxed),
+                Ok(_) => {
+                    state.failures_in_a_row.store(0, Ordering::Relaxed);
+                    host.record(None);
+                }
                 Err(e) => {
+                    host.record(Some(e));
                     let n = state.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
                     if n >= GIVE_UP_AFTER
                         && let Ok(mut g) = state.given_up.lock()
@@ -307,7 +357,9 @@ impl Run<'_> {
         taken
     }
 
-    /// One planned request, retried as the settings allow; `None` when it was never sent.
+    /// One planned request, retried as the settings allow; `None` when it was never sent. A
+    /// 429 or 503 that is still the answer after the retries is a failure: a host that turns
+    /// the audit away has not been audited.
     async fn send_with_retries(
         &self,
         job: &Job,
@@ -318,52 +370,101 @@ impl Run<'_> {
         let mut attempt: u32 = 0;
         let mut last: Option<Result<Observation, String>> = None;
         loop {
-            if self.deadline_passed() || !self.take_budget() {
-                return last;
-            }
-            let result = {
-                let _host = host.permits.acquire().await.ok()?;
-                let _global = self.global.acquire().await.ok()?;
-                host.pace(self.settings.delay).await;
-                self.progress.request_sent();
-                let send = self.send(job, planned);
-                match self.deadline {
-                    Some(d) => match tokio::time::timeout_at(d, send).await {
-                        Ok(r) => r,
-                        Err(_) => {
-                            self.deadline_reached.store(true, Ordering::Relaxed);
-                            return last;
+            let outcome = match self.deadline {
+                Some(d) => tokio::time::timeout_at(d, self.attempt(job, planned, host))
+                    .await
+                    .unwrap_or_else(|_| {
+                        self.deadline_reached.store(true, Ordering::Relaxed);
+                        Attempt::NotSent
+                    }),
+                None => self.attempt(job, planned, host).await,
+            };
+            let (result, wait) = match outcome {
+                Attempt::NotSent => return last,
+                Attempt::Answered(o) if o.status == 429 || o.status == 503 => {
+                    let asked = retry_after(&o);
+                    let text = format!(
+                        "{} {}{}",
+                        o.status,
+                        if o.status == 429 {
+                            "Too Many Requests"
+                        } else {
+                            "Service Unavailable"
+                        },
+                        asked.map_or(String::new(), |w| format!(
+                            " (Retry-After: {} s)",
+                            w.as_secs()
+                        ))
+                    );
+                    if let Some(w) = asked {
+                        let until = Instant::now() + w;
+                        // The host asked for quiet: nothing more goes there until then, retry
+                        // or not; a wait beyond what the run allows ends its audit.
+                        if w > LONGEST_RETRY_AFTER || self.deadline.is_some_and(|d| until >= d) {
+                            host.give_up(format!(
+                                "the host asked to wait {} s (Retry-After), longer than the \
+                                 audit waits",
+                                w.as_secs()
+                            ));
+                            return Some(Err(text));
                         }
-                    },
-                    None => send.await,
-                }
-            };
-            let wait = match &result {
-                Ok(o) if o.status == 429 || o.status == 503 => {
-                    let asked = retry_after(o);
-                    match asked {
-                        Some(w) if w > LONGEST_RETRY_AFTER => None,
-                        Some(w) => Some(w),
-                        None => Some(backoff(attempt)),
+                        host.quiet(until);
                     }
+                    (Err(text), Some(asked.unwrap_or_else(|| backoff(attempt))))
                 }
-                Err(Failure::Connection(_)) => Some(backoff(attempt)),
-                _ => None,
+                Attempt::Answered(o) => return Some(Ok(o)),
+                Attempt::Failed(Failure::Connection(text)) => (Err(text), Some(backoff(attempt))),
+                Attempt::Failed(Failure::Other(text)) => return Some(Err(text)),
             };
-            let result = result.map_err(Failure::into_text);
-            match wait {
-                Some(wait) if attempt < self.settings.retries => {
-                    let until = Instant::now() + wait;
-                    if self.deadline.is_some_and(|d| until >= d) {
-                        return Some(result);
-                    }
-                    host.quiet_until(until).await;
-                    attempt += 1;
-                    state.retries.fetch_add(1, Ordering::Relaxed);
-                    last = Some(result);
-                }
-                _ => return Some(result),
+            if attempt >= self.settings.retries {
+                return Some(result);
             }
+            let wait = wait.unwrap_or_default();
+            if self.deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                return Some(result);
+            }
+            // A backoff is this request's own wait; a Retry-After is already the host's.
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+            state.retries.fetch_add(1, Ordering::Relaxed);
+            self.progress.retry();
+            last = Some(result);
+        }
+    }
+
+    /// Waits for this host's turn and a slot of the run, then sends once. Only the host's
+    /// permit is held while waiting for the host's pace; the run's slot is taken only when the
+    /// request can start, so a host that asks for quiet slows nothing but itself.
+    async fn attempt(&self, job: &Job, planned: &Planned, host: &Host) -> Attempt {
+        let Ok(_host_permit) = host.permits.acquire().await else {
+            return Attempt::NotSent;
+        };
+        let mut last_start = host.last_start.lock().await;
+        loop {
+            let mut at = Instant::now();
+            if let Some(last) = *last_start {
+                at = at.max(last + self.settings.delay);
+            }
+            if let Some(quiet) = host.quiet_until.lock().ok().and_then(|q| *q) {
+                at = at.max(quiet);
+            }
+            if at <= Instant::now() {
+                break;
+            }
+            tokio::time::sleep_until(at).await;
+        }
+        let Ok(_run_permit) = self.global.acquire().await else {
+            return Attempt::NotSent;
+        };
+        if host.given_up().is_some() || !self.take_budget() {
+            return Attempt::NotSent;
+        }
+        *last_start = Some(Instant::now());
+        drop(last_start);
+        self.progress.request_sent();
+        match self.send(job, planned).await {
+            Ok(o) => Attempt::Answered(o),
+            Err(f) => Attempt::Failed(f),
         }
     }
 
@@ -412,7 +513,7 @@ impl Run<'_> {
     }
 }
 
-/// Why a request got no response; connection errors are worth a retry.
+/// Why a request got no response; a connection that could not be made is worth a retry.
 enum Failure {
     Connection(String),
     Other(String),
@@ -427,18 +528,12 @@ impl Failure {
             text.push_str(&s.to_string());
             source = s.source();
         }
-        if e.is_timeout() {
-            Failure::Other(text)
-        } else if e.is_connect() || e.is_request() {
+        // Only a connection that never carried the request is retried: a request that may
+        // have reached the server (a reset mid-response, a timeout) is not sent twice.
+        if e.is_connect() && !e.is_timeout() {
             Failure::Connection(text)
         } else {
             Failure::Other(text)
-        }
-    }
-
-    fn into_text(self) -> String {
-        match self {
-            Failure::Connection(t) | Failure::Other(t) => t,
         }
     }
 }

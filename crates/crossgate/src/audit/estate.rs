@@ -67,6 +67,14 @@ pub fn parse_target(text: &str) -> Result<Url, String> {
     if url.host().is_none() {
         return Err("the URL has no host".to_owned());
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        // They would go as Basic credentials on every probe and be printed in every report.
+        return Err(
+            "the URL carries credentials: remove them and pass -H 'Authorization: \
+                    ...' (masked in every output) instead"
+                .to_owned(),
+        );
+    }
     Ok(url)
 }
 
@@ -75,6 +83,8 @@ pub fn parse_target(text: &str) -> Result<Url, String> {
 pub fn parse_target_list(text: &str, name: &str) -> (Vec<Endpoint>, Vec<BadLine>) {
     let mut targets = Vec::new();
     let mut bad = Vec::new();
+    // A byte-order mark (editors on Windows write one) is not part of the first line.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, line) in text.lines().enumerate() {
         let source = format!("{name}:{}", i + 1);
         let content = match line.find(" #").or_else(|| line.find("\t#")) {
@@ -180,7 +190,7 @@ mod tests {
 
     #[test]
     fn a_list_with_comments_bad_lines_and_duplicates() {
-        let text = "# estate\n\nhttps://api.example.com/v1\n  http://127.0.0.1:8080/x # local\n\
+        let text = "\u{feff}# estate\n\nhttps://api.example.com/v1\n  http://127.0.0.1:8080/x # local\n\
                     ftp://files.example.com/\nnot a url\nhttps://api.example.com/v1#frag\n";
         let (targets, bad) = parse_target_list(text, "t.txt");
         assert_eq!(targets.len(), 3);
@@ -191,6 +201,11 @@ mod tests {
             ["t.txt:5", "t.txt:6"]
         );
         assert!(bad[0].error.contains("ftp:"), "{}", bad[0].error);
+        assert!(
+            parse_target("https://user:secret@api.example.com/")
+                .unwrap_err()
+                .contains("credentials")
+        );
         let merged = merge_endpoints(targets);
         assert_eq!(merged.len(), 2, "the fragment does not make another target");
         assert_eq!(merged[0].source, "t.txt:3");

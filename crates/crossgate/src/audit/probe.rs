@@ -97,8 +97,9 @@ pub fn probes(target: &Target, label: &str, base: &str) -> Vec<Probe> {
     add(Generator::Null, "null".to_owned(), None);
     // Names that start with the target's host: a domain or an IPv4 address can be followed by
     // more labels (`127.0.0.1.x.example` is a domain); an IPv6 literal cannot.
+    // A fully qualified name's final dot is no place for more labels.
     let prefixable = match &target.host {
-        Host::Domain(d) => Some(d.clone()),
+        Host::Domain(d) => Some(d.trim_end_matches('.').to_owned()),
         Host::Ipv4(ip) => Some(ip.to_string()),
         Host::Ipv6(_) => None,
     };
@@ -131,7 +132,7 @@ pub fn probes(target: &Target, label: &str, base: &str) -> Vec<Probe> {
         }
     }
     let domain = match &target.host {
-        Host::Domain(d) => Some(d.clone()),
+        Host::Domain(d) => Some(d.trim_end_matches('.').to_owned()),
         _ => None,
     };
     if let Some(domain) = &domain {
@@ -183,9 +184,19 @@ pub fn probes(target: &Target, label: &str, base: &str) -> Vec<Probe> {
                 None,
             );
         }
+        // Both with and without the port: a check of the whole origin's end (`.example.com`)
+        // fails on a port, one of the host and the port apart needs it.
         add(
             Generator::Subdomain,
             format!("{scheme}://{label}.{registrable}"),
+            None,
+        );
+        add(
+            Generator::Subdomain,
+            format!(
+                "{scheme}://{}",
+                host_port(&format!("{label}.{registrable}"))
+            ),
             None,
         );
         add(
@@ -196,6 +207,11 @@ pub fn probes(target: &Target, label: &str, base: &str) -> Vec<Probe> {
         add(
             Generator::Insecure,
             format!("http://{label}.{registrable}"),
+            None,
+        );
+        add(
+            Generator::Insecure,
+            format!("http://{}", host_port(&format!("{label}.{registrable}"))),
             None,
         );
     }
@@ -229,6 +245,19 @@ pub fn probes(target: &Target, label: &str, base: &str) -> Vec<Probe> {
         format!("{scheme}://{}:{other_port}", target.host),
         None,
     );
+    // A port that extends the target's (4000 -> 40001): what a check that the origin starts
+    // with the whole own origin lets through.
+    if let Some(extended) = target
+        .port
+        .map(|p| u32::from(p) * 10 + 1)
+        .filter(|p| *p <= u32::from(u16::MAX))
+    {
+        add(
+            Generator::Port,
+            format!("{scheme}://{}:{extended}", target.host),
+            None,
+        );
+    }
     if target.port.is_none() {
         let default = if scheme == "https" { 443 } else { 80 };
         add(Generator::NonCanonical, format!("{own}:{default}"), None);
@@ -321,6 +350,7 @@ mod tests {
             ("https://[::1]:8443/x", "[::1]"),
             ("http://localhost/x", "localhost"),
             ("http://localhost:3000/x", "localhost"),
+            ("https://api.example.com.:8443/x", "api.example.com"),
         ] {
             let target = Target::new(&url.parse().unwrap(), None).unwrap();
             let port = target.port.map(|p| p.to_string());
