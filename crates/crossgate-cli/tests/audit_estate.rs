@@ -96,6 +96,13 @@ impl Server {
     }
 }
 
+/// When each request reached `server` (its connection's accept), earliest first.
+fn arrivals(server: &Server) -> Vec<Instant> {
+    let mut at: Vec<Instant> = server.hits().iter().map(|h| h.at).collect();
+    at.sort();
+    at
+}
+
 type Behaviour = dyn Fn(&Seen, usize) -> Answer + Send + Sync;
 
 /// Starts a server; `behave(request, n)` decides each answer, `n` counting connections from 0
@@ -679,28 +686,28 @@ fn concurrency_per_host_limit_and_delay_hold_at_the_servers() {
             "--per-host",
             "1",
             "--delay",
-            "80",
+            "250",
             "--max-requests",
-            "15",
+            "8",
         ]
         .map(String::from),
     );
     let run = cli(&args, None, secs(60));
     assert_eq!(run.code, Some(0), "clean servers: {}", run.stderr);
     let doc = run.json();
-    assert_eq!(doc["summary"]["requests"], 60);
+    assert_eq!(doc["summary"]["requests"], 32);
     for s in &servers {
-        let mut at: Vec<Instant> = s.hits().iter().map(|h| h.at).collect();
-        // --max-requests is per target: 15 each, no more, no fewer.
-        assert_eq!(at.len(), 15, "{}", s.addr);
+        let at = arrivals(s);
+        // --max-requests is per target: 8 each, no more, no fewer.
+        assert_eq!(at.len(), 8, "{}", s.addr);
         // --per-host 1: never two at once at one server.
         assert_eq!(s.gauge.max(), 1, "{}", s.addr);
-        // --delay 80: the starts of two requests to one host are >= 80 ms apart; the arrivals
-        // here may jitter a little (without the delay they would be ~20 ms apart).
-        at.sort();
+        // --delay 250: the starts of two requests to one host are >= 250 ms apart; the
+        // arrivals here may jitter a little, never by 50 ms (without the delay they would be
+        // ~20 ms apart).
         for w in at.windows(2) {
             let gap = w[1] - w[0];
-            assert!(gap >= ms(65), "{}: arrivals {gap:?} apart", s.addr);
+            assert!(gap >= ms(200), "{}: arrivals {gap:?} apart", s.addr);
         }
     }
     // --concurrency 3: four hosts want to start at once, three may; and more than one did,
@@ -1413,4 +1420,454 @@ fn a_har_log_gives_its_cross_origin_requests_as_targets() {
     assert!(data.count() > 0);
     // Neither the page nor its same-origin API was audited.
     assert_eq!(page.count(), 0, "{:#?}", page.hits());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Waiting hosts, failing hosts, given-up hosts
+// ---------------------------------------------------------------------------------------------
+
+/// Answers `status` to every request, with `Retry-After: retry_after` when given.
+fn refusing_server(status: u16, retry_after: Option<&'static str>) -> Arc<Server> {
+    serve(None, move |_, _| {
+        let headers = retry_after
+            .map(|v| vec![("Retry-After", v.to_owned())])
+            .unwrap_or_default();
+        Answer::Now((status, headers))
+    })
+}
+
+/// `crossgate audit --targets FILE --format json extra...`: the estate report, even for one
+/// URL (which as an argument alone would get the one-target report).
+fn estate(urls: &[&str], extra: &[&str], limit: Duration) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "targets.txt", &(urls.join("\n") + "\n"));
+    let mut args = vec!["audit", "--targets", file.as_str(), "--format", "json"];
+    args.extend_from_slice(extra);
+    cli(&args, None, limit)
+}
+
+/// A target whose requests went out and all failed: an error, no findings, every request it
+/// counts a failure.
+fn assert_failed(t: &Value) {
+    assert!(
+        t["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "no error: {t:#}"
+    );
+    assert!(u64_of(&t["requests"]) > 0, "{t:#}");
+    assert_eq!(t["requests_failed"], t["requests"], "{t:#}");
+    assert_eq!(t["findings"], json!([]), "{t:#}");
+    assert_eq!(t["complete"], false, "{t:#}");
+}
+
+/// After each answer `status` from `server`, nothing arrived there for `quiet` (a request
+/// already on its way may land in the first 50 ms).
+fn assert_quiet_after(server: &Server, status: u16, quiet: Duration) {
+    let hits = server.hits();
+    for h in &hits {
+        let Some((at, s)) = h.answered else { continue };
+        if s != status {
+            continue;
+        }
+        let early: Vec<Duration> = hits
+            .iter()
+            .filter(|o| o.at > at + ms(50) && o.at < at + quiet)
+            .map(|o| o.at - at)
+            .collect();
+        assert!(
+            early.is_empty(),
+            "{}: requests {early:?} after a {status} asking for {quiet:?} of quiet",
+            server.addr
+        );
+    }
+}
+
+#[test]
+fn retry_after_is_honoured_when_no_retry_follows_and_a_last_429_is_a_failure() {
+    // One request at a time: every arrival after the first follows a 429 answer, so every
+    // gap between two arrivals is a Retry-After honoured (with --retries 0 no retry follows:
+    // the next request is another probe).
+    let limited = refusing_server(429, Some("1"));
+    let url = limited.url("/limited");
+    let run = estate(
+        &[&url],
+        &["--retries", "0", "--max-requests", "4", "--per-host", "1"],
+        secs(30),
+    );
+    let at = arrivals(&limited);
+    assert!(
+        (2..=4).contains(&at.len()),
+        "{} requests arrived (--max-requests 4)",
+        at.len()
+    );
+    for w in at.windows(2) {
+        let gap = w[1] - w[0];
+        assert!(
+            gap >= ms(900),
+            "arrivals {gap:?} apart after a 429 with Retry-After: 1"
+        );
+    }
+    // A 429 still the answer after the retries is a failure, not a response to judge.
+    assert_eq!(
+        run.code,
+        Some(2),
+        "nothing but 429s is nothing reached\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let doc = run.json();
+    let t = target(&doc, &url);
+    assert_failed(t);
+    assert_eq!(t["retries"], 0, "{t:#}");
+    assert_eq!(u64_of(&t["requests"]), at.len() as u64, "{t:#}");
+    let s = &doc["summary"];
+    assert_eq!(
+        (
+            u64_of(&s["reached"]),
+            u64_of(&s["unreachable"]),
+            u64_of(&s["not_audited"])
+        ),
+        (0, 1, 0),
+        "{s}"
+    );
+    check_summary(&doc);
+
+    // Two in flight (the default --per-host 2): the first two leave together, before any
+    // 429 is known; after each 429, nothing more arrives until its second has passed.
+    let limited = refusing_server(429, Some("1"));
+    let url = limited.url("/limited");
+    let run = estate(
+        &[&url],
+        &["--retries", "0", "--max-requests", "4"],
+        secs(30),
+    );
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        limited.count() >= 3,
+        "{} requests: none followed a 429, nothing to measure",
+        limited.count()
+    );
+    assert_quiet_after(&limited, 429, ms(900));
+    let doc = run.json();
+    assert_failed(target(&doc, &url));
+    assert_eq!(doc["summary"]["unreachable"], 1);
+    check_summary(&doc);
+}
+
+#[test]
+fn a_retry_after_beyond_a_minute_or_the_deadline_gives_the_host_up() {
+    let limited = refusing_server(429, Some("120"));
+    let url = limited.url("/limited");
+    let run = estate(&[&url], &[], secs(60));
+    assert!(run.elapsed < secs(10), "took {:?}", run.elapsed);
+    // The requests in flight before the first 429 came back (--per-host 2), and no more.
+    assert!(
+        (1..=2).contains(&limited.count()),
+        "{} requests arrived after a Retry-After: 120",
+        limited.count()
+    );
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    let doc = run.json();
+    let t = target(&doc, &url);
+    assert_failed(t);
+    assert!(
+        t["error"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("retry-after"),
+        "the error does not say why: {t:#}"
+    );
+    assert_eq!(doc["summary"]["unreachable"], 1);
+    check_summary(&doc);
+
+    // Retry-After: 5 under --max-time 3: waiting would outlast the run, so the host is given
+    // up at once, not waited on until the deadline.
+    let limited = refusing_server(429, Some("5"));
+    let url = limited.url("/limited");
+    let run = estate(&[&url], &["--max-time", "3"], secs(30));
+    assert!(
+        run.elapsed < ms(2500),
+        "took {:?}: the host was waited on",
+        run.elapsed
+    );
+    assert!(
+        (1..=2).contains(&limited.count()),
+        "{} requests arrived",
+        limited.count()
+    );
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    let doc = run.json();
+    let t = target(&doc, &url);
+    assert_failed(t);
+    assert!(
+        t["error"]
+            .as_str()
+            .unwrap()
+            .to_ascii_lowercase()
+            .contains("retry-after"),
+        "{t:#}"
+    );
+    check_summary(&doc);
+}
+
+#[test]
+fn a_host_answering_503_to_everything_is_unreachable_not_clean() {
+    let unavailable = refusing_server(503, None);
+    let url = unavailable.url("/down");
+    let run = estate(&[&url], &[], secs(60));
+    assert!(run.elapsed < secs(30), "took {:?}", run.elapsed);
+    assert_eq!(
+        run.code,
+        Some(2),
+        "503 to everything is not a clean host\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let doc = run.json();
+    let t = target(&doc, &url);
+    assert_failed(t);
+    assert!(u64_of(&t["requests_failed"]) > 0, "{t:#}");
+    // Each attempt reached the server: the requests and their retries, no more.
+    assert_eq!(
+        unavailable.count() as u64,
+        u64_of(&t["requests"]) + u64_of(&t["retries"]),
+        "{t:#}"
+    );
+    assert_eq!(doc["summary"]["unreachable"], 1);
+    assert_eq!(doc["summary"]["reached"], 0);
+    check_summary(&doc);
+
+    // Beside a reflecting server: its finding decides the exit code; the 503 host is listed
+    // unreachable, not reached without findings.
+    let unavailable = refusing_server(503, None);
+    let reflecting = policy_server(Policy::Reflect, None);
+    let (down, up) = (unavailable.url("/down"), reflecting.url("/up"));
+    let run = estate(&[&down, &up], &[], secs(60));
+    assert!(run.elapsed < secs(30), "took {:?}", run.elapsed);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let doc = run.json();
+    assert_failed(target(&doc, &down));
+    let r = target(&doc, &up);
+    assert!(r["error"].is_null(), "{r:#}");
+    assert!(classes(&r["findings"]).contains(&pair("origin-reflection", "high")));
+    let s = &doc["summary"];
+    assert_eq!(
+        (
+            u64_of(&s["reached"]),
+            u64_of(&s["unreachable"]),
+            u64_of(&s["not_audited"])
+        ),
+        (1, 1, 0),
+        "{s}"
+    );
+    check_summary(&doc);
+}
+
+#[test]
+fn a_host_waiting_out_retry_after_holds_no_global_slot() {
+    // The limited host comes first, so its requests take both global slots first.
+    let limited = refusing_server(429, Some("2"));
+    let healthy = policy_server(Policy::OwnOnly, None);
+    let (l_url, h_url) = (limited.url("/limited"), healthy.url("/healthy"));
+    let started = Instant::now();
+    let run = estate(
+        &[&l_url, &h_url],
+        &[
+            "--concurrency",
+            "2",
+            "--retries",
+            "1",
+            "--max-requests",
+            "20",
+        ],
+        secs(60),
+    );
+    assert!(run.elapsed < secs(30), "took {:?}", run.elapsed);
+    let at = arrivals(&healthy);
+    assert_eq!(at.len(), 20, "the healthy host's budget");
+    let last = *at.last().unwrap() - started;
+    assert!(
+        last < secs(3),
+        "the healthy host's last request arrived {last:?} after the start: it waited on \
+         the other host's Retry-After"
+    );
+    // The limited host was still kept quiet.
+    assert!(limited.count() >= 2, "{}", limited.count());
+    assert_quiet_after(&limited, 429, ms(1900));
+    // A clean reached host and an unreachable one: nothing fails the run.
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let doc = run.json();
+    assert_failed(target(&doc, &l_url));
+    let h = target(&doc, &h_url);
+    assert!(h["error"].is_null(), "{h:#}");
+    assert_eq!(h["requests"], 20, "{h:#}");
+    assert_eq!(h["requests_failed"], 0, "{h:#}");
+    check_summary(&doc);
+}
+
+#[test]
+fn the_deadline_also_stops_requests_waiting_for_their_turn() {
+    // Two targets on one host, 3 s between two starts there, 2 s for the run: the second
+    // request would start after the deadline, so it never does, and nobody waits for it.
+    let server = policy_server(Policy::OwnOnly, None);
+    let (a, b) = (server.url("/a"), server.url("/b"));
+    let run = cli(
+        &[
+            "audit",
+            &a,
+            &b,
+            "--format",
+            "json",
+            "--delay",
+            "3000",
+            "--max-time",
+            "2",
+        ],
+        None,
+        secs(30),
+    );
+    assert!(
+        run.elapsed < ms(4000),
+        "a 2 s deadline took {:?}",
+        run.elapsed
+    );
+    assert!(
+        server.count() <= 1,
+        "{} requests 3 s apart in a 2 s run",
+        server.count()
+    );
+    let doc = run.json();
+    assert_eq!(
+        doc["summary"]["deadline_reached"], true,
+        "{:#}",
+        doc["summary"]
+    );
+    assert!(u64_of(&doc["summary"]["requests"]) <= 1);
+    check_summary(&doc);
+}
+
+#[test]
+fn a_dead_host_with_many_paths_is_given_up_without_holding_up_the_estate() {
+    let hanging = serve(None, |_, _| Answer::Hang);
+    let healthy = policy_server(Policy::OwnOnly, None);
+    let dead: Vec<String> = (0..20).map(|i| hanging.url(&format!("/d/{i}"))).collect();
+    let live: Vec<String> = (0..20).map(|i| healthy.url(&format!("/l/{i}"))).collect();
+    let all: Vec<&str> = dead.iter().chain(&live).map(String::as_str).collect();
+    let started = Instant::now();
+    let run = estate(&all, &["--timeout", "1", "--max-requests", "10"], secs(60));
+    assert!(run.elapsed < secs(30), "took {:?}", run.elapsed);
+    let at = arrivals(&healthy);
+    assert_eq!(at.len(), 200, "20 targets of 10 requests");
+    let last = *at.last().unwrap() - started;
+    assert!(
+        last < secs(6),
+        "the healthy server's last request arrived {last:?} after the start"
+    );
+    // Three failures in a row across its targets give the host up; with two in flight there,
+    // a handful of requests at most, not 3 for each of 20 targets.
+    assert!(
+        (3..=8).contains(&hanging.count()),
+        "{} requests reached the hanging server",
+        hanging.count()
+    );
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let doc = run.json();
+    assert_eq!(urls_of(&doc), all);
+    for url in &dead {
+        let t = target(&doc, url);
+        assert!(
+            t["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{url}: {t:#}"
+        );
+        assert_eq!(t["findings"], json!([]), "{url}");
+        assert_eq!(t["requests_failed"], t["requests"], "{url}: {t:#}");
+    }
+    for url in &live {
+        let t = target(&doc, url);
+        assert!(t["error"].is_null(), "{url}: {t:#}");
+        assert_eq!(t["requests"], 10, "{url}");
+    }
+    // A target of a given-up host is unreachable, even one that sent nothing: the run's
+    // limits did not stop it, its host did.
+    let s = &doc["summary"];
+    assert_eq!(
+        (
+            u64_of(&s["reached"]),
+            u64_of(&s["unreachable"]),
+            u64_of(&s["not_audited"])
+        ),
+        (20, 20, 0),
+        "{s}"
+    );
+    assert_eq!(s["budget_reached"], false);
+    assert_eq!(s["deadline_reached"], false);
+    check_summary(&doc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. A baseline and a run cut short
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_baseline_lists_as_fixed_only_what_was_checked_again() {
+    let clean = policy_server(Policy::OwnOnly, None);
+    let url = clean.url("/api");
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = write(
+        dir.path(),
+        "baseline.json",
+        &json!({"targets": [{
+            "url": url,
+            "findings": [{"class": "prefix-match", "severity": "high"}],
+        }]})
+        .to_string(),
+    );
+    let file = write(dir.path(), "targets.txt", &format!("{url}\n"));
+    let audit = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "--targets",
+            file.as_str(),
+            "--format",
+            "json",
+            "--baseline",
+            baseline.as_str(),
+        ];
+        args.extend_from_slice(extra);
+        cli(&args, None, secs(60))
+    };
+
+    // Five requests are not the probes that found the prefix match: not checked, not fixed.
+    let cut = audit(&["--max-requests", "5"]);
+    assert_eq!(cut.code, Some(0), "{}\n{}", cut.stdout, cut.stderr);
+    let doc = cut.json();
+    let t = target(&doc, &url);
+    assert_eq!(t["complete"], false, "{t:#}");
+    assert_eq!(t["requests"], 5, "{t:#}");
+    assert!(t["error"].is_null(), "{t:#}");
+    assert_eq!(
+        doc["fixed"],
+        json!([]),
+        "a cut run fixed: {:#}",
+        doc["fixed"]
+    );
+    check_summary(&doc);
+
+    // The whole plan: the prefix match is checked again and gone.
+    let full = audit(&[]);
+    assert_eq!(full.code, Some(0), "{}\n{}", full.stdout, full.stderr);
+    let doc = full.json();
+    let t = target(&doc, &url);
+    assert_eq!(t["complete"], true, "{t:#}");
+    assert!(
+        classes(&t["findings"])
+            .iter()
+            .all(|(c, _)| c != "prefix-match"),
+        "{t:#}"
+    );
+    assert_eq!(
+        doc["fixed"],
+        json!([{"url": url, "class": "prefix-match", "severity": "high"}])
+    );
+    check_summary(&doc);
 }
