@@ -9,7 +9,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -148,7 +148,7 @@ fn handle(
             g.leave();
         }
     };
-    let Some(seen) = read_request(&stream) else {
+    let Some(seen) = support::read_request(&stream) else {
         leave();
         return;
     };
@@ -182,40 +182,6 @@ fn handle(
     out.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
     let mut stream = stream;
     let _ = stream.write_all(out.as_bytes());
-}
-
-/// The start line and headers (and any body, discarded), every read bounded.
-fn read_request(stream: &TcpStream) -> Option<Seen> {
-    stream.set_read_timeout(Some(secs(10))).ok()?;
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_owned();
-    let path = parts.next().unwrap_or_default().to_owned();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-            break;
-        }
-        if let Some((n, v)) = h.trim_end().split_once(':') {
-            headers.push((n.trim().to_owned(), v.trim().to_owned()));
-        }
-    }
-    let seen = Seen {
-        method,
-        path,
-        headers,
-    };
-    let length: u64 = seen
-        .header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let _ = std::io::copy(&mut reader.take(length.min(1 << 20)), &mut std::io::sink());
-    Some(seen)
 }
 
 /// How a server treats the `Origin` of any request, simple or preflight alike. The server's
@@ -675,12 +641,10 @@ fn slow_clean_servers(n: usize, global: &Arc<Gauge>) -> Vec<Arc<Server>> {
 fn concurrency_per_host_limit_and_delay_hold_at_the_servers() {
     let global = Arc::new(Gauge::default());
     let servers = slow_clean_servers(4, &global);
-    let mut args: Vec<String> = vec!["audit".into()];
-    args.extend(servers.iter().map(|s| s.url("/p")));
-    args.extend(
-        [
-            "--format",
-            "json",
+    let urls: Vec<String> = servers.iter().map(|s| s.url("/p")).collect();
+    let run = positional(
+        &urls,
+        &[
             "--concurrency",
             "3",
             "--per-host",
@@ -689,10 +653,9 @@ fn concurrency_per_host_limit_and_delay_hold_at_the_servers() {
             "250",
             "--max-requests",
             "8",
-        ]
-        .map(String::from),
+        ],
+        secs(60),
     );
-    let run = cli(&args, None, secs(60));
     assert_eq!(run.code, Some(0), "clean servers: {}", run.stderr);
     let doc = run.json();
     assert_eq!(doc["summary"]["requests"], 32);
@@ -721,20 +684,12 @@ fn concurrency_per_host_limit_and_delay_hold_at_the_servers() {
     // --per-host 2 and no delay: a server sees two at once, never three.
     let global = Arc::new(Gauge::default());
     let servers = slow_clean_servers(4, &global);
-    let mut args: Vec<String> = vec!["audit".into()];
-    args.extend(servers.iter().map(|s| s.url("/p")));
-    args.extend(
-        [
-            "--format",
-            "json",
-            "--per-host",
-            "2",
-            "--max-requests",
-            "15",
-        ]
-        .map(String::from),
+    let urls: Vec<String> = servers.iter().map(|s| s.url("/p")).collect();
+    let run = positional(
+        &urls,
+        &["--per-host", "2", "--max-requests", "15"],
+        secs(60),
     );
-    let run = cli(&args, None, secs(60));
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let most = servers.iter().map(|s| s.gauge.max()).max().unwrap();
     assert_eq!(
@@ -896,10 +851,8 @@ fn a_global_request_budget_and_a_deadline_cut_the_run() {
     let servers: Vec<Arc<Server>> = (0..3)
         .map(|_| policy_server(Policy::Reflect, None))
         .collect();
-    let mut args: Vec<String> = vec!["audit".into()];
-    args.extend(servers.iter().map(|s| s.url("/b")));
-    args.extend(["--format", "json", "--max-total-requests", "50"].map(String::from));
-    let run = cli(&args, None, secs(60));
+    let urls: Vec<String> = servers.iter().map(|s| s.url("/b")).collect();
+    let run = positional(&urls, &["--max-total-requests", "50"], secs(60));
     assert_ne!(run.code, Some(2), "targets were reached: {}", run.stderr);
     let doc = run.json();
     // Counted at the servers: the budget is a promise about the traffic, not the report.
@@ -918,20 +871,12 @@ fn a_global_request_budget_and_a_deadline_cut_the_run() {
 
     // One target at a time and 10 requests in all: the first target spends them, the others
     // are not audited, which is not the same as unreachable.
-    let mut args: Vec<String> = vec!["audit".into()];
-    args.extend(servers.iter().map(|s| s.url("/c")));
-    args.extend(
-        [
-            "--format",
-            "json",
-            "--concurrency",
-            "1",
-            "--max-total-requests",
-            "10",
-        ]
-        .map(String::from),
+    let urls: Vec<String> = servers.iter().map(|s| s.url("/c")).collect();
+    let run = positional(
+        &urls,
+        &["--concurrency", "1", "--max-total-requests", "10"],
+        secs(60),
     );
-    let run = cli(&args, None, secs(60));
     let doc = run.json();
     assert_eq!(
         run.code,
@@ -1438,6 +1383,25 @@ fn refusing_server(status: u16, retry_after: Option<&'static str>) -> Arc<Server
 
 /// `crossgate audit --targets FILE --format json extra...`: the estate report, even for one
 /// URL (which as an argument alone would get the one-target report).
+/// The summary's (reached, unreachable, not audited).
+fn states(doc: &Value) -> (u64, u64, u64) {
+    let s = &doc["summary"];
+    (
+        u64_of(&s["reached"]),
+        u64_of(&s["unreachable"]),
+        u64_of(&s["not_audited"]),
+    )
+}
+
+/// `crossgate audit URL... --format json EXTRA...`: the targets as arguments.
+fn positional(urls: &[String], extra: &[&str], limit: Duration) -> Run {
+    let mut args: Vec<&str> = vec!["audit"];
+    args.extend(urls.iter().map(String::as_str));
+    args.extend(["--format", "json"]);
+    args.extend_from_slice(extra);
+    cli(&args, None, limit)
+}
+
 fn estate(urls: &[&str], extra: &[&str], limit: Duration) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "targets.txt", &(urls.join("\n") + "\n"));
@@ -1519,16 +1483,7 @@ fn retry_after_is_honoured_when_no_retry_follows_and_a_last_429_is_a_failure() {
     assert_failed(t);
     assert_eq!(t["retries"], 0, "{t:#}");
     assert_eq!(u64_of(&t["requests"]), at.len() as u64, "{t:#}");
-    let s = &doc["summary"];
-    assert_eq!(
-        (
-            u64_of(&s["reached"]),
-            u64_of(&s["unreachable"]),
-            u64_of(&s["not_audited"])
-        ),
-        (0, 1, 0),
-        "{s}"
-    );
+    assert_eq!(states(&doc), (0, 1, 0), "{}", doc["summary"]);
     check_summary(&doc);
 
     // Two in flight (the default --per-host 2): the first two leave together, before any
@@ -1555,59 +1510,41 @@ fn retry_after_is_honoured_when_no_retry_follows_and_a_last_429_is_a_failure() {
 
 #[test]
 fn a_retry_after_beyond_a_minute_or_the_deadline_gives_the_host_up() {
-    let limited = refusing_server(429, Some("120"));
-    let url = limited.url("/limited");
-    let run = estate(&[&url], &[], secs(60));
-    assert!(run.elapsed < secs(10), "took {:?}", run.elapsed);
-    // The requests in flight before the first 429 came back (--per-host 2), and no more.
-    assert!(
-        (1..=2).contains(&limited.count()),
-        "{} requests arrived after a Retry-After: 120",
-        limited.count()
-    );
-    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
-    let doc = run.json();
-    let t = target(&doc, &url);
-    assert_failed(t);
-    assert!(
-        t["error"]
-            .as_str()
-            .unwrap()
-            .to_ascii_lowercase()
-            .contains("retry-after"),
-        "the error does not say why: {t:#}"
-    );
-    assert_eq!(doc["summary"]["unreachable"], 1);
-    check_summary(&doc);
-
-    // Retry-After: 5 under --max-time 3: waiting would outlast the run, so the host is given
-    // up at once, not waited on until the deadline.
-    let limited = refusing_server(429, Some("5"));
-    let url = limited.url("/limited");
-    let run = estate(&[&url], &["--max-time", "3"], secs(30));
-    assert!(
-        run.elapsed < ms(2500),
-        "took {:?}: the host was waited on",
-        run.elapsed
-    );
-    assert!(
-        (1..=2).contains(&limited.count()),
-        "{} requests arrived",
-        limited.count()
-    );
-    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
-    let doc = run.json();
-    let t = target(&doc, &url);
-    assert_failed(t);
-    assert!(
-        t["error"]
-            .as_str()
-            .unwrap()
-            .to_ascii_lowercase()
-            .contains("retry-after"),
-        "{t:#}"
-    );
-    check_summary(&doc);
+    // Retry-After: 120 is beyond what the audit waits; Retry-After: 5 under --max-time 3
+    // would outlast the run: either way the host is given up at once, not waited on.
+    for (retry_after, extra, limit) in [
+        ("120", &[][..], secs(10)),
+        ("5", &["--max-time", "3"][..], ms(2500)),
+    ] {
+        let limited = refusing_server(429, Some(retry_after));
+        let url = limited.url("/limited");
+        let run = estate(&[&url], extra, secs(60));
+        assert!(
+            run.elapsed < limit,
+            "Retry-After: {retry_after}: took {:?}, the host was waited on",
+            run.elapsed
+        );
+        // The requests in flight before the first 429 came back (--per-host 2), and no more.
+        assert!(
+            (1..=2).contains(&limited.count()),
+            "{} requests arrived after a Retry-After: {retry_after}",
+            limited.count()
+        );
+        assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+        let doc = run.json();
+        let t = target(&doc, &url);
+        assert_failed(t);
+        assert!(
+            t["error"]
+                .as_str()
+                .unwrap()
+                .to_ascii_lowercase()
+                .contains("retry-after"),
+            "the error does not say why: {t:#}"
+        );
+        assert_eq!(doc["summary"]["unreachable"], 1);
+        check_summary(&doc);
+    }
 }
 
 #[test]
@@ -1650,16 +1587,7 @@ fn a_host_answering_503_to_everything_is_unreachable_not_clean() {
     let r = target(&doc, &up);
     assert!(r["error"].is_null(), "{r:#}");
     assert!(classes(&r["findings"]).contains(&pair("origin-reflection", "high")));
-    let s = &doc["summary"];
-    assert_eq!(
-        (
-            u64_of(&s["reached"]),
-            u64_of(&s["unreachable"]),
-            u64_of(&s["not_audited"])
-        ),
-        (1, 1, 0),
-        "{s}"
-    );
+    assert_eq!(states(&doc), (1, 1, 0), "{}", doc["summary"]);
     check_summary(&doc);
 }
 
@@ -1789,18 +1717,9 @@ fn a_dead_host_with_many_paths_is_given_up_without_holding_up_the_estate() {
     }
     // A target of a given-up host is unreachable, even one that sent nothing: the run's
     // limits did not stop it, its host did.
-    let s = &doc["summary"];
-    assert_eq!(
-        (
-            u64_of(&s["reached"]),
-            u64_of(&s["unreachable"]),
-            u64_of(&s["not_audited"])
-        ),
-        (20, 20, 0),
-        "{s}"
-    );
-    assert_eq!(s["budget_reached"], false);
-    assert_eq!(s["deadline_reached"], false);
+    assert_eq!(states(&doc), (20, 20, 0), "{}", doc["summary"]);
+    assert_eq!(doc["summary"]["budget_reached"], false);
+    assert_eq!(doc["summary"]["deadline_reached"], false);
     check_summary(&doc);
 }
 

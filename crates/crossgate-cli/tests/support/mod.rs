@@ -2,7 +2,7 @@
 //! scripts, and running the `crossgate` binary.
 #![allow(dead_code)] // each test file uses its own share
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -56,13 +56,27 @@ pub fn server_on(
 }
 
 fn serve_one(mut stream: TcpStream, answer: &dyn Fn(&Seen) -> Reply) {
+    let Some(seen) = read_request(&stream) else {
+        return;
+    };
+    let (status, reply_headers) = answer(&seen);
+    let mut out = format!("HTTP/1.1 {status} Status\r\n");
+    for (n, v) in reply_headers {
+        out.push_str(&format!("{n}: {v}\r\n"));
+    }
+    out.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
+    let _ = stream.write_all(out.as_bytes());
+}
+
+/// The start line and headers (and any body, discarded), every read bounded.
+pub fn read_request(stream: &TcpStream) -> Option<Seen> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+        .ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
+        return None;
     }
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or_default().to_owned();
@@ -82,13 +96,12 @@ fn serve_one(mut stream: TcpStream, answer: &dyn Fn(&Seen) -> Reply) {
         path,
         headers,
     };
-    let (status, reply_headers) = answer(&seen);
-    let mut out = format!("HTTP/1.1 {status} Status\r\n");
-    for (n, v) in reply_headers {
-        out.push_str(&format!("{n}: {v}\r\n"));
-    }
-    out.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
-    let _ = stream.write_all(out.as_bytes());
+    let length: u64 = seen
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let _ = std::io::copy(&mut reader.take(length.min(1 << 20)), &mut std::io::sink());
+    Some(seen)
 }
 
 pub fn crossgate(args: &[&str], stdin: Option<&str>) -> Output {
