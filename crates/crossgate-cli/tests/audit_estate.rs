@@ -1198,6 +1198,8 @@ fn a_har_log_gives_its_cross_origin_requests_as_targets() {
     let referer = format!("{origin}/");
     let api_url = api.url("/api/items");
     let data_url = data.url("/data?page=1");
+    // The same route with another query: the same endpoint.
+    let data_page_2 = data.url("/data?page=2");
     let ua = "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/131.0.0.0 Safari/537.36";
     let cross = |extra: &[(&'static str, &'static str)]| -> Vec<(String, String)> {
         let mut h: Vec<(String, String)> = vec![
@@ -1285,7 +1287,8 @@ fn a_har_log_gives_its_cross_origin_requests_as_targets() {
                 ("Access-Control-Allow-Headers", "content-type,x-api-key"),
             ],
         ),
-        // 4 and 5: a plain cross-origin GET, twice: one target.
+        // 4 and 5: a plain cross-origin GET of one route, twice (another page the second
+        // time): one target, at the first URL.
         har_entry(
             "2026-01-05T10:00:00.300Z",
             "fetch",
@@ -1299,7 +1302,7 @@ fn a_har_log_gives_its_cross_origin_requests_as_targets() {
             "2026-01-05T10:00:00.400Z",
             "fetch",
             "GET",
-            &data_url,
+            &data_page_2,
             &refs(&get_headers),
             200,
             &[("Access-Control-Allow-Origin", origin.as_str())],

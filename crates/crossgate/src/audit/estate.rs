@@ -156,17 +156,32 @@ pub fn har_endpoints(har: &Har) -> (Vec<Endpoint>, Vec<BadLine>) {
             }),
         });
     }
+    // One target per endpoint, not per query: a page's cache-busters and paging parameters
+    // (`?_=1733...`, `?page=2`) would otherwise make hundreds of targets of one route. The
+    // first recorded URL, query and all, is the one audited (a route may answer without its
+    // CORS headers when a parameter it needs is missing).
+    let out = merge_by(out, |url| {
+        let mut route = url.clone();
+        route.set_query(None);
+        route
+    });
     (out, bad)
 }
 
 /// Duplicates merged, first occurrence kept in place: the same URL (its fragment ignored) is
 /// one target, asking for everything any of its occurrences asked.
 pub fn merge_endpoints(endpoints: Vec<Endpoint>) -> Vec<Endpoint> {
+    merge_by(endpoints, |url| url.clone())
+}
+
+/// Merges the endpoints whose URLs (fragments removed) have the same `key`.
+fn merge_by(endpoints: Vec<Endpoint>, key: impl Fn(&Url) -> Url) -> Vec<Endpoint> {
     let mut out: Vec<Endpoint> = Vec::with_capacity(endpoints.len());
     let mut at: std::collections::HashMap<Url, usize> = std::collections::HashMap::new();
     for mut e in endpoints {
         e.url.set_fragment(None);
-        match at.get(&e.url) {
+        let k = key(&e.url);
+        match at.get(&k) {
             Some(&i) => {
                 let kept = &mut out[i];
                 match (&mut kept.ask, e.ask) {
@@ -176,7 +191,7 @@ pub fn merge_endpoints(endpoints: Vec<Endpoint>) -> Vec<Endpoint> {
                 }
             }
             None => {
-                at.insert(e.url.clone(), out.len());
+                at.insert(k, out.len());
                 out.push(e);
             }
         }
