@@ -87,8 +87,9 @@ pub struct AuditArgs {
     /// Stop sending after this many seconds and report what came back.
     #[arg(long, value_name = "SECONDS")]
     pub max_time: Option<u64>,
-    /// Retries of a request that met a connection error or a 429/503 answer (after its
-    /// Retry-After, or a backoff from 250 ms).
+    /// Retries of a request whose connection could not be made or that got a 429/503 answer
+    /// (after its Retry-After, or a backoff from 250 ms); a 429/503 still there after them is a
+    /// failure.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub retries: u32,
     /// The domain under which attacker-looking probe origins are made.
