@@ -147,6 +147,15 @@ impl Report {
         self.targets.iter().flat_map(|a| a.findings.iter())
     }
 
+    /// Findings per severity, most severe first, those with none left out.
+    fn counts(&self) -> Vec<(Severity, usize)> {
+        SEVERITIES
+            .iter()
+            .map(|s| (*s, self.findings().filter(|f| f.severity == *s).count()))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
     fn findings_json(a: &Audited) -> Vec<Value> {
         a.findings
             .iter()
@@ -209,13 +218,11 @@ impl Report {
                     })
                 })
                 .collect();
-            let mut by_severity = serde_json::Map::new();
-            for s in SEVERITIES {
-                let n = self.findings().filter(|f| f.severity == s).count();
-                if n > 0 {
-                    by_severity.insert(s.as_str().to_owned(), json!(n));
-                }
-            }
+            let by_severity: serde_json::Map<String, Value> = self
+                .counts()
+                .into_iter()
+                .map(|(s, n)| (s.as_str().to_owned(), json!(n)))
+                .collect();
             json!({
                 "targets": targets,
                 "request": {"method": self.method, "headers": masked},
@@ -395,20 +402,18 @@ impl Report {
     }
 
     fn summary_line(&self) -> String {
-        let findings: Vec<&Finding> = self.findings().collect();
-        let counts: Vec<String> = SEVERITIES
-            .iter()
-            .filter_map(|s| {
-                let n = findings.iter().filter(|f| f.severity == *s).count();
-                (n > 0).then(|| format!("{n} {s}"))
-            })
+        let counts: Vec<String> = self
+            .counts()
+            .into_iter()
+            .map(|(s, n)| format!("{n} {s}"))
             .collect();
-        let mut line = if findings.is_empty() {
+        let total = self.findings().count();
+        let mut line = if total == 0 {
             "no findings".to_owned()
         } else {
             format!(
                 "{} ({})",
-                crate::report::count(findings.len(), "finding"),
+                crate::report::count(total, "finding"),
                 counts.join(", ")
             )
         };

@@ -65,38 +65,15 @@ pub struct RunResult {
     pub elapsed: Duration,
 }
 
-/// One host's share: its concurrency (for requests, and for targets so that the targets of a
-/// busy or dead host never hold the run's target slots while they wait), the pacing of its
-/// request starts, and whether it is given up.
-struct Host {
-    permits: Semaphore,
-    target_slots: Semaphore,
-    /// When the last request started; held while a request waits its turn to start.
-    last_start: tokio::sync::Mutex<Option<Instant>>,
-    /// A `Retry-After` asked for quiet until then (set without waiting for `last_start`).
-    quiet_until: Mutex<Option<Instant>>,
+/// Failures in a row, and the reason the third of them gave up (a target, or a host across
+/// its targets).
+#[derive(Default)]
+struct Streak {
     failures_in_a_row: AtomicUsize,
     given_up: Mutex<Option<String>>,
 }
 
-impl Host {
-    fn new(per_host: usize) -> Host {
-        Host {
-            permits: Semaphore::new(per_host),
-            target_slots: Semaphore::new(per_host),
-            last_start: tokio::sync::Mutex::new(None),
-            quiet_until: Mutex::new(None),
-            failures_in_a_row: AtomicUsize::new(0),
-            given_up: Mutex::new(None),
-        }
-    }
-
-    fn quiet(&self, until: Instant) {
-        if let Ok(mut q) = self.quiet_until.lock() {
-            *q = Some(q.map_or(until, |old| old.max(until)));
-        }
-    }
-
+impl Streak {
     fn given_up(&self) -> Option<String> {
         self.given_up.lock().ok().and_then(|g| g.clone())
     }
@@ -107,18 +84,48 @@ impl Host {
         }
     }
 
-    /// Counts a failure (or, with `None`, a success) in a row; the third gives the host up.
-    fn record(&self, failure: Option<&str>) {
+    /// Counts a failure (or, with `None`, a success); the third in a row gives up, its reason
+    /// `what` followed by the count and the last failure.
+    fn record(&self, failure: Option<&str>, what: &str) {
         match failure {
             None => self.failures_in_a_row.store(0, Ordering::Relaxed),
             Some(e) => {
                 let n = self.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
                 if n >= GIVE_UP_AFTER {
-                    self.give_up(format!(
-                        "the host was given up after {n} failed requests in a row: {e}"
-                    ));
+                    self.give_up(format!("{what} after {n} failed requests in a row: {e}"));
                 }
             }
+        }
+    }
+}
+
+/// One host's share: its concurrency (for requests, and for targets so that the targets of a
+/// busy or dead host never hold the run's target slots while they wait), the pacing of its
+/// request starts, and whether it is given up.
+struct Host {
+    permits: Semaphore,
+    target_slots: Semaphore,
+    /// When the last request started; held while a request waits its turn to start.
+    last_start: tokio::sync::Mutex<Option<Instant>>,
+    /// A `Retry-After` asked for quiet until then (set without waiting for `last_start`).
+    quiet_until: Mutex<Option<Instant>>,
+    streak: Streak,
+}
+
+impl Host {
+    fn new(per_host: usize) -> Host {
+        Host {
+            permits: Semaphore::new(per_host),
+            target_slots: Semaphore::new(per_host),
+            last_start: tokio::sync::Mutex::new(None),
+            quiet_until: Mutex::new(None),
+            streak: Streak::default(),
+        }
+    }
+
+    fn quiet(&self, until: Instant) {
+        if let Ok(mut q) = self.quiet_until.lock() {
+            *q = Some(q.map_or(until, |old| old.max(until)));
         }
     }
 }
@@ -235,16 +242,9 @@ fn interleaved(jobs: &[Job]) -> Vec<usize> {
 /// One target's shared state while its workers run.
 struct Progressing {
     next: AtomicUsize,
-    failures_in_a_row: AtomicUsize,
-    given_up: Mutex<Option<String>>,
+    streak: Streak,
     results: Mutex<Vec<(usize, Result<Observation, String>)>>,
     retries: AtomicUsize,
-}
-
-impl Progressing {
-    fn given_up(&self) -> bool {
-        self.given_up.lock().is_ok_and(|g| g.is_some())
-    }
 }
 
 /// How one attempt ended.
@@ -260,8 +260,7 @@ impl Run<'_> {
         let host = &self.hosts[&host_key(&job.url)];
         let state = Progressing {
             next: AtomicUsize::new(0),
-            failures_in_a_row: AtomicUsize::new(0),
-            given_up: Mutex::new(None),
+            streak: Streak::default(),
             results: Mutex::new(Vec::new()),
             retries: AtomicUsize::new(0),
         };
@@ -276,7 +275,7 @@ impl Run<'_> {
             Some(d) => tokio::time::timeout_at(d, slots).await.ok(),
             None => Some(slots.await),
         };
-        if _slots.is_some() && host.given_up().is_none() {
+        if _slots.is_some() && host.streak.given_up().is_none() {
             let workers = self.settings.per_host.min(job.plan.len()).max(1);
             join_all((0..workers).map(|_| self.worker(job, host, &state))).await;
         }
@@ -285,12 +284,12 @@ impl Run<'_> {
         let mut run = TargetRun {
             sent: results.len(),
             retries: state.retries.into_inner(),
-            given_up: state.given_up.into_inner().unwrap_or_default(),
+            given_up: state.streak.given_up(),
             ..TargetRun::default()
         };
         if run.given_up.is_none() && run.sent < job.plan.len() {
             // Its host was given up (through this target or another of its targets).
-            run.given_up = host.given_up();
+            run.given_up = host.streak.given_up();
         }
         for (_, r) in results {
             match r {
@@ -303,7 +302,10 @@ impl Run<'_> {
 
     async fn worker(&self, job: &Job, host: &Host, state: &Progressing) {
         loop {
-            if state.given_up() || host.given_up().is_some() || self.deadline_passed() {
+            if state.streak.given_up().is_some()
+                || host.streak.given_up().is_some()
+                || self.deadline_passed()
+            {
                 break;
             }
             let i = state.next.fetch_add(1, Ordering::Relaxed);
@@ -314,23 +316,9 @@ impl Run<'_> {
             let Some(result) = self.send_with_retries(job, planned, host, state).await else {
                 break;
             };
-            match &result {
-                Ok(_) => {
-                    state.failures_in_a_row.store(0, Ordering::Relaxed);
-                    host.record(None);
-                }
-                Err(e) => {
-                    host.record(Some(e));
-                    let n = state.failures_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-                    if n >= GIVE_UP_AFTER
-                        && let Ok(mut g) = state.given_up.lock()
-                    {
-                        g.get_or_insert_with(|| {
-                            format!("given up after {n} failed requests in a row: {e}")
-                        });
-                    }
-                }
-            }
+            let failure = result.as_ref().err().map(String::as_str);
+            host.streak.record(failure, "the host was given up");
+            state.streak.record(failure, "given up");
             if let Ok(mut results) = state.results.lock() {
                 results.push((i, result));
             }
@@ -383,25 +371,22 @@ impl Run<'_> {
                 Attempt::NotSent => return last,
                 Attempt::Answered(o) if o.status == 429 || o.status == 503 => {
                     let asked = retry_after(&o);
-                    let text = format!(
-                        "{} {}{}",
-                        o.status,
-                        if o.status == 429 {
-                            "Too Many Requests"
-                        } else {
-                            "Service Unavailable"
-                        },
-                        asked.map_or(String::new(), |w| format!(
-                            " (Retry-After: {} s)",
-                            w.as_secs()
-                        ))
-                    );
+                    let reason = reqwest::StatusCode::from_u16(o.status)
+                        .ok()
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or_default();
+                    let text = match asked {
+                        Some(w) => {
+                            format!("{} {reason} (Retry-After: {} s)", o.status, w.as_secs())
+                        }
+                        None => format!("{} {reason}", o.status),
+                    };
                     if let Some(w) = asked {
                         let until = Instant::now() + w;
                         // The host asked for quiet: nothing more goes there until then, retry
                         // or not; a wait beyond what the run allows ends its audit.
                         if w > LONGEST_RETRY_AFTER || self.deadline.is_some_and(|d| until >= d) {
-                            host.give_up(format!(
+                            host.streak.give_up(format!(
                                 "the host asked to wait {} s (Retry-After), longer than the \
                                  audit waits",
                                 w.as_secs()
@@ -456,7 +441,7 @@ impl Run<'_> {
         let Ok(_run_permit) = self.global.acquire().await else {
             return Attempt::NotSent;
         };
-        if host.given_up().is_some() || !self.take_budget() {
+        if host.streak.given_up().is_some() || !self.take_budget() {
             return Attempt::NotSent;
         }
         *last_start = Some(Instant::now());
@@ -521,13 +506,7 @@ enum Failure {
 
 impl Failure {
     fn of(e: reqwest::Error) -> Failure {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
+        let text = crate::check::error_chain(&e);
         // Only a connection that never carried the request is retried: a request that may
         // have reached the server (a reset mid-response, a timeout) is not sent twice.
         if e.is_connect() && !e.is_timeout() {

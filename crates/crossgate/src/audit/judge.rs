@@ -268,17 +268,6 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
                 "a sandboxed iframe (`<iframe sandbox=\"allow-scripts\" srcdoc=...>`) sends Origin: null".to_owned(),
             ),
             Generator::PostDomain => (Class::PrefixMatch, Severity::High, "the attacker only needs DNS under their own domain".to_owned()),
-            // On a target that is itself on localhost, another localhost port is its own host.
-            Generator::Localhost
-                if origin.starts_with("http://localhost:")
-                    && target.host == url::Host::Domain("localhost".to_owned()) =>
-            {
-                (
-                    Class::PortTrust,
-                    Severity::Low,
-                    "it needs control of another port on the same host".to_owned(),
-                )
-            }
             Generator::Localhost if origin.starts_with("http://localhost:") => (
                 Class::LocalhostOrigin,
                 Severity::Low,

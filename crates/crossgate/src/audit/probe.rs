@@ -238,7 +238,6 @@ pub fn probes(target: &Target, label: &str, base: &str) -> Vec<Probe> {
         format!("https://localhost.{label}.{base}"),
         None,
     );
-    add(Generator::Localhost, "http://localhost:1".to_owned(), None);
     let other_port = if target.port == Some(1) { 2 } else { 1 };
     add(
         Generator::Port,
@@ -258,6 +257,9 @@ pub fn probes(target: &Target, label: &str, base: &str) -> Vec<Probe> {
             None,
         );
     }
+    // After the port probes: on a target that is itself `http://localhost`, this is another
+    // port of its own host, and the probe is the port generator's.
+    add(Generator::Localhost, "http://localhost:1".to_owned(), None);
     if target.port.is_none() {
         let default = if scheme == "https" { 443 } else { 80 };
         add(Generator::NonCanonical, format!("{own}:{default}"), None);
