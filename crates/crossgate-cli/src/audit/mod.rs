@@ -135,14 +135,15 @@ pub fn run(args: &AuditArgs) -> Result<Outcome, Failure> {
     let mut host = None;
     let mut headers = Vec::new();
     let mut authenticated = false;
+    let mut has_cookie = false;
     for raw in &args.headers {
         let (name, value) = parse_header(raw)?;
         if name.eq_ignore_ascii_case("host") {
             host = Some(String::from_utf8_lossy(&value).into_owned());
             continue;
         }
-        authenticated |=
-            name.eq_ignore_ascii_case("cookie") || name.eq_ignore_ascii_case("authorization");
+        has_cookie |= name.eq_ignore_ascii_case("cookie");
+        authenticated |= has_cookie || name.eq_ignore_ascii_case("authorization");
         headers.push((name, value));
     }
     // One URL argument alone keeps the one-target report of CONTRACTS §7; anything else is an
@@ -194,6 +195,7 @@ pub fn run(args: &AuditArgs) -> Result<Outcome, Failure> {
             probes(&target, &run_label, &args.probe_domain),
             &method,
             &ask,
+            !has_cookie,
         );
         let planned_total = planned.len();
         planned.truncate(args.max_requests);

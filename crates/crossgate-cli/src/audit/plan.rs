@@ -1,9 +1,10 @@
 //! Which requests an audit sends to one target: for each probe origin a simple request and a
-//! preflight, plus the preflight-reflection and private-network probes.
+//! preflight, plus the preflight-reflection and private-network probes, and the simple requests
+//! of the own, a foreign and the `null` origin again with a session cookie.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crossgate::audit::{Ask, Generator, PROBE_HEADER, Probe, RequestKind};
+use crossgate::audit::{Ask, Generator, PROBE_HEADER, PROBE_METHOD, Probe, RequestKind};
 
 /// One request of the plan.
 #[derive(Clone, Debug)]
@@ -14,6 +15,8 @@ pub struct Planned {
     pub requested_method: Option<String>,
     pub requested_headers: Option<String>,
     pub private_network: bool,
+    /// Sent with `crossgate::audit::SESSION_PROBE_COOKIE`.
+    pub session_cookie: bool,
 }
 
 /// A random-looking label for this run, so probe origins never collide with a real allowlist.
@@ -42,47 +45,54 @@ pub fn default_ask(method: &str) -> Ask {
 }
 
 /// The requests for `probes`: simple requests with `method`, preflights asking for `ask`.
-pub fn plan(probes: Vec<Probe>, method: &str, ask: &Ask) -> Vec<Planned> {
+/// `session_probe`: also send the simple requests that show whether a session cookie changes
+/// the answer (not when the user's own `Cookie` rides on every simple request already).
+pub fn plan(probes: Vec<Probe>, method: &str, ask: &Ask, session_probe: bool) -> Vec<Planned> {
+    let preflight =
+        |probe: &Probe, requested_method: &str, requested_headers: Option<String>| Planned {
+            probe: probe.clone(),
+            kind: RequestKind::Preflight,
+            method: "OPTIONS".to_owned(),
+            requested_method: Some(requested_method.to_owned()),
+            requested_headers,
+            private_network: false,
+            session_cookie: false,
+        };
+    let simple = |probe: &Probe, session_cookie: bool| Planned {
+        probe: probe.clone(),
+        kind: RequestKind::Simple,
+        method: method.to_owned(),
+        requested_method: None,
+        requested_headers: None,
+        private_network: false,
+        session_cookie,
+    };
     let mut out = Vec::new();
     for probe in probes {
         if probe.generator == Generator::PrivateNetwork {
             out.push(Planned {
-                probe,
-                kind: RequestKind::Preflight,
-                method: "OPTIONS".to_owned(),
-                requested_method: Some("GET".to_owned()),
-                requested_headers: None,
                 private_network: true,
+                ..preflight(&probe, "GET", None)
             });
             continue;
         }
         if probe.generator == Generator::Baseline {
-            // The preflight-reflection probe: a made-up method and header.
-            out.push(Planned {
-                probe: probe.clone(),
-                kind: RequestKind::Preflight,
-                method: "OPTIONS".to_owned(),
-                requested_method: Some("CROSSGATE-PROBE".to_owned()),
-                requested_headers: Some(PROBE_HEADER.to_owned()),
-                private_network: false,
-            });
+            // The preflight-reflection probes: a made-up header (with a method every server
+            // allows) and a made-up method, each alone, so that a server refusing one still
+            // shows whether it echoes the other.
+            out.push(preflight(&probe, "GET", Some(PROBE_HEADER.to_owned())));
+            out.push(preflight(&probe, PROBE_METHOD, None));
         }
-        out.push(Planned {
-            probe: probe.clone(),
-            kind: RequestKind::Simple,
-            method: method.to_owned(),
-            requested_method: None,
-            requested_headers: None,
-            private_network: false,
-        });
-        out.push(Planned {
-            probe,
-            kind: RequestKind::Preflight,
-            method: "OPTIONS".to_owned(),
-            requested_method: Some(ask.method.clone()),
-            requested_headers: ask.header_list(),
-            private_network: false,
-        });
+        out.push(simple(&probe, false));
+        if session_probe
+            && matches!(
+                probe.generator,
+                Generator::Baseline | Generator::Foreign | Generator::Null
+            )
+        {
+            out.push(simple(&probe, true));
+        }
+        out.push(preflight(&probe, &ask.method, ask.header_list()));
     }
     out
 }

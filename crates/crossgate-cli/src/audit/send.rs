@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crossgate::audit::{Observation, RequestKind};
+use crossgate::audit::{Observation, RequestKind, SESSION_PROBE_COOKIE};
 use futures_util::future::join_all;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -466,6 +466,9 @@ impl Run<'_> {
             for (n, v) in &self.settings.headers {
                 b = b.header(n.as_str(), v.as_slice());
             }
+            if p.session_cookie {
+                b = b.header("cookie", SESSION_PROBE_COOKIE);
+            }
         } else {
             b = b.header("accept", "*/*");
             if let Some(m) = &p.requested_method {
@@ -494,6 +497,7 @@ impl Run<'_> {
                 .iter()
                 .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
                 .collect(),
+            session_cookie: p.session_cookie,
         })
     }
 }
@@ -576,6 +580,7 @@ mod tests {
             requested_headers: None,
             status: 429,
             headers: vec![("Retry-After".to_owned(), v.as_bytes().to_vec())],
+            session_cookie: false,
         };
         assert_eq!(retry_after(&o("3")), Some(Duration::from_secs(3)));
         let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));

@@ -3,6 +3,9 @@
 //! an attacker needs to obtain such an origin and whether credentials come along.
 
 use super::probe::Generator;
+use super::severity::{
+    Exposure, Reach, rate_missing_vary, rate_preflight_reflection, rate_private_network, rate_read,
+};
 use super::{Class, Evidence, Finding, Probe, RequestKind, Severity, Target};
 use crate::agent::Profile;
 use crate::agent::check::{cors_check, get, lines};
@@ -19,6 +22,8 @@ pub struct Observation {
     pub requested_headers: Option<String>,
     pub status: u16,
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The request carried [`SESSION_PROBE_COOKIE`], as a browser with a session would.
+    pub session_cookie: bool,
 }
 
 /// What the audit knows beyond the responses.
@@ -30,6 +35,14 @@ pub struct Context {
 
 /// The header name every audit preflight asks for: no server allows it on purpose.
 pub const PROBE_HEADER: &str = "x-crossgate-probe";
+
+/// The method every audit preflight-reflection probe asks for: no server allows it on purpose.
+pub const PROBE_METHOD: &str = "CROSSGATE-PROBE";
+
+/// The cookie some simple requests carry, so that servers which answer differently to a
+/// request with a session (Starlette before 1.0 reflects any origin then) show it. Never a
+/// secret: the same made-up value on every run.
+pub const SESSION_PROBE_COOKIE: &str = "crossgate_probe=session";
 
 const EVIDENCE: [&str; 9] = [
     "vary",
@@ -135,11 +148,11 @@ fn under_target_domain(target: &Target, probe: &str) -> bool {
 }
 
 /// Special characters all browsers keep in a host, and those only some keep.
-fn special_character_reach(c: &str) -> (Severity, &'static str) {
+fn special_character_reach(c: &str) -> (Reach, &'static str) {
     match c {
-        "_" | "-" => (Severity::High, "Chrome, Firefox and Safari send it"),
-        "$" | "+" => (Severity::Medium, "Firefox and Safari send it"),
-        _ => (Severity::Low, "only Safari sends it"),
+        "_" | "-" => (Reach::Anyone, "Chrome, Firefox and Safari send it"),
+        "$" | "+" => (Reach::FirefoxAndSafari, "Firefox and Safari send it"),
+        _ => (Reach::SafariOnly, "only Safari sends it"),
     }
 }
 
@@ -164,207 +177,276 @@ struct Raw<'a> {
     explanation: String,
 }
 
-/// Judges every observation; one finding per class, the most severe.
+/// Which flawed check admitted a probe's origin, who can hold such an origin, and how.
+fn admitted_by(target: &Target, o: &Observation, hsts: bool) -> (Class, Reach, String) {
+    let origin = o.probe.origin.as_str();
+    let subdomain = || {
+        (
+            Class::SubdomainTrust,
+            Reach::SubdomainHolder,
+            "an XSS or a takeover of any subdomain is enough".to_owned(),
+        )
+    };
+    match o.probe.generator {
+        Generator::Foreign | Generator::PrivateNetwork | Generator::Baseline => (
+            Class::OriginReflection,
+            Reach::Anyone,
+            "any site can do this".to_owned(),
+        ),
+        Generator::Null => (
+            Class::NullOrigin,
+            Reach::Anyone,
+            "a sandboxed iframe (`<iframe sandbox=\"allow-scripts\" srcdoc=...>`) sends Origin: \
+             null"
+                .to_owned(),
+        ),
+        Generator::PostDomain => (
+            Class::PrefixMatch,
+            Reach::Anyone,
+            "the attacker only needs DNS under their own domain".to_owned(),
+        ),
+        Generator::Localhost if origin.starts_with("http://localhost:") => (
+            Class::LocalhostOrigin,
+            Reach::LocalProgram,
+            "any program on the visitor's machine can serve that origin".to_owned(),
+        ),
+        Generator::Localhost => (
+            Class::PrefixMatch,
+            Reach::Anyone,
+            "a `localhost.` prefix on the attacker's domain passes".to_owned(),
+        ),
+        Generator::PreDomain | Generator::Substring | Generator::UnescapedDot => {
+            let class = match o.probe.generator {
+                Generator::PreDomain => Class::SuffixMatch,
+                Generator::Substring => Class::SubstringMatch,
+                _ => Class::UnescapedDot,
+            };
+            if registrable_elsewhere(target, origin) {
+                (
+                    class,
+                    Reach::Anyone,
+                    "the attacker can register that name".to_owned(),
+                )
+            } else if under_target_domain(target, origin) {
+                // `xapi.example.com` is a subdomain: what let it through is subdomain trust.
+                subdomain()
+            } else {
+                (
+                    class,
+                    Reach::Nobody,
+                    "that name is not registrable by an attacker".to_owned(),
+                )
+            }
+        }
+        Generator::Subdomain => subdomain(),
+        Generator::Insecure if target.scheme == "https" => (
+            Class::InsecureOrigin,
+            Reach::NetworkAttacker { hsts },
+            if hsts {
+                "an attacker on the network path could impersonate it (HSTS on this host \
+                 reduces that)"
+                    .to_owned()
+            } else {
+                "an attacker on the network path can impersonate it".to_owned()
+            },
+        ),
+        Generator::Insecure => subdomain(),
+        Generator::ThirdParty => (
+            Class::ThirdPartyOrigin,
+            Reach::Anyone,
+            "anyone can publish a page there".to_owned(),
+        ),
+        Generator::SpecialCharacter => {
+            let c = o.probe.note.as_deref().unwrap_or_default();
+            let (reach, who) = special_character_reach(c);
+            (Class::SpecialCharacters, reach, format!("`{c}`: {who}"))
+        }
+        Generator::Port => (
+            Class::PortTrust,
+            Reach::LocalProgram,
+            "it needs control of another port on the same host".to_owned(),
+        ),
+        Generator::NonCanonical => (
+            Class::NonCanonicalOrigin,
+            Reach::Nobody,
+            "browsers never send this spelling: the check is loose, not yet exploitable".to_owned(),
+        ),
+    }
+}
+
+/// What a finding seen with the probe cookie adds to its explanation, when the same request
+/// without it was not readable with credentials.
+fn cookie_note(o: &Observation, observations: &[Observation], chromium: &Profile) -> String {
+    let without_cookie_also = observations.iter().any(|twin| {
+        !twin.session_cookie
+            && twin.kind == o.kind
+            && twin.probe == o.probe
+            && cors_check(chromium, &twin.probe.origin, true, &twin.headers).is_ok()
+    });
+    if o.session_cookie && !without_cookie_also {
+        format!(
+            " The server answered so only when the request carried a cookie (the audit sent \
+             `{SESSION_PROBE_COOKIE}`, as a browser with any session on this site would); \
+             without one it did not."
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// The preflights that echoed a made-up method or header back, as their own finding; its
+/// severity comes from what the preflights admitted attackers' origins to (`widest`).
+fn preflight_reflection<'a>(
+    observations: &'a [Observation],
+    chromium: &Profile,
+    widest: Option<Severity>,
+) -> Option<Raw<'a>> {
+    let echoing = |o: &&Observation| {
+        o.kind == RequestKind::Preflight
+            && o.probe.generator == Generator::Baseline
+            && (200..=299).contains(&o.status)
+            && cors_check(chromium, &o.probe.origin, false, &o.headers).is_ok()
+    };
+    let header = observations.iter().filter(echoing).find(|o| {
+        o.requested_headers.as_deref() == Some(PROBE_HEADER)
+            && list_contains(o, "access-control-allow-headers", PROBE_HEADER)
+    });
+    let method = observations.iter().filter(echoing).find(|o| {
+        o.requested_method.as_deref() == Some(PROBE_METHOD)
+            && list_contains(o, "access-control-allow-methods", PROBE_METHOD)
+    });
+    let witness = header.or(method)?;
+    let echoed = [
+        header.map(|_| format!("the made-up header `{PROBE_HEADER}`")),
+        method.map(|_| format!("the made-up method `{PROBE_METHOD}`")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" and ");
+    let severity = rate_preflight_reflection(widest);
+    let reach = if severity == Severity::Info {
+        "Only origins it trusts (or any page without credentials, which gains nothing a request \
+         from anywhere cannot send) pass its preflights, so this grants an attacker nothing \
+         today; it would widen any future mistake in the origin check."
+    } else {
+        "Origins an attacker can hold pass its preflights (see the other findings), so they may \
+         send any method and header."
+    };
+    Some(Raw {
+        class: Class::PreflightReflection,
+        severity,
+        observation: witness,
+        explanation: format!("The preflight allowed whatever it was asked: {echoed}. {reach}"),
+    })
+}
+
+/// Judges every observation; one finding per class, the most severe, rated by the severity
+/// model (`severity.rs`).
 pub fn judge(target: &Target, observations: &[Observation], context: &Context) -> Vec<Finding> {
     let chromium = Profile::chromium();
-    let same_site_cookies = cookies_stay_same_site(observations);
-    let baseline_simple = observations
-        .iter()
-        .find(|o| o.probe.generator == Generator::Baseline && o.kind == RequestKind::Simple);
+    let baseline_simple = observations.iter().find(|o| {
+        o.probe.generator == Generator::Baseline
+            && o.kind == RequestKind::Simple
+            && !o.session_cookie
+    });
     let hsts = baseline_simple.is_some_and(|o| {
         lines(&o.headers, "strict-transport-security")
             .next()
             .is_some()
     });
+    let exposure = Exposure {
+        private_target: target.is_private(),
+        same_site_cookies: cookies_stay_same_site(observations),
+        authenticated: context.authenticated,
+    };
     let mut raw: Vec<Raw<'_>> = Vec::new();
+    // The widest read an attacker's origin was granted by a preflight.
+    let mut widest_preflight: Option<Severity> = None;
 
     for o in observations {
         let origin = o.probe.origin.as_str();
-        let preflight_ok = o.kind == RequestKind::Simple || (200..=299).contains(&o.status);
-        // Preflights that echo what they are asked.
-        if o.kind == RequestKind::Preflight && preflight_ok {
-            let echoes_header = list_contains(o, "access-control-allow-headers", PROBE_HEADER);
-            let echoes_method = o.requested_method.as_deref().is_some_and(|m| {
-                !matches!(
-                    m,
-                    "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH" | "OPTIONS"
-                ) && list_contains(o, "access-control-allow-methods", m)
-            });
-            let passes = cors_check(&chromium, origin, false, &o.headers).is_ok();
-            if passes && (echoes_header || echoes_method) {
-                raw.push(Raw {
-                    class: Class::PreflightReflection,
-                    severity: Severity::Low,
-                    observation: o,
-                    explanation: format!(
-                        "The preflight allowed whatever it was asked: {}.",
-                        [
-                            echoes_header.then(|| format!("the made-up header `{PROBE_HEADER}`")),
-                            echoes_method.then(|| format!(
-                                "the made-up method `{}`",
-                                o.requested_method.as_deref().unwrap_or_default()
-                            )),
-                        ]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                    ),
-                });
-            }
-        }
-        if o.probe.generator == Generator::Baseline || !preflight_ok {
+        if o.probe.generator == Generator::Baseline
+            || (o.kind == RequestKind::Preflight && !(200..=299).contains(&o.status))
+        {
             continue;
         }
-        let anonymous = cors_check(&chromium, origin, false, &o.headers).is_ok();
-        if !anonymous {
+        if cors_check(&chromium, origin, false, &o.headers).is_err() {
             continue;
         }
         let credentialed = cors_check(&chromium, origin, true, &o.headers).is_ok();
+        // A request with the probe cookie stands for a credentialed fetch by a page of a
+        // visitor with a session; an anonymous fetch would have sent none.
+        if o.session_cookie && !credentialed {
+            continue;
+        }
         let acao = get(&o.headers, "access-control-allow-origin").unwrap_or_default();
         if acao == b"*" {
+            // Browsers refuse `*` to credentialed requests: with or without
+            // Access-Control-Allow-Credentials, any page reads without cookies, nothing more.
+            let severity = rate_read(Reach::Anyone, false, &exposure);
+            if o.kind == RequestKind::Preflight {
+                widest_preflight = widest_preflight.max(Some(severity));
+            }
             let with_credentials = get(&o.headers, "access-control-allow-credentials").as_deref()
                 == Some(&b"true"[..]);
-            let (class, severity, explanation) = if with_credentials {
+            let (class, what) = if with_credentials {
                 (
                     Class::WildcardWithCredentials,
-                    Severity::Low,
-                    "The server answers `*` together with Access-Control-Allow-Credentials: true. \
-                     Browsers refuse credentialed reads of it, but any page can read it without \
-                     cookies, and the pair shows that reflection was wanted."
-                        .to_owned(),
-                )
-            } else if target.is_private() {
-                (
-                    Class::WildcardOrigin,
-                    Severity::Medium,
-                    "Any web page can read this private-network or local service's responses \
-                     (through the visitor's browser, or by DNS rebinding)."
-                        .to_owned(),
+                    "The server answers `*` together with Access-Control-Allow-Credentials: \
+                     true. Browsers refuse credentialed reads of it, so any page reads it \
+                     without cookies, as with `*` alone; the pair shows that credentialed \
+                     access was wanted, which such servers often grant by reflecting the \
+                     origin instead.",
                 )
             } else {
                 (
                     Class::WildcardOrigin,
-                    Severity::Info,
-                    "Any web page can read these responses without credentials: fine for public \
-                     data."
-                        .to_owned(),
+                    "Any web page can read these responses without credentials.",
                 )
+            };
+            let reach = if exposure.private_target {
+                " This private-network or local service is then readable through any visitor's \
+                 browser (or by DNS rebinding)."
+            } else {
+                " That grants nothing a request from anywhere cannot get: fine for public data."
             };
             raw.push(Raw {
                 class,
                 severity,
                 observation: o,
-                explanation,
+                explanation: format!("{what}{reach}"),
             });
             continue;
         }
         // The server named the probe's origin: which flawed check let it through?
-        let (class, exploitable_severity, how) = match o.probe.generator {
-            Generator::Foreign => (Class::OriginReflection, Severity::High, "any site can do this".to_owned()),
-            Generator::Null => (
-                Class::NullOrigin,
-                Severity::High,
-                "a sandboxed iframe (`<iframe sandbox=\"allow-scripts\" srcdoc=...>`) sends Origin: null".to_owned(),
-            ),
-            Generator::PostDomain => (Class::PrefixMatch, Severity::High, "the attacker only needs DNS under their own domain".to_owned()),
-            Generator::Localhost if origin.starts_with("http://localhost:") => (
-                Class::LocalhostOrigin,
-                Severity::Low,
-                "any program on the visitor's machine can serve that origin".to_owned(),
-            ),
-            Generator::Localhost => (Class::PrefixMatch, Severity::High, "a `localhost.` prefix on the attacker's domain passes".to_owned()),
-            Generator::PreDomain | Generator::Substring | Generator::UnescapedDot => {
-                let class = match o.probe.generator {
-                    Generator::PreDomain => Class::SuffixMatch,
-                    Generator::Substring => Class::SubstringMatch,
-                    _ => Class::UnescapedDot,
-                };
-                if registrable_elsewhere(target, origin) {
-                    (class, Severity::High, "the attacker can register that name".to_owned())
-                } else if under_target_domain(target, origin) {
-                    // `xapi.example.com` is a subdomain: what let it through is subdomain trust.
-                    (
-                        Class::SubdomainTrust,
-                        Severity::Medium,
-                        "an XSS or a takeover of any subdomain is enough".to_owned(),
-                    )
-                } else {
-                    (class, Severity::Low, "that name is not registrable by an attacker".to_owned())
-                }
-            }
-            Generator::Subdomain => (
-                Class::SubdomainTrust,
-                Severity::Medium,
-                "an XSS or a takeover of any subdomain is enough".to_owned(),
-            ),
-            Generator::Insecure if target.scheme == "https" => (
-                Class::InsecureOrigin,
-                if hsts { Severity::Low } else { Severity::Medium },
-                if hsts {
-                    "an attacker on the network path could impersonate it (HSTS on this host reduces that)".to_owned()
-                } else {
-                    "an attacker on the network path can impersonate it".to_owned()
-                },
-            ),
-            Generator::Insecure => (
-                Class::SubdomainTrust,
-                Severity::Medium,
-                "an XSS or a takeover of any subdomain is enough".to_owned(),
-            ),
-            Generator::ThirdParty => (Class::ThirdPartyOrigin, Severity::High, "anyone can publish a page there".to_owned()),
-            Generator::SpecialCharacter => {
-                let c = o.probe.note.as_deref().unwrap_or_default();
-                let (severity, who) = special_character_reach(c);
-                (Class::SpecialCharacters, severity, format!("`{c}`: {who}"))
-            }
-            Generator::Port => (Class::PortTrust, Severity::Low, "it needs control of another port on the same host".to_owned()),
-            Generator::NonCanonical => (
-                Class::NonCanonicalOrigin,
-                Severity::Info,
-                "browsers never send this spelling: the check is loose, not yet exploitable".to_owned(),
-            ),
-            Generator::PrivateNetwork => {
-                if o.kind == RequestKind::Preflight
-                    && get(&o.headers, "access-control-allow-private-network").as_deref()
-                        == Some(&b"true"[..])
-                {
-                    raw.push(Raw {
-                        class: Class::PrivateNetworkReflection,
-                        severity: Severity::Medium,
-                        observation: o,
-                        explanation: format!(
-                            "A preflight from {origin} asking for private-network access got \
-                             Access-Control-Allow-Private-Network: true."
-                        ),
-                    });
-                }
-                (Class::OriginReflection, Severity::High, "any site can do this".to_owned())
-            }
-            Generator::Baseline => unreachable!("skipped above"),
-        };
-        let severity = if credentialed {
-            let mut s = exploitable_severity;
-            if s >= Severity::Medium && same_site_cookies {
-                // SameSite=Lax or Strict cookies do not ride along on cross-site reads.
-                s = s.down();
-            }
-            if s == Severity::High && context.authenticated {
-                s = s.up();
-            }
-            s
-        } else {
-            // Without credentials only what the visitor's network position grants is at risk.
-            match exploitable_severity {
-                Severity::Info => Severity::Info,
-                _ if target.is_private() => Severity::Medium,
-                _ => Severity::Low,
-            }
-        };
+        let (class, reach, how) = admitted_by(target, o, hsts);
+        if o.probe.generator == Generator::PrivateNetwork
+            && o.kind == RequestKind::Preflight
+            && get(&o.headers, "access-control-allow-private-network").as_deref()
+                == Some(&b"true"[..])
+        {
+            raw.push(Raw {
+                class: Class::PrivateNetworkReflection,
+                severity: rate_private_network(&exposure),
+                observation: o,
+                explanation: format!(
+                    "A preflight from {origin} asking for private-network access got \
+                     Access-Control-Allow-Private-Network: true."
+                ),
+            });
+        }
+        let severity = rate_read(reach, credentialed, &exposure);
+        if o.kind == RequestKind::Preflight {
+            widest_preflight = widest_preflight.max(Some(severity));
+        }
         let with = if credentialed {
             " with the user's cookies (Access-Control-Allow-Credentials: true)"
+        } else if exposure.private_target {
+            " without credentials, which on this private-network or local service is what the \
+             visitor's browser alone can reach"
         } else {
-            " without credentials"
+            " without credentials, which gains nothing a request from anywhere cannot get"
         };
         raw.push(Raw {
             class,
@@ -372,42 +454,50 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
             observation: o,
             explanation: format!(
                 "A page at {origin} can read this response{with}: the server answered \
-                 Access-Control-Allow-Origin: {}; {how}.",
-                String::from_utf8_lossy(&acao)
+                 Access-Control-Allow-Origin: {}; {how}.{}",
+                String::from_utf8_lossy(&acao),
+                cookie_note(o, observations, &chromium),
             ),
         });
     }
+    raw.extend(preflight_reflection(
+        observations,
+        &chromium,
+        widest_preflight,
+    ));
 
     // G16: a dynamic Access-Control-Allow-Origin without Vary: Origin.
-    let foreign_simple = observations
-        .iter()
-        .find(|o| o.probe.generator == Generator::Foreign && o.kind == RequestKind::Simple);
+    let foreign_simple = observations.iter().find(|o| {
+        o.probe.generator == Generator::Foreign
+            && o.kind == RequestKind::Simple
+            && !o.session_cookie
+    });
     if let (Some(b), Some(f)) = (baseline_simple, foreign_simple) {
         let acao = |o: &Observation| get(&o.headers, "access-control-allow-origin");
         if acao(b) != acao(f) && !varies_on_origin(b) && !varies_on_origin(f) {
             let stored = cacheable(b) || cacheable(f);
             let witness = if acao(b).is_some() { b } else { f };
+            let shown = |o: &Observation| {
+                acao(o).map_or("none".to_owned(), |v| {
+                    String::from_utf8_lossy(&v).into_owned()
+                })
+            };
             raw.push(Raw {
                 class: Class::MissingVary,
-                severity: if stored {
-                    Severity::Medium
-                } else {
-                    Severity::Low
-                },
+                severity: rate_missing_vary(stored),
                 observation: witness,
                 explanation: format!(
                     "Access-Control-Allow-Origin differs by Origin ({} for {}, {} for {}) but \
-                     Vary lacks Origin{}, so a cache can serve one origin's answer to another.",
-                    acao(b).map_or("none".to_owned(), |v| String::from_utf8_lossy(&v)
-                        .into_owned()),
+                     Vary lacks Origin, so a cache can serve one origin's answer to another{}.",
+                    shown(b),
                     b.probe.origin,
-                    acao(f).map_or("none".to_owned(), |v| String::from_utf8_lossy(&v)
-                        .into_owned()),
+                    shown(f),
                     f.probe.origin,
                     if stored {
-                        ", and the response is cacheable"
+                        ": the response is cacheable, so a shared cache can deny the other \
+                         origins access"
                     } else {
-                        ""
+                        " (the browser's own cache: breakage, not a grant)"
                     }
                 ),
             });
@@ -417,32 +507,10 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
 }
 
 /// One finding per class (the most severe observation), leaving out what a broader flaw
-/// already explains: a server that reflects every origin also passes every narrower probe, and
-/// one that accepts any prefix before its domain also accepts subdomains and dotless variants.
+/// already explains ([`Class::explained_by`]).
 fn findings(raw: Vec<Raw<'_>>) -> Vec<Finding> {
     let present = |c: Class| raw.iter().any(|r| r.class == c);
-    let implied = |c: Class| -> bool {
-        use Class::*;
-        let by_reflection = matches!(
-            c,
-            NullOrigin
-                | PrefixMatch
-                | SuffixMatch
-                | SubstringMatch
-                | UnescapedDot
-                | SubdomainTrust
-                | InsecureOrigin
-                | SpecialCharacters
-                | ThirdPartyOrigin
-                | LocalhostOrigin
-                | PortTrust
-                | NonCanonicalOrigin
-        );
-        (by_reflection && present(OriginReflection))
-            || (matches!(c, SpecialCharacters | PortTrust | NonCanonicalOrigin)
-                && present(PrefixMatch))
-            || (matches!(c, SubdomainTrust | UnescapedDot) && present(SuffixMatch))
-    };
+    let implied = |c: Class| c.explained_by().iter().any(|&b| present(b));
     let mut out: Vec<Finding> = Vec::new();
     for r in &raw {
         if implied(r.class) {
@@ -501,6 +569,7 @@ mod tests {
                     requested_headers: None,
                     status: 200,
                     headers,
+                    session_cookie: false,
                 }
             })
             .collect()
@@ -584,7 +653,7 @@ mod tests {
         let target = Target::new(&"https://api.example.com/x".parse().unwrap(), None).unwrap();
         for (allowed, severity) in [
             ("https://apiaexample.com", Severity::High),
-            ("https://api.exampleacom", Severity::Low),
+            ("https://api.exampleacom", Severity::Info),
         ] {
             let observations = observe(&target, |p, _| {
                 let mut h = vec![("Vary", "Origin".to_owned())];

@@ -5,6 +5,7 @@
 mod estate;
 mod judge;
 mod probe;
+pub mod severity;
 
 use std::fmt;
 
@@ -14,7 +15,9 @@ use url::{Host, Url};
 pub use estate::{
     Ask, BadLine, Endpoint, har_endpoints, merge_endpoints, parse_target, parse_target_list,
 };
-pub use judge::{Context, Observation, PROBE_HEADER, judge, mask_cookie};
+pub use judge::{
+    Context, Observation, PROBE_HEADER, PROBE_METHOD, SESSION_PROBE_COOKIE, judge, mask_cookie,
+};
 pub use probe::{Generator, Probe, probes};
 
 use crate::origin::{Origin, host_is_loopback, registrable_domain};
@@ -49,6 +52,27 @@ impl Class {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default()
+    }
+
+    /// The broader flaws that already explain this one, so that a report naming them leaves
+    /// it out: a server that reflects every origin also passes every narrower probe, one that
+    /// accepts anything after the trusted origin also accepts special characters and other
+    /// ports there, and one that accepts any prefix before its domain also accepts its
+    /// subdomains and dotless look-alikes.
+    pub fn explained_by(self) -> &'static [Class] {
+        use Class::*;
+        match self {
+            SpecialCharacters | PortTrust | NonCanonicalOrigin => &[OriginReflection, PrefixMatch],
+            SubdomainTrust | UnescapedDot => &[OriginReflection, SuffixMatch],
+            NullOrigin | PrefixMatch | SuffixMatch | SubstringMatch | InsecureOrigin
+            | ThirdPartyOrigin | LocalhostOrigin => &[OriginReflection],
+            OriginReflection
+            | WildcardWithCredentials
+            | WildcardOrigin
+            | MissingVary
+            | PreflightReflection
+            | PrivateNetworkReflection => &[],
+        }
     }
 
     /// One line on what the server does wrong.
