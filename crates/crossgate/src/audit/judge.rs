@@ -669,6 +669,73 @@ mod tests {
     }
 
     #[test]
+    fn a_server_reflecting_only_to_a_session_says_so() {
+        let target = Target::new(&"https://api.example.com/x".parse().unwrap(), None).unwrap();
+        // Starlette before 1.0 with allow_origins=["*"], allow_credentials=True.
+        let starlette = |reflect_without_cookie: bool| {
+            let mut observations = observe(&target, |_, _| {
+                vec![
+                    ("Access-Control-Allow-Origin", "*".to_owned()),
+                    ("Access-Control-Allow-Credentials", "true".to_owned()),
+                ]
+            });
+            let foreign = observations
+                .iter()
+                .find(|o| o.probe.generator == Generator::Foreign)
+                .unwrap()
+                .probe
+                .clone();
+            if reflect_without_cookie {
+                let o = observations
+                    .iter_mut()
+                    .find(|o| o.probe == foreign && o.kind == RequestKind::Simple)
+                    .unwrap();
+                o.headers[0].1 = foreign.origin.clone().into_bytes();
+            }
+            observations.push(Observation {
+                probe: foreign.clone(),
+                kind: RequestKind::Simple,
+                requested_method: None,
+                requested_headers: None,
+                status: 200,
+                headers: vec![
+                    (
+                        "Access-Control-Allow-Origin".to_owned(),
+                        foreign.origin.clone().into_bytes(),
+                    ),
+                    (
+                        "Access-Control-Allow-Credentials".to_owned(),
+                        b"true".to_vec(),
+                    ),
+                ],
+                session_cookie: true,
+            });
+            judge(&target, &observations, &Context::default())
+        };
+        let f = starlette(false);
+        assert_eq!(
+            classes(&f),
+            [
+                (Class::OriginReflection, Severity::High),
+                (Class::WildcardWithCredentials, Severity::Info)
+            ]
+        );
+        assert!(
+            f[0].explanation.contains(SESSION_PROBE_COOKIE),
+            "{}",
+            f[0].explanation
+        );
+        // Reflected with and without the cookie: the cookie changed nothing, so no note.
+        let f = starlette(true);
+        assert_eq!(f[0].class, Class::OriginReflection);
+        assert!(
+            !f[0].explanation.contains(SESSION_PROBE_COOKIE),
+            "{}",
+            f[0].explanation
+        );
+    }
+
+    #[test]
     fn a_correct_policy_has_no_finding() {
         let target = Target::new(&"https://api.example.com/x".parse().unwrap(), None).unwrap();
         let observations = observe(&target, |p, kind| {

@@ -47,6 +47,33 @@ pub enum Class {
 }
 
 impl Class {
+    /// Every class, in report order.
+    pub const ALL: [Class; 18] = [
+        Class::OriginReflection,
+        Class::NullOrigin,
+        Class::PrefixMatch,
+        Class::SuffixMatch,
+        Class::SubstringMatch,
+        Class::UnescapedDot,
+        Class::SubdomainTrust,
+        Class::InsecureOrigin,
+        Class::SpecialCharacters,
+        Class::ThirdPartyOrigin,
+        Class::LocalhostOrigin,
+        Class::PortTrust,
+        Class::NonCanonicalOrigin,
+        Class::WildcardWithCredentials,
+        Class::WildcardOrigin,
+        Class::MissingVary,
+        Class::PreflightReflection,
+        Class::PrivateNetworkReflection,
+    ];
+
+    /// The class named `name` (its kebab-case name in reports).
+    pub fn parse(name: &str) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     pub fn as_str(self) -> String {
         serde_json::to_value(self)
             .ok()
