@@ -576,3 +576,31 @@ fn politeness_and_errors() {
     assert_eq!(doc["requests"], 10);
     assert!(started.elapsed() >= Duration::from_millis(450));
 }
+
+#[test]
+fn reads_without_credentials_count_only_on_an_internal_target() {
+    let pair = |c: &str, s: &str| (c.to_owned(), s.to_owned());
+    let wildcard = server(|_| (200, vec![("Access-Control-Allow-Origin", "*".to_owned())]));
+    let reflecting = cors_server(|_| true, false, true, vec![]);
+    for (addr, class) in [
+        (wildcard, "wildcard-origin"),
+        (reflecting, "origin-reflection"),
+    ] {
+        // api.example.com is public: a read without cookies gets what curl gets.
+        let (code, public) = audit(addr, &["--fail-on", "low"]);
+        assert_eq!(significant(&public), [], "{public:#}");
+        assert!(
+            every_finding(&public).contains(&pair(class, "info")),
+            "{public:#}"
+        );
+        assert_eq!(code, Some(0));
+        // Said to be reachable only inside: the visitor's browser is the way in.
+        let (code, internal) = audit(addr, &["--internal", "--fail-on", "medium"]);
+        assert_eq!(
+            significant(&internal),
+            [pair(class, "medium")],
+            "{internal:#}"
+        );
+        assert_eq!(code, Some(1));
+    }
+}

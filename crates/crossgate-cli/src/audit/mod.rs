@@ -92,6 +92,12 @@ pub struct AuditArgs {
     /// failure.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=10))]
     pub retries: u32,
+    /// The targets are reachable only from a private network (an intranet, a VPN), whatever
+    /// their names: a read without credentials then counts (up to medium), since a visitor's
+    /// browser is the way in. Loopback, private addresses and .local/.internal/.lan names
+    /// count so without it.
+    #[arg(long)]
+    pub internal: bool,
     /// The domain under which attacker-looking probe origins are made.
     #[arg(long, default_value = "crossgate-probe.example", value_name = "DOMAIN")]
     pub probe_domain: String,
@@ -222,7 +228,10 @@ pub fn run(args: &AuditArgs) -> Result<Outcome, Failure> {
         args.max_total_requests.map_or(planned, |m| m.min(planned)),
         jobs.len(),
     );
-    let context = Context { authenticated };
+    let context = Context {
+        authenticated,
+        internal: args.internal,
+    };
     let judged: std::sync::Mutex<Vec<Option<Vec<Finding>>>> =
         std::sync::Mutex::new(vec![None; jobs.len()]);
     let finish = |i: usize, run: &send::TargetRun| {

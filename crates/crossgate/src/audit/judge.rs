@@ -31,6 +31,8 @@ pub struct Observation {
 pub struct Context {
     /// The requests carried the user's credentials (`-H Cookie` / `Authorization`).
     pub authenticated: bool,
+    /// The user says the target is reachable only from a private network, whatever its name.
+    pub internal: bool,
 }
 
 /// The header name every audit preflight asks for: no server allows it on purpose.
@@ -356,7 +358,7 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
             .is_some()
     });
     let exposure = Exposure {
-        private_target: target.is_private(),
+        private_target: context.internal || target.is_private(),
         same_site_cookies: cookies_stay_same_site(observations),
         authenticated: context.authenticated,
     };
@@ -642,6 +644,7 @@ mod tests {
             &observations,
             &Context {
                 authenticated: true,
+                ..Context::default()
             },
         );
         assert_eq!(classes(&f), [(Class::OriginReflection, Severity::Critical)]);
