@@ -16,16 +16,19 @@ mod support;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use crossgate::audit::{Class, SESSION_PROBE_COOKIE};
 use serde::Deserialize;
 use serde_json::Value;
-use support::crossgate;
+use support::BIN;
 
 const HOST: &str = "api.example.com";
+/// The longest a server may take to start, and an audit or a CORScanner run to finish.
+const START: Duration = Duration::from_secs(60);
+const RUN: Duration = Duration::from_secs(120);
 
 #[derive(Deserialize)]
 struct Corpus {
@@ -74,6 +77,43 @@ impl Drop for Server {
     }
 }
 
+/// Where a corpus server's standard error goes, so that a failed start shows its traceback.
+fn server_log(row: &Row) -> PathBuf {
+    workspace().join(format!(
+        "target/middleware-logs/{}-{}.log",
+        row.middleware, row.config
+    ))
+}
+
+/// Runs `command` to the end, or kills it after `RUN`: a hang fails the test, never CI's clock.
+fn bounded(mut command: Command, what: &str) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Loopback only: a proxy from the environment must not see the requests.
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(RUN) {
+        Ok(output) => output.unwrap_or_else(|e| panic!("{what}: {e}")),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("{what} ran longer than {RUN:?}");
+        }
+    }
+}
+
 fn start(dir: &Path, row: &Row) -> Server {
     let corpus = corpus_dir();
     let python = dir.join("venv/bin/python");
@@ -98,11 +138,14 @@ fn start(dir: &Path, row: &Row) -> Server {
         }
         other => panic!("corpus.toml: unknown middleware `{other}`"),
     };
+    let log = server_log(row);
+    let _ = std::fs::create_dir_all(log.parent().unwrap());
+    let stderr = std::fs::File::create(&log).unwrap();
     let mut child = command
         .arg(&row.config)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap_or_else(|e| panic!("starting {} {}: {e}", row.middleware, row.config));
     let stdout = child.stdout.take().unwrap();
@@ -113,11 +156,13 @@ fn start(dir: &Path, row: &Row) -> Server {
         let _ = tx.send(line);
     });
     let mut server = Server { child, port: 0 };
-    let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+    let line = rx.recv_timeout(START).unwrap_or_default();
     server.port = line.trim().parse().unwrap_or_else(|_| {
         panic!(
-            "{} {} did not print its port (got {line:?})",
-            row.middleware, row.config
+            "{} {} did not print its port (got {line:?}); its standard error:\n{}",
+            row.middleware,
+            row.config,
+            std::fs::read_to_string(&log).unwrap_or_default()
         )
     });
     server
@@ -126,20 +171,18 @@ fn start(dir: &Path, row: &Row) -> Server {
 /// crossgate's findings for the server, as "class:severity", and their explanations.
 fn audit(port: u16) -> (BTreeSet<String>, Vec<String>) {
     let url = format!("http://127.0.0.1:{port}/api/items");
-    let host = format!("Host: {HOST}");
-    let out = crossgate(
-        &[
-            "audit",
-            &url,
-            "--format",
-            "json",
-            "-H",
-            &host,
-            "--timeout",
-            "10",
-        ],
-        None,
-    );
+    let mut command = Command::new(BIN);
+    command.env("NO_COLOR", "1").args([
+        "audit",
+        &url,
+        "--format",
+        "json",
+        "-H",
+        &format!("Host: {HOST}"),
+        "--timeout",
+        "10",
+    ]);
+    let out = bounded(command, "crossgate audit");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "not JSON ({e}): {}\n{}",
@@ -147,6 +190,9 @@ fn audit(port: u16) -> (BTreeSet<String>, Vec<String>) {
             String::from_utf8_lossy(&out.stderr)
         )
     });
+    // A verdict is only as good as the probes that got an answer.
+    assert_eq!(doc["requests_failed"], 0, "{doc:#}");
+    assert_eq!(doc["requests"], doc["requests_planned"], "{doc:#}");
     let findings = doc["findings"].as_array().unwrap();
     let named = findings
         .iter()
@@ -167,12 +213,11 @@ fn audit(port: u16) -> (BTreeSet<String>, Vec<String>) {
 
 /// CORScanner's findings for the server, as "type" or "type+credentials".
 fn corscanner(dir: &Path, port: u16) -> BTreeSet<String> {
-    let out = Command::new(dir.join("venv/bin/python"))
+    let mut command = Command::new(dir.join("venv/bin/python"));
+    command
         .arg(corpus_dir().join("corscanner_run.py"))
-        .arg(format!("http://{HOST}:{port}/api/items"))
-        .stdin(Stdio::null())
-        .output()
-        .expect("running CORScanner");
+        .arg(format!("http://{HOST}:{port}/api/items"));
+    let out = bounded(command, "CORScanner");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "CORScanner printed no JSON ({e}): {}\n{}",

@@ -1,5 +1,7 @@
 //! `--baseline FILE`: a previous JSON report (one target or an estate). A finding is new when
-//! the baseline has no finding of its class for its URL; a finding of the baseline is fixed when
+//! the baseline has no finding of its class for its URL at its severity or above (a class that
+//! rose, `origin-reflection` from info to high once credentials were switched on, is new); a
+//! finding of the baseline is fixed when
 //! its URL was audited to the end this time and shows that class no more. A target cut short,
 //! not audited or not reached this time fixes nothing.
 
@@ -8,6 +10,8 @@ use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
+
+use crossgate::audit::Severity;
 
 use super::report::Audited;
 use crate::Failure;
@@ -75,11 +79,13 @@ impl Baseline {
         Ok(Baseline { findings })
     }
 
-    pub fn is_new(&self, url: &str, class: &str) -> bool {
-        !self
-            .findings
-            .get(url)
-            .is_some_and(|list| list.iter().any(|(c, _)| c == class))
+    pub fn is_new(&self, url: &str, class: &str, severity: Severity) -> bool {
+        !self.findings.get(url).is_some_and(|list| {
+            list.iter().any(|(c, s)| {
+                // A severity this version does not know cannot hide a finding.
+                c == class && Severity::parse(s).is_some_and(|s| s >= severity)
+            })
+        })
     }
 
     /// The baseline's findings that the targets reached this time no longer show.
@@ -118,14 +124,16 @@ mod tests {
             "findings": [{"class": "null-origin", "severity": "high"}],
         });
         let b = Baseline::from_report(&one).unwrap();
-        assert!(!b.is_new("http://a.example/x", "null-origin"));
-        assert!(b.is_new("http://a.example/x", "origin-reflection"));
-        assert!(b.is_new("http://b.example/x", "null-origin"));
+        assert!(!b.is_new("http://a.example/x", "null-origin", Severity::High));
+        assert!(!b.is_new("http://a.example/x", "null-origin", Severity::Low));
+        assert!(b.is_new("http://a.example/x", "null-origin", Severity::Critical));
+        assert!(b.is_new("http://a.example/x", "origin-reflection", Severity::Info));
+        assert!(b.is_new("http://b.example/x", "null-origin", Severity::High));
         let estate: Value = serde_json::json!({"targets": [
             {"url": "http://b.example/x", "findings": [{"class": "missing-vary", "severity": "low"}]},
         ]});
         let b = Baseline::from_report(&estate).unwrap();
-        assert!(!b.is_new("http://b.example/x", "missing-vary"));
+        assert!(!b.is_new("http://b.example/x", "missing-vary", Severity::Low));
         assert!(Baseline::from_report(&serde_json::json!({"summary": {}})).is_err());
     }
 }

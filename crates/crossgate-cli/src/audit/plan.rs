@@ -1,6 +1,6 @@
 //! Which requests an audit sends to one target: for each probe origin a simple request and a
 //! preflight, plus the preflight-reflection and private-network probes, and the simple requests
-//! of the own, a foreign and the `null` origin again with a session cookie.
+//! of a foreign and the `null` origin again with a session cookie.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -84,12 +84,7 @@ pub fn plan(probes: Vec<Probe>, method: &str, ask: &Ask, session_probe: bool) ->
             out.push(preflight(&probe, PROBE_METHOD, None));
         }
         out.push(simple(&probe, false));
-        if session_probe
-            && matches!(
-                probe.generator,
-                Generator::Baseline | Generator::Foreign | Generator::Null
-            )
-        {
+        if session_probe && matches!(probe.generator, Generator::Foreign | Generator::Null) {
             out.push(simple(&probe, true));
         }
         out.push(preflight(&probe, &ask.method, ask.header_list()));

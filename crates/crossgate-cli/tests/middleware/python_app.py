@@ -64,6 +64,8 @@ def starlette_app(config):
 
     everything = {"allow_methods": ["*"], "allow_headers": ["*"]}
     options = {
+        # CORSMiddleware with no arguments: nothing is allowed.
+        "default": {},
         # FastAPI's tutorial, with "*" in place of the list: the most copied CORS setup in
         # Python.
         "allow-all-credentials": {"allow_origins": ["*"], "allow_credentials": True, **everything},
@@ -91,6 +93,8 @@ def django_app(config):
     from django.conf import settings
 
     options = {
+        # corsheaders installed with no setting: no origin is allowed.
+        "default": {},
         "allow-all": {"CORS_ALLOW_ALL_ORIGINS": True},
         "allow-all-credentials": {"CORS_ALLOW_ALL_ORIGINS": True, "CORS_ALLOW_CREDENTIALS": True},
         # The documentation's regex example, anchored at both ends.

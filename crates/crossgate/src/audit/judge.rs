@@ -112,9 +112,18 @@ fn cacheable(o: &Observation) -> bool {
     }
     get(&o.headers, "cache-control").is_some_and(|v| {
         let v = String::from_utf8_lossy(&v).to_ascii_lowercase();
-        (v.contains("public") || v.contains("max-age") || v.contains("s-maxage"))
-            && !v.contains("private")
-            && !v.contains("no-store")
+        let directives: Vec<&str> = v.split(',').map(str::trim).collect();
+        // A freshness lifetime above zero (`max-age=0` is revalidated every time).
+        let fresh = directives.iter().any(|d| {
+            d.strip_prefix("s-maxage=")
+                .or_else(|| d.strip_prefix("max-age="))
+                .and_then(|n| n.trim_matches('"').parse::<u64>().ok())
+                .is_some_and(|n| n > 0)
+        });
+        fresh
+            && !directives
+                .iter()
+                .any(|d| matches!(*d, "private" | "no-store" | "no-cache"))
     })
 }
 
@@ -158,18 +167,23 @@ fn special_character_reach(c: &str) -> (Reach, &'static str) {
     }
 }
 
-/// Session cookies seen all `SameSite=Lax` or `Strict` (a missing attribute counts as Lax in
-/// modern browsers): cross-site requests then carry none.
+/// Session cookies seen all saying `SameSite=Lax` or `Strict`: cross-site requests then carry
+/// none. A cookie without the attribute rides along: only Chromium treats it as Lax; Firefox
+/// and Safari send it cross-site.
 fn cookies_stay_same_site(observations: &[Observation]) -> bool {
     let cookies: Vec<String> = observations
         .iter()
         .flat_map(|o| lines(&o.headers, "set-cookie"))
-        .map(|v| String::from_utf8_lossy(v).to_ascii_lowercase())
+        .map(|v| {
+            String::from_utf8_lossy(v)
+                .to_ascii_lowercase()
+                .replace(' ', "")
+        })
         .collect();
     !cookies.is_empty()
         && cookies
             .iter()
-            .all(|c| !c.replace(' ', "").contains("samesite=none"))
+            .all(|c| c.contains(";samesite=lax") || c.contains(";samesite=strict"))
 }
 
 struct Raw<'a> {
@@ -265,7 +279,7 @@ fn admitted_by(target: &Target, o: &Observation, hsts: bool) -> (Class, Reach, S
         }
         Generator::Port => (
             Class::PortTrust,
-            Reach::LocalProgram,
+            Reach::OtherPort,
             "it needs control of another port on the same host".to_owned(),
         ),
         Generator::NonCanonical => (
@@ -297,7 +311,7 @@ fn cookie_note(o: &Observation, observations: &[Observation], chromium: &Profile
 }
 
 /// The preflights that echoed a made-up method or header back, as their own finding; its
-/// severity comes from what the preflights admitted attackers' origins to (`widest`).
+/// severity comes from the widest read granted to an attacker's origin (`widest`).
 fn preflight_reflection<'a>(
     observations: &'a [Observation],
     chromium: &Profile,
@@ -327,13 +341,20 @@ fn preflight_reflection<'a>(
     .collect::<Vec<_>>()
     .join(" and ");
     let severity = rate_preflight_reflection(widest);
-    let reach = if severity == Severity::Info {
-        "Only origins it trusts (or any page without credentials, which gains nothing a request \
-         from anywhere cannot send) pass its preflights, so this grants an attacker nothing \
-         today; it would widen any future mistake in the origin check."
-    } else {
-        "Origins an attacker can hold pass its preflights (see the other findings), so they may \
-         send any method and header."
+    let reach = match widest {
+        None => {
+            "Only origins it trusts are admitted, so this grants an attacker nothing today; it \
+             would widen any future mistake in the origin check."
+        }
+        Some(Severity::Info) => {
+            "The origins an attacker can hold are admitted only where that grants nothing (no \
+             credentials on a public host), so any method and header they send grants nothing \
+             either."
+        }
+        Some(_) => {
+            "Origins an attacker can hold are admitted (see the other findings), so they may \
+             send any method and header, rated one step below what they can read."
+        }
     };
     Some(Raw {
         class: Class::PreflightReflection,
@@ -363,8 +384,10 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
         authenticated: context.authenticated,
     };
     let mut raw: Vec<Raw<'_>> = Vec::new();
-    // The widest read an attacker's origin was granted by a preflight.
-    let mut widest_preflight: Option<Severity> = None;
+    // The widest read granted to an attacker's origin, which an echoing preflight extends to
+    // any method and header: middleware applies one method and header policy to every origin
+    // it admits, so the own origin's echo holds for them too.
+    let mut widest_attacker_read: Option<Severity> = None;
 
     for o in observations {
         let origin = o.probe.origin.as_str();
@@ -382,14 +405,27 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
         if o.session_cookie && !credentialed {
             continue;
         }
+        if o.probe.generator == Generator::PrivateNetwork
+            && o.kind == RequestKind::Preflight
+            && get(&o.headers, "access-control-allow-private-network").as_deref()
+                == Some(&b"true"[..])
+        {
+            raw.push(Raw {
+                class: Class::PrivateNetworkReflection,
+                severity: rate_private_network(&exposure),
+                observation: o,
+                explanation: format!(
+                    "A preflight from {origin} asking for private-network access got \
+                     Access-Control-Allow-Private-Network: true."
+                ),
+            });
+        }
         let acao = get(&o.headers, "access-control-allow-origin").unwrap_or_default();
         if acao == b"*" {
             // Browsers refuse `*` to credentialed requests: with or without
             // Access-Control-Allow-Credentials, any page reads without cookies, nothing more.
             let severity = rate_read(Reach::Anyone, false, &exposure);
-            if o.kind == RequestKind::Preflight {
-                widest_preflight = widest_preflight.max(Some(severity));
-            }
+            widest_attacker_read = widest_attacker_read.max(Some(severity));
             let with_credentials = get(&o.headers, "access-control-allow-credentials").as_deref()
                 == Some(&b"true"[..]);
             let (class, what) = if with_credentials {
@@ -423,25 +459,8 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
         }
         // The server named the probe's origin: which flawed check let it through?
         let (class, reach, how) = admitted_by(target, o, hsts);
-        if o.probe.generator == Generator::PrivateNetwork
-            && o.kind == RequestKind::Preflight
-            && get(&o.headers, "access-control-allow-private-network").as_deref()
-                == Some(&b"true"[..])
-        {
-            raw.push(Raw {
-                class: Class::PrivateNetworkReflection,
-                severity: rate_private_network(&exposure),
-                observation: o,
-                explanation: format!(
-                    "A preflight from {origin} asking for private-network access got \
-                     Access-Control-Allow-Private-Network: true."
-                ),
-            });
-        }
         let severity = rate_read(reach, credentialed, &exposure);
-        if o.kind == RequestKind::Preflight {
-            widest_preflight = widest_preflight.max(Some(severity));
-        }
+        widest_attacker_read = widest_attacker_read.max(Some(severity));
         let with = if credentialed {
             " with the user's cookies (Access-Control-Allow-Credentials: true)"
         } else if exposure.private_target {
@@ -465,7 +484,7 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
     raw.extend(preflight_reflection(
         observations,
         &chromium,
-        widest_preflight,
+        widest_attacker_read,
     ));
 
     // G16: a dynamic Access-Control-Allow-Origin without Vary: Origin.
@@ -509,10 +528,20 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
 }
 
 /// One finding per class (the most severe observation), leaving out what a broader flaw
-/// already explains ([`Class::explained_by`]).
+/// already explains ([`Class::explained_by`]), but only when that flaw is rated at least as
+/// high: an origin echoed without credentials (info) never hides a look-alike admitted with
+/// them (high).
 fn findings(raw: Vec<Raw<'_>>) -> Vec<Finding> {
-    let present = |c: Class| raw.iter().any(|r| r.class == c);
-    let implied = |c: Class| c.explained_by().iter().any(|&b| present(b));
+    let worst = |c: Class| {
+        raw.iter()
+            .filter(|r| r.class == c)
+            .map(|r| r.severity)
+            .max()
+    };
+    let implied = |c: Class| {
+        let own = worst(c);
+        c.explained_by().iter().any(|&b| worst(b) >= own)
+    };
     let mut out: Vec<Finding> = Vec::new();
     for r in &raw {
         if implied(r.class) {
@@ -630,6 +659,68 @@ mod tests {
     }
 
     #[test]
+    fn explicit_samesite_cookies_lower_cross_site_reads_only() {
+        let target = Target::new(&"https://api.example.com/x".parse().unwrap(), None).unwrap();
+        // Echoes `null` and every subdomain, with credentials.
+        let run = |cookie: &'static str| {
+            let observations = observe(&target, |p, _| {
+                let mut h = vec![
+                    ("Set-Cookie", cookie.to_owned()),
+                    ("Vary", "Origin".to_owned()),
+                ];
+                let sub = p.origin.ends_with(".api.example.com") && p.origin.starts_with("https:");
+                if p.origin == "null" || sub || p.origin == "https://api.example.com" {
+                    h.push(("Access-Control-Allow-Origin", p.origin.clone()));
+                    h.push(("Access-Control-Allow-Credentials", "true".to_owned()));
+                }
+                h
+            });
+            classes(&judge(&target, &observations, &Context::default()))
+        };
+        // SameSite=None, or no attribute (Firefox and Safari send it cross-site): as rated.
+        for cookie in ["s=1; Secure; SameSite=None", "s=1; Secure"] {
+            assert_eq!(
+                run(cookie),
+                [
+                    (Class::NullOrigin, Severity::High),
+                    (Class::SubdomainTrust, Severity::Medium)
+                ],
+                "{cookie}"
+            );
+        }
+        // Lax: `null` is cross-site and goes down; a subdomain is the same site and does not.
+        assert_eq!(
+            run("s=1; Secure; SameSite=Lax"),
+            [
+                (Class::NullOrigin, Severity::Medium),
+                (Class::SubdomainTrust, Severity::Medium)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broad_flaw_rated_lower_hides_nothing() {
+        let target = Target::new(&"https://api.example.com/x".parse().unwrap(), None).unwrap();
+        // Every origin echoed without credentials; credentials only for the prefix match.
+        let observations = observe(&target, |p, _| {
+            let mut h = vec![
+                ("Vary", "Origin".to_owned()),
+                ("Access-Control-Allow-Origin", p.origin.clone()),
+            ];
+            if p.origin.starts_with("https://api.example.com") {
+                h.push(("Access-Control-Allow-Credentials", "true".to_owned()));
+            }
+            h
+        });
+        let f = classes(&judge(&target, &observations, &Context::default()));
+        assert!(f.contains(&(Class::PrefixMatch, Severity::High)), "{f:?}");
+        assert!(
+            f.contains(&(Class::OriginReflection, Severity::Info)),
+            "{f:?}"
+        );
+    }
+
+    #[test]
     fn reflection_explains_the_narrower_classes() {
         let target = Target::new(&"https://api.example.com/x".parse().unwrap(), None).unwrap();
         let observations = observe(&target, |p, _| {
@@ -695,24 +786,28 @@ mod tests {
                     .unwrap();
                 o.headers[0].1 = foreign.origin.clone().into_bytes();
             }
-            observations.push(Observation {
-                probe: foreign.clone(),
-                kind: RequestKind::Simple,
-                requested_method: None,
-                requested_headers: None,
-                status: 200,
-                headers: vec![
-                    (
-                        "Access-Control-Allow-Origin".to_owned(),
-                        foreign.origin.clone().into_bytes(),
-                    ),
-                    (
-                        "Access-Control-Allow-Credentials".to_owned(),
-                        b"true".to_vec(),
-                    ),
-                ],
-                session_cookie: true,
-            });
+            // First, so that the judge meets it before its twin without the cookie.
+            observations.insert(
+                0,
+                Observation {
+                    probe: foreign.clone(),
+                    kind: RequestKind::Simple,
+                    requested_method: None,
+                    requested_headers: None,
+                    status: 200,
+                    headers: vec![
+                        (
+                            "Access-Control-Allow-Origin".to_owned(),
+                            foreign.origin.clone().into_bytes(),
+                        ),
+                        (
+                            "Access-Control-Allow-Credentials".to_owned(),
+                            b"true".to_vec(),
+                        ),
+                    ],
+                    session_cookie: true,
+                },
+            );
             judge(&target, &observations, &Context::default())
         };
         let f = starlette(false);

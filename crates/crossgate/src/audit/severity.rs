@@ -12,8 +12,10 @@
 //!   register) at info.
 //! - **What the read carries**:
 //!   - with the user's cookies (`Access-Control-Allow-Credentials: true` and an echoed origin):
-//!     the reach's severity, one step lower when every cookie the target sets is `SameSite=Lax`
-//!     or `Strict` (cross-site reads then carry none), and critical when a session given with
+//!     the reach's severity; one step lower (from medium or above) when every cookie the target
+//!     sets says `SameSite=Lax` or `Strict` and the origin is on another site (cross-site reads
+//!     then carry none; subdomains and other ports are the same site, and a cookie without the
+//!     attribute rides along in Firefox and Safari); critical when a session given with
 //!     `-H Cookie` / `Authorization` proves that high-reach reads carry it;
 //!   - without credentials (`*`, or an echoed origin without `-Credentials`): the page reads
 //!     only what the visitor's network position gives. On a loopback, private-address or
@@ -23,10 +25,10 @@
 //!
 //! The classes that are not a read of their own follow from the same grants:
 //!
-//! - `preflight-reflection` (any method and header echoed) widens what the origins the preflight
-//!   admits may send: one step below the widest read granted to an attacker's origin by a
-//!   preflight, at most medium (that read is its own finding, and fixing it fixes both); info
-//!   when only trusted origins, or `*` on a public target, are admitted.
+//! - `preflight-reflection` (any method and header echoed) widens what the origins the server
+//!   admits may send: one step below the widest read granted to an attacker's origin, at most
+//!   medium (that read is its own finding, and fixing it fixes both); info when only trusted
+//!   origins, or `*` on a public target, are admitted.
 //! - `missing-vary` grants no origin anything (a reflected origin is its own finding), but a
 //!   shared cache that stores the answer for one origin denies it to the others: low when the
 //!   response is cacheable, info otherwise.
@@ -51,13 +53,21 @@ pub enum Reach {
         /// The target sends `Strict-Transport-Security`, which shuts most of that path.
         hsts: bool,
     },
-    /// A program on the visitor's machine (`localhost`) or another port of the host.
+    /// A program on the visitor's machine (`localhost`).
     LocalProgram,
+    /// Whoever runs a service on another port of the target's host (the same site, so cookies
+    /// of every `SameSite` ride along).
+    OtherPort,
     /// Nobody: a spelling browsers never send, or a name no one can register.
     Nobody,
 }
 
 impl Reach {
+    /// Origins of this reach are on the target's own site, where `SameSite` cookies go too.
+    pub fn same_site(self) -> bool {
+        matches!(self, Reach::SubdomainHolder | Reach::OtherPort)
+    }
+
     /// The severity of a credentialed read by an origin of this reach.
     pub fn base(self) -> Severity {
         match self {
@@ -70,7 +80,7 @@ impl Reach {
                     Severity::Medium
                 }
             }
-            Reach::SafariOnly | Reach::LocalProgram => Severity::Low,
+            Reach::SafariOnly | Reach::LocalProgram | Reach::OtherPort => Severity::Low,
             Reach::Nobody => Severity::Info,
         }
     }
@@ -81,7 +91,7 @@ impl Reach {
 pub struct Exposure {
     /// Loopback, a private address or an intranet name: the browser is the way in.
     pub private_target: bool,
-    /// Every cookie the target was seen to set is `SameSite=Lax` or `Strict`.
+    /// Every cookie the target was seen to set says `SameSite=Lax` or `Strict`.
     pub same_site_cookies: bool,
     /// The audit carried the user's session (`-H Cookie` / `Authorization`).
     pub authenticated: bool,
@@ -92,7 +102,7 @@ pub fn rate_read(reach: Reach, credentialed: bool, exposure: &Exposure) -> Sever
     let base = reach.base();
     if credentialed {
         let mut s = base;
-        if s >= Severity::Medium && exposure.same_site_cookies {
+        if s >= Severity::Medium && exposure.same_site_cookies && !reach.same_site() {
             s = s.down();
         }
         if s == Severity::High && exposure.authenticated {
@@ -179,6 +189,11 @@ mod tests {
         };
         assert_eq!(rate_read(Reach::Anyone, true, &lax), Severity::Medium);
         assert_eq!(rate_read(Reach::LocalProgram, true, &lax), Severity::Low);
+        // Subdomains are the same site: Lax and Strict cookies reach them.
+        assert_eq!(
+            rate_read(Reach::SubdomainHolder, true, &lax),
+            Severity::Medium
+        );
         assert_eq!(rate_read(Reach::Nobody, true, &PUBLIC), Severity::Info);
     }
 
