@@ -12,6 +12,16 @@ would.
 import socket
 import sys
 
+# The explicit lists: the front end's origin and the API's own.
+TRUSTED = ["http://app.example.com", "http://api.example.com"]
+METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE"]
+
+
+def pick(framework, options, config):
+    if config not in options:
+        raise SystemExit(f"unknown {framework} config {config!r}")
+    return options[config]
+
 
 def flask_app(config):
     from flask import Flask, make_response
@@ -19,8 +29,8 @@ def flask_app(config):
 
     app = Flask(__name__)
 
-    @app.route("/", defaults={"path": ""}, methods=["GET", "HEAD", "POST", "PUT", "DELETE"])
-    @app.route("/<path:path>", methods=["GET", "HEAD", "POST", "PUT", "DELETE"])
+    @app.route("/", defaults={"path": ""}, methods=METHODS)
+    @app.route("/<path:path>", methods=METHODS)
     def page(path):
         response = make_response("ok")
         response.set_cookie("session", "s3cr3t", httponly=True, samesite="None", secure=True)
@@ -40,13 +50,11 @@ def flask_app(config):
             "supports_credentials": True,
         },
         "list": {
-            "origins": ["http://app.example.com", "http://api.example.com"],
+            "origins": TRUSTED,
             "supports_credentials": True,
         },
     }
-    if config not in options:
-        raise SystemExit(f"unknown flask config {config!r}")
-    CORS(app, **options[config])
+    CORS(app, **pick("flask", options, config))
     return ("wsgi", app)
 
 
@@ -77,15 +85,14 @@ def starlette_app(config):
             **everything,
         },
         "list": {
-            "allow_origins": ["http://app.example.com", "http://api.example.com"],
+            "allow_origins": TRUSTED,
             "allow_credentials": True,
             **everything,
         },
     }
-    if config not in options:
-        raise SystemExit(f"unknown starlette config {config!r}")
-    routes = [Route("/{path:path}", page, methods=["GET", "HEAD", "POST", "PUT", "DELETE"])]
-    app = Starlette(routes=routes, middleware=[Middleware(CORSMiddleware, **options[config])])
+    chosen = pick("starlette", options, config)
+    routes = [Route("/{path:path}", page, methods=METHODS)]
+    app = Starlette(routes=routes, middleware=[Middleware(CORSMiddleware, **chosen)])
     return ("asgi", app)
 
 
@@ -108,12 +115,11 @@ def django_app(config):
             "CORS_ALLOW_CREDENTIALS": True,
         },
         "list": {
-            "CORS_ALLOWED_ORIGINS": ["http://app.example.com", "http://api.example.com"],
+            "CORS_ALLOWED_ORIGINS": TRUSTED,
             "CORS_ALLOW_CREDENTIALS": True,
         },
     }
-    if config not in options:
-        raise SystemExit(f"unknown django config {config!r}")
+    chosen = pick("django", options, config)
     settings.configure(
         DEBUG=False,
         SECRET_KEY="crossgate-test-corpus",
@@ -121,7 +127,7 @@ def django_app(config):
         ROOT_URLCONF=__name__,
         INSTALLED_APPS=["corsheaders"],
         MIDDLEWARE=["corsheaders.middleware.CorsMiddleware", "django.middleware.common.CommonMiddleware"],
-        **options[config],
+        **chosen,
     )
     import django
     from django.core.wsgi import get_wsgi_application
