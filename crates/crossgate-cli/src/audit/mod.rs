@@ -94,8 +94,8 @@ pub struct AuditArgs {
     pub retries: u32,
     /// The targets are reachable only from a private network (an intranet, a VPN), whatever
     /// their names: a read without credentials then counts (up to medium), since a visitor's
-    /// browser is the way in. Loopback, private addresses and .local/.internal/.lan names
-    /// count so without it.
+    /// browser is the way in. Loopback, private addresses and .local/.internal/.lan names are
+    /// private without it.
     #[arg(long)]
     pub internal: bool,
     /// The domain under which attacker-looking probe origins are made.

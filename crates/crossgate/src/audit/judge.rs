@@ -447,7 +447,8 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
                 " This private-network or local service is then readable through any visitor's \
                  browser (or by DNS rebinding)."
             } else {
-                " That grants nothing a request from anywhere cannot get: fine for public data."
+                " That grants nothing a request from anywhere cannot get: fine for public data (if \
+                 only a private network reaches this host, audit it with --internal)."
             };
             raw.push(Raw {
                 class,
@@ -467,7 +468,8 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
             " without credentials, which on this private-network or local service is what the \
              visitor's browser alone can reach"
         } else {
-            " without credentials, which gains nothing a request from anywhere cannot get"
+            " without credentials, which gains nothing a request from anywhere cannot get (if \
+             only a private network reaches this host, audit it with --internal)"
         };
         raw.push(Raw {
             class,
