@@ -114,7 +114,7 @@ pub fn judge_with(
     headers: &Headers,
 ) -> Result<PreflightGrant, PreflightFailure> {
     let include = request.credentials == CredentialsMode::Include;
-    let ok = (200..=299).contains(&status);
+    let ok = crate::fetch::is_ok_status(status);
     let bad_status = || PreflightFailure {
         code: ErrorCode::PreflightInvalidStatus,
         parameter: None,

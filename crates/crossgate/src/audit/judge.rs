@@ -9,6 +9,7 @@ use super::severity::{
 use super::{Class, Evidence, Finding, Probe, RequestKind, Severity, Target};
 use crate::agent::Profile;
 use crate::agent::check::{cors_check, get, lines};
+use crate::fetch::is_ok_status;
 use crate::fetch::list::{RawElements, trim_ows};
 use crate::origin::{Origin, registrable_domain};
 
@@ -293,13 +294,16 @@ fn admitted_by(target: &Target, o: &Observation, hsts: bool) -> (Class, Reach, S
 /// What a finding seen with the probe cookie adds to its explanation, when the same request
 /// without it was not readable with credentials.
 fn cookie_note(o: &Observation, observations: &[Observation], chromium: &Profile) -> String {
+    if !o.session_cookie {
+        return String::new();
+    }
     let without_cookie_also = observations.iter().any(|twin| {
         !twin.session_cookie
             && twin.kind == o.kind
             && twin.probe == o.probe
             && cors_check(chromium, &twin.probe.origin, true, &twin.headers).is_ok()
     });
-    if o.session_cookie && !without_cookie_also {
+    if !without_cookie_also {
         format!(
             " The server answered so only when the request carried a cookie (the audit sent \
              `{SESSION_PROBE_COOKIE}`, as a browser with any session on this site would); \
@@ -320,7 +324,7 @@ fn preflight_reflection<'a>(
     let echoing = |o: &&Observation| {
         o.kind == RequestKind::Preflight
             && o.probe.generator == Generator::Baseline
-            && (200..=299).contains(&o.status)
+            && is_ok_status(o.status)
             && cors_check(chromium, &o.probe.origin, false, &o.headers).is_ok()
     };
     let header = observations.iter().filter(echoing).find(|o| {
@@ -392,7 +396,8 @@ pub fn judge(target: &Target, observations: &[Observation], context: &Context) -
     for o in observations {
         let origin = o.probe.origin.as_str();
         if o.probe.generator == Generator::Baseline
-            || (o.kind == RequestKind::Preflight && !(200..=299).contains(&o.status))
+            // A preflight passes only with an ok status (Fetch §4.8, CORS-preflight fetch).
+            || (o.kind == RequestKind::Preflight && !is_ok_status(o.status))
         {
             continue;
         }

@@ -9,6 +9,12 @@ pub mod method;
 pub mod mime;
 pub mod range;
 
+/// Fetch §2.2.3: an ok status is in the range 200 to 299, inclusive.
+#[inline]
+pub const fn is_ok_status(status: u16) -> bool {
+    status >= 200 && status <= 299
+}
+
 /// RFC 9110 §5.6.2 `tchar`: the bytes of a `token` (method names, header names).
 #[inline]
 pub const fn is_tchar(b: u8) -> bool {
