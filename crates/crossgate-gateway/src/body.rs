@@ -166,9 +166,11 @@ impl http_body::Body for RequestBody {
 }
 
 /// An upstream's response body on its way to the client, cut off when the upstream falls
-/// silent for longer than `idle` or the exchange passes its total deadline.
+/// silent for longer than `idle` or the exchange passes its total deadline. Read to its end, it
+/// returns its connection to the pool; dropped or failed before, it closes it.
 pub(crate) struct UpstreamBody {
     inner: hyper::body::Incoming,
+    lease: Option<crate::pool::Lease>,
     idle: std::time::Duration,
     deadline: tokio::time::Instant,
     timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
@@ -178,11 +180,13 @@ pub(crate) struct UpstreamBody {
 impl UpstreamBody {
     pub(crate) fn new(
         inner: hyper::body::Incoming,
+        lease: crate::pool::Lease,
         idle: std::time::Duration,
         deadline: tokio::time::Instant,
     ) -> UpstreamBody {
         UpstreamBody {
             inner,
+            lease: Some(lease),
             idle,
             deadline,
             timer: None,
@@ -204,6 +208,17 @@ impl http_body::Body for UpstreamBody {
         match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.armed = false;
+                match &frame {
+                    // hyper's server stops polling once `is_end_stream` says so, so the end is
+                    // noticed after the last frame as well as at `None`.
+                    Some(Ok(_)) if !this.inner.is_end_stream() => {}
+                    Some(Ok(_)) | None => {
+                        if let Some(lease) = this.lease.take() {
+                            lease.release();
+                        }
+                    }
+                    Some(Err(_)) => this.lease = None,
+                }
                 Poll::Ready(frame.map(|f| f.map_err(BoxError::from)))
             }
             Poll::Pending => {

@@ -26,6 +26,7 @@ mod hop;
 mod limits;
 mod metrics;
 pub mod origins_file;
+mod pool;
 mod proxy;
 mod reload;
 mod route;

@@ -14,16 +14,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossgate::Policy;
 use crossgate::policy::{ActualAnswer, Decision};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tower_service::Service;
 
 use crate::body::{self, Body, BodyFlags, RequestBody, UpstreamBody};
@@ -31,6 +28,7 @@ use crate::echo;
 use crate::hop::{add_forwarded, remove_hop_by_hop};
 use crate::limits::{Limits, Timeouts};
 use crate::metrics::RouteMetrics;
+use crate::pool::{Lease, Pool, UpstreamError};
 use crate::route::{self, ForwardedMode, RouteConfig};
 use crate::upstream::{HttpUpstream, Upstream};
 
@@ -62,24 +60,11 @@ struct HttpTarget {
     upstream: HttpUpstream,
     /// The authority as a `Host` value, built once.
     host: HeaderValue,
-    client: UpstreamClient,
-}
-
-/// The HTTP client shared by every route to an `http://` upstream (it pools connections per
-/// authority). It never reads `HTTP_PROXY` and friends (a gateway configured to reach
-/// `127.0.0.1:3000` must not be rerouted by the environment) and never follows redirects: a
-/// 3xx goes back to the browser, whose redirect rules for CORS (taint, `Origin: null`) only
-/// work if it sees them.
-pub(crate) type UpstreamClient = Client<HttpConnector, RequestBody>;
-
-pub(crate) fn client(connect_timeout: Duration) -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(connect_timeout));
-    connector.set_nodelay(true);
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build(connector)
+    /// The upstream's keep-alive connections, shared by every route to the same authority. It
+    /// never reads `HTTP_PROXY` and friends (a gateway configured to reach `127.0.0.1:3000` must
+    /// not be rerouted by the environment) and never follows redirects: a 3xx goes back to the
+    /// browser, whose redirect rules for CORS (taint, `Origin: null`) only work if it sees them.
+    pool: Pool,
 }
 
 /// Forwards the requests of one route. Cheap to clone (one reference count).
@@ -116,7 +101,7 @@ impl Forward {
         policy: &Policy,
         limits: Limits,
         timeouts: Timeouts,
-        client: &UpstreamClient,
+        pool: Option<&Pool>,
         metrics: Arc<RouteMetrics>,
     ) -> Forward {
         let target = match &route.upstream {
@@ -125,7 +110,9 @@ impl Forward {
                 host: HeaderValue::from_str(upstream.authority().as_str())
                     .expect("an authority is a valid header value"),
                 upstream: upstream.clone(),
-                client: client.clone(),
+                pool: pool
+                    .expect("the snapshot builds a pool for every http upstream")
+                    .clone(),
             })),
         };
         Forward::with_target(target, route, policy, limits, timeouts, metrics)
@@ -373,9 +360,9 @@ impl Inner {
                 let HttpTarget {
                     upstream,
                     host,
-                    client,
+                    pool,
                 } = &**http;
-                parts.uri = match upstream.uri_for(&path) {
+                parts.uri = match upstream.target_for(&path) {
                     Ok(uri) => uri,
                     Err(e) => {
                         return gateway_error(
@@ -392,11 +379,11 @@ impl Inner {
                 let sent = Instant::now();
                 let head_deadline =
                     (tokio::time::Instant::now() + self.timeouts.response_headers).min(deadline);
-                let exchange = client.request(Request::from_parts(parts, body));
+                let exchange = pool.send(Request::from_parts(parts, body));
                 match tokio::time::timeout_at(head_deadline, exchange).await {
-                    Ok(Ok(response)) => {
+                    Ok(Ok((response, lease))) => {
                         self.metrics.upstream_latency(sent.elapsed());
-                        Answered::Upstream(self.upstream_response(response, deadline))
+                        Answered::Upstream(self.upstream_response(response, lease, deadline))
                     }
                     Ok(Err(e)) => {
                         if let Some(answer) =
@@ -429,10 +416,12 @@ impl Inner {
     }
 
     /// The upstream's response: hop-by-hop headers removed, `Set-Cookie` too if the route says
-    /// so, the body streamed as it comes (within the idle and total timeouts).
+    /// so, the body streamed as it comes (within the idle and total timeouts). The connection
+    /// goes back to the pool when the body has been read to its end.
     fn upstream_response(
         &self,
         response: Response<Incoming>,
+        lease: Lease,
         deadline: tokio::time::Instant,
     ) -> Response<Body> {
         let (mut parts, incoming) = response.into_parts();
@@ -442,9 +431,10 @@ impl Inner {
         }
         parts.version = Version::HTTP_11;
         let body = if http_body::Body::is_end_stream(&incoming) {
+            lease.release();
             body::full(bytes::Bytes::new())
         } else {
-            UpstreamBody::new(incoming, self.timeouts.body_idle, deadline).boxed_unsync()
+            UpstreamBody::new(incoming, lease, self.timeouts.body_idle, deadline).boxed_unsync()
         };
         Response::from_parts(parts, body)
     }
@@ -478,15 +468,14 @@ fn client_fault(flags: Option<&BodyFlags>, max: u64) -> Option<Answered> {
 /// still writes the headers the origin is entitled to, so a browser shows the real status
 /// rather than a CORS error.
 fn upstream_failed(
-    error: &hyper_util::client::legacy::Error,
+    error: &UpstreamError,
     method: &http::Method,
     target: &http::uri::PathAndQuery,
     upstream: &HttpUpstream,
     metrics: &RouteMetrics,
 ) -> Answered {
     let detail = chain(error);
-    let timed_out = error.is_connect() && timed_out(error);
-    let (status, reason) = if timed_out {
+    let (status, reason) = if error.is_timeout() {
         (StatusCode::GATEWAY_TIMEOUT, "upstream connect timed out")
     } else if error.is_connect() {
         (StatusCode::BAD_GATEWAY, "upstream unreachable")
@@ -499,19 +488,6 @@ fn upstream_failed(
         "{reason}"
     );
     gateway_error(status, reason, &detail)
-}
-
-fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::TimedOut
-        {
-            return true;
-        }
-        source = e.source();
-    }
-    false
 }
 
 /// An error and its sources, outermost first: `client error (Connect): tcp connect error: ...`.

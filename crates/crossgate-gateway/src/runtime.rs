@@ -15,9 +15,11 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::GatewayConfig;
 use crate::limits::{Limits, Timeouts};
 use crate::metrics::{Metrics, RouteMetrics};
-use crate::proxy::{self, Forward, UpstreamClient};
+use crate::pool::Pool;
+use crate::proxy::Forward;
 use crate::route::{self, RouteConfig};
 use crate::tls;
+use crate::upstream::Upstream;
 use crossgate::Problem;
 
 /// The name under which requests that no route matches are counted.
@@ -35,7 +37,8 @@ pub(crate) struct Snapshot {
     pub(crate) timeouts: Timeouts,
     pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) builder: auto::Builder<TokioExecutor>,
-    client: UpstreamClient,
+    /// One connection pool per upstream authority, shared by the routes to it.
+    pools: Vec<(http::uri::Authority, Pool)>,
 }
 
 pub(crate) struct Route {
@@ -84,18 +87,38 @@ impl Snapshot {
         let policy = compile(&config.cors);
         let limits = config.limits;
         let timeouts = config.timeouts;
-        // Keep the previous client (and its pooled upstream connections) when its settings hold.
-        let client = match previous {
-            Some(p) if p.timeouts.connect == timeouts.connect => p.client.clone(),
-            _ => proxy::client(timeouts.connect),
-        };
-        let mut routes: Vec<Route> = config
-            .routes_in_force()
+        let routes_in_force = config.routes_in_force();
+        // A pool per upstream authority; the previous snapshot's (and its idle connections) kept
+        // where the authority and the connect timeout are unchanged.
+        let mut pools: Vec<(http::uri::Authority, Pool)> = Vec::new();
+        for r in routes_in_force.iter() {
+            let Upstream::Http(upstream) = &r.upstream else {
+                continue;
+            };
+            let authority = upstream.authority();
+            if pools.iter().any(|(a, _)| a == authority) {
+                continue;
+            }
+            let kept = previous
+                .and_then(|p| p.pool(authority))
+                .filter(|p| p.connect_timeout() == timeouts.connect)
+                .cloned();
+            let pool = kept.unwrap_or_else(|| Pool::new(authority, timeouts.connect));
+            pools.push((authority.clone(), pool));
+        }
+        let mut routes: Vec<Route> = routes_in_force
             .iter()
             .map(|r: &RouteConfig| {
                 let policy = r.cors.as_ref().map_or_else(|| policy.clone(), compile);
                 let metrics = metrics.route(&r.name);
-                let forward = Forward::new(r, &policy, limits, timeouts, &client, metrics.clone());
+                let pool = match &r.upstream {
+                    Upstream::Http(upstream) => pools
+                        .iter()
+                        .find(|(a, _)| a == upstream.authority())
+                        .map(|(_, p)| p),
+                    Upstream::Echo => None,
+                };
+                let forward = Forward::new(r, &policy, limits, timeouts, pool, metrics.clone());
                 let service = if r.keep_upstream_cors {
                     RouteService::Keep(forward)
                 } else {
@@ -144,9 +167,16 @@ impl Snapshot {
             timeouts,
             tls,
             builder,
-            client,
+            pools,
         };
         Ok((snapshot, problems))
+    }
+
+    fn pool(&self, authority: &http::uri::Authority) -> Option<&Pool> {
+        self.pools
+            .iter()
+            .find(|(a, _)| a == authority)
+            .map(|(_, p)| p)
     }
 
     /// The route for a request: the longest matching prefix, a host match winning a tie.

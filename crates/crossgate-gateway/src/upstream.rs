@@ -168,13 +168,14 @@ impl HttpUpstream {
         &self.base_path
     }
 
-    /// The absolute URI for a request target (`/items?x=1`) joined onto the base path.
-    pub(crate) fn uri_for(&self, path_and_query: &str) -> Result<Uri, http::Error> {
-        Uri::builder()
-            .scheme("http")
-            .authority(self.authority.clone())
-            .path_and_query(format!("{}{path_and_query}", self.base_path))
-            .build()
+    /// The origin-form target sent upstream: a request target (`/items?x=1`) joined onto the
+    /// base path (`/api/items?x=1`). `Host` carries the authority.
+    pub(crate) fn target_for(&self, path_and_query: &str) -> Result<Uri, http::uri::InvalidUri> {
+        if self.base_path.is_empty() {
+            Uri::try_from(path_and_query)
+        } else {
+            Uri::try_from(format!("{}{path_and_query}", self.base_path))
+        }
     }
 }
 
@@ -213,18 +214,12 @@ mod tests {
     fn joins_request_targets_onto_the_base_path() {
         let u = http("http://backend:81/api/");
         assert_eq!(
-            u.uri_for("/items?x=1").unwrap().to_string(),
-            "http://backend:81/api/items?x=1"
+            u.target_for("/items?x=1").unwrap().to_string(),
+            "/api/items?x=1"
         );
-        assert_eq!(
-            u.uri_for("/").unwrap().to_string(),
-            "http://backend:81/api/"
-        );
+        assert_eq!(u.target_for("/").unwrap().to_string(), "/api/");
         let root = http("http://backend");
-        assert_eq!(
-            root.uri_for("/a/b").unwrap().to_string(),
-            "http://backend/a/b"
-        );
+        assert_eq!(root.target_for("/a/b").unwrap().to_string(), "/a/b");
     }
 
     #[test]
