@@ -22,6 +22,7 @@ mod admin;
 mod body;
 mod config;
 mod echo;
+mod handle;
 mod hop;
 mod limits;
 mod metrics;
@@ -40,11 +41,12 @@ use std::fmt;
 
 pub use config::{GatewayConfig, LoadError, TlsFiles, parse_listen};
 pub use echo::MAX_ECHO_BODY;
+pub use handle::GatewayHandle;
 pub use hop::HOP_BY_HOP;
 pub use limits::{Limits, Timeouts, parse_duration};
 pub use reload::ConfigFile;
 pub use route::{ForwardedMode, RouteConfig};
-pub use server::{BoundGateway, Gateway, GatewayHandle, StartError, Tracked};
+pub use server::{BoundGateway, Gateway, StartError, Tracked};
 pub use upstream::{HttpUpstream, Upstream};
 
 /// Why a configuration value (a listen address, an upstream URL) was refused, and what to write

@@ -161,7 +161,9 @@ impl Pool {
                 Some(sender) => sender,
                 None => {
                     fresh = true;
-                    self.inner.connect().await?
+                    // Boxed: connecting is rare, and its state would otherwise enlarge (and be
+                    // moved with) every exchange's future.
+                    Box::pin(self.inner.connect()).await?
                 }
             };
             match sender.try_send_request(request).await {

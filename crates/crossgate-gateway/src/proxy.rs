@@ -9,7 +9,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -25,7 +24,7 @@ use tower_service::Service;
 
 use crate::body::{self, Body, BodyFlags, RequestBody, UpstreamBody};
 use crate::echo;
-use crate::hop::{add_forwarded, remove_hop_by_hop};
+use crate::hop::{ClientHop, add_forwarded, remove_hop_by_hop};
 use crate::limits::{Limits, Timeouts};
 use crate::metrics::RouteMetrics;
 use crate::pool::{Lease, Pool, UpstreamError};
@@ -34,13 +33,10 @@ use crate::upstream::{HttpUpstream, Upstream};
 
 const TARGET: &str = "crossgate::gateway";
 
-/// What the server knows about the connection a request came on, put in the request's
-/// extensions for the proxy.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ClientInfo {
-    pub addr: SocketAddr,
-    pub tls: bool,
-}
+/// What the server knows about the connection a request came on (formatted once per
+/// connection), put in the request's extensions for the proxy.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientInfo(pub(crate) ClientHop);
 
 /// A refusal decided by the server before routing (the request head, the connection count),
 /// answered here so that the CORS layer writes its headers.
@@ -234,7 +230,7 @@ impl Inner {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.timeouts.total;
         let (mut parts, incoming) = request.into_parts();
-        let info = parts.extensions.get::<ClientInfo>().copied();
+        let info = parts.extensions.remove::<ClientInfo>();
         match parts.extensions.get::<Reject>() {
             Some(Reject::Overloaded) => {
                 let mut answered = closing(gateway_error(
@@ -317,15 +313,8 @@ impl Inner {
         if self.strip_cookie {
             parts.headers.remove(header::COOKIE);
         }
-        if let Some(info) = info {
-            let proto = if info.tls { "https" } else { "http" };
-            add_forwarded(
-                &mut parts.headers,
-                self.forwarded,
-                info.addr.ip(),
-                proto,
-                original_host,
-            );
+        if let Some(ClientInfo(client)) = info {
+            add_forwarded(&mut parts.headers, self.forwarded, &client, original_host);
         }
         let path = if self.strip_prefix {
             route::strip(&self.prefix, target.as_str())

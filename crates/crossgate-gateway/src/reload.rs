@@ -18,7 +18,7 @@ use crossgate::Problem;
 use tokio::task::JoinHandle;
 
 use crate::config::{GatewayConfig, LoadError};
-use crate::server::GatewayHandle;
+use crate::handle::{GatewayHandle, log_refused};
 use crate::upstream::Upstream;
 
 const TARGET: &str = "crossgate::gateway";
@@ -53,23 +53,6 @@ impl ConfigFile {
         }
         Ok((config, warnings))
     }
-}
-
-/// Logs a refused configuration: one line per problem, then what happens.
-pub(crate) fn log_refused(problems: &[Problem]) {
-    for p in problems {
-        if p.is_error() {
-            tracing::error!(target: TARGET, "{p}");
-        } else {
-            tracing::warn!(target: TARGET, "{p}");
-        }
-    }
-    let errors = problems.iter().filter(|p| p.is_error()).count();
-    tracing::error!(
-        target: TARGET,
-        errors,
-        "configuration reload refused: the configuration in force keeps serving"
-    );
 }
 
 impl GatewayHandle {

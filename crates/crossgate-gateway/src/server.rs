@@ -7,12 +7,11 @@ use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use crossgate::policy::{Actual, Decision};
 use crossgate::{Policy, Problem};
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
@@ -25,15 +24,17 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower_service::Service;
 
+use crate::admin;
 use crate::body::{self, Body, BoxError};
 use crate::config::GatewayConfig;
+use crate::handle::{GatewayHandle, Shared};
+use crate::hop::ClientHop;
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::proxy::{ClientInfo, Reject};
 use crate::route;
 use crate::runtime::{Route, RouteService, Snapshot};
 use crate::smuggling::{Flagged, Scanned};
 use crate::upstream::Upstream;
-use crate::{admin, reload};
 
 const TARGET: &str = "crossgate::gateway";
 
@@ -141,12 +142,7 @@ impl Gateway {
             None => None,
         };
         let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
-        let shared = Arc::new(Shared {
-            current: ArcSwap::from_pointee(snapshot),
-            metrics,
-            reloading: Mutex::new(()),
-            generation: AtomicU64::new(1),
-        });
+        let shared = Arc::new(Shared::new(snapshot, metrics));
         Ok(BoundGateway {
             listener,
             local_addr,
@@ -154,89 +150,6 @@ impl Gateway {
             admin_addr,
             shared,
         })
-    }
-}
-
-/// What the server, the reloads and the admin listener share.
-pub(crate) struct Shared {
-    pub(crate) current: ArcSwap<Snapshot>,
-    pub(crate) metrics: Metrics,
-    reloading: Mutex<()>,
-    generation: AtomicU64,
-}
-
-/// Changes the configuration of a running gateway, and reads its metrics. Cheap to clone.
-#[derive(Clone)]
-pub struct GatewayHandle {
-    pub(crate) shared: Arc<Shared>,
-}
-
-impl fmt::Debug for GatewayHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GatewayHandle")
-            .field("generation", &self.generation())
-            .finish()
-    }
-}
-
-impl GatewayHandle {
-    /// Replaces the configuration in force, after compiling the new one (every policy, the TLS
-    /// files). Requests already in flight finish on the configuration they started with; new
-    /// requests and connections use the new one. On `Err` (every problem, errors and warnings)
-    /// nothing changes. `Ok` holds the new configuration's warnings.
-    ///
-    /// `listen` and `admin` cannot change while serving: a new value is logged and ignored until
-    /// a restart.
-    pub fn reload(&self, config: GatewayConfig) -> Result<Vec<Problem>, Vec<Problem>> {
-        let shared = &self.shared;
-        let _one_at_a_time = shared.reloading.lock().unwrap_or_else(|e| e.into_inner());
-        let previous = shared.current.load_full();
-        let mut config = config;
-        if config.listen != previous.config.listen {
-            tracing::warn!(
-                target: TARGET,
-                from = %previous.config.listen, to = %config.listen,
-                "listen cannot change while serving: restart to apply it"
-            );
-            config.listen = previous.config.listen;
-        }
-        if config.admin != previous.config.admin {
-            tracing::warn!(target: TARGET, "admin.listen cannot change while serving: restart to apply it");
-            config.admin = previous.config.admin;
-        }
-        match Snapshot::build(config, &shared.metrics, Some(&previous)) {
-            Ok((snapshot, warnings)) => {
-                let routes = snapshot.routes.len();
-                shared.current.store(Arc::new(snapshot));
-                let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
-                shared.metrics.reloaded(true);
-                for w in &warnings {
-                    tracing::warn!(target: TARGET, "{w}");
-                }
-                tracing::info!(target: TARGET, generation, routes, "configuration reloaded");
-                Ok(warnings)
-            }
-            Err(problems) => {
-                shared.metrics.reloaded(false);
-                reload::log_refused(&problems);
-                Err(problems)
-            }
-        }
-    }
-
-    /// How many configurations have been in force (1 before any reload).
-    pub fn generation(&self) -> u64 {
-        self.shared.generation.load(Ordering::Acquire)
-    }
-
-    /// The configuration in force.
-    pub fn config(&self) -> GatewayConfig {
-        self.shared.current.load().config.clone()
-    }
-
-    /// The Prometheus text exposition served at the admin listener's `/metrics`.
-    pub fn metrics(&self) -> String {
-        self.shared.metrics.render()
     }
 }
 
@@ -368,10 +281,11 @@ impl BoundGateway {
                 tracing::warn!(target: TARGET, %peer, "too many connections: answering 503");
             }
             let _ = stream.set_nodelay(true);
+            let tls = snapshot.tls.is_some();
             let connection = Connection {
                 shared: Arc::clone(&shared),
                 peer,
-                tls: snapshot.tls.is_some(),
+                client: ClientHop::new(peer.ip(), if tls { "https" } else { "http" }),
                 overloaded,
                 state: Arc::default(),
             };
@@ -424,7 +338,8 @@ impl Drop for OpenConnection {
 struct Connection {
     shared: Arc<Shared>,
     peer: SocketAddr,
-    tls: bool,
+    /// The client as the upstream is told of it (`X-Forwarded-For`, `Forwarded`).
+    client: ClientHop,
     overloaded: bool,
     state: Arc<ConnectionState>,
 }
@@ -598,10 +513,9 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
         let metrics = Arc::clone(&route.metrics);
         drop(snapshot);
 
-        request.extensions_mut().insert(ClientInfo {
-            addr: self.peer,
-            tls: self.tls,
-        });
+        request
+            .extensions_mut()
+            .insert(ClientInfo(self.client.clone()));
         if let Some(reject) = reject {
             request.extensions_mut().insert(reject);
         }
