@@ -44,7 +44,6 @@ pub(crate) struct Snapshot {
 pub(crate) struct Route {
     pub(crate) prefix: String,
     pub(crate) host: Option<String>,
-    pub(crate) policy: Policy,
     pub(crate) service: RouteService,
     pub(crate) metrics: Arc<RouteMetrics>,
 }
@@ -127,7 +126,6 @@ impl Snapshot {
                 Route {
                     prefix: r.prefix.clone(),
                     host: r.host.clone(),
-                    policy,
                     service,
                     metrics,
                 }
@@ -138,7 +136,6 @@ impl Snapshot {
         let no_route = Route {
             prefix: "/".to_owned(),
             host: None,
-            policy: policy.clone(),
             service: RouteService::Cors(Cors::new(
                 Forward::not_found(&policy, limits, timeouts, no_route_metrics.clone()),
                 policy.clone(),

@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crossgate::policy::{Actual, Decision};
+use crossgate::policy::{Refusal, is_preflight};
 use crossgate::{Policy, Problem};
-use http::{HeaderValue, Request, Response, StatusCode, Version, header};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version, header};
 use http_body::Frame;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -32,7 +32,7 @@ use crate::hop::ClientHop;
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::proxy::{ClientInfo, Reject};
 use crate::route;
-use crate::runtime::{Route, RouteService, Snapshot};
+use crate::runtime::{RouteService, Snapshot};
 use crate::smuggling::{Flagged, Scanned};
 use crate::upstream::Upstream;
 
@@ -420,41 +420,48 @@ impl Connection {
             tracing::debug!(target: TARGET, %peer, error = %e, "connection ended with an error");
         }
     }
+}
 
-    /// Observes the CORS decision for metrics and the refusal log line; the CORS layer itself
-    /// decides again (from the same library call) when it answers.
-    fn observe(&self, route: &Route, request: &Request<Incoming>) {
-        if !request.headers().contains_key(header::ORIGIN)
-            || matches!(route.service, RouteService::Keep(_))
-        {
-            return;
-        }
-        let (kind, denied) = match route.policy.decide(request) {
-            Decision::PreflightAllowed(_) => {
-                route.metrics.preflight_allowed();
-                return;
-            }
-            Decision::PreflightDenied(d) => {
-                route.metrics.preflight_denied(d.reason);
-                ("preflight", d)
-            }
-            Decision::Actual(Actual::Denied(d)) => {
-                route.metrics.actual_denied(d.reason);
-                ("actual", d)
-            }
-            Decision::Actual(_) => return,
-        };
+/// Counts and logs what the CORS layer decided, read from its answer: a refused request's
+/// response carries the layer's `Refusal`; an allowed preflight's does not. The policy is
+/// never asked twice.
+fn observe(
+    peer: SocketAddr,
+    watched: Watched,
+    metrics: &RouteMetrics,
+    method: &Method,
+    path: &str,
+    response: &Response<Body>,
+) {
+    let refusal = response.extensions().get::<Refusal>();
+    match (watched, refusal) {
+        (Watched::No, _) | (Watched::Actual, None) => return,
+        (Watched::Preflight, None) => return metrics.preflight_allowed(),
+        (_, Some(r)) if r.preflight => metrics.preflight_denied(r.reason),
+        (_, Some(r)) => metrics.actual_denied(r.reason),
+    }
+    if let Some(refusal) = refusal {
         tracing::info!(
             target: "crossgate::gateway::cors",
-            route = route.metrics.name(),
-            peer = %self.peer,
-            method = %request.method(),
-            path = request.uri().path(),
-            kind,
-            reason = denied.reason.as_str(),
-            "CORS request refused: {denied}"
+            route = metrics.name(),
+            peer = %peer,
+            %method,
+            path,
+            kind = if refusal.preflight { "preflight" } else { "actual" },
+            reason = refusal.reason.as_str(),
+            "CORS request refused: {}",
+            refusal.detail
         );
     }
+}
+
+/// Which CORS decision a request gets counted for.
+#[derive(Clone, Copy)]
+enum Watched {
+    /// No `Origin`, or a route that keeps the upstream's CORS answers: none.
+    No,
+    Preflight,
+    Actual,
 }
 
 type ConnectionFuture = Pin<Box<dyn Future<Output = Result<Response<Tracked>, Infallible>> + Send>>;
@@ -508,14 +515,24 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
             .map(HeaderValue::as_bytes)
             .or_else(|| request.uri().authority().map(|a| a.as_str().as_bytes()));
         let route = snapshot.route(host, request.uri().path());
-        self.observe(route, &request);
         let service = route.service.clone();
         let metrics = Arc::clone(&route.metrics);
         drop(snapshot);
 
-        request
-            .extensions_mut()
-            .insert(ClientInfo(self.client.clone()));
+        let watched =
+            if !headers.contains_key(header::ORIGIN) || matches!(service, RouteService::Keep(_)) {
+                Watched::No
+            } else if is_preflight(&request) {
+                Watched::Preflight
+            } else {
+                Watched::Actual
+            };
+        // The layer answers a preflight itself: only what reaches the proxy needs the client.
+        if !matches!(watched, Watched::Preflight) {
+            request
+                .extensions_mut()
+                .insert(ClientInfo(self.client.clone()));
+        }
         if let Some(reject) = reject {
             request.extensions_mut().insert(reject);
         }
@@ -532,6 +549,7 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
                 }
                 RouteService::Keep(mut forward) => forward.call(request).await?,
             };
+            observe(peer, watched, &metrics, &method, uri.path(), &response);
             record(&metrics, response.status());
             tracing::debug!(
                 target: TARGET, %peer, route = metrics.name(), %method, path = uri.path(), status = response.status().as_u16(),

@@ -45,6 +45,13 @@ async fn metrics_count_requests_cors_refusals_latency_and_reloads() {
         send(preflight(DISALLOWED, "PUT", "content-type")).await;
         send(preflight(ALLOWED, "PATCH", "content-type")).await;
         send(preflight(ALLOWED, "PUT", "x-not-allowed")).await;
+        // OPTIONS without Access-Control-Request-Method is the application's: forwarded, and
+        // counted as no preflight.
+        let options = Request::options(gateway.url("/o"))
+            .header("origin", ALLOWED)
+            .body(empty())
+            .unwrap();
+        assert_eq!(send(options).await.0, 200);
         gateway.handle.reload(config.clone()).unwrap();
         let mut bad = config.clone();
         bad.cors.allow_origins = vec!["null".to_owned()];
@@ -53,7 +60,7 @@ async fn metrics_count_requests_cors_refusals_latency_and_reloads() {
         let (status, text) = admin_get(&gateway, "/metrics").await;
         assert_eq!(status, 200);
         let value = |series: &str| metric(&text, series);
-        assert_eq!(value("crossgate_requests_total{route=\"/\",status=\"200\"}"), 3.0);
+        assert_eq!(value("crossgate_requests_total{route=\"/\",status=\"200\"}"), 4.0);
         assert_eq!(value("crossgate_requests_total{route=\"/\",status=\"204\"}"), 1.0);
         assert_eq!(value("crossgate_requests_total{route=\"/\",status=\"403\"}"), 3.0);
         assert_eq!(value("crossgate_preflights_allowed_total{route=\"/\"}"), 1.0);
@@ -70,10 +77,10 @@ async fn metrics_count_requests_cors_refusals_latency_and_reloads() {
             value("crossgate_disallowed_origin_requests_total{route=\"/\",reason=\"origin-not-allowed\"}"),
             1.0
         );
-        assert_eq!(value("crossgate_upstream_response_seconds_count{route=\"/\"}"), 3.0);
+        assert_eq!(value("crossgate_upstream_response_seconds_count{route=\"/\"}"), 4.0);
         assert_eq!(
             value("crossgate_upstream_response_seconds_bucket{route=\"/\",le=\"+Inf\"}"),
-            3.0
+            4.0
         );
         assert_eq!(value("crossgate_config_reloads_total{result=\"ok\"}"), 1.0);
         assert_eq!(value("crossgate_config_reloads_total{result=\"failed\"}"), 1.0);

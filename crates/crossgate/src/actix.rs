@@ -501,12 +501,13 @@ where
                     *result = Some(done);
                 }
                 if let Some(d) = deferred {
-                    *answer = Some(std::task::ready!(d.poll_actual(
+                    let (policy, settled, _refusal) = std::task::ready!(d.poll_actual(
                         cx,
                         origin,
                         origin.as_bytes(),
                         Policy::actix_values
-                    )));
+                    ));
+                    *answer = Some((policy, settled));
                     *deferred = None;
                 }
                 let Some(done) = result.take() else {

@@ -22,7 +22,9 @@
 //!
 //! A preflight is answered by the layer itself (204 or 403), whether or not the application has
 //! an `OPTIONS` route; any other request goes to the inner service, and its response, errors
-//! included, gets the CORS headers the request's origin is entitled to.
+//! included, gets the CORS headers the request's origin is entitled to. The response to a request
+//! the policy refused carries a [`Refusal`] in its extensions (why, and the offending bytes), for
+//! middleware around the layer that counts or logs refusals without deciding again.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -37,7 +39,7 @@ use tower_service::Service;
 use crate::policy::Wait;
 use crate::policy::{
     ActualAnswer, CorsRequestHeader, Decision, LivePolicy, LiveReader, Policy, PreflightEcho,
-    RequestHead,
+    Refusal, RequestHead,
 };
 use crate::policy::{Deferred, Resolver};
 
@@ -173,13 +175,18 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Default,
 {
-    let (policy, answer) = {
+    let (policy, answer, refusal) = {
         let head = Head::new(&request);
         match base.decide_with(resolver, &head) {
-            Ok((policy, decision)) => match outcome(policy, decision, &head) {
-                Outcome::Preflight(response) => return ResponseFuture::ready(response),
-                Outcome::Actual(answer) => (policy.clone(), answer),
-            },
+            Ok((policy, decision)) => {
+                let refusal = Refusal::of(&decision);
+                match outcome(policy, decision, &head) {
+                    Outcome::Preflight(response) => {
+                        return ResponseFuture::ready(refused(response, refusal));
+                    }
+                    Outcome::Actual(answer) => (policy.clone(), answer, refusal.map(Box::new)),
+                }
+            }
             #[cfg(feature = "resolve")]
             Err(wait) => {
                 let resolver = resolver.expect("only a resolver defers");
@@ -192,8 +199,17 @@ where
             future: inner.call(request),
             answer: Some(answer),
             policy,
+            refusal,
         },
     }
+}
+
+/// `response` with `refusal`, if any, in its extensions.
+fn refused<B>(mut response: Response<B>, refusal: Option<Refusal>) -> Response<B> {
+    if let Some(refusal) = refusal {
+        response.extensions_mut().insert(refusal);
+    }
+    response
 }
 
 /// What a decision comes to: a preflight's response, or the headers the inner service's
@@ -298,8 +314,9 @@ fn poll_preflight<B: Default>(
 ) -> Poll<Response<B>> {
     let head = Head::new(head);
     let (policy, decision) = std::task::ready!(deferred.poll_decision(cx, &head));
+    let refusal = Refusal::of(&decision);
     Poll::Ready(match outcome(policy, decision, &head) {
-        Outcome::Preflight(response) => response,
+        Outcome::Preflight(response) => refused(response, refusal),
         // The head is a preflight's (checked before deferring), so the decision is one; should
         // it not be, the request gets no access.
         Outcome::Actual(_) => preflight_response(StatusCode::FORBIDDEN),
@@ -418,6 +435,8 @@ pin_project_lite::pin_project! {
             future: F,
             answer: Option<ActualAnswer<HeaderValue>>,
             policy: Policy,
+            // Boxed: refusals are rare, and every request's future carries the field.
+            refusal: Option<Box<Refusal>>,
         },
         // A preflight whose origin is being looked up (feature `resolve`).
         Preflight { deferred: Deferred, head: Request<()> },
@@ -427,7 +446,7 @@ pin_project_lite::pin_project! {
             future: F,
             deferred: Option<Deferred>,
             origin: HeaderValue,
-            answer: Option<(Policy, ActualAnswer<HeaderValue>)>,
+            answer: Option<(Policy, ActualAnswer<HeaderValue>, Option<Refusal>)>,
             response: Option<Response<B>>,
         },
     }
@@ -458,11 +477,12 @@ where
                 future,
                 answer,
                 policy,
+                refusal,
             } => {
                 let mut response = std::task::ready!(future.poll(cx))?;
                 let answer = answer.take().expect("polled after completion");
                 policy.write_actual(policy.header_values(), answer, response.headers_mut());
-                Poll::Ready(Ok(response))
+                Poll::Ready(Ok(refused(response, refusal.take().map(|r| *r))))
             }
             StateProj::Preflight { deferred, head } => poll_preflight(deferred, cx, head).map(Ok),
             StateProj::Actual {
@@ -489,9 +509,9 @@ where
                 let Some(mut response) = response.take() else {
                     return Poll::Pending;
                 };
-                let (policy, answer) = answer.take().expect("polled after completion");
+                let (policy, answer, refusal) = answer.take().expect("polled after completion");
                 policy.write_actual(policy.header_values(), answer, response.headers_mut());
-                Poll::Ready(Ok(response))
+                Poll::Ready(Ok(refused(response, refusal)))
             }
         }
     }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossgate::policy::{Actual, Decision, PreflightEcho};
+use crossgate::policy::{Actual, Decision, PreflightEcho, Refusal, is_preflight};
 use crossgate::{Policy, PolicyConfig};
 use crossgate_vectors::{
     Case, Handler, Observed, Report, Suite, expand, load_all, run_all, vectors,
@@ -59,7 +59,17 @@ fn library() {
         let policy = policy(suite);
         let values = policy.header_values();
         let req = request(case);
-        match policy.decide(&req) {
+        let decision = policy.decide(&req);
+        assert_eq!(
+            is_preflight(&req),
+            matches!(
+                decision,
+                Decision::PreflightAllowed(_) | Decision::PreflightDenied(_)
+            ),
+            "is_preflight and decide disagree on {:?}",
+            case.name
+        );
+        match decision {
             Decision::PreflightAllowed(allowed) => {
                 let mut headers = HeaderMap::new();
                 let echo = PreflightEcho {
@@ -133,6 +143,35 @@ async fn in_axum(
         reached: reached.load(Ordering::SeqCst),
         headers: lines(response.headers()),
     }
+}
+
+/// The tower layer leaves in each response the refusal its decision was (none when allowed),
+/// for every vector.
+#[tokio::test]
+async fn tower_layer_reports_its_refusals() {
+    use axum::Router;
+    use crossgate::tower::CorsLayer;
+    use tower::ServiceExt;
+
+    let files = load_all();
+    let mut refusals = 0;
+    for vector in vectors(&files) {
+        let policy = policy(vector.suite);
+        let expected = Refusal::of(&policy.decide(&request(vector.case)));
+        refusals += usize::from(expected.is_some());
+        let app = Router::new()
+            .fallback(|| async { "bar" })
+            .layer(CorsLayer::new(policy));
+        let req = request(vector.case).map(|()| axum::body::Body::empty());
+        let response = app.oneshot(req).await.expect("infallible");
+        assert_eq!(
+            response.extensions().get::<Refusal>(),
+            expected.as_ref(),
+            "{:?}",
+            vector.case.name
+        );
+    }
+    assert!(refusals > 10, "the vectors refuse only {refusals} requests");
 }
 
 #[tokio::test]

@@ -207,6 +207,52 @@ impl fmt::Display for Denied<'_> {
     }
 }
 
+/// A refusal, owned: the tower layer leaves one in the extensions of every response to a
+/// request its policy refused (a preflight answered 403, or an actual request whose response got
+/// no `Access-Control-Allow-*`), so that what runs around the layer counts and logs refusals
+/// without deciding again. Allowed requests carry none, and cost nothing for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// Whether the refused request was a CORS preflight.
+    pub preflight: bool,
+    /// Why it was refused.
+    pub reason: DenyReason,
+    /// The reason and the request bytes it is about, as [`Denied`] displays them (truncated).
+    pub detail: String,
+}
+
+impl Refusal {
+    /// The refusal a decision is, if it is one.
+    pub fn of(decision: &Decision<'_>) -> Option<Refusal> {
+        let (preflight, denied) = match decision {
+            Decision::PreflightDenied(d) => (true, d),
+            Decision::Actual(Actual::Denied(d)) => (false, d),
+            Decision::PreflightAllowed(_) | Decision::Actual(_) => return None,
+        };
+        Some(Refusal {
+            preflight,
+            reason: denied.reason,
+            detail: denied.to_string(),
+        })
+    }
+}
+
+/// Fetch §3.2.2: a CORS-preflight request is an `OPTIONS` request with `Origin` and
+/// `Access-Control-Request-Method`; any other `OPTIONS` request belongs to the application. The
+/// same test as [`Policy::decide`]'s (a test holds them together), for a server that counts
+/// preflights around the tower layer.
+pub fn is_preflight<R: RequestHead>(request: &R) -> bool {
+    request.is_options()
+        && request
+            .header_values(CorsRequestHeader::Origin)
+            .next()
+            .is_some()
+        && request
+            .header_values(CorsRequestHeader::AccessControlRequestMethod)
+            .next()
+            .is_some()
+}
+
 /// Where a decision learns whether the request's origin is allowed.
 #[derive(Clone, Copy)]
 enum OriginRule {

@@ -40,7 +40,7 @@ use hashbrown::HashSet;
 pub use config::PolicyConfig;
 pub use decide::{
     Actual, AllowOrigin, CorsRequestHeader, Decision, Denied, DenyReason, PreflightAllowed,
-    RequestHead, limits,
+    Refusal, RequestHead, is_preflight, limits,
 };
 pub use edit::OriginChanges;
 pub use live::LivePolicy;
@@ -512,7 +512,7 @@ impl Policy {
 mod no_resolver {
     use std::task::{Context, Poll};
 
-    use super::{ActualAnswer, Decision, HeaderValues, Policy, RequestHead};
+    use super::{ActualAnswer, Decision, HeaderValues, Policy, Refusal, RequestHead};
 
     /// No resolver can be given to the middleware, and no request waits for one.
     pub(crate) type Resolver = std::convert::Infallible;
@@ -537,7 +537,7 @@ mod no_resolver {
             _: &V,
             _: &[u8],
             _: impl FnOnce(&Policy) -> &HeaderValues<V>,
-        ) -> Poll<(Policy, ActualAnswer<V>)> {
+        ) -> Poll<(Policy, ActualAnswer<V>, Option<Refusal>)> {
             match self.never {}
         }
     }

@@ -60,7 +60,7 @@ use super::pattern::{HostPattern, OriginPattern, PortPattern, parse_pattern};
 use super::validate::insecure_with_credentials;
 use super::{
     Actual, ActualAnswer, Decision, DenyReason, HeaderValues, InvalidConfig, MAX_ORIGIN_LEN,
-    Policy, PolicyBuilder, PolicyConfig, Problem, ProblemCode, RequestHead, log_warnings,
+    Policy, PolicyBuilder, PolicyConfig, Problem, ProblemCode, Refusal, RequestHead, log_warnings,
 };
 use crate::origin::Origin;
 
@@ -145,19 +145,20 @@ impl Deferred {
         Poll::Ready(self.resolver.decide_after(&self.base, verdict, head))
     }
 
-    /// An actual request's answer once the lookup ends: `origin` is its `Origin` (`bytes`),
-    /// `values` the framework's header values of a policy.
+    /// An actual request's answer once the lookup ends, and its refusal if it is one: `origin`
+    /// is its `Origin` (`bytes`), `values` the framework's header values of a policy.
     pub(crate) fn poll_actual<V: Clone>(
         &mut self,
         cx: &mut Context<'_>,
         origin: &V,
         bytes: &[u8],
         values: impl FnOnce(&Policy) -> &HeaderValues<V>,
-    ) -> Poll<(Policy, ActualAnswer<V>)> {
+    ) -> Poll<(Policy, ActualAnswer<V>, Option<Refusal>)> {
         let verdict = std::task::ready!(self.lookup.as_mut().poll(cx));
         let (policy, actual) = self.resolver.actual_after(&self.base, verdict, bytes);
         let answer = policy.actual_answer(values(policy), &actual, || Some(origin.clone()));
-        Poll::Ready((policy.clone(), answer))
+        let refusal = Refusal::of(&Decision::Actual(actual));
+        Poll::Ready((policy.clone(), answer, refusal))
     }
 }
 
