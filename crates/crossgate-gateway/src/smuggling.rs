@@ -136,11 +136,19 @@ impl HeadScanner {
                         self.state = State::RequestLine;
                     }
                 }
-                _ => match bytes.iter().position(|b| *b == b'\n') {
+                _ => match memchr::memchr(b'\n', bytes) {
+                    // The whole line arrived in this read (the usual case): read in place.
+                    Some(end) if self.line.is_empty() && end <= MAX_LINE => {
+                        self.line_done(&bytes[..end]);
+                        bytes = &bytes[end + 1..];
+                    }
                     Some(end) => {
                         self.keep(&bytes[..end]);
                         bytes = &bytes[end + 1..];
-                        self.line_done();
+                        let kept = std::mem::take(&mut self.line);
+                        self.line_done(&kept);
+                        self.line = kept;
+                        self.line.clear();
                     }
                     None => {
                         self.keep(bytes);
@@ -159,10 +167,9 @@ impl HeadScanner {
         self.line.extend_from_slice(&part[..part.len().min(room)]);
     }
 
-    /// Acts on the complete line in `self.line`, then empties it.
-    fn line_done(&mut self) {
-        let mut kept = std::mem::take(&mut self.line);
-        let line = kept.strip_suffix(b"\r").unwrap_or(&kept);
+    /// Acts on a complete line (without its `\n`): the kept one, or one read in place.
+    fn line_done(&mut self, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         self.state = match self.state {
             State::RequestLine if line == b"PRI * HTTP/2.0" => State::Off,
             State::RequestLine => {
@@ -185,13 +192,11 @@ impl HeadScanner {
             State::Trailers => State::Trailers,
             _ => State::Off,
         };
-        kept.clear();
-        self.line = kept;
         self.line_truncated = false;
     }
 
     fn header(&mut self, line: &[u8]) {
-        let Some(colon) = line.iter().position(|b| *b == b':') else {
+        let Some(colon) = memchr::memchr(b':', line) else {
             return;
         };
         let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
