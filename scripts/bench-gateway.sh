@@ -154,7 +154,10 @@ error_log $WORK/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;
-    upstream backend { server 127.0.0.1:$UP_PORT; keepalive 512; }
+    # nginx closes a client connection after 1000 requests by default (h2load does not reconnect,
+    # and wrk's reconnects would cost TLS handshakes); crossgate has no such limit.
+    keepalive_requests 100000000;
+    upstream backend { server 127.0.0.1:$UP_PORT; keepalive 512; keepalive_requests 100000000; }
     # The same answers as crossgate's policy: the allowed origin reflected with credentials.
     map \$http_origin \$cors_origin { default ""; "$ORIGIN" \$http_origin; }
     map \$http_origin \$cors_credentials { default ""; "$ORIGIN" "true"; }
