@@ -40,6 +40,12 @@ NGX_PORT=${NGX_PORT:-18183}
 GW_TLS_PORT=${GW_TLS_PORT:-18184}
 NGX_TLS_PORT=${NGX_TLS_PORT:-18185}
 ORIGIN=http://localhost:5173
+for scenario in $SCENARIOS; do
+    case "$scenario" in
+        actual | preflight | actual-256 | body-16k | tls-h1 | tls-h2) ;;
+        *) echo "unknown scenario \`$scenario\` (known: actual preflight actual-256 body-16k tls-h1 tls-h2)" >&2; exit 2 ;;
+    esac
+done
 
 need() { command -v "$1" >/dev/null 2>&1; }
 if ! need wrk || ! need nginx || ! need h2load || ! need curl || ! need openssl; then
@@ -89,7 +95,14 @@ start_upstream() { # $1: taskset prefix
     PIDS+=("$UPSTREAM_PID")
     wait_port "$UP_PORT"
 }
-stop_upstream() { kill "$UPSTREAM_PID"; wait "$UPSTREAM_PID" 2>/dev/null || true; }
+stop_upstream() {
+    kill "$UPSTREAM_PID"
+    wait "$UPSTREAM_PID" 2>/dev/null || true
+    # Forget it, so that cleanup never signals a process that reused the number.
+    local kept=() pid
+    for pid in "${PIDS[@]}"; do [ "$pid" = "$UPSTREAM_PID" ] || kept+=("$pid"); done
+    PIDS=("${kept[@]}")
+}
 
 # One certificate for both proxies (ECDSA P-256, as a current deployment would use).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
@@ -194,7 +207,7 @@ ticks() { # $1 pid
     echo "$total"
 }
 
-# wrk's summary as "requests p50_ms p99_ms non2xx".
+# wrk's summary as "requests seconds p50_ms p99_ms non2xx".
 parse_wrk() {
     awk '
         function ms(v) {
@@ -203,26 +216,27 @@ parse_wrk() {
             if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000 }
             return v
         }
-        / requests in / { n = $1 }
+        / requests in / { n = $1; secs = $4; sub(/s,?$/, "", secs) }
         /^ +50%/ { p50 = ms($2) }
         /^ +99%/ { p99 = ms($2) }
         /Non-2xx or 3xx responses:/ { bad = $5 }
-        END { printf "%s %s %s %s\n", n, p50, p99, (bad == "" ? 0 : bad) }
+        END { printf "%s %s %s %s %s\n", n, secs, p50, p99, (bad == "" ? 0 : bad) }
     ' "$1"
 }
 
-# h2load's summary and its per-request log as "requests p50_ms p99_ms non2xx".
+# h2load's summary and its per-request log as "requests seconds p50_ms p99_ms non2xx".
 parse_h2load() { # $1 output, $2 per-request log (start, status, latency in us)
-    local n bad
+    local n bad secs
     n=$(awk '/^requests:/ { print $8 }' "$1")
+    secs=$(awk '/^finished in / { v = $3; sub(/s,?$/, "", v); print v }' "$1")
     bad=$(awk '/^status codes:/ { gsub(",", ""); print $7 + $9 }' "$1")
-    awk '{ print $3 }' "$2" | sort -n | awk -v n="$n" -v bad="$bad" '
+    awk '{ print $3 }' "$2" | sort -n | awk -v n="$n" -v secs="$secs" -v bad="$bad" '
         { v[NR] = $1 }
         END {
-            if (NR == 0) { print 0, 0, 0, 0; exit }
+            if (NR == 0) { print 0, 0, 0, 0, 0; exit }
             i50 = int(NR * 0.50); if (i50 < 1) i50 = 1
             i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
-            printf "%s %.3f %.3f %s\n", n, v[i50] / 1000, v[i99] / 1000, bad
+            printf "%s %s %.3f %.3f %s\n", n, secs, v[i50] / 1000, v[i99] / 1000, bad
         }'
 }
 
@@ -248,13 +262,14 @@ run_load() { # $1 scenario, $2 plain port, $3 TLS port, $4 pid serving plain, $5
         after=$(ticks "$pid")
         result=$(parse_wrk "$WORK/load.out")
     fi
-    read -r n p50 p99 bad <<<"$result"
-    if [ -z "$n" ] || [ "$n" = 0 ]; then
+    read -r n secs p50 p99 bad <<<"$result"
+    if [ -z "$n" ] || [ "$n" = 0 ] || [ -z "$secs" ]; then
         echo "no request answered in $scenario on port $port:" >&2
         cat "$WORK/load.out" >&2
         exit 1
     fi
-    awk -v n="$n" -v s="$seconds" -v p50="$p50" -v p99="$p99" -v t=$((after - before)) -v hz="$CLK_TCK" -v bad="$bad" \
+    # Requests per second over the time the tool reports, not the time asked for.
+    awk -v n="$n" -v s="$secs" -v p50="$p50" -v p99="$p99" -v t=$((after - before)) -v hz="$CLK_TCK" -v bad="$bad" \
         'BEGIN { printf "%.0f %s %s %.2f %s\n", n / s, p50, p99, t / hz * 1e6 / n, bad }'
 }
 
@@ -263,7 +278,9 @@ measure() { # $1 name, $2 plain port, $3 TLS port, $4 pid serving plain, $5 pid 
     shift 5
     for scenario in "$@"; do
         run_load "$scenario" "$port" "$tls_port" "$pid" "$tls_pid" 2 >/dev/null   # warm-up
-        echo "$name $scenario $(run_load "$scenario" "$port" "$tls_port" "$pid" "$tls_pid" "$DURATION")" | tee -a "$WORK/results"
+        # A failed run stops the script (inside `$(...)` its exit would be lost).
+        result=$(run_load "$scenario" "$port" "$tls_port" "$pid" "$tls_pid" "$DURATION") || exit 1
+        echo "$name $scenario $result" | tee -a "$WORK/results"
     done
 }
 
@@ -397,7 +414,9 @@ mkdir -p "$(dirname "$OUT")"
         echo
         awk -v soak="$SOAK" -v rps="$soak_rps" '
             NR == 1 { first = $2 } { last = $2; if ($2 > max) max = $2 }
-            END { printf "Soak: %ss at %.0f req/s; RSS %.1f MiB after 10 s, %.1f MiB at the end, %.1f MiB at most (end / start %.2f)\n", soak, rps, first / 1024, last / 1024, max / 1024, last / first }
+            END {
+                if (NR == 0) { print "Soak: no RSS sample (the soak ended within 10 s)"; exit }
+                printf "Soak: %ss at %.0f req/s; RSS %.1f MiB after 10 s, %.1f MiB at the end, %.1f MiB at most (end / start %.2f)\n", soak, rps, first / 1024, last / 1024, max / 1024, last / first }
         ' "$WORK/rss"
         [ -n "$soak_errors" ] && echo "Soak errors: $soak_errors"
         echo

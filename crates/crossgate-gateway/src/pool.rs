@@ -9,10 +9,13 @@
 //! allocation per request beyond hyper's own.
 //!
 //! What the legacy client did that still holds: no proxy from the environment, no redirect
-//! followed, `TCP_NODELAY`, a connect timeout, a request that a stale keep-alive connection
-//! refused before a byte of it was written is sent again on a new connection, and idle
-//! connections are closed after [`IDLE_TIMEOUT`].
+//! followed, `TCP_NODELAY`, the connect timeout shared among the addresses a name resolves to,
+//! a request that a stale keep-alive connection refused before a byte of it was written is sent
+//! again on a new connection, and idle connections are closed. What it did that this does not:
+//! race IPv6 against IPv4 (addresses are tried in the resolver's order), and close an idle
+//! connection exactly at its timeout (here between half of [`IDLE_TIMEOUT`] and all of it).
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -27,7 +30,8 @@ use tokio::net::TcpStream;
 
 use crate::body::RequestBody;
 
-/// How long an unused connection stays open (as the legacy client's `pool_idle_timeout`).
+/// How long an unused connection stays open, at most (at least half of it: the sweeper runs every
+/// half timeout).
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// At most this many idle connections are kept per upstream; more are closed when returned.
@@ -45,7 +49,7 @@ struct Inner {
     connect_timeout: Duration,
     /// Most recently returned last: reuse favours warm connections, and the cold ones sink to
     /// the bottom where the sweeper finds them.
-    idle: Mutex<Vec<Idle>>,
+    idle: Mutex<VecDeque<Idle>>,
     /// Advanced by the sweeper every half idle timeout; an idle connection remembers the tick
     /// it was returned in, so returning one reads an atomic rather than the clock.
     tick: AtomicU64,
@@ -60,8 +64,8 @@ struct Idle {
 /// Why an exchange with the upstream failed.
 #[derive(Debug)]
 pub(crate) enum UpstreamError {
-    /// No TCP connection within the connect timeout.
-    ConnectTimedOut(Duration),
+    /// Resolving the upstream's name took the whole connect timeout.
+    ResolveTimedOut(Duration),
     /// Resolving or connecting failed.
     Connect(io::Error),
     /// The connection was made but the exchange failed (reset, closed early, bad response).
@@ -72,14 +76,14 @@ impl UpstreamError {
     pub(crate) fn is_connect(&self) -> bool {
         matches!(
             self,
-            UpstreamError::ConnectTimedOut(_) | UpstreamError::Connect(_)
+            UpstreamError::ResolveTimedOut(_) | UpstreamError::Connect(_)
         )
     }
 
     /// Connecting timed out: ours, or the operating system's own (`ETIMEDOUT`).
     pub(crate) fn is_timeout(&self) -> bool {
         match self {
-            UpstreamError::ConnectTimedOut(_) => true,
+            UpstreamError::ResolveTimedOut(_) => true,
             UpstreamError::Connect(e) => e.kind() == io::ErrorKind::TimedOut,
             UpstreamError::Exchange(_) => false,
         }
@@ -89,8 +93,8 @@ impl UpstreamError {
 impl std::fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            UpstreamError::ConnectTimedOut(after) => {
-                write!(f, "tcp connect timed out after {after:?}")
+            UpstreamError::ResolveTimedOut(after) => {
+                write!(f, "resolving the upstream's name timed out after {after:?}")
             }
             UpstreamError::Connect(e) => write!(f, "tcp connect error: {e}"),
             UpstreamError::Exchange(e) => write!(f, "exchange failed: {e}"),
@@ -101,7 +105,7 @@ impl std::fmt::Display for UpstreamError {
 impl std::error::Error for UpstreamError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            UpstreamError::ConnectTimedOut(_) | UpstreamError::Connect(_) => None,
+            UpstreamError::ResolveTimedOut(_) | UpstreamError::Connect(_) => None,
             UpstreamError::Exchange(e) => std::error::Error::source(e),
         }
     }
@@ -135,7 +139,7 @@ impl Pool {
             inner: Arc::new(Inner {
                 address: format!("{}:{port}", authority.host()),
                 connect_timeout,
-                idle: Mutex::new(Vec::new()),
+                idle: Mutex::new(VecDeque::new()),
                 tick: AtomicU64::new(0),
                 sweeper: AtomicBool::new(false),
             }),
@@ -216,21 +220,31 @@ impl Pool {
 }
 
 impl Inner {
-    /// The most recently returned connection that can take a request now. The ones passed over
-    /// (closed, or still busy with an earlier exchange's request body) are closed.
+    /// The most recently returned connection that can take a request now. A closed one passed
+    /// over is dropped; an open one that is not ready yet (its task has not yet taken in the end
+    /// of the last exchange, or is still sending a request body) goes to the cold end, where the
+    /// sweeper closes it if it never becomes ready.
     fn checkout(&self) -> Option<SendRequest<RequestBody>> {
-        let mut passed = Vec::new();
+        let mut closed = Vec::new();
         let found = {
             let mut idle = self.idle.lock().expect("pool lock");
+            let mut busy = 0;
             loop {
-                match idle.pop() {
+                match idle.pop_back() {
                     Some(entry) if entry.sender.is_ready() => break Some(entry.sender),
-                    Some(entry) => passed.push(entry),
+                    Some(entry) if entry.sender.is_closed() => closed.push(entry),
+                    Some(entry) => {
+                        idle.push_front(entry);
+                        busy += 1;
+                        if busy == idle.len() {
+                            break None;
+                        }
+                    }
                     None => break None,
                 }
             }
         };
-        drop(passed);
+        drop(closed);
         found
     }
 
@@ -238,7 +252,7 @@ impl Inner {
         let tick = self.tick.load(Ordering::Relaxed);
         let mut idle = self.idle.lock().expect("pool lock");
         if idle.len() < MAX_IDLE {
-            idle.push(Idle { sender, tick });
+            idle.push_back(Idle { sender, tick });
         }
     }
 
@@ -246,9 +260,9 @@ impl Inner {
     /// at least half the timeout, at most the whole), and those the upstream closed.
     fn sweep(&self) {
         let now = self.tick.fetch_add(1, Ordering::Relaxed) + 1;
-        let expired: Vec<Idle> = {
+        let expired: VecDeque<Idle> = {
             let mut idle = self.idle.lock().expect("pool lock");
-            let (keep, expired) = std::mem::take(&mut *idle)
+            let (keep, expired): (VecDeque<Idle>, VecDeque<Idle>) = std::mem::take(&mut *idle)
                 .into_iter()
                 .partition(|e| now - e.tick < 2 && !e.sender.is_closed());
             *idle = keep;
@@ -264,12 +278,19 @@ impl Inner {
         }
     }
 
-    /// A new connection: resolve, connect to each address in turn within the connect timeout,
-    /// handshake, and hand the connection's I/O to a task of its own.
+    /// A new connection: resolve (within the connect timeout), connect to each address in turn
+    /// (each with its share of the timeout, as the legacy connector did, so that one blackholed
+    /// address does not use it all), handshake, and hand the connection's I/O to a task of its
+    /// own.
     async fn connect(&self) -> Result<SendRequest<RequestBody>, UpstreamError> {
-        let stream = tokio::time::timeout(self.connect_timeout, connect_tcp(&self.address))
+        let addresses: Vec<std::net::SocketAddr> =
+            tokio::time::timeout(self.connect_timeout, tokio::net::lookup_host(&self.address))
+                .await
+                .map_err(|_| UpstreamError::ResolveTimedOut(self.connect_timeout))?
+                .map_err(UpstreamError::Connect)?
+                .collect();
+        let stream = connect_tcp(&addresses, self.connect_timeout, &self.address)
             .await
-            .map_err(|_| UpstreamError::ConnectTimedOut(self.connect_timeout))?
             .map_err(UpstreamError::Connect)?;
         let _ = stream.set_nodelay(true);
         let (sender, connection) = http1::Builder::new()
@@ -286,12 +307,25 @@ impl Inner {
     }
 }
 
-async fn connect_tcp(address: &str) -> io::Result<TcpStream> {
+/// The first of `addresses` that accepts within its share of `timeout`. A timeout is reported
+/// as `ErrorKind::TimedOut` (a 504, like the operating system's own).
+async fn connect_tcp(
+    addresses: &[std::net::SocketAddr],
+    timeout: Duration,
+    address: &str,
+) -> io::Result<TcpStream> {
+    let each = timeout / u32::try_from(addresses.len().max(1)).unwrap_or(u32::MAX);
     let mut last = None;
-    for addr in tokio::net::lookup_host(address).await? {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = Some(e),
+    for addr in addresses {
+        match tokio::time::timeout(each, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => last = Some(e),
+            Err(_) => {
+                last = Some(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("connecting to {addr} timed out after {each:?}"),
+                ));
+            }
         }
     }
     Err(last.unwrap_or_else(|| {
@@ -387,6 +421,39 @@ mod tests {
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
         assert_eq!(pool.idle(), 1);
+    }
+
+    /// A connection returned before its task has taken in the end of the exchange (on a runtime
+    /// with several workers that can happen) is not ready yet: it must wait its turn, not be
+    /// closed. A connection whose task was never polled is in that state for as long as needed.
+    #[tokio::test]
+    async fn a_connection_not_ready_yet_is_kept_for_later() {
+        let (authority, accepted) = upstream(false).await;
+        let pool = Pool::new(&authority, Duration::from_secs(1));
+        let stream = TcpStream::connect(authority.as_str()).await.unwrap();
+        let (sender, connection) = http1::Builder::new()
+            .handshake::<_, RequestBody>(TokioIo::new(stream))
+            .await
+            .unwrap();
+        pool.inner.checkin(sender);
+        assert!(pool.inner.checkout().is_none(), "not ready: not lent");
+        assert_eq!(pool.idle(), 1, "not ready: kept");
+        tokio::spawn(connection);
+        eventually(|| {
+            let lent = pool.inner.checkout();
+            let ready = lent.is_some();
+            if let Some(sender) = lent {
+                pool.inner.checkin(sender);
+            }
+            ready
+        })
+        .await;
+        exchange(&pool, &authority, true).await;
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "the kept connection served"
+        );
     }
 
     #[tokio::test]

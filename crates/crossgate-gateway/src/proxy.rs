@@ -479,7 +479,7 @@ fn upstream_failed(
     gateway_error(status, reason, &detail)
 }
 
-/// An error and its sources, outermost first: `client error (Connect): tcp connect error: ...`.
+/// An error and its sources, outermost first: `tcp connect error: Connection refused (os error 111)`.
 fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

@@ -212,6 +212,7 @@ impl fmt::Display for Denied<'_> {
 /// no `Access-Control-Allow-*`), so that what runs around the layer counts and logs refusals
 /// without deciding again. Allowed requests carry none, and cost nothing for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Refusal {
     /// Whether the refused request was a CORS preflight.
     pub preflight: bool,
