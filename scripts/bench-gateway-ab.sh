@@ -57,7 +57,7 @@ one() { # $1 port, $2 pid: prints "req/s cpu_us_per_request"
     before=$(awk '{ print $14 + $15 }' "/proc/$2/stat")
     n=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION"s -s "$WORK/load.lua" "http://127.0.0.1:$1/items/1" | awk '/ requests in / { print $1 }')
     after=$(awk '{ print $14 + $15 }' "/proc/$2/stat")
-    awk -v n="$n" -v s="$DURATION" -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f %.2f", n / s, t / hz * 1e6 / n }'
+    awk -v n="$n" -v s="$DURATION" -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f %.2f\n", n / s, t / hz * 1e6 / n }'
 }
 one "$THIS_PORT" "$THIS_PID" >/dev/null   # warm-up
 one "$OTHER_PORT" "$OTHER_PID" >/dev/null
