@@ -154,10 +154,8 @@ impl Pool {
     /// returns the response head with the connection it came on.
     pub(crate) async fn send(
         &self,
-        request: Request<RequestBody>,
+        mut request: Request<RequestBody>,
     ) -> Result<(Response<Incoming>, Lease), UpstreamError> {
-        self.start_sweeper();
-        let mut request = request;
         let mut fresh = false;
         loop {
             let reused = if fresh { None } else { self.inner.checkout() };
@@ -165,6 +163,9 @@ impl Pool {
                 Some(sender) => sender,
                 None => {
                     fresh = true;
+                    // A pool without connections has nothing to sweep: the sweeper starts with
+                    // the first one, off the path of requests on pooled connections.
+                    self.start_sweeper();
                     // Boxed: connecting is rare, and its state would otherwise enlarge (and be
                     // moved with) every exchange's future.
                     Box::pin(self.inner.connect()).await?
@@ -194,9 +195,7 @@ impl Pool {
     /// Starts, once per pool, the task that closes connections idle for longer than
     /// [`IDLE_TIMEOUT`]. It holds the pool weakly and ends with it.
     fn start_sweeper(&self) {
-        if self.inner.sweeper.load(Ordering::Relaxed)
-            || self.inner.sweeper.swap(true, Ordering::AcqRel)
-        {
+        if self.inner.sweeper.swap(true, Ordering::AcqRel) {
             return;
         }
         let pool = Arc::downgrade(&self.inner);

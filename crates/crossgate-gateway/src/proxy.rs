@@ -97,7 +97,7 @@ impl Forward {
         policy: &Policy,
         limits: Limits,
         timeouts: Timeouts,
-        pool: Option<&Pool>,
+        pool: Option<Pool>,
         metrics: Arc<RouteMetrics>,
     ) -> Forward {
         let target = match &route.upstream {
@@ -106,9 +106,7 @@ impl Forward {
                 host: HeaderValue::from_str(upstream.authority().as_str())
                     .expect("an authority is a valid header value"),
                 upstream: upstream.clone(),
-                pool: pool
-                    .expect("the snapshot builds a pool for every http upstream")
-                    .clone(),
+                pool: pool.expect("the snapshot builds a pool for every http upstream"),
             })),
         };
         Forward::with_target(target, route, policy, limits, timeouts, metrics)

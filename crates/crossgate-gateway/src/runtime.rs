@@ -5,9 +5,11 @@
 //! never changes a request in flight, and a request never waits for a reload.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossgate::Policy;
 use crossgate::tower::Cors;
+use http::uri::Authority;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio_rustls::TlsAcceptor;
@@ -17,7 +19,7 @@ use crate::limits::{Limits, Timeouts};
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::pool::Pool;
 use crate::proxy::Forward;
-use crate::route::{self, RouteConfig};
+use crate::route;
 use crate::tls;
 use crate::upstream::Upstream;
 use crossgate::Problem;
@@ -38,7 +40,7 @@ pub(crate) struct Snapshot {
     pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) builder: auto::Builder<TokioExecutor>,
     /// One connection pool per upstream authority, shared by the routes to it.
-    pools: Vec<(http::uri::Authority, Pool)>,
+    pools: Pools,
 }
 
 pub(crate) struct Route {
@@ -86,51 +88,33 @@ impl Snapshot {
         let policy = compile(&config.cors);
         let limits = config.limits;
         let timeouts = config.timeouts;
+        let mut pools = Pools::default();
+        let mut routes: Vec<Route> = Vec::new();
         let routes_in_force = config.routes_in_force();
-        // A pool per upstream authority; the previous snapshot's (and its idle connections) kept
-        // where the authority and the connect timeout are unchanged.
-        let mut pools: Vec<(http::uri::Authority, Pool)> = Vec::new();
-        for r in routes_in_force.iter() {
-            let Upstream::Http(upstream) = &r.upstream else {
-                continue;
+        for r in &routes_in_force {
+            let policy = r.cors.as_ref().map_or_else(|| policy.clone(), compile);
+            let metrics = metrics.route(&r.name);
+            let pool = match &r.upstream {
+                Upstream::Http(upstream) => Some(pools.get_or_add(
+                    upstream.authority(),
+                    previous.map(|p| &p.pools),
+                    timeouts.connect,
+                )),
+                Upstream::Echo => None,
             };
-            let authority = upstream.authority();
-            if pools.iter().any(|(a, _)| a == authority) {
-                continue;
-            }
-            let kept = previous
-                .and_then(|p| p.pool(authority))
-                .filter(|p| p.connect_timeout() == timeouts.connect)
-                .cloned();
-            let pool = kept.unwrap_or_else(|| Pool::new(authority, timeouts.connect));
-            pools.push((authority.clone(), pool));
+            let forward = Forward::new(r, &policy, limits, timeouts, pool, metrics.clone());
+            let service = if r.keep_upstream_cors {
+                RouteService::Keep(forward)
+            } else {
+                RouteService::Cors(Cors::new(forward, policy))
+            };
+            routes.push(Route {
+                prefix: r.prefix.clone(),
+                host: r.host.clone(),
+                service,
+                metrics,
+            });
         }
-        let mut routes: Vec<Route> = routes_in_force
-            .iter()
-            .map(|r: &RouteConfig| {
-                let policy = r.cors.as_ref().map_or_else(|| policy.clone(), compile);
-                let metrics = metrics.route(&r.name);
-                let pool = match &r.upstream {
-                    Upstream::Http(upstream) => pools
-                        .iter()
-                        .find(|(a, _)| a == upstream.authority())
-                        .map(|(_, p)| p),
-                    Upstream::Echo => None,
-                };
-                let forward = Forward::new(r, &policy, limits, timeouts, pool, metrics.clone());
-                let service = if r.keep_upstream_cors {
-                    RouteService::Keep(forward)
-                } else {
-                    RouteService::Cors(Cors::new(forward, policy.clone()))
-                };
-                Route {
-                    prefix: r.prefix.clone(),
-                    host: r.host.clone(),
-                    service,
-                    metrics,
-                }
-            })
-            .collect();
         routes.sort_by_key(|r| std::cmp::Reverse((r.prefix.len(), r.host.is_some())));
         let no_route_metrics = metrics.route(NO_ROUTE);
         let no_route = Route {
@@ -169,13 +153,6 @@ impl Snapshot {
         Ok((snapshot, problems))
     }
 
-    fn pool(&self, authority: &http::uri::Authority) -> Option<&Pool> {
-        self.pools
-            .iter()
-            .find(|(a, _)| a == authority)
-            .map(|(_, p)| p)
-    }
-
     /// The route for a request: the longest matching prefix, a host match winning a tie.
     pub(crate) fn route(&self, host: Option<&[u8]>, path: &str) -> &Route {
         self.routes
@@ -189,5 +166,35 @@ impl Snapshot {
                     }
             })
             .unwrap_or(&self.no_route)
+    }
+}
+
+/// The connection pools of a snapshot, one per upstream authority (a handful: a list).
+#[derive(Default)]
+struct Pools(Vec<(Authority, Pool)>);
+
+impl Pools {
+    /// The pool for `authority`: this snapshot's if a route already made it, else the previous
+    /// snapshot's (with its idle connections) if its connect timeout still holds, else a new one.
+    fn get_or_add(
+        &mut self,
+        authority: &Authority,
+        previous: Option<&Pools>,
+        connect_timeout: Duration,
+    ) -> Pool {
+        if let Some(pool) = self.get(authority) {
+            return pool.clone();
+        }
+        let pool = previous
+            .and_then(|p| p.get(authority))
+            .filter(|p| p.connect_timeout() == connect_timeout)
+            .cloned()
+            .unwrap_or_else(|| Pool::new(authority, connect_timeout));
+        self.0.push((authority.clone(), pool.clone()));
+        pool
+    }
+
+    fn get(&self, authority: &Authority) -> Option<&Pool> {
+        self.0.iter().find(|(a, _)| a == authority).map(|(_, p)| p)
     }
 }

@@ -422,46 +422,39 @@ impl Connection {
     }
 }
 
-/// Counts and logs what the CORS layer decided, read from its answer: a refused request's
-/// response carries the layer's `Refusal`; an allowed preflight's does not. The policy is
-/// never asked twice.
+/// Counts and logs what the CORS layer decided, read from its answer: the response to a refused
+/// request carries the layer's `Refusal`; an allowed preflight's (`layer_preflight`: a preflight
+/// the layer answered) carries none. The policy is never asked twice.
 fn observe(
     peer: SocketAddr,
-    watched: Watched,
+    layer_preflight: bool,
     metrics: &RouteMetrics,
     method: &Method,
     path: &str,
     response: &Response<Body>,
 ) {
-    let refusal = response.extensions().get::<Refusal>();
-    match (watched, refusal) {
-        (Watched::No, _) | (Watched::Actual, None) => return,
-        (Watched::Preflight, None) => return metrics.preflight_allowed(),
-        (_, Some(r)) if r.preflight => metrics.preflight_denied(r.reason),
-        (_, Some(r)) => metrics.actual_denied(r.reason),
+    let Some(refusal) = response.extensions().get::<Refusal>() else {
+        if layer_preflight {
+            metrics.preflight_allowed();
+        }
+        return;
+    };
+    if refusal.preflight {
+        metrics.preflight_denied(refusal.reason);
+    } else {
+        metrics.actual_denied(refusal.reason);
     }
-    if let Some(refusal) = refusal {
-        tracing::info!(
-            target: "crossgate::gateway::cors",
-            route = metrics.name(),
-            peer = %peer,
-            %method,
-            path,
-            kind = if refusal.preflight { "preflight" } else { "actual" },
-            reason = refusal.reason.as_str(),
-            "CORS request refused: {}",
-            refusal.detail
-        );
-    }
-}
-
-/// Which CORS decision a request gets counted for.
-#[derive(Clone, Copy)]
-enum Watched {
-    /// No `Origin`, or a route that keeps the upstream's CORS answers: none.
-    No,
-    Preflight,
-    Actual,
+    tracing::info!(
+        target: "crossgate::gateway::cors",
+        route = metrics.name(),
+        peer = %peer,
+        %method,
+        path,
+        kind = if refusal.preflight { "preflight" } else { "actual" },
+        reason = refusal.reason.as_str(),
+        "CORS request refused: {}",
+        refusal.detail
+    );
 }
 
 type ConnectionFuture = Pin<Box<dyn Future<Output = Result<Response<Tracked>, Infallible>> + Send>>;
@@ -519,16 +512,10 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
         let metrics = Arc::clone(&route.metrics);
         drop(snapshot);
 
-        let watched =
-            if !headers.contains_key(header::ORIGIN) || matches!(service, RouteService::Keep(_)) {
-                Watched::No
-            } else if is_preflight(&request) {
-                Watched::Preflight
-            } else {
-                Watched::Actual
-            };
+        // A route that keeps the upstream's CORS answers has no layer: its preflights go upstream.
+        let layer_preflight = matches!(service, RouteService::Cors(_)) && is_preflight(&request);
         // The layer answers a preflight itself: only what reaches the proxy needs the client.
-        if !matches!(watched, Watched::Preflight) {
+        if !layer_preflight {
             request
                 .extensions_mut()
                 .insert(ClientInfo(self.client.clone()));
@@ -549,7 +536,14 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
                 }
                 RouteService::Keep(mut forward) => forward.call(request).await?,
             };
-            observe(peer, watched, &metrics, &method, uri.path(), &response);
+            observe(
+                peer,
+                layer_preflight,
+                &metrics,
+                &method,
+                uri.path(),
+                &response,
+            );
             record(&metrics, response.status());
             tracing::debug!(
                 target: TARGET, %peer, route = metrics.name(), %method, path = uri.path(), status = response.status().as_u16(),

@@ -239,9 +239,10 @@ impl Refusal {
 }
 
 /// Fetch §3.2.2: a CORS-preflight request is an `OPTIONS` request with `Origin` and
-/// `Access-Control-Request-Method`; any other `OPTIONS` request belongs to the application. The
-/// same test as [`Policy::decide`]'s (a test holds them together), for a server that counts
-/// preflights around the tower layer.
+/// `Access-Control-Request-Method`; any other `OPTIONS` request belongs to the application.
+/// [`Policy::decide`] tells preflights with it; a server that counts preflights around the tower
+/// layer can too.
+#[inline]
 pub fn is_preflight<R: RequestHead>(request: &R) -> bool {
     request.is_options()
         && request
@@ -322,17 +323,13 @@ impl Policy {
     #[inline(always)]
     fn decide_by<'r, R: RequestHead>(&self, request: &'r R, rule: OriginRule) -> Decision<'r> {
         let origin = single(request.header_values(CorsRequestHeader::Origin));
-        // Fetch §3.2.2: a CORS-preflight request is an OPTIONS request with `Origin` and
-        // `Access-Control-Request-Method`. Any other OPTIONS request belongs to the application.
-        if request.is_options() && !matches!(origin, Ok(None)) {
+        if is_preflight(request) {
             let method =
                 single(request.header_values(CorsRequestHeader::AccessControlRequestMethod));
-            if !matches!(method, Ok(None)) {
-                return match self.decide_preflight(request, origin, method, rule) {
-                    Ok(allowed) => Decision::PreflightAllowed(allowed),
-                    Err(denied) => Decision::PreflightDenied(denied),
-                };
-            }
+            return match self.decide_preflight(request, origin, method, rule) {
+                Ok(allowed) => Decision::PreflightAllowed(allowed),
+                Err(denied) => Decision::PreflightDenied(denied),
+            };
         }
         Decision::Actual(self.decide_actual(origin, rule))
     }
