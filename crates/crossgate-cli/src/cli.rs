@@ -14,8 +14,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         `crossgate serve` runs a CORS gateway in front of a service that cannot change; \
         `crossgate lint` checks a policy or gateway configuration and says how to fix it; \
         `crossgate simulate` and `crossgate check` say what a browser does with a request, \
-        offline or live, and why; `crossgate explain` reads a pasted console message back to \
-        its cause and fix; `crossgate origin` shows the origin model.\n\n\
+        offline or live, and why; `crossgate audit` probes servers for misconfigurations an \
+        attacker could use; `crossgate explain` reads a pasted console message back to its \
+        cause and fix; `crossgate har` judges a browser's network log; `crossgate origin` \
+        shows the origin model.\n\n\
         Exit codes: 0 yes (valid, served), 1 no (invalid policy), 2 could not answer \
         (bad arguments, unreadable file, address in use).",
     propagate_version = true
@@ -33,7 +35,9 @@ pub struct Cli {
 pub enum Color {
     /// Colour when writing to a terminal (and NO_COLOR is unset).
     Auto,
+    /// Colour always, even into a pipe or a file.
     Always,
+    /// Never colour.
     Never,
 }
 
@@ -90,6 +94,38 @@ pub enum Command {
     /// which went out only thanks to a cached preflight; which another engine would judge
     /// differently. Exit 0 nothing blocked, 1 something blocked, 2 not readable as HAR.
     Har(crate::har::HarArgs),
+    /// Print a completion script for your shell on stdout. Bash:
+    /// `crossgate completions bash > ~/.local/share/bash-completion/completions/crossgate`;
+    /// zsh: into a directory of your $fpath as `_crossgate`; fish:
+    /// `~/.config/fish/completions/crossgate.fish`; PowerShell: dot-source it from $PROFILE.
+    Completions(CompletionsArgs),
+    /// Print the manual page crossgate(1) (roff) on stdout, or with --dir write it and one page
+    /// per command (crossgate-serve(1), ...) into a directory: `crossgate man | man -l -`.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells a completion script is written for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write crossgate.1 and one page per command (crossgate-serve.1, ...) into DIR (for
+    /// example /usr/local/share/man/man1) instead of printing crossgate.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -8,9 +8,11 @@ mod audit;
 mod browsers;
 mod check;
 mod cli;
+mod completions;
 mod explain;
 mod har;
 mod lint;
+mod manual;
 mod origin;
 mod render;
 mod report;
@@ -73,6 +75,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Har(args) => har::run(&args),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => manual::run(&args),
     };
     match result {
         Ok(Outcome::Yes) => ExitCode::SUCCESS,
