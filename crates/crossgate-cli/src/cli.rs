@@ -102,6 +102,23 @@ pub enum Command {
     /// Print the manual page crossgate(1) (roff) on stdout, or with --dir write it and one page
     /// per command (crossgate-serve(1), ...) into a directory: `crossgate man | man -l -`.
     Man(ManArgs),
+    /// Ask a running gateway's admin listener whether it is ready (`/readyz`), for container
+    /// health checks and scripts where no HTTP client is installed. Exit 0 ready (2xx), 1
+    /// answered but not ready (503 while starting or draining), 2 no answer.
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The readiness URL (plain HTTP), or the admin listener's address alone.
+    #[arg(
+        value_name = "URL|ADDR",
+        default_value = "http://127.0.0.1:9090/readyz"
+    )]
+    pub url: String,
+    /// How long to wait for the answer, e.g. `2s` or `500ms`.
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_interval)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod cli;
 mod completions;
 mod explain;
 mod har;
+mod healthcheck;
 mod lint;
 mod manual;
 mod origin;
@@ -18,6 +19,18 @@ mod render;
 mod report;
 mod serve;
 mod simulate;
+#[cfg(unix)]
+mod supervisor;
+/// Outside Unix there is no `NOTIFY_SOCKET` to tell.
+#[cfg(not(unix))]
+mod supervisor {
+    pub fn ready(_status: &str) {}
+    pub fn reloading() {}
+    pub fn stopping() {}
+    pub fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
+        None
+    }
+}
 
 use std::process::ExitCode;
 
@@ -77,6 +90,7 @@ fn main() -> ExitCode {
         Command::Har(args) => har::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => manual::run(&args),
+        Command::Healthcheck(args) => healthcheck::run(&args),
     };
     match result {
         Ok(Outcome::Yes) => ExitCode::SUCCESS,

@@ -11,6 +11,7 @@ use crossgate_gateway::{
 
 use crate::cli::{LogFormat, ServeArgs};
 use crate::report::{self, BOLD};
+use crate::supervisor;
 use crate::{Failure, Outcome};
 
 pub fn run(args: &ServeArgs) -> Result<Outcome, Failure> {
@@ -73,14 +74,21 @@ pub fn run(args: &ServeArgs) -> Result<Outcome, Failure> {
             hangup_signal(),
             handle.clone(),
             file.clone(),
+            listening_status(&bound),
         ));
         print_banner(&bound, &config, &source)?;
+        let listening = listening_status(&bound);
+        supervisor::ready(&listening);
+        let watchdog = supervisor::spawn_watchdog();
         let watcher = match &file {
             Some(file) if !args.no_watch => Some(handle.watch(file.clone(), args.watch_interval)),
             _ => None,
         };
         bound.serve(shutdown).await?;
         hangups.abort();
+        if let Some(watchdog) = watchdog {
+            watchdog.abort();
+        }
         if let Some(watcher) = watcher {
             watcher.abort();
         }
@@ -106,8 +114,7 @@ fn refuse(problems: &[Problem], source: &str) -> Result<Outcome, Failure> {
 
 fn print_banner(bound: &BoundGateway, config: &GatewayConfig, source: &str) -> Result<(), Failure> {
     let mut out = anstream::stdout();
-    let scheme = if bound.tls() { "https" } else { "http" };
-    writeln!(out, "listening on {scheme}://{}", bound.local_addr())?;
+    writeln!(out, "{}", listening_status(bound))?;
     if let Some(admin) = bound.admin_addr() {
         writeln!(out, "admin: http://{admin}/metrics, /healthz, /readyz")?;
     }
@@ -193,8 +200,20 @@ fn hangup_signal() -> Hangups {
     }
 }
 
-/// Reloads the configuration file on every SIGHUP (Unix only).
-async fn reload_on_hangup(hangups: Hangups, handle: GatewayHandle, file: Option<ConfigFile>) {
+/// The service manager's status line while serving (`systemctl status`).
+fn listening_status(bound: &BoundGateway) -> String {
+    let scheme = if bound.tls() { "https" } else { "http" };
+    format!("listening on {scheme}://{}", bound.local_addr())
+}
+
+/// Reloads the configuration file on every SIGHUP (Unix only), telling the service manager
+/// when the reload begins and ends.
+async fn reload_on_hangup(
+    hangups: Hangups,
+    handle: GatewayHandle,
+    file: Option<ConfigFile>,
+    listening: String,
+) {
     #[cfg(unix)]
     {
         let Some(mut hangups) = hangups else {
@@ -204,7 +223,16 @@ async fn reload_on_hangup(hangups: Hangups, handle: GatewayHandle, file: Option<
             match &file {
                 Some(file) => {
                     tracing::info!(target: "crossgate::gateway", "SIGHUP: reloading {}", file.path.display());
-                    handle.reload_file(file);
+                    supervisor::reloading();
+                    let outcome = if handle.reload_file(file) {
+                        "reloaded"
+                    } else {
+                        "reload refused, the configuration in force kept"
+                    };
+                    supervisor::ready(&format!(
+                        "{listening}; {outcome} (generation {})",
+                        handle.generation()
+                    ));
                 }
                 None => tracing::warn!(
                     target: "crossgate::gateway",
@@ -215,7 +243,7 @@ async fn reload_on_hangup(hangups: Hangups, handle: GatewayHandle, file: Option<
     }
     #[cfg(not(unix))]
     {
-        let _ = (hangups, handle, file);
+        let _ = (hangups, handle, file, listening);
         std::future::pending::<()>().await;
     }
 }
@@ -263,6 +291,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             }
         }
         eprintln!("crossgate: shutting down, letting in-flight requests finish");
+        supervisor::stopping();
     }
 }
 

@@ -231,3 +231,308 @@ fn man_dir_writes_one_clean_page_per_command() {
     );
     assert!(serve.contains("\\-\\-watch\\-interval"), "serve's options");
 }
+
+// --- deploy/: the systemd unit, the container image ---------------------------------------------
+
+/// The repository's deploy/ directory.
+fn deploy(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy")
+        .join(name)
+}
+
+/// The words of the unit's `ExecStart=` (no quoting is used in it).
+fn exec_start(unit: &str) -> Vec<String> {
+    unit.lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart=")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn systemd_verifies_the_unit_and_rates_its_exposure_ok() {
+    let Some(analyze) = tool("systemd-analyze") else {
+        return;
+    };
+    let unit = std::fs::read_to_string(deploy("crossgate.service")).unwrap();
+    let exec = exec_start(&unit);
+    assert_eq!(exec[0], "/usr/local/bin/crossgate");
+    // verify checks that ExecStart's program exists and that the Documentation= man page
+    // resolves: point the first at this build, the second at pages `crossgate man` writes.
+    let dir = tempfile::tempdir().unwrap();
+    let man = dir.path().join("man/man1");
+    ok(
+        &crossgate(&["man", "--dir", man.to_str().unwrap()], None),
+        "man --dir",
+    );
+    let path = dir.path().join("crossgate.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/crossgate", support::BIN),
+    )
+    .unwrap();
+    let out = Command::new(&analyze)
+        .args(["verify", path.to_str().unwrap()])
+        .env("MANPATH", dir.path().join("man"))
+        .output()
+        .unwrap();
+    ok(&out, "systemd-analyze verify");
+    // verify exits 0 on an unknown key or a bad value; it says so on stderr.
+    assert!(
+        out.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // systemd's own rating of the sandboxing: 2.0 or less is its "OK" band (10 is unconfined).
+    let out = run(
+        &analyze,
+        &[
+            "security",
+            "--offline=yes",
+            "--threshold=20",
+            path.to_str().unwrap(),
+        ],
+    );
+    let report = ok(&out, "systemd-analyze security");
+    assert!(
+        report.contains("Overall exposure level for crossgate.service: 1."),
+        "{report}"
+    );
+}
+
+#[test]
+fn hadolint_finds_nothing_in_the_dockerfile() {
+    let Some(hadolint) = tool("hadolint") else {
+        return;
+    };
+    // The linter judges: a Dockerfile with known faults must fail it.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("Dockerfile");
+    std::fs::write(&bad, "FROM debian\nRUN cd /tmp && apt-get install curl\n").unwrap();
+    assert!(!run(&hadolint, &[bad.to_str().unwrap()]).status.success());
+    let out = run(&hadolint, &[deploy("Dockerfile").to_str().unwrap()]);
+    let said = ok(&out, "hadolint deploy/Dockerfile");
+    assert!(said.trim().is_empty(), "hadolint: {said}");
+}
+
+/// The JSON array of a Dockerfile instruction (`CMD [...]`, `ENTRYPOINT [...]`, the exec form
+/// of `HEALTHCHECK ... CMD [...]`), continuation lines joined.
+fn dockerfile_array(dockerfile: &str, instruction: &str) -> Vec<String> {
+    let joined = dockerfile.replace("\\\n", " ");
+    let line = joined
+        .lines()
+        .find(|l| l.starts_with(instruction))
+        .unwrap_or_else(|| panic!("no {instruction} in the Dockerfile"));
+    let array = &line[line.find('[').expect("exec form")..];
+    serde_json::from_str(array).unwrap_or_else(|e| panic!("{instruction}: {e}"))
+}
+
+#[test]
+fn the_images_commands_serve_its_config_and_report_readiness() {
+    let dockerfile = std::fs::read_to_string(deploy("Dockerfile")).unwrap();
+    let entrypoint = dockerfile_array(&dockerfile, "ENTRYPOINT");
+    let cmd = dockerfile_array(&dockerfile, "CMD");
+    let health = dockerfile_array(&dockerfile, "HEALTHCHECK");
+    assert_eq!(entrypoint, ["/usr/local/bin/crossgate"]);
+    assert!(dockerfile.contains("COPY deploy/crossgate.toml /etc/crossgate/crossgate.toml"));
+    assert!(
+        dockerfile.contains("\nUSER 65532:65532\n"),
+        "runs as a non-root user"
+    );
+    // The image's CMD, run here on its built-in configuration, on free loopback ports.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("crossgate.toml");
+    std::fs::copy(deploy("crossgate.toml"), &config).unwrap();
+    let args: Vec<String> = cmd
+        .iter()
+        .map(|a| a.replace("/etc/crossgate/crossgate.toml", config.to_str().unwrap()))
+        .chain(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"].map(String::from))
+        .collect();
+    let mut served = Gateway::start(&args, &[]);
+    let admin = served
+        .admin
+        .expect("the image's config has an admin listener");
+    // The HEALTHCHECK, asking this admin listener.
+    let health: Vec<String> = health[1..]
+        .iter()
+        .map(|a| a.replace("127.0.0.1:9090", &admin.to_string()))
+        .collect();
+    assert_eq!(health[0], "healthcheck");
+    let health: Vec<&str> = health.iter().map(String::as_str).collect();
+    let out = crossgate(&health, None);
+    let said = ok(&out, "HEALTHCHECK");
+    assert!(said.starts_with("ready: 200 OK from http://"), "{said}");
+    served.signal("TERM");
+    assert_eq!(served.wait(), Some(0));
+    // Stopped: the health check cannot ask (exit 2), and says what to check.
+    let out = crossgate(&health, None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no answer"));
+}
+
+/// A running `crossgate` with the given arguments (`serve ...`), killed when dropped.
+struct Gateway {
+    child: std::process::Child,
+    admin: Option<std::net::SocketAddr>,
+    addr: std::net::SocketAddr,
+}
+
+impl Gateway {
+    fn start(args: &[String], env: &[(&str, &str)]) -> Gateway {
+        use std::io::BufRead;
+        let mut child = Command::new(support::BIN)
+            .args(args)
+            .envs(env.iter().copied())
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("crossgate starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut banner = String::new();
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                banner.push_str(&line);
+                banner.push('\n');
+                if line.starts_with("  (GET, HEAD and POST") {
+                    let _ = tx.send(std::mem::take(&mut banner));
+                }
+            }
+        });
+        let banner = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("serve prints its banner");
+        let addr = banner
+            .lines()
+            .find_map(|l| l.strip_prefix("listening on http://"))
+            .expect("a listening line")
+            .parse()
+            .unwrap();
+        let admin = banner
+            .lines()
+            .find_map(|l| l.strip_prefix("admin: http://"))
+            .and_then(|l| l.split('/').next())
+            .map(|a| a.parse().unwrap());
+        Gateway { child, admin, addr }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// The exit code, waited for at most 15 s.
+    fn wait(&mut self) -> Option<i32> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(std::time::Instant::now() < deadline, "did not stop");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The datagrams a service manager receives on `NOTIFY_SOCKET`.
+struct NotifySocket {
+    socket: std::os::unix::net::UnixDatagram,
+    path: PathBuf,
+}
+
+impl NotifySocket {
+    fn bind(dir: &Path) -> NotifySocket {
+        let path = dir.join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        NotifySocket { socket, path }
+    }
+
+    /// The next message that is not a watchdog ping, and how many pings came before it.
+    fn next(&self) -> (String, usize) {
+        let mut pings = 0;
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = self.socket.recv(&mut buf).expect("a notification in 10 s");
+            let message = String::from_utf8(buf[..n].to_vec()).unwrap();
+            if message == "WATCHDOG=1\n" || message == "WATCHDOG=1" {
+                pings += 1;
+            } else {
+                return (message, pings);
+            }
+        }
+    }
+}
+
+#[test]
+fn serve_tells_systemd_ready_reloading_stopping_and_pings_its_watchdog() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("crossgate.toml");
+    std::fs::copy(deploy("crossgate.toml"), &config).unwrap();
+    let notify = NotifySocket::bind(dir.path());
+    // The unit's own ExecStart, on this build and this file, on free loopback ports.
+    let unit = std::fs::read_to_string(deploy("crossgate.service")).unwrap();
+    let args: Vec<String> = exec_start(&unit)[1..]
+        .iter()
+        .map(|a| a.replace("/etc/crossgate/crossgate.toml", config.to_str().unwrap()))
+        .chain(["--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"].map(String::from))
+        .collect();
+    let mut served = Gateway::start(
+        &args,
+        &[
+            ("NOTIFY_SOCKET", notify.path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "100000"),
+        ],
+    );
+    let (ready, _) = notify.next();
+    assert!(ready.contains("READY=1"), "{ready}");
+    assert!(
+        ready.contains(&format!("STATUS=listening on http://{}", served.addr)),
+        "{ready}"
+    );
+    // Pings every 50 ms: a second's worth arrives before the reload.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    served.signal("HUP");
+    let (reloading, pings) = notify.next();
+    assert!(pings >= 5, "{pings} watchdog pings in a second");
+    assert!(reloading.contains("RELOADING=1"), "{reloading}");
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    let (reloaded, _) = notify.next();
+    assert!(reloaded.contains("READY=1"), "{reloaded}");
+    assert!(reloaded.contains("; reloaded (generation 2)"), "{reloaded}");
+    // A file with errors: refused, the service stays ready on the configuration in force.
+    std::fs::write(
+        &config,
+        "[cors]\nallow_origins = [\"*\"]\nallow_credentials = true\n",
+    )
+    .unwrap();
+    served.signal("HUP");
+    let (reloading, _) = notify.next();
+    assert!(reloading.contains("RELOADING=1"), "{reloading}");
+    let (refused, _) = notify.next();
+    assert!(refused.contains("READY=1"), "{refused}");
+    assert!(
+        refused.contains("reload refused, the configuration in force kept (generation 2)"),
+        "{refused}"
+    );
+    served.signal("TERM");
+    let (stopping, _) = notify.next();
+    assert!(stopping.contains("STOPPING=1"), "{stopping}");
+    assert_eq!(served.wait(), Some(0));
+}
