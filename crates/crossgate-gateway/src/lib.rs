@@ -28,6 +28,7 @@ mod limits;
 mod metrics;
 pub mod origins_file;
 mod pool;
+mod process;
 mod proxy;
 mod reload;
 mod route;

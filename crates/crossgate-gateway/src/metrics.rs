@@ -4,9 +4,17 @@
 //! statuses, the library's refusal reasons), so each route gets fixed arrays of atomics, and the
 //! request path increments one by index: no label hashing, no lock, no allocation. A route's
 //! metrics are kept by name across reloads, so counters never go backwards while a route exists.
+//!
+//! Measured against the maintained `prometheus-client` crate (0.24) on the same families, 10
+//! routes (issue 24; the figures are in the closing note): a request's counters cost 23 ns here
+//! against 73-109 ns through its `Family` (a hash of the labels and a read lock per request),
+//! and about 21 ns only if every label set's handle is kept; it writes OpenMetrics, whose
+//! counters `promtool check metrics` reports as having no help text, with series in hash order.
+//! A scrape here allocates a fixed handful (the output sized from the last one), none per
+//! series. `tests/ops.rs` has promtool parse and lint a live gateway's /metrics.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -112,6 +120,8 @@ pub(crate) struct Metrics {
     pub(crate) requests_in_flight: AtomicI64,
     /// Ready to serve (false before serving and while draining).
     pub(crate) ready: AtomicBool,
+    /// The length of the last scrape, the next one's starting capacity.
+    last_scrape: AtomicUsize,
 }
 
 impl Metrics {
@@ -146,7 +156,7 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let mut out = String::with_capacity(4096);
+        let mut out = String::with_capacity(self.last_scrape.load(Ordering::Relaxed) + 1024);
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
 
         family(
@@ -302,21 +312,50 @@ impl Metrics {
             "crossgate_requests_in_flight {}",
             self.requests_in_flight.load(Ordering::Relaxed)
         );
+        family(
+            &mut out,
+            "crossgate_build_info",
+            "gauge",
+            "Always 1; the version of the running binary as a label.",
+        );
+        let _ = writeln!(
+            out,
+            "crossgate_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        crate::process::render(&mut out);
+        self.last_scrape.store(out.len(), Ordering::Relaxed);
         out
     }
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-/// A label value: backslash, double quote and line feed escaped.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// A label value as the text format writes it: backslash, double quote and line feed escaped,
+/// straight into the output (no string per series).
+fn escape(value: &str) -> Escaped<'_> {
+    Escaped(value)
+}
+
+struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut rest = self.0;
+        while let Some(at) = rest.find(['\\', '"', '\n']) {
+            f.write_str(&rest[..at])?;
+            f.write_str(match rest.as_bytes()[at] {
+                b'\\' => "\\\\",
+                b'"' => "\\\"",
+                _ => "\\n",
+            })?;
+            rest = &rest[at + 1..];
+        }
+        f.write_str(rest)
+    }
 }
 
 #[cfg(test)]
@@ -357,5 +396,73 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }
         assert!(!text.contains("status=\"142\""), "{text}");
+    }
+
+    /// Counts this thread's allocations (the unit tests' allocator).
+    mod counting {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        thread_local! {
+            static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+        }
+
+        struct Counting;
+
+        // SAFETY: every call is passed to the system allocator unchanged.
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                ALLOCATIONS.with(|n| n.set(n.get() + 1));
+                unsafe { System.alloc(layout) }
+            }
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                unsafe { System.dealloc(ptr, layout) }
+            }
+            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
+                ALLOCATIONS.with(|n| n.set(n.get() + 1));
+                unsafe { System.realloc(ptr, layout, size) }
+            }
+        }
+
+        #[global_allocator]
+        static COUNTING: Counting = Counting;
+
+        pub(super) fn during(f: impl FnOnce()) -> u64 {
+            let before = ALLOCATIONS.with(Cell::get);
+            f();
+            ALLOCATIONS.with(Cell::get) - before
+        }
+    }
+
+    #[test]
+    fn requests_allocate_nothing_and_a_scrape_a_few_whatever_the_series() {
+        for routes in [10, 200] {
+            let metrics = Metrics::default();
+            let all: Vec<_> = (0..routes)
+                .map(|i| metrics.route(&format!("/route\"{i}\\")))
+                .collect();
+            let per_request = counting::during(|| {
+                for r in &all {
+                    for status in [200, 204, 404, 502, 504] {
+                        r.response(status);
+                    }
+                    r.preflight_allowed();
+                    r.preflight_denied(DenyReason::MethodNotAllowed);
+                    r.actual_denied(DenyReason::OriginNotAllowed);
+                    r.upstream_latency(Duration::from_millis(7));
+                }
+            });
+            assert_eq!(per_request, 0);
+            let first = metrics.render();
+            assert!(first.contains("route=\"/route\\\"1\\\\\""), "escaped");
+            let mut again = String::new();
+            let per_scrape = counting::during(|| again = metrics.render());
+            // The route list's copy and the output, sized from the last scrape.
+            assert!(
+                per_scrape <= 2,
+                "{per_scrape} allocations for a scrape of {routes} routes"
+            );
+            assert_eq!(again.len(), first.len());
+        }
     }
 }
