@@ -107,6 +107,17 @@ fn environment(roff: &mut Roff) {
             "The log filter of crossgate serve, e.g. info (the default), debug, or \
              crossgate::gateway=debug.",
         ),
+        (
+            "NOTIFY_SOCKET",
+            "Set by systemd for Type=notify services: crossgate serve sends READY=1 once its \
+             listeners are bound, RELOADING=1 and READY=1 around each SIGHUP reload, and \
+             STOPPING=1 when it starts draining.",
+        ),
+        (
+            "WATCHDOG_USEC",
+            "Set by systemd's WatchdogSec=: crossgate serve sends WATCHDOG=1 from its runtime \
+             every half interval.",
+        ),
     ] {
         roff.control("TP", []);
         roff.text([bold(name)]);

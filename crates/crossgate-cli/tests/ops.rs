@@ -336,6 +336,36 @@ fn the_images_commands_serve_its_config_and_report_readiness() {
     let cmd = dockerfile_array(&dockerfile, "CMD");
     let health = dockerfile_array(&dockerfile, "HEALTHCHECK");
     assert_eq!(entrypoint, ["/usr/local/bin/crossgate"]);
+    // The build stage's cargo command: locked to Cargo.lock (which must be up to date, or the
+    // image cannot build), and naming a package and binary that exist.
+    let build = dockerfile
+        .lines()
+        .find(|l| l.trim_start().starts_with("cargo build"))
+        .expect("the build stage runs cargo build");
+    assert!(
+        build.contains("--locked --package crossgate-cli --bin crossgate"),
+        "{build}"
+    );
+    let metadata = Command::new(env!("CARGO"))
+        .args(["metadata", "--locked", "--format-version", "1", "--no-deps"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let metadata: serde_json::Value =
+        serde_json::from_str(&ok(&metadata, "cargo metadata --locked")).unwrap();
+    let cli = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "crossgate-cli")
+        .expect("the package crossgate-cli");
+    assert!(
+        cli["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "crossgate" && t["kind"][0] == "bin")
+    );
     assert!(dockerfile.contains("COPY deploy/crossgate.toml /etc/crossgate/crossgate.toml"));
     assert!(
         dockerfile.contains("\nUSER 65532:65532\n"),
