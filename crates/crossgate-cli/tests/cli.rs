@@ -1,7 +1,7 @@
 //! The `crossgate` binary as users run it: real processes, real files, real sockets on
 //! 127.0.0.1 (port 0), bounded in time.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -283,38 +283,10 @@ struct Served {
 
 impl Served {
     fn start(args: &[&str]) -> Served {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .args(args)
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("crossgate serve starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut banner = String::new();
-            let mut sent = false;
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                banner.push_str(&line);
-                banner.push('\n');
-                if line.starts_with("  (GET, HEAD and POST") && !sent {
-                    sent = true;
-                    let _ = tx.send(banner.clone());
-                }
-            }
-        });
-        let banner = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("serve prints its banner");
-        let addr = banner
-            .lines()
-            .find_map(|l| l.strip_prefix("listening on http://"))
-            .expect("a listening line")
-            .parse()
-            .expect("a socket address");
+        let mut command = Command::new(BIN);
+        command.arg("serve").args(args).stderr(Stdio::piped());
+        let (child, banner) = support::start_serve(command);
+        let addr = support::banner_addr(&banner, "listening on http://").expect("a listening line");
         Served {
             child,
             addr,

@@ -411,43 +411,17 @@ struct Gateway {
 
 impl Gateway {
     fn start(args: &[String], env: &[(&str, &str)]) -> Gateway {
-        use std::io::BufRead;
-        let mut child = Command::new(support::BIN)
+        let mut command = Command::new(support::BIN);
+        command
             .args(args)
             .envs(env.iter().copied())
-            .env("NO_COLOR", "1")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("crossgate starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut banner = String::new();
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                banner.push_str(&line);
-                banner.push('\n');
-                if line.starts_with("  (GET, HEAD and POST") {
-                    let _ = tx.send(std::mem::take(&mut banner));
-                }
-            }
-        });
-        let banner = rx
-            .recv_timeout(std::time::Duration::from_secs(20))
-            .expect("serve prints its banner");
-        let addr = banner
-            .lines()
-            .find_map(|l| l.strip_prefix("listening on http://"))
-            .expect("a listening line")
-            .parse()
-            .unwrap();
-        let admin = banner
-            .lines()
-            .find_map(|l| l.strip_prefix("admin: http://"))
-            .and_then(|l| l.split('/').next())
-            .map(|a| a.parse().unwrap());
-        Gateway { child, admin, addr }
+            .stderr(std::process::Stdio::null());
+        let (child, banner) = support::start_serve(command);
+        Gateway {
+            child,
+            admin: support::banner_addr(&banner, "admin: http://"),
+            addr: support::banner_addr(&banner, "listening on http://").expect("a listening line"),
+        }
     }
 
     fn signal(&self, name: &str) {

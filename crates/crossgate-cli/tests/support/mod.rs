@@ -156,3 +156,42 @@ pub fn readme_block(heading: &str, fence: &str) -> String {
         })
         .unwrap_or_else(|| panic!("README: no code block in {heading}"))
 }
+
+/// Starts `crossgate serve` from `command` (stdout is piped here) and waits, at most 20 s, for
+/// its banner: the lines up to the policy's closing note. Returns the child and the banner.
+pub fn start_serve(mut command: Command) -> (std::process::Child, String) {
+    let mut child = command
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("crossgate serve starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut banner = String::new();
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            banner.push_str(&line);
+            banner.push('\n');
+            if line.starts_with("  (GET, HEAD and POST") && !sent {
+                sent = true;
+                let _ = tx.send(banner.clone());
+            }
+        }
+    });
+    let banner = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("serve prints its banner");
+    (child, banner)
+}
+
+/// The address of the banner's line that starts with `prefix` (`listening on http://`,
+/// `admin: http://`), up to the first `/` after it.
+pub fn banner_addr(banner: &str, prefix: &str) -> Option<SocketAddr> {
+    banner
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|l| l.split('/').next())
+        .map(|a| a.parse().expect("a socket address"))
+}
