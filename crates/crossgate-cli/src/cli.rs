@@ -103,14 +103,16 @@ pub enum Command {
     /// per command (crossgate-serve(1), ...) into a directory: `crossgate man | man -l -`.
     Man(ManArgs),
     /// Ask a running gateway's admin listener whether it is ready (`/readyz`), for container
-    /// health checks and scripts where no HTTP client is installed. Exit 0 ready (2xx), 1
-    /// answered but not ready (503 while starting or draining), 2 no answer.
+    /// health checks and scripts where no HTTP client is installed. Exit 0 ready (a 2xx
+    /// answer), 1 not ready (503 while starting or draining, another status, or no answer: a
+    /// health checker wants only yes or no, and Docker reserves 2), 2 a URL it cannot ask.
     Healthcheck(HealthcheckArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct HealthcheckArgs {
-    /// The readiness URL (plain HTTP), or the admin listener's address alone.
+    /// The readiness URL (plain HTTP), or the admin listener's HOST:PORT alone (its /readyz
+    /// is asked).
     #[arg(
         value_name = "URL|ADDR",
         default_value = "http://127.0.0.1:9090/readyz"

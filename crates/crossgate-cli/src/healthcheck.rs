@@ -1,23 +1,14 @@
-//! `crossgate healthcheck [URL|ADDR] [--timeout DURATION]`: the readiness probe of a container
-//! image that has no HTTP client of its own (deploy/Dockerfile's HEALTHCHECK). One GET, one
-//! line on stdout, an exit code a health checker reads.
+//! `crossgate healthcheck [URL|HOST:PORT] [--timeout DURATION]`: the readiness probe of a
+//! container image that has no HTTP client of its own (deploy/Dockerfile's HEALTHCHECK). One
+//! GET, one line on stdout, and the exit code a health checker reads: 0 ready, 1 not.
 
 use std::io::Write;
-use std::net::SocketAddr;
 
 use crate::cli::HealthcheckArgs;
 use crate::{Failure, Outcome};
 
 pub fn run(args: &HealthcheckArgs) -> Result<Outcome, Failure> {
-    let url = match args.url.parse::<SocketAddr>() {
-        Ok(addr) => format!("http://{addr}/readyz"),
-        Err(_) => args.url.clone(),
-    };
-    let parsed = url::Url::parse(&url).map_err(|e| {
-        Failure(format!(
-            "{url}: {e} (give the admin listener's address, e.g. 127.0.0.1:9090, or its /readyz URL)"
-        ))
-    })?;
+    let url = readiness_url(&args.url)?;
     // The TLS stack is never used (the admin listener speaks plain HTTP), but reqwest's
     // client is built with one.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -32,21 +23,47 @@ pub fn run(args: &HealthcheckArgs) -> Result<Outcome, Failure> {
         ))
         .build()
         .map_err(|e| Failure(format!("cannot build the HTTP client: {e}")))?;
-    let response = client.get(parsed).send().map_err(|e| {
+    let mut out = std::io::stdout().lock();
+    match client.get(url.clone()).send() {
+        Ok(response) if response.status().is_success() => {
+            writeln!(out, "ready: {} from {url}", response.status())?;
+            Ok(Outcome::Yes)
+        }
+        Ok(response) => {
+            writeln!(out, "not ready: {} from {url}", response.status())?;
+            Ok(Outcome::No)
+        }
+        Err(e) => {
+            writeln!(
+                out,
+                "not ready: no answer from {url} ({}): is the gateway running, with [admin] \
+                 listen at this address?",
+                cause(&e)
+            )?;
+            Ok(Outcome::No)
+        }
+    }
+}
+
+/// `http://...` as given; `HOST:PORT` (an address or a name) becomes `http://HOST:PORT/readyz`.
+fn readiness_url(text: &str) -> Result<url::Url, Failure> {
+    let text = if text.contains("://") {
+        text.to_owned()
+    } else {
+        format!("http://{text}/readyz")
+    };
+    let url = url::Url::parse(&text).map_err(|e| {
         Failure(format!(
-            "{url}: no answer ({}): is the gateway running with [admin] listen at this address?",
-            cause(&e)
+            "{text}: {e} (give the admin listener's HOST:PORT, e.g. 127.0.0.1:9090, or its \
+             http:// /readyz URL)"
         ))
     })?;
-    let status = response.status();
-    let mut out = std::io::stdout().lock();
-    if status.is_success() {
-        writeln!(out, "ready: {status} from {url}")?;
-        Ok(Outcome::Yes)
-    } else {
-        writeln!(out, "not ready: {status} from {url}")?;
-        Ok(Outcome::No)
+    if url.scheme() != "http" {
+        return Err(Failure(format!(
+            "{text}: the admin listener speaks plain HTTP; use an http:// URL"
+        )));
     }
+    Ok(url)
 }
 
 /// The innermost error: reqwest's own message says only "error sending request".

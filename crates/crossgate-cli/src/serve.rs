@@ -223,16 +223,17 @@ async fn reload_on_hangup(
             match &file {
                 Some(file) => {
                     tracing::info!(target: "crossgate::gateway", "SIGHUP: reloading {}", file.path.display());
-                    supervisor::reloading();
+                    let _ = tokio::task::spawn_blocking(supervisor::reloading).await;
                     let outcome = if handle.reload_file(file) {
                         "reloaded"
                     } else {
                         "reload refused, the configuration in force kept"
                     };
-                    supervisor::ready(&format!(
+                    let status = format!(
                         "{listening}; {outcome} (generation {})",
                         handle.generation()
-                    ));
+                    );
+                    let _ = tokio::task::spawn_blocking(move || supervisor::ready(&status)).await;
                 }
                 None => tracing::warn!(
                     target: "crossgate::gateway",

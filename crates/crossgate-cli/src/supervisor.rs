@@ -1,10 +1,12 @@
 //! What `crossgate serve` tells a service manager (systemd's `Type=notify`, through the
 //! `NOTIFY_SOCKET` datagram socket): ready once listening, reloading on SIGHUP, stopping on
 //! SIGTERM, and a watchdog ping from the runtime while it runs. Without `NOTIFY_SOCKET` every
-//! call does nothing.
+//! call does nothing. A send blocks while the manager's queue is full: the calls made from
+//! runtime tasks go through `spawn_blocking`, so a slow reader never stalls a worker thread.
 
-/// The listeners are bound and the gateway serves: `READY=1`, with a status line for
-/// `systemctl status`.
+/// The listeners are bound and serving starts: `READY=1`, with a status line for
+/// `systemctl status`. Connections that arrive first wait in the listen backlog, and `/readyz`
+/// is ready before the admin listener answers anything.
 pub fn ready(status: &str) {
     send(&[
         sd_notify::NotifyState::Ready,
@@ -13,6 +15,7 @@ pub fn ready(status: &str) {
 }
 
 /// A reload begins (`RELOADING=1` with the monotonic time systemd asks for); `ready` ends it.
+/// Ignored by systemd before 253, harmless there.
 pub fn reloading() {
     let mut states = vec![sd_notify::NotifyState::Reloading];
     if let Ok(now) = sd_notify::NotifyState::monotonic_usec_now() {
@@ -39,7 +42,8 @@ pub fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
         let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
-            send(&[sd_notify::NotifyState::Watchdog]);
+            let ping = tokio::task::spawn_blocking(|| send(&[sd_notify::NotifyState::Watchdog]));
+            let _ = ping.await;
         }
     }))
 }

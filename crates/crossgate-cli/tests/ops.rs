@@ -1,5 +1,7 @@
 //! What an operator installs beside the binary, judged by the real tools that read it: the
-//! completion scripts by bash, zsh and fish; the manual pages by groff and man.
+//! completion scripts by bash, zsh and fish; the manual pages by groff and man; the systemd
+//! unit by systemd-analyze and, run, by a NOTIFY_SOCKET of the test's; the Dockerfile by
+//! hadolint, its commands run here; /metrics by promtool.
 //!
 //! The tools come from scripts/install-ops-tools (promtool and hadolint under target/ops-tools/bin
 //! or `$CROSSGATE_OPS_TOOLS_DIR/bin`, the rest from Debian). A test whose tool is missing prints
@@ -371,6 +373,26 @@ fn the_images_commands_serve_its_config_and_report_readiness() {
         dockerfile.contains("\nUSER 65532:65532\n"),
         "runs as a non-root user"
     );
+    // Inside the container the built-in configuration listens on every interface, on the
+    // ports the image exposes, and the health check asks its admin listener.
+    let built_in: toml::Table =
+        toml::from_str(&std::fs::read_to_string(deploy("crossgate.toml")).unwrap()).unwrap();
+    let listen: std::net::SocketAddr = built_in["listen"].as_str().unwrap().parse().unwrap();
+    let admin_listen: std::net::SocketAddr = built_in["admin"]["listen"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(listen.ip().is_unspecified() && admin_listen.ip().is_unspecified());
+    let exposed = format!("\nEXPOSE {} {}\n", listen.port(), admin_listen.port());
+    assert!(dockerfile.contains(&exposed), "{exposed}");
+    assert!(
+        health
+            .last()
+            .unwrap()
+            .starts_with(&format!("http://127.0.0.1:{}/", admin_listen.port())),
+        "{health:?}"
+    );
     // The image's CMD, run here on its built-in configuration, on free loopback ports.
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("crossgate.toml");
@@ -387,19 +409,31 @@ fn the_images_commands_serve_its_config_and_report_readiness() {
     // The HEALTHCHECK, asking this admin listener.
     let health: Vec<String> = health[1..]
         .iter()
-        .map(|a| a.replace("127.0.0.1:9090", &admin.to_string()))
+        .map(|a| {
+            a.replace(
+                &format!("127.0.0.1:{}", admin_listen.port()),
+                &admin.to_string(),
+            )
+        })
         .collect();
     assert_eq!(health[0], "healthcheck");
     let health: Vec<&str> = health.iter().map(String::as_str).collect();
     let out = crossgate(&health, None);
     let said = ok(&out, "HEALTHCHECK");
     assert!(said.starts_with("ready: 200 OK from http://"), "{said}");
+    // The admin listener's HOST:PORT alone, by address or by name.
+    for short in [admin.to_string(), format!("localhost:{}", admin.port())] {
+        let said = ok(&crossgate(&["healthcheck", &short], None), &short);
+        assert!(said.starts_with("ready: 200 OK from http://"), "{said}");
+    }
+    let out = crossgate(&["healthcheck", &format!("https://{admin}/readyz")], None);
+    assert_eq!(out.status.code(), Some(2), "plain HTTP only");
     served.signal("TERM");
     assert_eq!(served.wait(), Some(0));
-    // Stopped: the health check cannot ask (exit 2), and says what to check.
+    // Stopped: not ready (exit 1, never Docker's reserved 2), and it says what to check.
     let out = crossgate(&health, None);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no answer"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not ready: no answer"));
 }
 
 /// A running `crossgate` with the given arguments (`serve ...`), killed when dropped.

@@ -1,8 +1,9 @@
 //! The process metrics every official Prometheus client library exports under the same names
 //! (`process_cpu_seconds_total`, `process_resident_memory_bytes`, ...), so the dashboards and
-//! alerts operators already have work on the gateway. Read from `/proc` at scrape time (Linux);
-//! elsewhere they are left out. Nothing here allocates: the files are read into stack buffers
-//! and the descriptors are counted with rustix's buffer-backed directory reader.
+//! alerts operators already have work on the gateway. Read from `/proc/self` at scrape time
+//! (Linux; elsewhere they are left out), which systemd's `ProcSubset=pid` leaves visible. Nothing
+//! here allocates: the files are read into stack buffers, the descriptors are counted with
+//! rustix's buffer-backed directory reader, and the boot time comes from two clocks.
 
 use std::fmt::Write as _;
 
@@ -26,7 +27,6 @@ fn sample(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
 mod linux {
     use std::io::Read;
     use std::mem::MaybeUninit;
-    use std::sync::OnceLock;
 
     use super::sample;
 
@@ -55,15 +55,13 @@ mod linux {
                 "Virtual memory size in bytes.",
                 stat.vsize,
             );
-            if let Some(boot) = boot_time() {
-                sample(
-                    out,
-                    "process_start_time_seconds",
-                    "gauge",
-                    "Start time of the process since unix epoch in seconds.",
-                    boot as f64 + stat.starttime as f64 / ticks,
-                );
-            }
+            sample(
+                out,
+                "process_start_time_seconds",
+                "gauge",
+                "Start time of the process since unix epoch in seconds.",
+                boot_time() + stat.starttime as f64 / ticks,
+            );
             sample(
                 out,
                 "process_threads",
@@ -155,16 +153,13 @@ mod linux {
         }
     }
 
-    /// The boot time (`btime` of /proc/stat), read once: it does not change, and /proc/stat
-    /// grows with the number of CPUs and interrupts.
-    fn boot_time() -> Option<u64> {
-        static BOOT: OnceLock<Option<u64>> = OnceLock::new();
-        *BOOT.get_or_init(|| {
-            let text = std::fs::read_to_string("/proc/stat").ok()?;
-            text.lines()
-                .find_map(|l| l.strip_prefix("btime "))
-                .and_then(|v| v.trim().parse().ok())
-        })
+    /// The wall-clock time of boot, in seconds since the epoch: now, less the time since boot
+    /// (which the stat file's start time counts from). Not /proc/stat's `btime`: systemd's
+    /// `ProcSubset=pid` (deploy/crossgate.service) hides that file.
+    fn boot_time() -> f64 {
+        use rustix::time::{ClockId, Timespec, clock_gettime};
+        let seconds = |t: Timespec| t.tv_sec as f64 + t.tv_nsec as f64 / 1e9;
+        seconds(clock_gettime(ClockId::Realtime)) - seconds(clock_gettime(ClockId::Boottime))
     }
 
     /// The soft limit on open files, from the "Max open files" line of /proc/self/limits.
@@ -250,6 +245,21 @@ mod linux {
             ] {
                 assert!(out.lines().any(|l| l.starts_with(name)), "{name}in\n{out}");
             }
+            // Started within the last hour (this test binary), not at the epoch or in the future.
+            let started: f64 = out
+                .lines()
+                .find_map(|l| l.strip_prefix("process_start_time_seconds "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64();
+            assert!(
+                started <= now + 1.0 && started > now - 3600.0,
+                "{started} vs {now}"
+            );
             // Other tests open and close descriptors meanwhile: only a lower bound is exact.
             let files: Vec<_> = (0..64)
                 .map(|_| std::fs::File::open("/proc/self/stat").unwrap())

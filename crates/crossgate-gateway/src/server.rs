@@ -244,8 +244,10 @@ impl BoundGateway {
             ..
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let admin_task = admin.map(|l| tokio::spawn(admin::serve(l, Arc::clone(&shared))));
+        // Ready before the admin listener answers anything: a service manager told READY=1 as
+        // this starts never sees /readyz answer 503 (connections wait in the listen backlog).
         shared.metrics.ready.store(true, Ordering::Release);
+        let admin_task = admin.map(|l| tokio::spawn(admin::serve(l, Arc::clone(&shared))));
 
         let mut connections = JoinSet::new();
         let mut shutdown = std::pin::pin!(shutdown);
