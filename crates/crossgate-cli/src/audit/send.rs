@@ -367,6 +367,11 @@ impl Run<'_> {
                     }),
                 None => self.attempt(job, planned, host).await,
             };
+            if attempt > 0 && !matches!(outcome, Attempt::NotSent) {
+                // Counted when it went out: a retry whose turn never came (the host given up
+                // while it waited) was not sent.
+                state.retries.fetch_add(1, Ordering::Relaxed);
+            }
             let (result, wait) = match outcome {
                 Attempt::NotSent => return last,
                 Attempt::Answered(o) if o.status == 429 || o.status == 503 => {
@@ -411,7 +416,6 @@ impl Run<'_> {
             // A backoff is this request's own wait; a Retry-After is already the host's.
             tokio::time::sleep(wait).await;
             attempt += 1;
-            state.retries.fetch_add(1, Ordering::Relaxed);
             self.progress.retry();
             last = Some(result);
         }
