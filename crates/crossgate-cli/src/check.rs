@@ -93,6 +93,22 @@ pub struct LiveNetwork {
     cookie: Option<Vec<u8>>,
 }
 
+/// A blocking HTTP client that asks exactly what it is told: no redirect followed, no proxy,
+/// `timeout` over each exchange; rustls with the ring provider and the system's trust store.
+pub fn blocking_client(
+    timeout: Duration,
+    user_agent: &'static str,
+) -> Result<reqwest::blocking::Client, Failure> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .user_agent(user_agent)
+        .build()
+        .map_err(|e| Failure(format!("cannot build the HTTP client: {e}")))
+}
+
 impl LiveNetwork {
     pub fn new(
         origin: Origin,
@@ -100,19 +116,10 @@ impl LiveNetwork {
         cookie: Option<Vec<u8>>,
         timeout: Duration,
     ) -> Result<LiveNetwork, Failure> {
-        // rustls with the ring provider (no C toolchain), the system's trust store.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::blocking::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(timeout)
-            .user_agent(concat!(
-                "crossgate/",
-                env!("CARGO_PKG_VERSION"),
-                " (CORS check)"
-            ))
-            .build()
-            .map_err(|e| Failure(format!("cannot build the HTTP client: {e}")))?;
+        let client = blocking_client(
+            timeout,
+            concat!("crossgate/", env!("CARGO_PKG_VERSION"), " (CORS check)"),
+        )?;
         Ok(LiveNetwork {
             client,
             origin,

@@ -9,20 +9,11 @@ use crate::{Failure, Outcome};
 
 pub fn run(args: &HealthcheckArgs) -> Result<Outcome, Failure> {
     let url = readiness_url(&args.url)?;
-    // The TLS stack is never used (the admin listener speaks plain HTTP), but reqwest's
-    // client is built with one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::blocking::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(args.timeout)
-        .user_agent(concat!(
-            "crossgate/",
-            env!("CARGO_PKG_VERSION"),
-            " (healthcheck)"
-        ))
-        .build()
-        .map_err(|e| Failure(format!("cannot build the HTTP client: {e}")))?;
+    // The TLS stack is never used (the admin listener speaks plain HTTP).
+    let client = crate::check::blocking_client(
+        args.timeout,
+        concat!("crossgate/", env!("CARGO_PKG_VERSION"), " (healthcheck)"),
+    )?;
     let mut out = std::io::stdout().lock();
     match client.get(url.clone()).send() {
         Ok(response) if response.status().is_success() => {

@@ -72,7 +72,7 @@ const MANUAL_DATE: &str = "December 2026";
 
 fn exit_status(roff: &mut Roff) {
     roff.control("SH", ["EXIT STATUS"]);
-    for (code, meaning) in [
+    for (term, meaning) in [
         (
             "0",
             "The answer is yes: the policy is valid, the request is allowed, the gateway \
@@ -89,15 +89,13 @@ fn exit_status(roff: &mut Roff) {
              could not be reached. One line on standard error says why.",
         ),
     ] {
-        roff.control("TP", []);
-        roff.text([bold(code)]);
-        roff.text([roman(meaning)]);
+        tagged(roff, term, meaning);
     }
 }
 
 fn environment(roff: &mut Roff) {
     roff.control("SH", ["ENVIRONMENT"]);
-    for (name, meaning) in [
+    for (term, meaning) in [
         (
             "NO_COLOR",
             "When set, no colour even on a terminal (as --color never).",
@@ -119,16 +117,14 @@ fn environment(roff: &mut Roff) {
              every half interval.",
         ),
     ] {
-        roff.control("TP", []);
-        roff.text([bold(name)]);
-        roff.text([roman(meaning)]);
+        tagged(roff, term, meaning);
     }
 }
 
 fn signals(roff: &mut Roff) {
     roff.control("SH", ["SIGNALS"]);
     roff.text([roman("crossgate serve handles:")]);
-    for (signal, meaning) in [
+    for (term, meaning) in [
         (
             "SIGHUP",
             "Reload the configuration file. A configuration with errors is refused, logged, \
@@ -139,10 +135,15 @@ fn signals(roff: &mut Roff) {
             "Stop accepting connections, let in-flight requests finish, then exit 0.",
         ),
     ] {
-        roff.control("TP", []);
-        roff.text([bold(signal)]);
-        roff.text([roman(meaning)]);
+        tagged(roff, term, meaning);
     }
+}
+
+/// A tagged paragraph: the term in bold, its meaning indented below.
+fn tagged(roff: &mut Roff, term: &str, meaning: &str) {
+    roff.control("TP", []);
+    roff.text([bold(term)]);
+    roff.text([roman(meaning)]);
 }
 
 fn see_also(roff: &mut Roff, command: &clap::Command, parent: Option<&str>) {

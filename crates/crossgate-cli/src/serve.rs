@@ -70,14 +70,14 @@ pub fn run(args: &ServeArgs) -> Result<Outcome, Failure> {
         };
         let shutdown = shutdown_signal();
         let handle = bound.handle();
+        let listening = listening_status(&bound);
         let hangups = tokio::spawn(reload_on_hangup(
             hangup_signal(),
             handle.clone(),
             file.clone(),
-            listening_status(&bound),
+            listening.clone(),
         ));
         print_banner(&bound, &config, &source)?;
-        let listening = listening_status(&bound);
         supervisor::ready(&listening);
         let watchdog = supervisor::spawn_watchdog();
         let watcher = match &file {
@@ -223,17 +223,16 @@ async fn reload_on_hangup(
             match &file {
                 Some(file) => {
                     tracing::info!(target: "crossgate::gateway", "SIGHUP: reloading {}", file.path.display());
-                    let _ = tokio::task::spawn_blocking(supervisor::reloading).await;
+                    supervisor::reloading();
                     let outcome = if handle.reload_file(file) {
                         "reloaded"
                     } else {
                         "reload refused, the configuration in force kept"
                     };
-                    let status = format!(
+                    supervisor::ready(&format!(
                         "{listening}; {outcome} (generation {})",
                         handle.generation()
-                    );
-                    let _ = tokio::task::spawn_blocking(move || supervisor::ready(&status)).await;
+                    ));
                 }
                 None => tracing::warn!(
                     target: "crossgate::gateway",

@@ -1,8 +1,8 @@
 //! What `crossgate serve` tells a service manager (systemd's `Type=notify`, through the
 //! `NOTIFY_SOCKET` datagram socket): ready once listening, reloading on SIGHUP, stopping on
 //! SIGTERM, and a watchdog ping from the runtime while it runs. Without `NOTIFY_SOCKET` every
-//! call does nothing. A send blocks while the manager's queue is full: the calls made from
-//! runtime tasks go through `spawn_blocking`, so a slow reader never stalls a worker thread.
+//! call does nothing. A send blocks while the manager's queue is full: on a runtime worker it
+//! runs in `block_in_place`, so a slow reader never stalls the tasks queued on that worker.
 
 /// The listeners are bound and serving starts: `READY=1`, with a status line for
 /// `systemctl status`. Connections that arrive first wait in the listen backlog, and `/readyz`
@@ -42,14 +42,22 @@ pub fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
         let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
-            let ping = tokio::task::spawn_blocking(|| send(&[sd_notify::NotifyState::Watchdog]));
-            let _ = ping.await;
+            send(&[sd_notify::NotifyState::Watchdog]);
         }
     }))
 }
 
 fn send(states: &[sd_notify::NotifyState]) {
-    if let Err(e) = sd_notify::notify(states) {
+    let notify = || sd_notify::notify(states);
+    // block_in_place hands a worker's queue to another thread; off a worker (the thread in
+    // block_on, no runtime) it just runs the send. It panics on a current-thread runtime.
+    let sent = match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(notify)
+        }
+        _ => notify(),
+    };
+    if let Err(e) = sent {
         tracing::warn!(target: "crossgate::gateway", "cannot notify the service manager (NOTIFY_SOCKET): {e}");
     }
 }
