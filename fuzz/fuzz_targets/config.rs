@@ -3,7 +3,7 @@
 #![no_main]
 
 use crossgate::policy::document::{Format, parse_document};
-use crossgate::{Policy, PolicyConfig};
+use crossgate::{policy::Policy, policy::PolicyConfig};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -24,10 +24,10 @@ fuzz_target!(|data: &[u8]| {
     let mut problems = Vec::new();
     let config = PolicyConfig::from_value(&value, "", &mut problems);
     let checked = Policy::check_document(&config, problems, "");
-    if let Some(policy) = checked.policy {
+    if let Some(policy) = checked.policy() {
         let normal = policy.config().clone();
         let again = Policy::check(&normal);
-        let policy_again = again.policy.expect("the normal form is valid");
+        let policy_again = again.into_result().expect("the normal form is valid");
         assert_eq!(policy_again.config(), &normal, "the normal form is normal");
     }
 });

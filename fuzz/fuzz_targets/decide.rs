@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 
 use arbitrary::Arbitrary;
 use crossgate::tower::Cors;
-use crossgate::{Policy, PolicyConfig};
+use crossgate::{policy::Policy, policy::PolicyConfig};
 use http::{HeaderValue, Request, Response};
 use libfuzzer_sys::fuzz_target;
 use tower_service::Service;

@@ -3,7 +3,7 @@
 //! the same origin.
 #![no_main]
 
-use crossgate::Origin;
+use crossgate::origin::Origin;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use crossgate::policy::pattern::{HostPattern, OriginPattern, PortPattern, parse_pattern};
-use crossgate::{Policy, PolicyConfig};
+use crossgate::{policy::Policy, policy::PolicyConfig};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
             allow_origins: vec![normal.clone()],
             ..PolicyConfig::default()
         };
-        if let Some(policy) = Policy::check(&config).policy {
+        if let Some(policy) = Policy::check(&config).into_result().ok() {
             assert!(policy.allows_origin(normal.as_bytes()), "{normal}");
         }
     }

@@ -117,7 +117,7 @@ fn main() {
 
 /// Allocations made by `Policy::decide_logged` alone, for every request case.
 fn decision_allocations() -> Vec<(String, u64)> {
-    let mut policies: HashMap<Origins, crossgate::Policy> = HashMap::new();
+    let mut policies: HashMap<Origins, crossgate::policy::Policy> = HashMap::new();
     cases::all()
         .into_iter()
         .map(|case| {
@@ -126,7 +126,7 @@ fn decision_allocations() -> Vec<(String, u64)> {
                 .or_insert_with(|| tower_stack::crossgate_policy(case.origins));
             let request = tower_stack::Template::new(&case).request();
             let (seen, _) = alloc::count(|| {
-                std::hint::black_box(policy.decide_logged(std::hint::black_box(&request)));
+                let _ = std::hint::black_box(policy.decide_logged(std::hint::black_box(&request)));
             });
             (case.label(), seen.count)
         })

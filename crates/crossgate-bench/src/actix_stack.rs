@@ -114,7 +114,7 @@ pub fn crossgate(
 pub fn crossgate_live(
     origins: Origins,
 ) -> impl Service<Request, Response = ServiceResponse<impl MessageBody>, Error = Error> {
-    let live = crossgate::LivePolicy::new(crate::tower_stack::crossgate_policy(origins));
+    let live = crossgate::policy::LivePolicy::new(crate::tower_stack::crossgate_policy(origins));
     ready_now(actix_web::test::init_service(
         App::new()
             .wrap(crossgate::actix::Cors::live(live))

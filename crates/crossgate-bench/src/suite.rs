@@ -265,7 +265,7 @@ fn live_case(stack: Stack, case: &Case) -> [(Contender, Box<dyn Routine>); 2] {
 /// One origin edit on a live policy of `origins` (adding an origin, then removing it: the
 /// policy keeps its size), beside building the whole policy again.
 fn edit_case(origins: Origins) -> [(Contender, Box<dyn Routine>); 2] {
-    let live = crossgate::LivePolicy::new(tower_stack::crossgate_policy(origins));
+    let live = crossgate::policy::LivePolicy::new(tower_stack::crossgate_policy(origins));
     let mut added = false;
     let edit = routine(move || {
         let extra = ["https://edited.example.com"];
@@ -279,7 +279,7 @@ fn edit_case(origins: Origins) -> [(Contender, Box<dyn Routine>); 2] {
     });
     let config = tower_stack::crossgate_policy(origins).config().clone();
     let rebuild = routine(move || {
-        black_box(crossgate::Policy::new(&config).expect("a valid policy"));
+        black_box(crossgate::policy::Policy::new(&config).expect("a valid policy"));
     });
     [(Contender::Edit, edit), (Contender::Rebuild, rebuild)]
 }

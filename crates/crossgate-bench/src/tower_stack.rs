@@ -64,8 +64,8 @@ impl Template {
     }
 }
 
-pub fn crossgate_policy(origins: Origins) -> crossgate::Policy {
-    crossgate::Policy::builder()
+pub fn crossgate_policy(origins: Origins) -> crossgate::policy::Policy {
+    crossgate::policy::Policy::builder()
         .allow_origins(origins.patterns())
         .allow_credentials(true)
         .allow_methods(cases::METHODS)
@@ -78,12 +78,12 @@ pub fn crossgate_policy(origins: Origins) -> crossgate::Policy {
 
 /// The same policy, but listing other origins than the ones requested (`https://listed{i}...`
 /// instead of `https://app{i}...`): every request's origin is left to a resolver.
-pub fn crossgate_policy_unlisted(origins: Origins) -> crossgate::Policy {
+pub fn crossgate_policy_unlisted(origins: Origins) -> crossgate::policy::Policy {
     let mut config = crossgate_policy(origins).config().clone();
     for origin in &mut config.allow_origins {
         *origin = origin.replace("://app", "://listed");
     }
-    crossgate::Policy::new(&config).expect("a valid policy")
+    crossgate::policy::Policy::new(&config).expect("a valid policy")
 }
 
 /// A store that allows every origin at once, without I/O.
@@ -117,9 +117,11 @@ pub fn crossgate_layer(origins: Origins) -> crossgate::tower::CorsLayer {
     crossgate::tower::CorsLayer::new(crossgate_policy(origins))
 }
 
-/// The same policy behind a [`crossgate::LivePolicy`].
+/// The same policy behind a [`crossgate::policy::LivePolicy`].
 pub fn crossgate_live_layer(origins: Origins) -> crossgate::tower::CorsLayer {
-    crossgate::tower::CorsLayer::live(crossgate::LivePolicy::new(crossgate_policy(origins)))
+    crossgate::tower::CorsLayer::live(crossgate::policy::LivePolicy::new(crossgate_policy(
+        origins,
+    )))
 }
 
 /// tower-http configured as the policy: the exact origins as a list, the patterns as a

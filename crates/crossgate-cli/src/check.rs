@@ -5,12 +5,12 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::Args;
-use crossgate::Origin;
 use crossgate::agent::{
     Agent, CredentialsMode, ExchangeKind, Incoming, Network, NetworkFailure, Outgoing, Profile,
     Report, RequestInit, RequestMode, replay_others,
 };
 use crossgate::browser::Browser;
+use crossgate::origin::Origin;
 
 use crate::browsers::BrowserArg;
 use crate::{Failure, Outcome, render};

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
 use clap::Args;
-use crossgate::Origin;
 use crossgate::agent::explain::{ByStack, Explanation, Stack, explain_message};
 use crossgate::agent::paste::{self, Item, Message, Other};
 use crossgate::agent::{CredentialsMode, ErrorCode, RequestInit, RequestMode, Stage};
 use crossgate::browser::Browser;
+use crossgate::origin::Origin;
 use serde::Serialize;
 
 use crate::browsers::BrowserArg;

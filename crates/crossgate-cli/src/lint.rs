@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use crossgate::Policy;
+use crossgate::policy::Policy;
+use crossgate::policy::Problem;
 use crossgate::policy::document::{Format, parse_document};
-use crossgate::policy::problem::Problem;
 use crossgate::policy::{OriginList, PolicyConfig};
 use crossgate_gateway::GatewayConfig;
 use serde_json::{Value, json};
@@ -85,8 +85,7 @@ fn lint_origin_list(path: &Path) -> Result<Linted, Failure> {
         allow_origins: list.patterns().map(str::to_owned).collect(),
         ..PolicyConfig::default()
     };
-    let checked = Policy::check(&config);
-    let mut problems = checked.problems;
+    let (policy, mut problems) = Policy::check(&config).into_parts();
     let name = path.display().to_string();
     list.locate(&mut problems, "", 0, &name);
     for p in &mut problems {
@@ -97,7 +96,7 @@ fn lint_origin_list(path: &Path) -> Result<Linted, Failure> {
     Ok(Linted {
         kind: Kind::Origins,
         problems,
-        policy: checked.policy,
+        policy,
     })
 }
 
@@ -114,7 +113,10 @@ pub fn lint_value(value: &Value, dir: &Path) -> Linted {
         let valid = !problems.iter().any(Problem::is_error);
         return Linted {
             kind: Kind::Gateway,
-            policy: Policy::check(&gateway.cors).policy.filter(|_| valid),
+            policy: Policy::check(&gateway.cors)
+                .into_parts()
+                .0
+                .filter(|_| valid),
             problems,
         };
     }
@@ -122,11 +124,11 @@ pub fn lint_value(value: &Value, dir: &Path) -> Linted {
     let config = PolicyConfig::from_value(value, "", &mut problems);
     // Field-level problems (unknown fields, wrong types) come first; the policy's own rules
     // then run on what could be read, so every problem is reported in one pass.
-    let checked = Policy::check_document(&config, problems, "");
+    let (policy, problems) = Policy::check_document(&config, problems, "").into_parts();
     Linted {
         kind: Kind::Policy,
-        policy: checked.policy,
-        problems: checked.problems,
+        policy,
+        problems,
     }
 }
 

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use clap::Args;
-use crossgate::Origin;
+use crossgate::origin::Origin;
 use serde_json::json;
 
 use crate::{Failure, Outcome};

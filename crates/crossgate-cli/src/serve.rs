@@ -149,7 +149,7 @@ fn print_banner(bound: &BoundGateway, config: &GatewayConfig, source: &str) -> R
     writeln!(out, "policy ({source}):")?;
     // The policy in normal form, as TOML, leaving out what is at its default.
     let policy = bound.policy();
-    let defaults = toml::Table::try_from(crossgate::PolicyConfig::default())?;
+    let defaults = toml::Table::try_from(crossgate::policy::PolicyConfig::default())?;
     let mut table = toml::Table::try_from(policy.config())?;
     table.retain(|key, value| key == "allow_origins" || defaults.get(key) != Some(value));
     // A long list (an origin list file of tenants) is shown by its first items.
@@ -316,12 +316,12 @@ fn init_logging(format: LogFormat) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossgate::Policy;
+    use crossgate::policy::Policy;
 
     #[test]
     fn the_embedded_default_is_valid_and_what_contracts_promise() {
         let config = GatewayConfig::development();
-        assert!(Policy::check(&config.cors).problems.is_empty());
+        assert!(Policy::check(&config.cors).problems().is_empty());
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert!(config.routes_in_force()[0].upstream.is_echo());
         let policy = Policy::new(&config.cors).unwrap();

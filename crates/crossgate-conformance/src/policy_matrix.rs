@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossgate::{Policy, PolicyConfig};
+use crossgate::policy::{Policy, PolicyConfig};
 
 use crate::engine::Installed;
 use crate::http::{self, Handler, RawRequest, RawResponse};

@@ -6,21 +6,21 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 
 /// Any error a body can fail with while streaming.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A streamed response body: an upstream's `Incoming` passed through frame by frame, or a small
 /// body the gateway wrote itself. Not `Sync`, which nothing here needs.
-pub type Body = UnsyncBoxBody<Bytes, BoxError>;
+pub(crate) type Body = UnsyncBoxBody<Bytes, BoxError>;
 
 /// A complete in-memory body.
-pub fn full(bytes: impl Into<Bytes>) -> Body {
+pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never| match never {})
         .boxed_unsync()
 }
 
 /// A JSON response written by the gateway itself (errors, the echo upstream).
-pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut response = Response::new(full(value.to_string()));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -31,7 +31,7 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
 }
 
 /// `{"error": ..., "detail": ...}`: how the gateway reports its own failures.
-pub fn error(status: StatusCode, error: &str, detail: &str) -> Response<Body> {
+pub(crate) fn error(status: StatusCode, error: &str, detail: &str) -> Response<Body> {
     json(
         status,
         &serde_json::json!({ "error": error, "detail": detail }),

@@ -11,8 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 
 use crossgate::policy::document::{Fields, Format, parse_document};
+use crossgate::policy::{Policy, PolicyConfig, Problem};
 use crossgate::policy::{ProblemCode, Severity};
-use crossgate::{Policy, PolicyConfig, Problem};
 use serde_json::Value;
 
 use crate::ValueError;
@@ -234,11 +234,14 @@ impl GatewayConfig {
 
     /// Adds the problems of every policy of the configuration to `read`.
     pub fn check_policies(&self, read: Vec<Problem>) -> Vec<Problem> {
-        let mut problems = Policy::check_document(&self.cors, read, "cors").problems;
+        let mut problems = Policy::check_document(&self.cors, read, "cors")
+            .into_parts()
+            .1;
         for (i, route) in self.routes.iter().enumerate() {
             if let Some(cors) = &route.cors {
-                problems =
-                    Policy::check_document(cors, problems, &format!("routes[{i}].cors")).problems;
+                problems = Policy::check_document(cors, problems, &format!("routes[{i}].cors"))
+                    .into_parts()
+                    .1;
             }
         }
         problems
@@ -429,8 +432,8 @@ mod tests {
         assert_eq!(config.upstream, None);
         assert_eq!(config.routes_in_force()[0].upstream, Upstream::Echo);
         let checked = Policy::check(&config.cors);
-        assert!(checked.problems.is_empty(), "{:#?}", checked.problems);
-        let policy = checked.policy.unwrap();
+        assert!(checked.problems().is_empty(), "{:#?}", checked.problems());
+        let policy = checked.policy().unwrap();
         assert!(policy.allows_origin(b"http://localhost:5173"));
         assert!(policy.allows_origin(b"http://127.0.0.1:3000"));
         assert!(!policy.allows_origin(b"http://example.com"));

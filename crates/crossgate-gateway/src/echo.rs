@@ -19,7 +19,7 @@ pub const MAX_ECHO_BODY: u64 = 1024 * 1024;
 ///
 /// The body is counted frame by frame, never held; past [`MAX_ECHO_BODY`] reading stops and the
 /// answer is 413.
-pub async fn respond<B>(request: Request<B>) -> Response<Body>
+pub(crate) async fn respond<B>(request: Request<B>) -> Response<Body>
 where
     B: HttpBody,
     B::Error: std::fmt::Display,

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use crossgate::Problem;
+use crossgate::policy::Problem;
 
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;

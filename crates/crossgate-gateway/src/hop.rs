@@ -29,7 +29,7 @@ pub const HOP_BY_HOP: [HeaderName; 9] = [
 /// This runs twice per proxied request, and nearly every message has none of these headers:
 /// one pass over the names present decides, and only a message that has one is edited (a
 /// `remove` per absent name costs a hash and a probe each).
-pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(is_hop_by_hop) {
         return;
     }
@@ -69,9 +69,9 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 }
 
 /// `X-Forwarded-Proto` / `-Host` / `-For`, de-facto standard names the upstream can read.
-pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+pub(crate) const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 

@@ -18,6 +18,8 @@
 //! names), `Host` becomes the upstream's, `X-Forwarded-For` / `-Proto` / `-Host` are set, and
 //! the path is joined onto the upstream's base path. Redirects are passed back, never followed.
 
+#![deny(unreachable_pub)]
+
 mod admin;
 mod body;
 mod config;
@@ -51,7 +53,7 @@ pub use server::{BoundGateway, Gateway, StartError, Tracked};
 pub use upstream::{HttpUpstream, Upstream};
 
 /// Why a configuration value (a listen address, an upstream URL) was refused, and what to write
-/// instead. The configuration reader turns it into a `crossgate::Problem`; the CLI can print it
+/// instead. The configuration reader turns it into a `crossgate::policy::Problem`; the CLI can print it
 /// for `--listen` and `--upstream`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValueError {

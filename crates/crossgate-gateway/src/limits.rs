@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crossgate::Problem;
+use crossgate::policy::Problem;
 use crossgate::policy::ProblemCode;
 use crossgate::policy::document::{Fields, render};
 use serde_json::Value;

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use crossgate::PolicyConfig;
 use crossgate::policy::OriginList;
-use crossgate::policy::problem::{Problem, ProblemCode};
+use crossgate::policy::PolicyConfig;
+use crossgate::policy::{Problem, ProblemCode};
 use serde_json::Value;
 
 /// The key, inside a policy table.

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crossgate::Problem;
+use crossgate::policy::Problem;
 use tokio::task::JoinHandle;
 
 use crate::config::{GatewayConfig, LoadError};

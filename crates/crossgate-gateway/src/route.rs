@@ -6,7 +6,7 @@
 
 use crossgate::policy::ProblemCode;
 use crossgate::policy::document::Fields;
-use crossgate::{PolicyConfig, Problem};
+use crossgate::policy::{PolicyConfig, Problem};
 use serde_json::Value;
 
 use crate::upstream::Upstream;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossgate::Policy;
+use crossgate::policy::Policy;
 use crossgate::tower::Cors;
 use http::uri::Authority;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -22,7 +22,7 @@ use crate::proxy::Forward;
 use crate::route;
 use crate::tls;
 use crate::upstream::Upstream;
-use crossgate::Problem;
+use crossgate::policy::Problem;
 
 /// The name under which requests that no route matches are counted.
 pub(crate) const NO_ROUTE: &str = "(no route)";
@@ -82,7 +82,7 @@ impl Snapshot {
         }
         let compile = |cors| {
             Policy::check(cors)
-                .policy
+                .into_result()
                 .expect("checked above: a policy without errors compiles")
         };
         let policy = compile(&config.cors);

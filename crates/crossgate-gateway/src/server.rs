@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use crossgate::policy::{Policy, Problem};
 use crossgate::policy::{Refusal, is_preflight};
-use crossgate::{Policy, Problem};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Version, header};
 use http_body::Frame;
 use hyper::body::Incoming;
@@ -48,7 +48,7 @@ const OVERFLOW: i64 = 64;
 /// # async fn run() -> std::io::Result<()> {
 /// use crossgate_gateway::{Gateway, Upstream};
 ///
-/// let policy = crossgate::Policy::builder()
+/// let policy = crossgate::policy::Policy::builder()
 ///     .allow_origins(["http://localhost:*"])
 ///     .build()
 ///     .expect("a valid policy");

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crossgate::Problem;
+use crossgate::policy::Problem;
 use crossgate::policy::ProblemCode;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};

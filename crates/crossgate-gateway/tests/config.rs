@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crossgate::Problem;
+use crossgate::policy::Problem;
 use crossgate::policy::ProblemCode;
 use crossgate_gateway::{GatewayConfig, LoadError, Upstream};
 use serde_json::json;
@@ -169,7 +169,7 @@ fn loads_toml_json_and_yaml_alike() {
     assert_eq!(toml.cors.allow_origins, ["https://app.example.com"]);
     assert!(toml.cors.allow_credentials);
     assert_eq!(toml.cors.max_age, Some(600));
-    crossgate::Policy::new(&toml.cors).expect("the policy builds");
+    crossgate::policy::Policy::new(&toml.cors).expect("the policy builds");
 
     let (json, _) = GatewayConfig::load(&file("gateway.json", JSON)).unwrap();
     let (yaml, _) = GatewayConfig::load(&file("gateway.yaml", YAML)).unwrap();

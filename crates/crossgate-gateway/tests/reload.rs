@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
-use crossgate::PolicyConfig;
+use crossgate::policy::PolicyConfig;
 use crossgate_gateway::{ConfigFile, Gateway, GatewayConfig, Upstream};
 use http::{Request, Response};
 use tokio::sync::oneshot;

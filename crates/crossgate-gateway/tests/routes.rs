@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use crossgate::PolicyConfig;
+use crossgate::policy::PolicyConfig;
 use crossgate_gateway::{ForwardedMode, GatewayConfig, RouteConfig, Upstream};
 use http::{Request, Response};
 use serde_json::Value;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{TestUpstream, bounded, full};
-use crossgate::{Policy, PolicyConfig};
+use crossgate::policy::{Policy, PolicyConfig};
 use crossgate_gateway::Gateway;
 use crossgate_vectors::{Handler, Observed, Report, expand, load_all, vectors};
 use http::{HeaderName, HeaderValue, Response, StatusCode};

@@ -16,8 +16,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use crossgate::policy::OriginList;
+use crossgate::policy::{InvalidConfig, LivePolicy, Policy, Problem};
 use crossgate::tower::CorsLayer;
-use crossgate::{InvalidConfig, LivePolicy, Policy, Problem};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,7 +2,7 @@
 //!
 //! ```
 //! use actix_web::{App, HttpResponse, web};
-//! use crossgate::{Policy, actix::Cors};
+//! use crossgate::{policy::Policy, actix::Cors};
 //!
 //! let policy = Policy::builder()
 //!     .allow_origins(["https://app.example.com"])
@@ -12,7 +12,7 @@
 //!     .wrap(Cors::new(policy))
 //!     .route("/items", web::get().to(HttpResponse::Ok));
 //! # let _ = app;
-//! # Ok::<(), crossgate::InvalidConfig>(())
+//! # Ok::<(), crossgate::policy::InvalidConfig>(())
 //! ```
 //!
 //! A preflight is answered by the middleware (204 or 403) whether or not a route matches;
@@ -49,6 +49,7 @@ use crate::policy::{Deferred, Resolver};
 /// The CORS middleware for actix-web: `App::new().wrap(Cors::new(policy))`, or
 /// `Cors::live(live)` for a policy that changes while serving.
 #[derive(Clone, Debug)]
+#[must_use = "the middleware does nothing until it wraps an App with `.wrap(..)`"]
 pub struct Cors {
     source: Source,
     #[cfg(feature = "resolve")]

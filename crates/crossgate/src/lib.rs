@@ -9,6 +9,8 @@
 //! - Middleware: `crossgate::tower` (feature `tower`: axum, tonic, hyper) and `crossgate::actix`
 //!   (feature `actix`), thin layers over the same `Policy`.
 
+#![deny(unreachable_pub)]
+
 pub mod agent;
 pub mod audit;
 pub mod browser;
@@ -22,9 +24,3 @@ pub mod tower;
 
 #[cfg(feature = "actix")]
 pub mod actix;
-
-pub use origin::Origin;
-pub use policy::{
-    Decision, InvalidConfig, LivePolicy, OriginChanges, Policy, PolicyBuilder, PolicyConfig,
-    Problem,
-};

@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use crossgate::{Policy, tower::CorsLayer};
+//! use crossgate::{policy::Policy, tower::CorsLayer};
 //!
 //! let policy = Policy::builder()
 //!     .allow_origins(["https://app.example.com"])
@@ -13,7 +13,7 @@
 //! let app: Router = Router::new()
 //!     .route("/items", get(|| async { "[]" }))
 //!     .layer(CorsLayer::new(policy));
-//! # Ok::<(), crossgate::InvalidConfig>(())
+//! # Ok::<(), crossgate::policy::InvalidConfig>(())
 //! ```
 //!
 //! For origins that change while serving (tenants' own domains, preview deployments), build the
@@ -45,6 +45,7 @@ use crate::policy::{Deferred, Resolver};
 
 /// Applies a [`Policy`], fixed or live, to every request of the wrapped service.
 #[derive(Clone, Debug)]
+#[must_use = "a layer does nothing until it wraps a service with `.layer(..)`"]
 pub struct CorsLayer {
     source: Source,
     #[cfg(feature = "resolve")]
@@ -104,6 +105,7 @@ impl<S> Layer<S> for CorsLayer {
 
 /// The service made by [`CorsLayer`].
 #[derive(Clone, Debug)]
+#[must_use = "a service does nothing until it is called"]
 pub struct Cors<S> {
     inner: S,
     source: Source,

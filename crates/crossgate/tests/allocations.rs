@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use crossgate::policy::{Actual, Decision};
-use crossgate::{Policy, PolicyConfig};
+use crossgate::policy::{Policy, PolicyConfig};
 use http::{HeaderMap, HeaderValue, Request};
 
 struct Counting;
@@ -197,7 +197,7 @@ fn writing_an_actual_response_allocates_only_to_grow_the_map() {
 /// fixed policy (the response's own map), before and after the policy changes.
 #[test]
 fn a_live_policy_allocates_what_the_fixed_one_does() {
-    use crossgate::LivePolicy;
+    use crossgate::policy::LivePolicy;
     use crossgate::tower::CorsLayer;
     use std::future::Future;
     use std::task::{Context, Poll, Waker};

@@ -1,7 +1,7 @@
 //! The middleware inside real applications: an axum `Router` and an actix-web `App` with routes,
 //! extractors, an authentication middleware and error responses, as users write them.
 
-use crossgate::Policy;
+use crossgate::policy::Policy;
 
 const APP: &str = "https://app.example.com";
 

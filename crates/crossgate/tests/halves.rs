@@ -17,8 +17,8 @@ use crossgate::fetch::header::{
     is_cors_safelisted_response_header_name, is_forbidden_response_header_name,
 };
 use crossgate::origin::Origin;
+use crossgate::policy::{Policy, PolicyConfig};
 use crossgate::tower::Cors;
-use crossgate::{Policy, PolicyConfig};
 use http::{HeaderName, HeaderValue, Request, Response};
 use proptest::prelude::*;
 use proptest::sample::subsequence;
@@ -256,7 +256,7 @@ proptest! {
 
     #[test]
     fn the_agent_allows_exactly_what_the_policy_intends(config in policy_strategy(), script in script_strategy()) {
-        let Some(policy) = Policy::check(&config).policy else {
+        let Some(policy) = Policy::check(&config).into_parts().0 else {
             // Invalid combinations (`*` with credentials, ...) never reach a server.
             return Ok(());
         };

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crossgate::{LivePolicy, OriginChanges, Policy, PolicyConfig};
+use crossgate::policy::{LivePolicy, OriginChanges, Policy, PolicyConfig};
 use proptest::prelude::*;
 use serde::Deserialize;
 
@@ -49,7 +49,7 @@ fn every_edit_case() {
         let result = live.change_origins(&changes);
         let problems = match &result {
             Ok(warnings) => warnings.clone(),
-            Err(invalid) => invalid.problems.clone(),
+            Err(invalid) => invalid.problems().to_vec(),
         };
         let got: Vec<String> = problems
             .iter()
@@ -70,7 +70,7 @@ fn every_edit_case() {
         }
         // The edit on the policy itself agrees with the live handle, and leaves it unchanged.
         let checked = policy.with_origin_changes(&changes);
-        if checked.problems != problems || checked.policy.is_some() == case.refused_edit {
+        if checked.problems() != problems || checked.policy().is_some() == case.refused_edit {
             failures.push(format!(
                 "{}: Policy::with_origin_changes disagrees",
                 case.name
@@ -113,7 +113,7 @@ trait SeverityName {
     fn severity_name(&self) -> &'static str;
 }
 
-impl SeverityName for crossgate::Problem {
+impl SeverityName for crossgate::policy::Problem {
     fn severity_name(&self) -> &'static str {
         if self.is_error() { "error" } else { "warning" }
     }
@@ -239,7 +239,7 @@ fn set_origins_keeps_the_rest_of_the_policy() {
     let refused = live
         .set_origins(["https://b.example", "http://insecure.example"])
         .unwrap_err();
-    let codes: BTreeSet<String> = refused.problems.iter().map(|p| p.code.as_str()).collect();
+    let codes: BTreeSet<String> = refused.problems().iter().map(|p| p.code.as_str()).collect();
     assert_eq!(
         codes,
         BTreeSet::from(["insecure-origin-with-credentials".to_owned()])
@@ -275,7 +275,7 @@ fn update_validates_the_whole_configuration() {
         ..PolicyConfig::default()
     };
     let refused = live.update(&bad).unwrap_err();
-    assert!(refused.problems.len() >= 2, "{refused}");
+    assert!(refused.problems().len() >= 2, "{refused}");
     assert!(live.current().allows_origin(b"https://a.example"));
     assert!(!live.current().allows_origin(b"https://b.example"));
     let good = PolicyConfig {
@@ -348,7 +348,7 @@ mod under_load {
     use std::time::{Duration, Instant};
 
     use bytes::Bytes;
-    use crossgate::{LivePolicy, Policy, PolicyConfig};
+    use crossgate::policy::{LivePolicy, Policy, PolicyConfig};
     use http::{HeaderMap, Method, Request, StatusCode};
     use http_body_util::Empty;
     use hyper_util::client::legacy::Client;
@@ -574,7 +574,7 @@ mod axum_app {
 
     use super::under_load::{self, InFlight};
 
-    async fn serve(live: crossgate::LivePolicy, slow: Arc<InFlight>) -> String {
+    async fn serve(live: crossgate::policy::LivePolicy, slow: Arc<InFlight>) -> String {
         let app = Router::new()
             .route("/items", get(|| async { "[]" }))
             .route("/slow", get(move || async move { slow.handler().await }))
@@ -613,7 +613,7 @@ mod actix_app {
     use super::under_load::{self, InFlight};
 
     fn serve(
-        live: crossgate::LivePolicy,
+        live: crossgate::policy::LivePolicy,
         slow: Arc<InFlight>,
     ) -> (String, actix_web::dev::ServerHandle) {
         let server = actix_web::HttpServer::new(move || {

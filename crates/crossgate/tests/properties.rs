@@ -13,8 +13,8 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use crossgate::policy::{Policy, PolicyConfig};
 use crossgate::tower::Cors;
-use crossgate::{Policy, PolicyConfig};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use proptest::prelude::*;
 use proptest::sample::{Index, subsequence};
@@ -766,7 +766,7 @@ fn crossgate_token(b: &[u8]) -> bool {
 }
 
 fn valid(config: &PolicyConfig) -> Option<Policy> {
-    Policy::check(config).policy
+    Policy::check(config).into_result().ok()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -809,15 +809,15 @@ proptest! {
     #[test]
     fn normal_form_is_a_fixed_point(config in config()) {
         let checked = Policy::check(&config);
-        prop_assume!(checked.policy.is_some());
-        let normal = checked.policy.unwrap().config().clone();
+        prop_assume!(checked.policy().is_some());
+        let normal = checked.policy().unwrap().config().clone();
         let again = Policy::check(&normal);
-        prop_assert!(again.policy.is_some(), "{:?}", again.problems);
-        let second = again.policy.clone().unwrap();
+        prop_assert!(again.policy().is_some(), "{:?}", again.problems());
+        let second = again.policy().unwrap();
         prop_assert_eq!(second.config(), &normal);
         prop_assert!(
-            !again.problems.iter().any(|p| p.code == crossgate::policy::ProblemCode::OriginNormalized),
-            "{:?}", again.problems
+            !again.problems().iter().any(|p| p.code == crossgate::policy::ProblemCode::OriginNormalized),
+            "{:?}", again.problems()
         );
     }
 }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use crossgate::policy::{BoxError, OriginResolver, Resolution, Resolver, ResolverBuilder};
+use crossgate::policy::{LivePolicy, Policy};
 use crossgate::tower::CorsLayer;
-use crossgate::{LivePolicy, Policy};
 use http::{HeaderMap, Request, StatusCode};
 use tower::ServiceExt;
 
@@ -239,7 +239,7 @@ async fn malformed_origins_are_refused_before_asking() {
     // Well-formed labels (at most 63 bytes), 376 bytes in all: only the length refuses it.
     let long = format!("https://{}.example", vec!["a".repeat(60); 6].join("."));
     assert!(long.len() > crossgate::policy::MAX_ORIGIN_LEN);
-    assert!(crossgate::Origin::parse_header(long.as_bytes()).is_ok());
+    assert!(crossgate::origin::Origin::parse_header(long.as_bytes()).is_ok());
     let malformed = [
         "null",
         "HTTPS://SHOP.TENANT-A.EXAMPLE",

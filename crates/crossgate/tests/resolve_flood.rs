@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 
-use crossgate::Policy;
+use crossgate::policy::Policy;
 use crossgate::policy::{BoxError, OriginResolver, Resolution, Resolver};
 use crossgate::tower::CorsLayer;
 use http::{Request, Response};

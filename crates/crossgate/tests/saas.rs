@@ -15,7 +15,7 @@ mod tenants;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use crossgate::LivePolicy;
+use crossgate::policy::LivePolicy;
 use crossgate::policy::Resolver;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::Full;

@@ -12,8 +12,8 @@
 use std::collections::BTreeSet;
 
 use crossgate::policy::document::{Format, parse_document};
+use crossgate::policy::{Policy, PolicyConfig, Problem};
 use crossgate::policy::{ProblemCode, Severity};
-use crossgate::{Policy, PolicyConfig, Problem};
 use serde_json::Value;
 
 const TABLE: &str = include_str!("data/validation.toml");
@@ -103,8 +103,8 @@ fn cases() -> Vec<Case> {
 fn run(config: &Value) -> (PolicyConfig, Vec<Problem>, Option<Policy>) {
     let mut problems = Vec::new();
     let parsed = PolicyConfig::from_value(config, "", &mut problems);
-    let checked = Policy::check_document(&parsed, problems, "");
-    (parsed, checked.problems, checked.policy)
+    let (policy, problems) = Policy::check_document(&parsed, problems, "").into_parts();
+    (parsed, problems, policy)
 }
 
 fn key(severity: Severity, code: &str, field: &str) -> String {
@@ -242,15 +242,15 @@ fn normal_form_is_idempotent() {
         valid += 1;
         let normal = policy.config().clone();
         let again = Policy::check(&normal);
-        let second = again.policy.as_ref().unwrap_or_else(|| {
+        let second = again.policy().unwrap_or_else(|| {
             panic!(
                 "case {:?}: the normal form {normal:?} is invalid:{}",
                 case.name,
-                describe(&again.problems)
+                describe(again.problems())
             )
         });
         assert_eq!(second.config(), &normal, "case {:?}", case.name);
-        for p in &again.problems {
+        for p in again.problems() {
             assert!(
                 !matches!(
                     p.code,
@@ -515,7 +515,7 @@ fn builder_validates_like_files() {
         .unwrap_err();
     assert_eq!(built.errors().count(), 1);
     assert_eq!(
-        built.problems[0].code,
+        built.problems()[0].code,
         ProblemCode::WildcardOriginWithCredentials
     );
     let ok = Policy::builder()

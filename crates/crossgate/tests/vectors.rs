@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossgate::policy::{Actual, Decision, PreflightEcho, Refusal, is_preflight};
-use crossgate::{Policy, PolicyConfig};
+use crossgate::policy::{Policy, PolicyConfig};
 use crossgate_vectors::{
     Case, Handler, Observed, Report, Suite, expand, load_all, run_all, vectors,
 };

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use crossgate::Policy;
+use crossgate::policy::Policy;
 use crossgate_gateway::{BoundGateway, Gateway, GatewayConfig, GatewayHandle, Upstream};
 use http::{HeaderMap, Method, Request, Response, Uri};
 use http_body::{Body, Frame};

@@ -21,7 +21,7 @@ mod tenants;
 
 use std::time::Duration;
 
-use crossgate::LivePolicy;
+use crossgate::policy::LivePolicy;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

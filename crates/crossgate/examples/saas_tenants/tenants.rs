@@ -8,8 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use crossgate::policy::{BoxError, OriginResolver, Resolution, Resolver};
+use crossgate::policy::{LivePolicy, Policy};
 use crossgate::tower::CorsLayer;
-use crossgate::{LivePolicy, Policy};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 

@@ -162,7 +162,7 @@ pub fn needs_preflight_with(request: &Request, unsafe_names: &[String]) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::request::RequestInit;
+    use crate::agent::RequestInit;
     use crate::origin::Origin;
 
     fn request(method: &str, headers: &[(&str, &[u8])]) -> Request {

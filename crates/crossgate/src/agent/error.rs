@@ -243,7 +243,7 @@ const CHROMIUM_PREFLIGHT: &str =
     "Response to preflight request doesn't pass access control check: ";
 pub(crate) const CHROMIUM_HINT: &str = " Have the server send the header with a valid value.";
 /// `SchemeRegistry::ListOfCorsEnabledURLSchemes()` of Chromium 156, in the order it prints them.
-pub const CHROMIUM_CORS_ENABLED_SCHEMES: [&str; 8] = [
+pub(crate) const CHROMIUM_CORS_ENABLED_SCHEMES: [&str; 8] = [
     "chrome",
     "chrome-experimental-site-token-provider",
     "chrome-extension",
@@ -256,7 +256,7 @@ pub const CHROMIUM_CORS_ENABLED_SCHEMES: [&str; 8] = [
 
 /// What WebKit's network process (libsoup) says when a redirect leads to `ftp:`, whatever the
 /// request's mode.
-pub const WEBKIT_FTP_DISABLED: &str = "FTP URLs are disabled";
+pub(crate) const WEBKIT_FTP_DISABLED: &str = "FTP URLs are disabled";
 
 impl CorsError {
     fn param(&self) -> &str {

@@ -18,31 +18,38 @@
 //! assert_eq!(report.error.unwrap().code, "MethodDisallowedByPreflightResponse");
 //! ```
 
-pub mod cache;
+mod cache;
 pub mod check;
 pub mod classify;
 pub mod console;
 mod engine;
-pub mod error;
+mod error;
 pub mod explain;
 pub mod expose;
 pub mod paste;
 pub mod preflight;
-pub mod profile;
+mod profile;
 pub mod redirect;
-pub mod report;
-pub mod request;
-pub mod scenario;
+mod report;
+mod request;
+mod scenario;
 
-pub use cache::{Clock, FakeClock, PreflightCache, SystemClock};
+pub use cache::{Clock, FakeClock, Lookup, PreflightCache, SystemClock};
 pub use engine::{
     Agent, Exchange, ExchangeKind, Incoming, Network, NetworkFailure, Outcome, Outgoing,
     PreflightSent,
 };
 pub use error::{CorsError, ErrorCode, Stage};
-pub use profile::Profile;
-pub use report::Report;
-pub use request::{CredentialsMode, ReferrerPolicy, Request, RequestInit, RequestMode, Tainting};
+pub use profile::{
+    CacheModel, MaxAgeParsing, PreflightOrder, Profile, SchemeSet, UnlistedHeaderOrder,
+};
+pub use report::{
+    ErrorReport, ExchangeReport, Messages, PreflightReport, Report, RequestReport, ResponseReport,
+};
+pub use request::{
+    CredentialsMode, ReferrerPolicy, Request, RequestInit, RequestMode, Taint, Tainting,
+};
 pub use scenario::{
-    ReplayNetwork, Scenario, ScenarioError, ScriptedNetwork, Sequence, SequenceStep, replay_others,
+    OneOrMany, ReplayNetwork, Scenario, ScenarioError, ScenarioRequest, ScenarioResponses,
+    ScriptedNetwork, ScriptedResponse, Sequence, SequenceStep, replay_others,
 };

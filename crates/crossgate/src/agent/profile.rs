@@ -9,9 +9,9 @@ use crate::browser::Browser;
 /// `i64::MAX - 1`, the largest `Range` number Chromium 156 safelists: it reads the numbers as
 /// signed 64-bit integers, and `i64::MAX` itself is preflighted too (measured, as first and as
 /// last position).
-pub const CHROMIUM_RANGE_MAX: &[u8] = b"9223372036854775806";
+pub(crate) const CHROMIUM_RANGE_MAX: &[u8] = b"9223372036854775806";
 /// `u64::MAX`, the largest `Range` number Firefox and WebKit read.
-pub const FIREFOX_RANGE_MAX: &[u8] = b"18446744073709551615";
+pub(crate) const FIREFOX_RANGE_MAX: &[u8] = b"18446744073709551615";
 
 /// The schemes, other than HTTP(S), to which a browser refuses to follow a redirect at all.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl SchemeSet {
 /// local schemes and its own. Each was observed by the agent matrix but
 /// `chrome-experimental-site-token-provider`, listed with Chromium's other schemes. Other schemes
 /// (`ftp:`, `javascript:`, `ws:`, `mailto:`, unknown ones) get the CORS scheme message.
-pub const CHROMIUM_UNSAFE_REDIRECT_SCHEMES: [&str; 11] = [
+pub(crate) const CHROMIUM_UNSAFE_REDIRECT_SCHEMES: [&str; 11] = [
     "about",
     "blob",
     "chrome",
@@ -53,7 +53,7 @@ pub const CHROMIUM_UNSAFE_REDIRECT_SCHEMES: [&str; 11] = [
 /// Its header map keeps these apart from the others: they come first when it looks for a
 /// request header a preflight did not allow, and its message spells them this way whatever
 /// script wrote.
-pub const WEBKIT_KNOWN_HEADER_NAMES: [&str; 96] = [
+pub(crate) const WEBKIT_KNOWN_HEADER_NAMES: [&str; 96] = [
     "Accept",
     "Accept-Charset",
     "Accept-Language",

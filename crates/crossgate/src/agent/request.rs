@@ -54,6 +54,7 @@ pub enum Tainting {
 
 /// What script passes to `fetch(url, init)`, from a page of `origin`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use = "a RequestInit does nothing until a Request is made from it"]
 pub struct RequestInit {
     /// The page's origin (the request's origin).
     pub origin: Origin,
@@ -115,7 +116,7 @@ fn type_error(code: ErrorCode, init: &RequestInit, parameter: Option<String>) ->
 }
 
 /// Fetch §2.2.2 "normalize" for header values: strip leading and trailing HTTP whitespace.
-pub fn normalize_value(value: &[u8]) -> &[u8] {
+pub(crate) fn normalize_value(value: &[u8]) -> &[u8] {
     let start = value
         .iter()
         .position(|&b| !is_http_whitespace(b))

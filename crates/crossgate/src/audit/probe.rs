@@ -60,7 +60,7 @@ const THIRD_PARTIES: [&str; 6] = [
 ];
 
 /// Special characters some browsers keep in a host (CORScanner's and nuclei's sets).
-pub const SPECIAL_CHARACTERS: [&str; 22] = [
+pub(crate) const SPECIAL_CHARACTERS: [&str; 22] = [
     "_", "-", "\"", "{", "}", "+", "^", "%60", "!", "~", "`", ";", "|", "&", "'", "(", ")", "*",
     ",", "$", "=", "%0b",
 ];

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use super::fetches::RecordedFetch;
 use super::{Entry, Har};
+use crate::agent::Request;
 use crate::agent::classify;
 use crate::agent::explain::{Explanation, explain};
 use crate::agent::preflight::PreflightGrant;
-use crate::agent::request::Request;
 use crate::agent::{
     Agent, CredentialsMode, ErrorCode, ExchangeKind, FakeClock, Incoming, Network, NetworkFailure,
     Outcome, Outgoing, PreflightCache, Profile, ReferrerPolicy, RequestInit, RequestMode, Stage,

@@ -12,7 +12,7 @@ use super::problem::Problem;
 /// A CORS policy, as written in a configuration file.
 ///
 /// ```
-/// let config: crossgate::PolicyConfig = toml::from_str(r#"
+/// let config: crossgate::policy::PolicyConfig = toml::from_str(r#"
 ///     allow_origins = ["https://app.example.com", "https://*.example.com"]
 ///     allow_credentials = true
 ///     allow_methods = ["GET", "POST", "PUT"]
@@ -20,7 +20,7 @@ use super::problem::Problem;
 ///     expose_headers = ["x-request-id"]
 ///     max_age = 600
 /// "#).unwrap();
-/// let policy = crossgate::Policy::new(&config).unwrap();
+/// let policy = crossgate::policy::Policy::new(&config).unwrap();
 /// # let _ = policy;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -108,6 +108,7 @@ pub enum AllowOrigin {
 
 /// The policy's answer to one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a Decision grants nothing until its headers are written"]
 pub enum Decision<'r> {
     /// Not a preflight: the inner service answers, and the response gets these CORS headers.
     Actual(Actual<'r>),
@@ -262,7 +263,10 @@ enum OriginRule {
     Listed,
     /// A resolver granted the origin this policy (it was checked to be a well-formed origin
     /// before the resolver was asked).
-    #[cfg_attr(not(feature = "resolve"), allow(dead_code))]
+    #[cfg_attr(
+        not(all(feature = "resolve", any(feature = "tower", feature = "actix"))),
+        allow(dead_code)
+    )]
     Granted,
 }
 
@@ -290,12 +294,14 @@ impl Policy {
     /// granted this policy: as [`Policy::decide`], with the origin allowed (reflected) whatever
     /// the listed origins say. Everything after the origin (method, headers) is checked as usual.
     #[cfg(feature = "resolve")]
+    #[cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
     pub(crate) fn decide_granted<'r, R: RequestHead>(&self, request: &'r R) -> Decision<'r> {
         self.decide_by(request, OriginRule::Granted)
     }
 
     /// The decision for an actual request from `origin`, granted by a resolver or not.
     #[cfg(feature = "resolve")]
+    #[cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
     pub(crate) fn decide_actual_from<'r>(&self, origin: &'r [u8], granted: bool) -> Actual<'r> {
         let rule = if granted {
             OriginRule::Granted
@@ -308,6 +314,7 @@ impl Policy {
     /// The decision for a preflight from `origin`, which a resolver granted this policy: the
     /// method and headers are checked as usual (the origin is not read again).
     #[cfg(feature = "resolve")]
+    #[cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
     pub(crate) fn decide_preflight_granted<'r, R: RequestHead>(
         &self,
         request: &'r R,

@@ -16,7 +16,7 @@ use super::{Checked, Policy};
 /// first, so an edit can replace one pattern with another).
 ///
 /// ```
-/// use crossgate::{OriginChanges, Policy};
+/// use crossgate::policy::{OriginChanges, Policy};
 ///
 /// let policy = Policy::builder()
 ///     .allow_origins(["https://app.example.com", "https://old-tenant.example"])
@@ -24,13 +24,14 @@ use super::{Checked, Policy};
 /// let changes = OriginChanges::new()
 ///     .add("https://new-tenant.example")
 ///     .remove("https://old-tenant.example");
-/// let edited = policy.with_origin_changes(&changes).policy.expect("a valid edit");
+/// let edited = policy.with_origin_changes(&changes).into_result().expect("a valid edit");
 /// assert!(edited.allows_origin(b"https://new-tenant.example"));
 /// assert!(!edited.allows_origin(b"https://old-tenant.example"));
 /// assert!(policy.allows_origin(b"https://old-tenant.example")); // the original is unchanged
-/// # Ok::<(), crossgate::InvalidConfig>(())
+/// # Ok::<(), crossgate::policy::InvalidConfig>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[must_use = "an OriginChanges does nothing until it is passed to LivePolicy::change_origins or Policy::with_origin_changes"]
 pub struct OriginChanges {
     add: Vec<String>,
     remove: Vec<String>,
@@ -44,28 +45,24 @@ impl OriginChanges {
     }
 
     /// Adds one origin pattern (same syntax as `allow_origins`).
-    #[must_use]
     pub fn add(mut self, pattern: impl Into<String>) -> Self {
         self.add.push(pattern.into());
         self
     }
 
     /// Removes one origin pattern (compared in normal form).
-    #[must_use]
     pub fn remove(mut self, pattern: impl Into<String>) -> Self {
         self.remove.push(pattern.into());
         self
     }
 
     /// Adds several patterns.
-    #[must_use]
     pub fn add_all<I: IntoIterator<Item = S>, S: Into<String>>(mut self, patterns: I) -> Self {
         self.add.extend(patterns.into_iter().map(Into::into));
         self
     }
 
     /// Removes several patterns.
-    #[must_use]
     pub fn remove_all<I: IntoIterator<Item = S>, S: Into<String>>(mut self, patterns: I) -> Self {
         self.remove.extend(patterns.into_iter().map(Into::into));
         self

@@ -21,7 +21,7 @@ use super::{Checked, Policy, PolicyConfig};
 /// Changes are applied one at a time, so two edits made at once never lose each other's work.
 ///
 /// ```
-/// use crossgate::{LivePolicy, Policy};
+/// use crossgate::policy::{LivePolicy, Policy};
 ///
 /// let live = LivePolicy::new(
 ///     Policy::builder()
@@ -34,9 +34,9 @@ use super::{Checked, Policy, PolicyConfig};
 /// assert!(live.current().allows_origin(b"https://shop.customer.example"));
 /// // An insecure origin with credentials is refused, and nothing changes.
 /// let refused = live.add_origins(["http://shop.other.example"]).unwrap_err();
-/// assert_eq!(refused.problems[0].code.as_str(), "insecure-origin-with-credentials");
+/// assert_eq!(refused.problems()[0].code.as_str(), "insecure-origin-with-credentials");
 /// assert!(!live.current().allows_origin(b"http://shop.other.example"));
-/// # Ok::<(), crossgate::InvalidConfig>(())
+/// # Ok::<(), crossgate::policy::InvalidConfig>(())
 /// ```
 ///
 /// Build the tower layer with `CorsLayer::live(live.clone())` and the actix-web middleware with

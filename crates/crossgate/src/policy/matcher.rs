@@ -478,14 +478,14 @@ fn is_subdomain_part(sub: &[u8]) -> bool {
 /// A request `Origin` split into scheme, host and port, without copying. Only the canonical
 /// spelling of a port is accepted (no leading zero, no default port); `port` is `0` when absent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OriginParts<'a> {
+pub(crate) struct OriginParts<'a> {
     pub scheme: &'a [u8],
     pub host: &'a [u8],
     pub port: u16,
 }
 
 impl<'a> OriginParts<'a> {
-    pub fn split(origin: &'a [u8]) -> Option<OriginParts<'a>> {
+    pub(crate) fn split(origin: &'a [u8]) -> Option<OriginParts<'a>> {
         // The first `:` ends a scheme; `memmem` only for the odd input where it is not `://`.
         // (Plain loops: an origin is short, and memchr's set-up costs more than it saves.)
         let sep = if origin.starts_with(b"https://") {

@@ -2,7 +2,7 @@
 //! headers that carry the decision.
 //!
 //! ```
-//! use crossgate::Policy;
+//! use crossgate::policy::Policy;
 //!
 //! let policy = Policy::builder()
 //!     .allow_origins(["https://app.example.com", "https://*.example.com"])
@@ -16,7 +16,7 @@
 //! assert!(!policy.allows_origin(b"https://example.com.evil.tld"));
 //! ```
 
-pub mod config;
+mod config;
 mod decide;
 pub mod document;
 mod edit;
@@ -24,7 +24,7 @@ mod live;
 mod matcher;
 mod origin_list;
 pub mod pattern;
-pub mod problem;
+mod problem;
 #[cfg(feature = "resolve")]
 mod resolve;
 mod respond;
@@ -53,12 +53,11 @@ pub use origin_list::{OriginLine, OriginList};
 pub use problem::{InvalidConfig, Problem, ProblemCode, Severity};
 #[cfg(feature = "resolve")]
 pub use resolve::{BoxError, OriginResolver, Resolution, Resolver, ResolverBuilder, ResolverStats};
-#[cfg(feature = "resolve")]
+#[cfg(all(feature = "resolve", any(feature = "tower", feature = "actix")))]
 pub(crate) use resolve::{Deferred, Wait};
-pub use respond::{
-    ActualAnswer, CorsResponseHeader, HeaderValues, PreflightEcho, PreflightTemplate,
-    ResponseHeaders,
-};
+#[cfg(feature = "tower")]
+pub(crate) use respond::PreflightTemplate;
+pub use respond::{ActualAnswer, CorsResponseHeader, HeaderValues, PreflightEcho, ResponseHeaders};
 pub use validate::MAX_HEADER_NAME_LEN;
 
 use matcher::OriginMatcher;
@@ -90,6 +89,7 @@ pub(crate) struct Compiled {
     values: HeaderValues<http::HeaderValue>,
     /// The allowed-preflight headers as an `http` 1 map (see [`PreflightTemplate`]), built by
     /// the first preflight.
+    #[cfg(feature = "tower")]
     preflight: OnceLock<PreflightTemplate<http::HeaderMap>>,
     /// The header values as actix-web's (`http` 0.2) values, converted by the first request.
     #[cfg(feature = "actix")]
@@ -198,19 +198,60 @@ impl NameSet {
 
 /// The outcome of checking a configuration: the policy (when there is no error) and every
 /// problem, errors and warnings alike.
+///
+/// ```
+/// use crossgate::policy::{Policy, PolicyConfig};
+///
+/// let config: PolicyConfig = toml::from_str(r#"
+///     allow_origins = ["https://app.example.com", "http://app.example.com"]
+///     allow_credentials = true
+/// "#).unwrap();
+/// let checked = Policy::check(&config);
+/// assert!(checked.policy().is_none()); // refused: an insecure origin with credentials
+/// assert_eq!(checked.errors().count(), 1);
+/// for problem in checked.errors() {
+///     println!("{problem}"); // the path, what is wrong and the fix
+/// }
+/// ```
 #[derive(Clone)]
+#[must_use = "a Checked holds the policy and its problems; read them, or call into_result"]
 pub struct Checked {
-    pub policy: Option<Policy>,
-    pub problems: Vec<Problem>,
+    pub(crate) policy: Option<Policy>,
+    pub(crate) problems: Vec<Problem>,
 }
 
 impl Checked {
+    /// The compiled policy, or `None` when the configuration has an error.
+    pub fn policy(&self) -> Option<&Policy> {
+        self.policy.as_ref()
+    }
+
+    /// Every problem found, errors and warnings alike, in the order of the configuration.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// The problems that refuse the configuration.
     pub fn errors(&self) -> impl Iterator<Item = &Problem> {
         self.problems.iter().filter(|p| p.is_error())
     }
 
+    /// The problems that do not refuse it, but probably do not do what was meant.
     pub fn warnings(&self) -> impl Iterator<Item = &Problem> {
         self.problems.iter().filter(|p| !p.is_error())
+    }
+
+    /// The policy and every problem, taken apart.
+    pub fn into_parts(self) -> (Option<Policy>, Vec<Problem>) {
+        (self.policy, self.problems)
+    }
+
+    /// The policy, or every problem as an [`InvalidConfig`] when there is an error. Warnings are
+    /// dropped from the `Ok` side: read them with [`Checked::warnings`] first.
+    pub fn into_result(self) -> Result<Policy, InvalidConfig> {
+        self.policy.ok_or(InvalidConfig {
+            problems: self.problems,
+        })
     }
 }
 
@@ -316,6 +357,7 @@ impl Policy {
                 vary_origin,
                 specs,
                 values,
+                #[cfg(feature = "tower")]
                 preflight: OnceLock::new(),
                 #[cfg(feature = "actix")]
                 actix_values: OnceLock::new(),
@@ -371,7 +413,8 @@ impl Policy {
     }
 
     /// The allowed-preflight headers as an `http` 1 map, built once (by the first call).
-    pub fn preflight_headers(&self) -> &PreflightTemplate<http::HeaderMap> {
+    #[cfg(feature = "tower")]
+    pub(crate) fn preflight_headers(&self) -> &PreflightTemplate<http::HeaderMap> {
         self.inner
             .preflight
             .get_or_init(|| self.preflight_template(&self.inner.values))
@@ -424,6 +467,7 @@ fn wild_text(w: &Wild<Vec<Vec<u8>>>, extra: &[&str]) -> Vec<String> {
 
 /// Builds a [`Policy`] in code; the same validation as configuration files.
 #[derive(Clone, Debug, Default)]
+#[must_use = "a PolicyBuilder does nothing until `build` is called; each setter returns the builder"]
 pub struct PolicyBuilder {
     config: PolicyConfig,
 }

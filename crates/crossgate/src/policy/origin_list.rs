@@ -101,7 +101,7 @@ impl OriginList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Policy;
+    use crate::policy::Policy;
     use crate::policy::PolicyConfig;
 
     #[test]

@@ -212,12 +212,28 @@ impl fmt::Display for Problem {
 /// The problems of a configuration that refused to load. `Display` lists every one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidConfig {
-    pub problems: Vec<Problem>,
+    pub(crate) problems: Vec<Problem>,
 }
 
 impl InvalidConfig {
+    /// Every problem found, errors and warnings alike, in the order of the configuration.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// The problems that refused the configuration (at least one).
     pub fn errors(&self) -> impl Iterator<Item = &Problem> {
         self.problems.iter().filter(|p| p.is_error())
+    }
+
+    /// The problems that alone would not have refused it.
+    pub fn warnings(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().filter(|p| !p.is_error())
+    }
+
+    /// Every problem, by value.
+    pub fn into_problems(self) -> Vec<Problem> {
+        self.problems
     }
 }
 

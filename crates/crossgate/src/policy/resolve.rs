@@ -1,3 +1,5 @@
+// The resolver is consulted by the middleware: with `resolve` alone, its waiting half is unused.
+#![cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
 //! Origins resolved on demand, for allowlists too large or too changeable to compile into the
 //! policy: every tenant's own domains, in the application's database.
 //!
@@ -21,7 +23,7 @@
 //!
 //! ```
 //! use crossgate::policy::{BoxError, OriginResolver, Resolution, Resolver};
-//! use crossgate::Policy;
+//! use crossgate::policy::Policy;
 //!
 //! struct Tenants; // in an application: a database pool
 //!
@@ -40,7 +42,7 @@
 //!     .grant("admin", Policy::builder().allow_credentials(true).allow_methods(["PUT", "DELETE"]))
 //!     .build()?;
 //! # let _ = resolver;
-//! # Ok::<(), crossgate::InvalidConfig>(())
+//! # Ok::<(), crossgate::policy::InvalidConfig>(())
 //! ```
 
 use std::fmt;
@@ -665,6 +667,7 @@ impl Shared {
 }
 
 /// Builds a [`Resolver`]: its grants, cache times, timeout and bounds.
+#[must_use = "a ResolverBuilder does nothing until `build` is called"]
 pub struct ResolverBuilder {
     store: Box<dyn ErasedResolver>,
     grants: Vec<(String, PolicyConfig)>,

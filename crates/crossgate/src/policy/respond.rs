@@ -163,16 +163,16 @@ impl ResponseHeaders for http::HeaderMap {
 /// The constant header values of a policy, built once.
 #[derive(Clone, Debug)]
 pub struct HeaderValues<V> {
-    pub wildcard: V,
-    pub true_: V,
+    pub(crate) wildcard: V,
+    pub(crate) true_: V,
     /// `Origin`, for actual responses of origin-dependent policies.
-    pub vary_actual: V,
+    pub(crate) vary_actual: V,
     /// What preflight responses vary on.
-    pub vary_preflight: V,
-    pub allow_methods: Option<V>,
-    pub allow_headers: Option<V>,
-    pub expose_headers: Option<V>,
-    pub max_age: Option<V>,
+    pub(crate) vary_preflight: V,
+    pub(crate) allow_methods: Option<V>,
+    pub(crate) allow_headers: Option<V>,
+    pub(crate) expose_headers: Option<V>,
+    pub(crate) max_age: Option<V>,
 }
 
 impl<V> HeaderValues<V> {
@@ -255,8 +255,9 @@ impl HeaderValues<Bytes> {
 /// [`Policy::write_preflight_allowed`] (with a stand-in `Access-Control-Allow-Origin` when the
 /// origin is reflected). Cloning it and setting the origin in place gives the same headers, in
 /// the same order, for a fraction of the work of writing them one by one.
+#[cfg(feature = "tower")]
 #[derive(Clone, Debug)]
-pub struct PreflightTemplate<H> {
+pub(crate) struct PreflightTemplate<H> {
     headers: H,
     allow_origin: AllowOrigin,
 }
@@ -264,6 +265,7 @@ pub struct PreflightTemplate<H> {
 /// What an actual response gets, settled before the inner service runs (so the request can move
 /// into it): the `Access-Control-Allow-Origin` value, if any.
 #[derive(Clone, Debug)]
+#[must_use = "an ActualAnswer adds nothing until it is written with Policy::write_actual"]
 pub struct ActualAnswer<V> {
     allow_origin: Option<V>,
 }
@@ -370,7 +372,11 @@ impl Policy {
     }
 
     /// Builds the [`PreflightTemplate`] of this policy for a header-map type.
-    pub fn preflight_template<H>(&self, values: &HeaderValues<H::Value>) -> PreflightTemplate<H>
+    #[cfg(feature = "tower")]
+    pub(crate) fn preflight_template<H>(
+        &self,
+        values: &HeaderValues<H::Value>,
+    ) -> PreflightTemplate<H>
     where
         H: ResponseHeaders + Default,
     {
@@ -402,7 +408,8 @@ impl Policy {
     /// nothing but the origin (every policy but `*` methods or headers with credentials, and
     /// Private Network Access requests); `None` otherwise, and the caller writes them with
     /// [`Policy::write_preflight_allowed`]. Exactly what that would write into a fresh map.
-    pub fn preflight_from_template<H>(
+    #[cfg(feature = "tower")]
+    pub(crate) fn preflight_from_template<H>(
         &self,
         template: &PreflightTemplate<H>,
         allowed: &PreflightAllowed,

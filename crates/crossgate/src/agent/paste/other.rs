@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::template::firefox_reason_name;
-use crate::agent::error::ErrorCode;
+use crate::agent::ErrorCode;
 
 /// What a text that is not a CORS message crossgate knows is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

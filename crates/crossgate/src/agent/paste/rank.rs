@@ -6,9 +6,9 @@
 
 use super::other::{self, GapLine, OtherKind};
 use super::{Found, Item, Matched, Message, Other};
+use crate::agent::ErrorCode;
+use crate::agent::Profile;
 use crate::agent::check::cors_check;
-use crate::agent::error::ErrorCode;
-use crate::agent::profile::Profile;
 use crate::browser::Browser;
 
 /// The errors in the order a developer meets them, most common first (the `Preflight*`
