@@ -186,8 +186,12 @@ fn message_entry(m: &Message, only: Option<Browser>) -> Entry {
         kind: None,
         browser: Some(m.browser.id().to_owned()),
         also_browsers: also,
-        code: m.code.map(|c| c.as_str()),
-        alternatives: m.alternatives.iter().map(|c| c.as_str()).collect(),
+        code: m.code.map(|c| c.as_str().to_owned()),
+        alternatives: m
+            .alternatives
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect(),
         stage: m.stage(),
         stage_certain: m.stage_certain(),
         url: m.url.as_deref().map(mask_url),

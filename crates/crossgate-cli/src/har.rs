@@ -156,8 +156,12 @@ fn request(j: &Judged, recorded_by: Option<Browser>) -> Request {
         recorded_by: recorded_by.map(Browser::id),
         judged_as: own.browser.id(),
         verdict: own.verdict.as_str(),
-        code: own.code.map(|c| c.as_str()),
-        alternatives: own.alternatives.iter().map(|c| c.as_str()).collect(),
+        code: own.code.map(|c| c.as_str().to_owned()),
+        alternatives: own
+            .alternatives
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .collect(),
         stage: own.stage.map(|s| s.as_str()),
         missing: own.missing.clone(),
         fix: own
@@ -192,7 +196,7 @@ fn request(j: &Judged, recorded_by: Option<Browser>) -> Request {
                     o.browser.id(),
                     EngineDetail {
                         verdict: o.verdict.as_str(),
-                        code: o.code.map(|c| c.as_str()),
+                        code: o.code.map(|c| c.as_str().to_owned()),
                         message: o.message.clone(),
                         missing: o.missing.clone(),
                     },
@@ -223,7 +227,7 @@ fn summary(report: &Report) -> Summary {
                 c.entries.push(r.fetch.entry);
             }
             None => by_cause.push(Cause {
-                code,
+                code: code.to_owned(),
                 count: 1,
                 entries: vec![r.fetch.entry],
                 summary: r

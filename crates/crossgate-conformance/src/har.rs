@@ -422,7 +422,7 @@ fn compare(out: &mut HarCheck, job: &str, step: &StepSeen, j: &Judged) {
         v if (v == Verdict::Allowed) != step.browser_ok => out.disagreements.push(format!(
             "{job} (entry {entry}): crossgate har says {} ({}), the browser {}",
             v.as_str(),
-            code.as_deref().unwrap_or("-"),
+            code.unwrap_or("-"),
             if step.browser_ok {
                 "allowed it"
             } else {
@@ -430,15 +430,15 @@ fn compare(out: &mut HarCheck, job: &str, step: &StepSeen, j: &Judged) {
             }
         )),
         Verdict::Blocked
-            if code != step.code
+            if code != step.code.as_deref()
                 && !own
                     .alternatives
                     .iter()
-                    .any(|a| Some(a.as_str()) == step.code) =>
+                    .any(|a| Some(a.as_str()) == step.code.as_deref()) =>
         {
             out.disagreements.push(format!(
                 "{job} (entry {entry}): crossgate har says {}, crossgate's report {}",
-                code.as_deref().unwrap_or("-"),
+                code.unwrap_or("-"),
                 step.code.as_deref().unwrap_or("-")
             ))
         }

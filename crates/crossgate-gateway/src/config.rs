@@ -39,7 +39,11 @@ pub struct GatewayConfig {
     pub origin_files: Vec<PathBuf>,
     /// The `[[routes]]`, in file order.
     pub routes: Vec<RouteConfig>,
+    /// `[limits]`: request sizes and the number of open connections; each key left out keeps
+    /// its default ([`Limits::default`]).
     pub limits: Limits,
+    /// `[timeouts]`: the upstream's, the client's and shutdown's; each key left out keeps its
+    /// default ([`Timeouts::default`]).
     pub timeouts: Timeouts,
     /// `[tls]`: terminate TLS with this certificate chain and key.
     pub tls: Option<TlsFiles>,
@@ -351,11 +355,19 @@ pub fn parse_listen(input: &str) -> Result<SocketAddr, ValueError> {
 #[derive(Debug)]
 pub enum LoadError {
     /// The file could not be read (missing, permissions): the command could not answer.
-    Read { path: PathBuf, source: io::Error },
+    Read {
+        /// The file, as given.
+        path: PathBuf,
+        /// Why reading it failed.
+        source: io::Error,
+    },
     /// The file was read and is not a valid configuration: every problem found, errors and
     /// warnings alike (at least one error).
     Invalid {
+        /// The file, as given.
         path: PathBuf,
+        /// Every problem, in the order of the file, each with its path in the file (such as
+        /// `cors.allow_origins[1]`) and a fix.
         problems: Vec<Problem>,
     },
 }

@@ -18,6 +18,7 @@
 //! names), `Host` becomes the upstream's, `X-Forwarded-For` / `-Proto` / `-Host` are set, and
 //! the path is joined onto the upstream's base path. Redirects are passed back, never followed.
 
+#![warn(missing_docs)]
 #![deny(unreachable_pub)]
 
 mod admin;
@@ -53,8 +54,8 @@ pub use server::{BoundGateway, Gateway, StartError, Tracked};
 pub use upstream::{HttpUpstream, Upstream};
 
 /// Why a configuration value (a listen address, an upstream URL) was refused, and what to write
-/// instead. The configuration reader turns it into a `crossgate::policy::Problem`; the CLI can print it
-/// for `--listen` and `--upstream`.
+/// instead. The configuration reader turns it into a `crossgate::policy::Problem`; the CLI can
+/// print it for `--listen` and `--upstream`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValueError {
     /// Why it is refused.

@@ -11,19 +11,21 @@ use crossgate::policy::ProblemCode;
 use crossgate::policy::document::{Fields, render};
 use serde_json::Value;
 
-/// Sizes and counts (`[limits]`).
+/// Sizes and counts (`[limits]`). Each value is from 1 up to a ceiling (`max_header_bytes` 1 MiB,
+/// `max_headers` 10000, `max_connections` 1048576); a key left out keeps its default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// The request head's header fields, names and values together (each line counted as
-    /// `name: value` plus its line break). Over it: 431.
+    /// `name: value` plus its line break). Over it: 431. Default 32 KiB.
     pub max_header_bytes: usize,
     /// The number of header field lines of a request. Over it: 431 (up to the parser's own
-    /// ceiling, 100 lines by default: a head past that gets the parser's bare 431).
+    /// ceiling, 100 lines by default: a head past that gets the parser's bare 431). Default 64.
     pub max_headers: usize,
     /// A request body's bytes. Over it: 413, as soon as `Content-Length` says so or the
-    /// streamed body passes it.
+    /// streamed body passes it. Default 10 MiB.
     pub max_body_bytes: u64,
     /// Client connections open at once. Past it a connection is answered 503 and closed.
+    /// Default 1024.
     pub max_connections: usize,
 }
 
@@ -39,6 +41,7 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The keys of `[limits]`; any other key is an unknown-field problem.
     pub const FIELDS: &'static [&'static str] = &[
         "max_header_bytes",
         "max_headers",
@@ -97,23 +100,27 @@ impl Limits {
     }
 }
 
-/// Timeouts (`[timeouts]`), written as `"250ms"`, `"10s"`, `"2m"` or a whole number of seconds.
+/// Timeouts (`[timeouts]`), written as `"250ms"`, `"10s"`, `"2m"` or a number of seconds, each
+/// between 1 ms and 24 h ([`parse_duration`]); a key left out keeps its default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timeouts {
-    /// Connecting to the upstream. Past it: 504.
+    /// Connecting to the upstream. Past it: 504. Default 5 s.
     pub connect: Duration,
-    /// From sending the request to the upstream's response head. Past it: 504.
+    /// From sending the request to the upstream's response head. Past it: 504. Default 30 s.
     pub response_headers: Duration,
     /// A whole exchange, from the request head to the response body's end. Past it before the
-    /// response head: 504; after: the response is cut off.
+    /// response head: 504; after: the response is cut off. Default 300 s.
     pub total: Duration,
     /// Silence between two chunks of a body, either way. A client that stops sending its body
-    /// gets 408; an upstream that stops sending its body has the response cut off.
+    /// gets 408; an upstream that stops sending its body has the response cut off. Default
+    /// 30 s.
     pub body_idle: Duration,
     /// How long a client may take to send a request head (also the idle time allowed between
     /// requests on a kept-alive connection): the slow-loris guard. The connection is closed.
+    /// Default 10 s.
     pub client_header: Duration,
-    /// How long in-flight requests may run on after shutdown is asked for.
+    /// How long in-flight requests may run on after shutdown is asked for; connections still
+    /// open then are closed. Default 10 s.
     pub shutdown: Duration,
 }
 
@@ -131,6 +138,7 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
+    /// The keys of `[timeouts]`; any other key is an unknown-field problem.
     pub const FIELDS: &'static [&'static str] = &[
         "connect",
         "response_headers",

@@ -3,12 +3,13 @@
 //!
 //! Changes are found by polling, not by filesystem notifications: every `interval`, the
 //! metadata (modification time, size, and on Unix the inode) of the configuration file and of
-//! the TLS and origin list files it names is compared with what was last seen. Polling one `stat` per file per
-//! interval costs nothing, and unlike inotify-style watches it sees every way a file gets
-//! replaced: an editor's write-to-temp-and-rename, a Kubernetes ConfigMap's symlink swap
-//! (metadata follows symlinks), a network filesystem that sends no events, a file that did not
-//! exist yet. A change is reloaded once the metadata has held still for a moment, so a file
-//! caught half-written is not loaded (and if it is, it is refused and the next write reloads).
+//! the TLS and origin list files it names is compared with what was last seen. Polling one
+//! `stat` per file per interval costs nothing, and unlike inotify-style watches it sees every
+//! way a file gets replaced: an editor's write-to-temp-and-rename, a Kubernetes ConfigMap's
+//! symlink swap (metadata follows symlinks), a network filesystem that sends no events, a file
+//! that did not exist yet. A change is reloaded once the metadata has held still for a moment,
+//! so a file caught half-written is not loaded (and if it is, it is refused and the next write
+//! reloads).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ const TARGET: &str = "crossgate::gateway";
 /// A configuration file and the command-line overrides applied on top of it at every load.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigFile {
+    /// The configuration file (TOML, JSON or YAML by its extension); origin list and TLS files
+    /// it names are relative to its directory.
     pub path: PathBuf,
     /// `--listen`.
     pub listen: Option<SocketAddr>,
@@ -34,6 +37,7 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
+    /// The file at `path`, without overrides.
     pub fn new(path: impl Into<PathBuf>) -> ConfigFile {
         ConfigFile {
             path: path.into(),

@@ -37,6 +37,7 @@ impl ForwardedMode {
         }
     }
 
+    /// The mode as written in the `forwarded` key: `append`, `replace` or `off`.
     pub fn as_str(self) -> &'static str {
         match self {
             ForwardedMode::Append => "append",
@@ -57,6 +58,8 @@ pub struct RouteConfig {
     /// The host the request must be addressed to (`Host`, or `:authority` in HTTP/2),
     /// compared case-insensitively; without a port it matches any port.
     pub host: Option<String>,
+    /// Where the route's requests go (`upstream`): an `http://` origin server, with an optional
+    /// base path, or the built-in echo upstream.
     pub upstream: Upstream,
     /// Remove the prefix before joining the path onto the upstream's base path.
     pub strip_prefix: bool,
@@ -69,6 +72,8 @@ pub struct RouteConfig {
     /// `Access-Control-*` headers are kept. The route's policy then only speaks for the
     /// gateway's own answers (413, 502, 504, ...).
     pub keep_upstream_cors: bool,
+    /// What the upstream is told about the client (`forwarded`: `"append"`, the default,
+    /// `"replace"` or `"off"`).
     pub forwarded: ForwardedMode,
     /// Remove `Cookie` from requests.
     pub strip_cookie: bool,
@@ -77,6 +82,7 @@ pub struct RouteConfig {
 }
 
 impl RouteConfig {
+    /// The keys of a `[[routes]]` table; any other key is an unknown-field problem.
     pub const FIELDS: &'static [&'static str] = &[
         "name",
         "prefix",

@@ -76,7 +76,12 @@ pub enum StartError {
     /// warnings alike.
     Invalid(Vec<Problem>),
     /// An address could not be bound.
-    Bind { addr: SocketAddr, source: io::Error },
+    Bind {
+        /// The address: `listen`, or the admin listener's.
+        addr: SocketAddr,
+        /// Why binding failed (in use, not an address of this machine, permission).
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for StartError {
@@ -587,7 +592,9 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body that holds its request's [`InFlight`] count until it ends.
+/// The body of every response the gateway sends: the route's body, counted in the
+/// `crossgate_requests_in_flight` metric until it ends, fails or is dropped (the client went
+/// away).
 pub struct Tracked {
     inner: Body,
     guard: Option<InFlight>,

@@ -34,20 +34,62 @@ use std::fmt;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{Error, HttpResponse, ResponseError};
 
 #[cfg(feature = "resolve")]
 use crate::policy::Wait;
 use crate::policy::{
-    ActualAnswer, CorsRequestHeader, CorsResponseHeader, Decision, LivePolicy, LiveReader, Policy,
-    PreflightEcho, RequestHead, ResponseHeaders,
+    ActualAnswer, Answer, CorsRequestHeader, HeaderValues, LivePolicy, LiveReader, Policy,
+    PreflightResponse, RequestHead, RequestLines,
 };
 use crate::policy::{Deferred, Resolver};
 
 /// The CORS middleware for actix-web: `App::new().wrap(Cors::new(policy))`, or
 /// `Cors::live(live)` for a policy that changes while serving.
+///
+/// ```
+/// use actix_web::{App, HttpResponse, http::StatusCode, test, web};
+/// use crossgate::actix::Cors;
+/// use crossgate::policy::Policy;
+///
+/// # actix_web::rt::System::new().block_on(async {
+/// let policy = Policy::builder()
+///     .allow_origins(["https://app.example.com"])
+///     .allow_credentials(true)
+///     .build()
+///     .expect("a valid policy");
+/// let app = test::init_service(
+///     App::new()
+///         .wrap(Cors::new(policy))
+///         .route("/me", web::get().to(|| async { HttpResponse::Unauthorized().finish() })),
+/// )
+/// .await;
+///
+/// // Even the handler's 401 carries the CORS headers, so the page sees the real status.
+/// let request = test::TestRequest::get()
+///     .uri("/me")
+///     .insert_header(("origin", "https://app.example.com"))
+///     .to_request();
+/// let response = test::call_service(&app, request).await;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// let headers = response.headers();
+/// assert_eq!(headers.get("access-control-allow-origin").unwrap(), "https://app.example.com");
+/// assert_eq!(headers.get("access-control-allow-credentials").unwrap(), "true");
+///
+/// // A preflight from an origin the policy does not list: 403, no allow headers.
+/// let request = test::TestRequest::default()
+///     .method(actix_web::http::Method::OPTIONS)
+///     .uri("/me")
+///     .insert_header(("origin", "https://evil.example"))
+///     .insert_header(("access-control-request-method", "GET"))
+///     .to_request();
+/// let response = test::call_service(&app, request).await;
+/// assert_eq!(response.status(), StatusCode::FORBIDDEN);
+/// assert!(response.headers().get("access-control-allow-origin").is_none());
+/// # });
+/// ```
 #[derive(Clone, Debug)]
 #[must_use = "the middleware does nothing until it wraps an App with `.wrap(..)`"]
 pub struct Cors {
@@ -133,31 +175,8 @@ pub struct CorsMiddleware<S> {
     resolver: Option<Resolver>,
 }
 
-fn request_name(name: CorsRequestHeader) -> HeaderName {
-    match name {
-        CorsRequestHeader::Origin => header::ORIGIN,
-        CorsRequestHeader::AccessControlRequestMethod => header::ACCESS_CONTROL_REQUEST_METHOD,
-        CorsRequestHeader::AccessControlRequestHeaders => header::ACCESS_CONTROL_REQUEST_HEADERS,
-        CorsRequestHeader::AccessControlRequestPrivateNetwork => {
-            HeaderName::from_static("access-control-request-private-network")
-        }
-    }
-}
-
-fn response_name(name: CorsResponseHeader) -> HeaderName {
-    match name {
-        CorsResponseHeader::AllowOrigin => header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        CorsResponseHeader::AllowCredentials => header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-        CorsResponseHeader::AllowMethods => header::ACCESS_CONTROL_ALLOW_METHODS,
-        CorsResponseHeader::AllowHeaders => header::ACCESS_CONTROL_ALLOW_HEADERS,
-        CorsResponseHeader::ExposeHeaders => header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        CorsResponseHeader::MaxAge => header::ACCESS_CONTROL_MAX_AGE,
-        CorsResponseHeader::AllowPrivateNetwork => {
-            HeaderName::from_static("access-control-allow-private-network")
-        }
-        CorsResponseHeader::Vary => header::VARY,
-    }
-}
+// actix-web 4 is on `http` 0.2: the same names and writers as `http` 1, from the same list.
+crate::http_glue::cors_http_glue!(actix_web::http::header, HeaderMap);
 
 impl RequestHead for ServiceRequest {
     fn is_options(&self) -> bool {
@@ -166,33 +185,8 @@ impl RequestHead for ServiceRequest {
 
     fn header_values(&self, name: CorsRequestHeader) -> impl Iterator<Item = &[u8]> {
         self.headers()
-            .get_all(request_name(name))
+            .get_all(request_header_name(name))
             .map(HeaderValue::as_bytes)
-    }
-}
-
-impl ResponseHeaders for HeaderMap {
-    type Value = HeaderValue;
-
-    fn insert(&mut self, name: CorsResponseHeader, value: HeaderValue) {
-        HeaderMap::insert(self, response_name(name), value);
-    }
-
-    fn append(&mut self, name: CorsResponseHeader, value: HeaderValue) {
-        HeaderMap::append(self, response_name(name), value);
-    }
-
-    fn remove(&mut self, name: CorsResponseHeader) {
-        HeaderMap::remove(self, response_name(name));
-    }
-
-    fn lines(&self, name: CorsResponseHeader) -> impl Iterator<Item = &[u8]> {
-        self.get_all(response_name(name)).map(HeaderValue::as_bytes)
-    }
-
-    fn has_access_control(&self) -> bool {
-        self.keys()
-            .any(|k| k.as_str().starts_with("access-control-"))
     }
 }
 
@@ -238,11 +232,11 @@ where
     let (policy, answer) = {
         let head = Head::new(&request);
         match base.decide_with(resolver, &head) {
-            Ok((policy, decision)) => match outcome(policy, decision, &head) {
-                Outcome::Preflight(response) => {
+            Ok((policy, decision)) => match policy.answer::<HttpResponse, _>(decision, &head) {
+                Answer::Preflight(response) => {
                     return CorsFuture::ready(request.into_response(response));
                 }
-                Outcome::Actual(answer) => (policy.clone(), answer),
+                Answer::Actual(answer) => (policy.clone(), answer),
             },
             #[cfg(feature = "resolve")]
             Err(wait) => {
@@ -260,45 +254,25 @@ where
     }
 }
 
-/// What a decision comes to: a preflight's response, or the headers the inner service's
-/// response gets.
-enum Outcome {
-    Preflight(HttpResponse),
-    Actual(ActualAnswer<HeaderValue>),
-}
+impl PreflightResponse for HttpResponse {
+    type Headers = HeaderMap;
 
-fn outcome(policy: &Policy, decision: Decision<'_>, head: &Head<'_>) -> Outcome {
-    let values = policy.actix_values();
-    match decision {
-        Decision::PreflightAllowed(allowed) => {
-            // Written into the pooled response head's map: cheaper with actix's map than
-            // cloning a template.
-            let mut response = HttpResponse::new(StatusCode::NO_CONTENT);
-            let echo = PreflightEcho {
-                origin: head.first(CorsRequestHeader::Origin).cloned(),
-                method: allowed
-                    .echo_method
-                    .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
-                    .flatten()
-                    .cloned(),
-                headers: allowed
-                    .echo_headers
-                    .then(|| head.lines(CorsRequestHeader::AccessControlRequestHeaders))
-                    .into_iter()
-                    .flatten()
-                    .cloned(),
-            };
-            policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
-            Outcome::Preflight(response)
-        }
-        Decision::PreflightDenied(_) => {
-            let mut response = HttpResponse::new(StatusCode::FORBIDDEN);
-            policy.write_preflight_denied(values, response.headers_mut());
-            Outcome::Preflight(response)
-        }
-        Decision::Actual(actual) => Outcome::Actual(policy.actual_answer(values, &actual, || {
-            head.first(CorsRequestHeader::Origin).cloned()
-        })),
+    /// Written into the pooled response head's map: with actix's map, cheaper than cloning a
+    /// template.
+    fn empty(allowed: bool) -> Self {
+        HttpResponse::new(if allowed {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::FORBIDDEN
+        })
+    }
+
+    fn headers_mut(&mut self) -> &mut HeaderMap {
+        HttpResponse::headers_mut(self)
+    }
+
+    fn values(policy: &Policy) -> &HeaderValues<HeaderValue> {
+        policy.actix_values()
     }
 }
 
@@ -328,7 +302,7 @@ where
     // A lookup starts only for an `Origin` the policy refused, so there is one.
     let origin = request
         .headers()
-        .get(header::ORIGIN)
+        .get(actix_web::http::header::ORIGIN)
         .cloned()
         .unwrap_or(HeaderValue::from_static(""));
     CorsFuture {
@@ -351,11 +325,11 @@ fn poll_preflight(
     let response = {
         let head = Head::new(request.as_ref().expect("polled after completion"));
         let (policy, decision) = std::task::ready!(deferred.poll_decision(cx, &head));
-        match outcome(policy, decision, &head) {
-            Outcome::Preflight(response) => response,
+        match policy.answer(decision, &head) {
+            Answer::Preflight(response) => response,
             // The request is a preflight (checked before deferring), so the decision is one;
             // should it not be, the request gets no access.
-            Outcome::Actual(_) => HttpResponse::new(StatusCode::FORBIDDEN),
+            Answer::Actual(_) => HttpResponse::empty(false),
         }
     };
     let request = request.take().expect("polled after completion");
@@ -391,7 +365,7 @@ impl<'a> Head<'a> {
                 return self
                     .request
                     .headers()
-                    .get_all(request_name(name))
+                    .get_all(request_header_name(name))
                     .as_slice();
             }
         };
@@ -401,15 +375,22 @@ impl<'a> Head<'a> {
         let lines = self
             .request
             .headers()
-            .get_all(request_name(name))
+            .get_all(request_header_name(name))
             .as_slice();
         cell.set(Some(lines));
         lines
     }
+}
 
-    /// The first field line of `name`.
-    fn first(&self, name: CorsRequestHeader) -> Option<&'a HeaderValue> {
+impl RequestLines for Head<'_> {
+    type Value = HeaderValue;
+
+    fn first(&self, name: CorsRequestHeader) -> Option<&HeaderValue> {
         self.lines(name).first()
+    }
+
+    fn all(&self, name: CorsRequestHeader) -> impl Iterator<Item = &HeaderValue> {
+        self.lines(name).iter()
     }
 }
 
@@ -553,6 +534,7 @@ pub struct CorsError {
 }
 
 impl CorsError {
+    /// The inner middleware's or handler's own error.
     pub fn inner(&self) -> &Error {
         &self.error
     }

@@ -5,12 +5,16 @@ use std::fmt;
 /// A browser engine whose behaviour crossgate models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Browser {
+    /// Chrome, Edge, Opera and the other browsers built on Chromium's network service.
     Chromium,
+    /// Firefox (Gecko's `nsCORSListenerProxy`).
     Firefox,
+    /// Safari, and the browsers on iOS that use WebKit.
     Webkit,
 }
 
 impl Browser {
+    /// Every engine, in `Ord` order: the order in which reports compare them.
     pub const ALL: [Browser; 3] = [Browser::Chromium, Browser::Firefox, Browser::Webkit];
 
     /// The longest time, in seconds, the browser keeps a preflight result, whatever
@@ -33,6 +37,7 @@ impl Browser {
         }
     }
 
+    /// The engine's name as people write it (`WebKit`), for messages; also its `Display`.
     pub const fn name(self) -> &'static str {
         match self {
             Browser::Chromium => "Chromium",

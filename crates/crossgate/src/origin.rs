@@ -17,13 +17,54 @@ use url::Url;
 /// An origin (HTML Standard, "origin").
 ///
 /// `==` compares structurally; [`Origin::same_origin`] is the standard's "same origin", under
-/// which an opaque origin derived from a URL is never the same as any other.
+/// which an opaque origin derived from a URL is never the same as any other. `Display` (and
+/// [`Origin::serialize`]) gives the serialisation browsers send in `Origin`.
+///
+/// ```
+/// use crossgate::origin::{Host, Origin};
+///
+/// // The origin of a page: scheme, host and port; the path, query and default port go.
+/// let page = Origin::from_url_str("https://Shop.Example.com:443/cart?item=7")?;
+/// assert_eq!(page.to_string(), "https://shop.example.com");
+/// assert_eq!(page.host(), Some(&Host::Domain("shop.example.com".to_owned())));
+/// assert_eq!(page.effective_port(), Some(443));
+///
+/// // Same origin: scheme, host and port all equal.
+/// let same = Origin::from_url_str("https://shop.example.com/checkout")?;
+/// assert!(page.same_origin(&same));
+/// // Same site, not same origin: another host under the same registrable domain. A request
+/// // from one to the other is cross-origin, so CORS applies; `SameSite` cookies still go.
+/// let api = Origin::from_url_str("https://api.example.com:8443/v1")?;
+/// assert!(!page.same_origin(&api));
+/// assert!(page.same_site(&api));
+/// // Neither: another scheme, or sites under a public suffix (github.io) of different owners.
+/// let plain = Origin::from_url_str("http://shop.example.com")?;
+/// assert!(!page.same_origin(&plain) && !page.same_site(&plain));
+/// let alice = Origin::from_url_str("https://alice.github.io")?;
+/// let bob = Origin::from_url_str("https://bob.github.io")?;
+/// assert!(!alice.same_site(&bob));
+///
+/// // A `data:` URL's origin is opaque: sent as `null`, and never the same as anything.
+/// let data = Origin::from_url_str("data:text/plain,hi")?;
+/// assert!(data.is_opaque() && !data.same_origin(&data));
+/// assert_eq!(data.to_string(), "null");
+///
+/// // An `Origin` header is taken only in exactly the form browsers send.
+/// assert_eq!(Origin::parse_header(b"https://shop.example.com")?, page);
+/// assert!(Origin::parse_header(b"https://shop.example.com/").is_err());
+/// # Ok::<(), crossgate::origin::OriginParseError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Origin {
     /// A tuple origin. `port` is `None` when the URL had no port or the scheme's default port.
     Tuple {
+        /// The scheme, lowercase, without the `:` (`https`).
         scheme: String,
+        /// The host as the URL Standard serialises it: a lowercase punycode domain, an IPv4
+        /// address, or an IPv6 address (bracketed when displayed).
         host: Host<String>,
+        /// The port, `None` when it is the scheme's default (see
+        /// [`effective_port`](Origin::effective_port)).
         port: Option<u16>,
     },
     /// An opaque origin: `data:`, `file:` (as browsers treat it), a sandboxed document, or any
@@ -152,10 +193,13 @@ impl Origin {
         }
     }
 
+    /// Whether the origin is opaque (a `data:` or `file:` document, a sandboxed one): it is
+    /// sent as `Origin: null`, which no policy should allow.
     pub fn is_opaque(&self) -> bool {
         matches!(self, Origin::Opaque)
     }
 
+    /// The lowercase scheme (`https`); `None` for an opaque origin.
     pub fn scheme(&self) -> Option<&str> {
         match self {
             Origin::Tuple { scheme, .. } => Some(scheme),
@@ -163,6 +207,7 @@ impl Origin {
         }
     }
 
+    /// The host; `None` for an opaque origin.
     pub fn host(&self) -> Option<&Host<String>> {
         match self {
             Origin::Tuple { host, .. } => Some(host),

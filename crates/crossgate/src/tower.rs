@@ -31,19 +31,73 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
 #[cfg(feature = "resolve")]
 use crate::policy::Wait;
 use crate::policy::{
-    ActualAnswer, CorsRequestHeader, Decision, LivePolicy, LiveReader, Policy, PreflightEcho,
-    Refusal, RequestHead,
+    ActualAnswer, Answer, CorsRequestHeader, HeaderValues, LivePolicy, LiveReader, Policy,
+    PreflightAllowed, PreflightResponse, Refusal, RequestHead, RequestLines,
 };
 use crate::policy::{Deferred, Resolver};
 
 /// Applies a [`Policy`], fixed or live, to every request of the wrapped service.
+///
+/// A preflight never reaches the service: the layer answers it, 204 with the allow headers or
+/// 403 without them. Every other response gets `Access-Control-Allow-Origin` (and
+/// credentials, exposed headers) when its origin is allowed, and `Vary: Origin` whenever the
+/// answer depends on the origin.
+///
+/// ```
+/// use std::convert::Infallible;
+///
+/// use crossgate::policy::Policy;
+/// use crossgate::tower::CorsLayer;
+/// use http::{Request, Response, StatusCode};
+/// use tower::{Layer, ServiceExt, service_fn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let policy = Policy::builder()
+///     .allow_origins(["https://app.example.com"])
+///     .allow_methods(["PUT"])
+///     .allow_headers(["content-type"])
+///     .build()?;
+/// let app = service_fn(|_: Request<String>| async {
+///     Ok::<_, Infallible>(Response::new(String::from("[]")))
+/// });
+/// let service = CorsLayer::new(policy).layer(app);
+///
+/// // A preflight: answered by the layer.
+/// let preflight = Request::options("/items")
+///     .header("origin", "https://app.example.com")
+///     .header("access-control-request-method", "PUT")
+///     .header("access-control-request-headers", "content-type")
+///     .body(String::new())?;
+/// let response = service.clone().oneshot(preflight).await?;
+/// assert_eq!(response.status(), StatusCode::NO_CONTENT);
+/// assert_eq!(response.headers()["access-control-allow-methods"], "PUT");
+///
+/// // The actual request: the app answers, the layer adds the origin.
+/// let put = Request::put("/items")
+///     .header("origin", "https://app.example.com")
+///     .body(String::from("{}"))?;
+/// let response = service.clone().oneshot(put).await?;
+/// assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example.com");
+/// assert_eq!(response.headers()["vary"], "Origin");
+///
+/// // Another origin: the app still answers, but without CORS headers the browser keeps the
+/// // response from the page.
+/// let other = Request::get("/items")
+///     .header("origin", "https://evil.example")
+///     .body(String::new())?;
+/// let response = service.oneshot(other).await?;
+/// assert!(response.headers().get("access-control-allow-origin").is_none());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 #[must_use = "a layer does nothing until it wraps a service with `.layer(..)`"]
 pub struct CorsLayer {
@@ -114,6 +168,7 @@ pub struct Cors<S> {
 }
 
 impl<S> Cors<S> {
+    /// Wraps `inner` with `policy`: the same as `CorsLayer::new(policy).layer(inner)`.
     pub fn new(inner: S, policy: Policy) -> Cors<S> {
         CorsLayer::new(policy).layer(inner)
     }
@@ -131,10 +186,12 @@ impl<S> Cors<S> {
         }
     }
 
+    /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
+    /// The wrapped service, unwrapped: the policy is dropped with the layer.
     pub fn into_inner(self) -> S {
         self.inner
     }
@@ -182,11 +239,11 @@ where
         match base.decide_with(resolver, &head) {
             Ok((policy, decision)) => {
                 let refusal = Refusal::of(&decision);
-                match outcome(policy, decision, &head) {
-                    Outcome::Preflight(response) => {
+                match policy.answer(decision, &head) {
+                    Answer::Preflight(response) => {
                         return ResponseFuture::ready(refused(response, refusal));
                     }
-                    Outcome::Actual(answer) => (policy.clone(), answer, refusal.map(Box::new)),
+                    Answer::Actual(answer) => (policy.clone(), answer, refusal.map(Box::new)),
                 }
             }
             #[cfg(feature = "resolve")]
@@ -214,56 +271,39 @@ fn refused<B>(mut response: Response<B>, refusal: Option<Refusal>) -> Response<B
     response
 }
 
-/// What a decision comes to: a preflight's response, or the headers the inner service's
-/// response gets.
-enum Outcome<B> {
-    Preflight(Response<B>),
-    Actual(ActualAnswer<HeaderValue>),
-}
+impl<B: Default> PreflightResponse for Response<B> {
+    type Headers = http::HeaderMap;
 
-fn outcome<B: Default, X>(
-    policy: &Policy,
-    decision: Decision<'_>,
-    head: &Head<'_, X>,
-) -> Outcome<B> {
-    let values = policy.header_values();
-    let origin = || head.first(CorsRequestHeader::Origin).cloned();
-    match decision {
-        Decision::PreflightAllowed(allowed) => {
-            let mut response = preflight_response(StatusCode::NO_CONTENT);
-            if let Some(headers) =
-                policy.preflight_from_template(policy.preflight_headers(), &allowed, origin)
-            {
-                *response.headers_mut() = headers;
-            } else {
-                let echo = PreflightEcho {
-                    origin: origin(),
-                    method: allowed
-                        .echo_method
-                        .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
-                        .flatten()
-                        .cloned(),
-                    headers: allowed
-                        .echo_headers
-                        .then(|| {
-                            head.request
-                                .headers()
-                                .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
-                        })
-                        .into_iter()
-                        .flatten()
-                        .cloned(),
-                };
-                policy.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
-            }
-            Outcome::Preflight(response)
-        }
-        Decision::PreflightDenied(_) => {
-            let mut response = preflight_response(StatusCode::FORBIDDEN);
-            policy.write_preflight_denied(values, response.headers_mut());
-            Outcome::Preflight(response)
-        }
-        Decision::Actual(actual) => Outcome::Actual(policy.actual_answer(values, &actual, origin)),
+    fn empty(allowed: bool) -> Self {
+        let mut response = Response::new(B::default());
+        *response.status_mut() = if allowed {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        response
+    }
+
+    fn headers_mut(&mut self) -> &mut http::HeaderMap {
+        Response::headers_mut(self)
+    }
+
+    fn values(policy: &Policy) -> &HeaderValues<HeaderValue> {
+        policy.header_values()
+    }
+
+    /// A clone of the template, with the origin set in place: a fraction of the work of
+    /// writing the headers one by one.
+    fn from_template(
+        policy: &Policy,
+        allowed: &PreflightAllowed,
+        origin: impl FnOnce() -> Option<HeaderValue>,
+    ) -> Option<Self> {
+        let headers =
+            policy.preflight_from_template(policy.preflight_headers(), allowed, origin)?;
+        let mut response = Self::empty(true);
+        *response.headers_mut() = headers;
+        Some(response)
     }
 }
 
@@ -294,7 +334,7 @@ where
     // A lookup starts only for an `Origin` the policy refused, so there is one.
     let origin = request
         .headers()
-        .get(header::ORIGIN)
+        .get(http::header::ORIGIN)
         .cloned()
         .unwrap_or(HeaderValue::from_static(""));
     ResponseFuture {
@@ -317,11 +357,11 @@ fn poll_preflight<B: Default>(
     let head = Head::new(head);
     let (policy, decision) = std::task::ready!(deferred.poll_decision(cx, &head));
     let refusal = Refusal::of(&decision);
-    Poll::Ready(match outcome(policy, decision, &head) {
-        Outcome::Preflight(response) => refused(response, refusal),
+    Poll::Ready(match policy.answer(decision, &head) {
+        Answer::Preflight(response) => refused(response, refusal),
         // The head is a preflight's (checked before deferring), so the decision is one; should
         // it not be, the request gets no access.
-        Outcome::Actual(_) => preflight_response(StatusCode::FORBIDDEN),
+        Answer::Actual(_) => Response::empty(false),
     })
 }
 
@@ -373,10 +413,17 @@ impl<'a, B> Head<'a, B> {
             more: values.next().is_some(),
         }
     }
+}
 
-    /// The first field line of `name`.
-    fn first(&self, name: CorsRequestHeader) -> Option<&'a HeaderValue> {
+impl<B> RequestLines for Head<'_, B> {
+    type Value = HeaderValue;
+
+    fn first(&self, name: CorsRequestHeader) -> Option<&HeaderValue> {
         self.lines(name).first
+    }
+
+    fn all(&self, name: CorsRequestHeader) -> impl Iterator<Item = &HeaderValue> {
+        self.request.headers().get_all(name.http_name()).into_iter()
     }
 }
 
@@ -412,12 +459,6 @@ impl<'a> Iterator for LinesIter<'a> {
             LinesIter::Many(lines) => lines.next().map(HeaderValue::as_bytes),
         }
     }
-}
-
-fn preflight_response<B: Default>(status: StatusCode) -> Response<B> {
-    let mut response = Response::new(B::default());
-    *response.status_mut() = status;
-    response
 }
 
 pin_project_lite::pin_project! {

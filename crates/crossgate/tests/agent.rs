@@ -85,7 +85,7 @@ fn check(
         "code" => outcome
             .error
             .as_ref()
-            .map_or(Value::Null, |e| Value::String(e.code.as_str())),
+            .map_or(Value::Null, |e| Value::from(e.code.as_str())),
         "stage" => outcome
             .error
             .as_ref()

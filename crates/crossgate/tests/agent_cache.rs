@@ -186,7 +186,7 @@ fn negative_and_zero_max_age() {
             "{:?}",
             profile.browser
         );
-        assert_eq!(agent.cache.is_empty(), !cached);
+        assert_eq!(agent.cache().is_empty(), !cached);
     }
     let clock = FakeClock::default();
     let mut agent = Agent::with_clock(Profile::chromium(), &clock);
@@ -370,15 +370,15 @@ fn a_failed_request_clears_the_entries() {
     ]));
     let put = request("PUT", &[], OMIT);
     preflights(&mut agent, &mut server, &put);
-    assert!(!agent.cache.is_empty());
+    assert!(!agent.cache().is_empty());
     // The actual response now fails the CORS check: a network error of a preflighted request.
     server.actual = headers(&[("Access-Control-Allow-Origin", "https://other.example")]);
     let outcome = agent.fetch(&put, &mut server).unwrap();
     assert!(!outcome.allowed);
-    assert!(agent.cache.is_empty(), "entries cleared");
+    assert!(agent.cache().is_empty(), "entries cleared");
     // A refused preflight caches nothing either.
     server.preflight = headers(&[("Access-Control-Allow-Origin", "https://other.example")]);
     let outcome = agent.fetch(&put, &mut server).unwrap();
     assert!(!outcome.allowed);
-    assert!(agent.cache.is_empty());
+    assert!(agent.cache().is_empty());
 }

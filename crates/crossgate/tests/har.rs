@@ -37,7 +37,7 @@ fn check(name: &str, want: &Value, got: &Judged) -> Vec<String> {
     expect(
         "code",
         want["code"].as_str(),
-        j.code.map(|c| c.as_str()).unwrap_or_default(),
+        j.code.map(|c| c.as_str().to_owned()).unwrap_or_default(),
     );
     expect(
         "stage",

@@ -239,11 +239,8 @@ fn set_origins_keeps_the_rest_of_the_policy() {
     let refused = live
         .set_origins(["https://b.example", "http://insecure.example"])
         .unwrap_err();
-    let codes: BTreeSet<String> = refused.problems().iter().map(|p| p.code.as_str()).collect();
-    assert_eq!(
-        codes,
-        BTreeSet::from(["insecure-origin-with-credentials".to_owned()])
-    );
+    let codes: BTreeSet<&str> = refused.problems().iter().map(|p| p.code.as_str()).collect();
+    assert_eq!(codes, BTreeSet::from(["insecure-origin-with-credentials"]));
     assert!(live.current().allows_origin(b"https://a.example"));
     live.set_origins(["https://b.example", "https://c.example"])
         .unwrap();

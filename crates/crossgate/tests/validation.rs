@@ -129,7 +129,7 @@ fn every_case_reports_exactly_the_expected_problems() {
         let (_, problems, policy) = run(&case.config);
         let mut got: Vec<String> = problems
             .iter()
-            .map(|p| key(p.severity, &p.code.as_str(), &p.field))
+            .map(|p| key(p.severity, p.code.as_str(), &p.field))
             .collect();
         let mut want: Vec<String> = case
             .expect
@@ -365,7 +365,7 @@ fn every_problem_code_has_a_case() {
         .collect();
     let mut names = BTreeSet::new();
     for code in ProblemCode::ALL {
-        let name = code.as_str();
+        let name = code.as_str().to_owned();
         assert!(!name.is_empty(), "{code:?} has no name");
         assert!(names.insert(name.clone()), "two codes named {name}");
         if matches!(
@@ -452,7 +452,10 @@ fn formats_agree() {
     .collect();
     assert_eq!(results[0], results[1]);
     assert_eq!(results[0], results[2]);
-    let mut codes: Vec<String> = results[0].iter().map(|p| p.code.as_str()).collect();
+    let mut codes: Vec<String> = results[0]
+        .iter()
+        .map(|p| p.code.as_str().to_owned())
+        .collect();
     codes.sort();
     assert_eq!(
         codes,

@@ -98,7 +98,11 @@ impl Baseline {
                 continue;
             }
             let url = a.endpoint.url.as_str();
-            let now: HashSet<String> = a.findings.iter().map(|f| f.class.as_str()).collect();
+            let now: HashSet<String> = a
+                .findings
+                .iter()
+                .map(|f| f.class.as_str().to_owned())
+                .collect();
             for (class, severity) in self.findings.get(url).into_iter().flatten() {
                 if !now.contains(class) {
                     out.push(Fixed {

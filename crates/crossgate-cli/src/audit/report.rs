@@ -52,7 +52,7 @@ impl Audited {
         self.new = baseline.map(|b| {
             findings
                 .iter()
-                .map(|f| b.is_new(self.endpoint.url.as_str(), &f.class.as_str(), f.severity))
+                .map(|f| b.is_new(self.endpoint.url.as_str(), f.class.as_str(), f.severity))
                 .collect()
         });
         self.run = run;

@@ -17,11 +17,19 @@ use crate::fetch::header::is_cors_non_wildcard_request_header_name;
 use crate::fetch::method;
 
 /// Where the cache reads the time.
+///
+/// An [`Agent`](super::Agent) reads it when it looks in its preflight cache and when it stores
+/// a preflight's result; an entry lives until `now` reaches the time it was stored plus its
+/// max-age. A shared reference to a clock is a clock too, so a test can keep a [`FakeClock`]
+/// and move it while an agent holds `&clock`.
 pub trait Clock {
+    /// The time elapsed since the clock's own start: monotonic, never going back. Only
+    /// differences between readings matter.
     fn now(&self) -> Duration;
 }
 
-/// The system's monotonic clock.
+/// The system's monotonic clock ([`Instant`]), reading zero when made: the default clock of
+/// [`Agent::new`](super::Agent::new).
 #[derive(Clone, Copy, Debug)]
 pub struct SystemClock {
     start: Instant,
@@ -41,13 +49,18 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock tests move by hand.
+/// A clock tests move by hand: it reads zero when made (`FakeClock::default()`) and moves
+/// only by [`FakeClock::advance`]. `crossgate simulate` runs a [`Sequence`](super::Sequence) on
+/// one, moved by each step's `after_ms`. It is not `Sync`: share it by reference within one
+/// thread.
 #[derive(Debug, Default)]
 pub struct FakeClock {
     now: Cell<Duration>,
 }
 
 impl FakeClock {
+    /// Moves the clock forward by `by`, so that entries whose max-age has run out expire at
+    /// the next lookup. Takes `&self`, so the clock can move while an agent borrows it.
     pub fn advance(&self, by: Duration) {
         self.now.set(self.now.get() + by);
     }
@@ -65,7 +78,8 @@ impl<C: Clock + ?Sized> Clock for &C {
     }
 }
 
-/// What a cache lookup is about.
+/// What a cache lookup is about: the request about to be preflighted, as
+/// [`PreflightCache::covers`] judges it (Fetch §4.4 step 1).
 #[derive(Clone, Copy, Debug)]
 pub struct Lookup<'a> {
     /// The byte-serialized request origin (`null` when tainted).
@@ -74,7 +88,11 @@ pub struct Lookup<'a> {
     pub url: &'a str,
     /// Whether the request's credentials mode is `include`.
     pub include: bool,
+    /// The request's method, normalised. A cached method matches byte for byte (`patch` is not
+    /// `PATCH`), or through a cached `*` where the profile reads it as a wildcard.
     pub method: &'a str,
+    /// The request's use-CORS-preflight flag: when set, even a CORS-safelisted method must be
+    /// in the cache.
     pub use_cors_preflight: bool,
     /// The CORS-unsafe request-header names, lowercase.
     pub unsafe_headers: &'a [String],
@@ -140,6 +158,55 @@ fn needs_method(p: &Profile, lookup: &Lookup<'_>) -> bool {
 }
 
 /// The preflight cache of one agent, matching entries by its profile's rules.
+///
+/// Fetch §4.9: a successful preflight's allowed methods and headers are kept for its max-age
+/// (as [`Profile::max_age`] reads `Access-Control-Max-Age`), keyed by the request's origin and
+/// URL, and spare later requests their preflight while they last. Times are those of a
+/// [`Clock`], passed in by the caller.
+///
+/// <https://fetch.spec.whatwg.org/#cors-preflight-cache>
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use crossgate::agent::preflight::PreflightGrant;
+/// use crossgate::agent::{Clock, FakeClock, Lookup, PreflightCache, Profile};
+///
+/// let profile = Profile::chromium();
+/// let mut cache = PreflightCache::new(&profile);
+/// let clock = FakeClock::default();
+/// let (origin, url) = ("https://app.example", "https://api.example/items/1");
+///
+/// // The preflight answered `Access-Control-Allow-Methods: PUT`,
+/// // `Access-Control-Allow-Headers: content-type` and `Access-Control-Max-Age: 60`.
+/// let grant = PreflightGrant {
+///     methods: vec!["PUT".to_owned()],
+///     headers: vec!["content-type".to_owned()],
+///     max_age: profile.max_age(Some(b"60".as_slice())),
+///     credentials: false,
+///     authorization_by_wildcard: false,
+/// };
+/// cache.store(clock.now(), origin, url, &grant);
+/// assert_eq!(cache.len(), 1); // Chromium keeps one result per origin and URL.
+///
+/// // The same PUT a little later: no preflight needed.
+/// let unsafe_headers = ["content-type".to_owned()];
+/// let put = Lookup {
+///     origin,
+///     url,
+///     include: false,
+///     method: "PUT",
+///     use_cors_preflight: false,
+///     unsafe_headers: &unsafe_headers,
+/// };
+/// clock.advance(Duration::from_secs(59));
+/// assert!(cache.covers(clock.now(), &put));
+///
+/// // 60 s after it was stored, the entry has expired: the PUT is preflighted again.
+/// clock.advance(Duration::from_secs(1));
+/// assert!(!cache.covers(clock.now(), &put));
+/// assert!(cache.is_empty());
+/// ```
 #[derive(Clone, Debug)]
 pub struct PreflightCache {
     profile: Profile,
@@ -147,6 +214,8 @@ pub struct PreflightCache {
 }
 
 impl PreflightCache {
+    /// An empty cache that keeps and matches entries as `profile` says
+    /// ([`Profile::cache_model`] and the other `cache_*` fields).
     pub fn new(profile: &Profile) -> PreflightCache {
         PreflightCache {
             profile: *profile,
@@ -154,10 +223,14 @@ impl PreflightCache {
         }
     }
 
+    /// The number of entries, expired ones included until a lookup drops them. Under the
+    /// standard's model (and Firefox's) a preflight makes one entry per allowed method and
+    /// header name; under the whole-result model (Chromium, WebKit), one per origin and URL.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the cache holds no entry, expired ones counted as for [`PreflightCache::len`].
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

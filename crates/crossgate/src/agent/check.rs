@@ -25,7 +25,13 @@ pub fn get(headers: &Headers, name: &str) -> Option<Vec<u8>> {
 /// A failed check: the error (without its stage) and the failed parameter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckFailure {
+    /// The failure as the profile's browser names it, always one of the six base allow-origin
+    /// and allow-credentials codes; the preflight's judgement turns it into its `Preflight*`
+    /// twin with [`ErrorCode::on_preflight`].
     pub code: ErrorCode,
+    /// The value that failed: the `Access-Control-Allow-Origin` received (`*` for a refused
+    /// wildcard), or the `Access-Control-Allow-Credentials` received (empty when missing).
+    /// `None` when `Access-Control-Allow-Origin` is missing, and for Firefox's two lines.
     pub parameter: Option<String>,
 }
 

@@ -9,9 +9,9 @@
 //! and a CORS request whose redirect the network refused (measured against Firefox 153.8.0esr
 //! by the agent matrix of `crossgate-conformance`).
 //!
-//! WebKit prints the reason (a redirect's prefixed with "Cross-origin redirection to <target>
-//! denied by Cross-Origin Resource Sharing policy: "), then "Fetch API cannot load <url> due to
-//! access control checks." for the URL whose response failed (measured against WebKitGTK 2.50.6,
+//! WebKit prints the reason (a redirect's prefixed with `Cross-origin redirection to TARGET
+//! denied by Cross-Origin Resource Sharing policy: `), then `Fetch API cannot load URL due to
+//! access control checks.` for the URL whose response failed (measured against WebKitGTK 2.50.6,
 //! whose WebCore is Safari's).
 
 use super::check::cors_check;

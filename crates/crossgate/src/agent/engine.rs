@@ -19,7 +19,9 @@ use crate::origin::Origin;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ExchangeKind {
+    /// The CORS-preflight request: `OPTIONS`, never with credentials (Fetch §4.8).
     Preflight,
+    /// The request script asked for, once per hop when redirects lead it on.
     Actual,
 }
 
@@ -27,9 +29,19 @@ pub enum ExchangeKind {
 /// transport's own, such as `Host`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outgoing {
+    /// Whether this is the preflight or the actual request; a [`Network`] that scripts its
+    /// answers keeps one queue of each.
     pub kind: ExchangeKind,
+    /// `OPTIONS` for a preflight; otherwise the request's method as `fetch()` normalised it
+    /// (`get` becomes `GET`, `patch` stays `patch`), or `GET` where a redirect changed it.
     pub method: String,
+    /// The URL of this hop: the first URL, or the redirect target the agent is following.
     pub url: url::Url,
+    /// Name and value pairs in the order they go out, values as bytes. The actual request:
+    /// script's headers as the request holds them (forbidden ones dropped; after a redirect,
+    /// less those it removes), then `Origin` where one is sent. A preflight: `Accept: */*`,
+    /// `Access-Control-Request-Method`, `Access-Control-Request-Headers` when the request has
+    /// CORS-unsafe headers, then `Origin`.
     pub headers: Vec<(String, Vec<u8>)>,
     /// Whether cookies and HTTP authentication go with it (Fetch §4.6 "includeCredentials").
     pub credentials: bool,
@@ -38,13 +50,20 @@ pub struct Outgoing {
 /// A response as received.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Incoming {
+    /// The HTTP status code. A redirect status (301, 302, 303, 307, 308) with a `Location` is
+    /// a redirect the agent follows itself, or refuses.
     pub status: u16,
+    /// The header lines in the order received, names as sent (any case), values as bytes; a
+    /// name may repeat (Firefox counts `Access-Control-Allow-Origin` lines, the others combine
+    /// them).
     pub headers: Vec<(String, Vec<u8>)>,
 }
 
 /// The network could not answer (a connection failure, or a scripted response missing).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetworkFailure {
+    /// What went wrong, in words for a person (a [`ScriptedNetwork`](crate::agent::ScriptedNetwork)
+    /// names the response the scenario lacks).
     pub message: String,
 }
 
@@ -57,22 +76,38 @@ impl std::fmt::Display for NetworkFailure {
 impl std::error::Error for NetworkFailure {}
 
 /// Answers the agent's exchanges, one at a time, following nothing.
+///
+/// The crate has [`ScriptedNetwork`](crate::agent::ScriptedNetwork) (a scenario's answers, from
+/// [`Scenario::network`](crate::agent::Scenario::network)) and
+/// [`ReplayNetwork`](crate::agent::ReplayNetwork) (recorded exchanges); `crossgate check`
+/// sends over HTTP.
 pub trait Network {
+    /// Sends one request and returns its response as received: a 3xx goes back to the agent,
+    /// which decides whether to follow it. `Err` only where no response came (the connection
+    /// failed, or nothing is scripted); the agent's [`fetch`](Agent::fetch) then returns it.
     fn send(&mut self, request: &Outgoing) -> Result<Incoming, NetworkFailure>;
 }
 
 /// One exchange as it happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exchange {
+    /// What the agent sent.
     pub request: Outgoing,
+    /// What came back, before any check.
     pub response: Incoming,
 }
 
 /// What a preflight asked, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PreflightSent {
+    /// The URL preflighted: the hop's URL, a redirect target for a later preflight.
     pub url: String,
+    /// The `Origin` header sent with it: the request's serialized origin, `null` once a
+    /// redirect tainted it (unless
+    /// [`Profile::preflight_origin_untainted`](crate::agent::Profile::preflight_origin_untainted)
+    /// keeps the page's origin).
     pub origin: String,
+    /// The method and header names it asked for.
     pub ask: PreflightAsk,
     /// The response let `Authorization` through only under `*` (see `PreflightGrant`).
     pub authorization_by_wildcard: bool,
@@ -83,13 +118,19 @@ pub struct PreflightSent {
 pub struct Outcome {
     /// Whether `fetch()` resolves (an opaque `no-cors` response included).
     pub allowed: bool,
+    /// Why the fetch was blocked; `Some` exactly when `allowed` is `false`.
     pub error: Option<CorsError>,
+    /// Each preflight sent over the network, in order; one answered from the preflight cache
+    /// is not here.
     pub preflights: Vec<PreflightSent>,
     /// Per hop of the actual request: the `Origin` header sent, if any.
     pub origin_sent: Vec<Option<String>>,
+    /// Every request sent and its response, preflights included, in the order sent.
     pub exchanges: Vec<Exchange>,
     /// The response script gets, when allowed.
     pub response: Option<Incoming>,
+    /// Fetch's response tainting of the response script gets: `Basic` (same origin), `Cors` or
+    /// `Opaque` (`no-cors`). Left at `Basic` when the fetch was blocked.
     pub tainting: Tainting,
     /// Names of the response's headers script can read (lowercase, sorted).
     pub exposed_headers: Vec<String>,
@@ -98,30 +139,110 @@ pub struct Outcome {
     /// Whether the fetch was a CORS request: in `cors` mode, to another origin than the page's
     /// or redirected toward one. Firefox reports the network failures of such a fetch.
     pub cross_origin: bool,
+    /// The URL script asked for.
     pub initial_url: String,
+    /// The URL of the last hop: the one whose response script gets, or where the fetch failed
+    /// (a redirect's target where the failure is reported there).
     pub final_url: String,
 }
 
 /// A user agent: a profile, a preflight cache and a clock.
+///
+/// [`fetch`](Agent::fetch) runs one `fetch()` over a [`Network`] the way the profile's browser
+/// does, and says in an [`Outcome`] whether script gets the response, or the
+/// [`CorsError`] that blocked it. The agent keeps its preflight cache from one fetch to the
+/// next, as a page does. For a case written as data, [`Scenario`](crate::agent::Scenario)
+/// builds the request and the network and runs a fresh agent for you.
+///
+/// ```
+/// use crossgate::agent::{Agent, ErrorCode, Profile, Scenario, Stage, console};
+/// use crossgate::browser::Browser;
+///
+/// // The preflight lets PUT through, but the PUT's own response has no CORS header.
+/// let scenario: Scenario = serde_json::from_value(serde_json::json!({
+///     "origin": "https://app.example.com",
+///     "request": {"url": "https://api.example.com/items/1", "method": "PUT"},
+///     "responses": {
+///         "preflight": {"status": 204, "headers": [
+///             ["Access-Control-Allow-Origin", "https://app.example.com"],
+///             ["Access-Control-Allow-Methods", "PUT"]]},
+///         "actual": {"status": 200}
+///     }
+/// })).unwrap();
+/// let init = scenario.request_init().unwrap();
+/// let mut network = scenario.network().unwrap(); // a ScriptedNetwork
+///
+/// let mut agent = Agent::new(Profile::chromium());
+/// let outcome = agent.fetch(&init, &mut network).unwrap();
+/// assert!(!outcome.allowed);
+/// assert_eq!(outcome.exchanges.len(), 2); // the OPTIONS, then the PUT
+/// let error = outcome.error.as_ref().unwrap();
+/// assert_eq!(error.code, ErrorCode::MissingAllowOriginHeader);
+/// assert_eq!(error.stage, Stage::Actual);
+/// assert_eq!(error.status, Some(200));
+/// assert_eq!(
+///     console::lines(Browser::Chromium, &init, &outcome),
+///     ["Access to fetch at 'https://api.example.com/items/1' from origin \
+///       'https://app.example.com' has been blocked by CORS policy: No \
+///       'Access-Control-Allow-Origin' header is present on the requested resource."]
+/// );
+///
+/// // A GET the server shares with everyone: allowed, with the headers script may read.
+/// let scenario: Scenario = serde_json::from_value(serde_json::json!({
+///     "origin": "https://app.example.com",
+///     "request": {"url": "https://api.example.com/items"},
+///     "responses": {"actual": {"status": 200, "headers": [
+///         ["Access-Control-Allow-Origin", "*"],
+///         ["Content-Type", "application/json"], ["X-Total", "7"]]}}
+/// })).unwrap();
+/// let init = scenario.request_init().unwrap();
+/// let outcome = agent.fetch(&init, &mut scenario.network().unwrap()).unwrap();
+/// assert!(outcome.allowed && outcome.error.is_none());
+/// assert!(outcome.preflights.is_empty());
+/// assert_eq!(outcome.response.unwrap().status, 200);
+/// // `X-Total` is not exposed (no Access-Control-Expose-Headers).
+/// assert_eq!(outcome.exposed_headers, ["content-type"]);
+/// ```
 pub struct Agent<C: Clock = SystemClock> {
-    pub profile: Profile,
-    pub cache: PreflightCache,
+    pub(crate) profile: Profile,
+    pub(crate) cache: PreflightCache,
     clock: C,
 }
 
 impl Agent<SystemClock> {
+    /// An agent with an empty cache, whose entries expire by the system's monotonic clock.
     pub fn new(profile: Profile) -> Agent<SystemClock> {
         Agent::with_clock(profile, SystemClock::default())
     }
 }
 
 impl<C: Clock> Agent<C> {
+    /// An agent with an empty cache that reads the time from `clock`: pass a
+    /// `&`[`FakeClock`](crate::agent::FakeClock) and advance it by hand to see an
+    /// `Access-Control-Max-Age` run out.
     pub fn with_clock(profile: Profile, clock: C) -> Agent<C> {
         Agent {
             cache: PreflightCache::new(&profile),
             profile,
             clock,
         }
+    }
+
+    /// The browser modelled, read at every fetch; the cache was made with it, so a new agent is
+    /// how to change browsers.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The preflight cache (Fetch §4.9), kept across fetches: a later fetch it covers sends no
+    /// preflight.
+    pub fn cache(&self) -> &PreflightCache {
+        &self.cache
+    }
+
+    /// The preflight cache, to clear or to drop entries between fetches.
+    pub fn cache_mut(&mut self) -> &mut PreflightCache {
+        &mut self.cache
     }
 
     /// Runs `fetch()` for `init`. `Err` only when the network could not answer; a blocked

@@ -9,29 +9,102 @@ use crate::browser::Browser;
 
 /// Chromium's `CorsError` names (without the `k`), plus the failures that happen before CORS
 /// (inside `fetch()` itself, or in the network), for which browsers print no CORS message.
+///
+/// Every browser profile reports its failures under these names, so one code means one
+/// failure whichever engine found it; [`CorsError::message`] gives each engine's words for it.
+/// The six codes from `WildcardOriginNotAllowed` to `InvalidAllowCredentials` come from the
+/// [CORS check] of a response; their `Preflight*` twins are the same check failed on the
+/// preflight's response (see
+/// [`on_preflight`](ErrorCode::on_preflight) and [`base`](ErrorCode::base)). In JSON a code is
+/// its name as written here (`"MissingAllowOriginHeader"`).
+///
+/// [CORS check]: https://fetch.spec.whatwg.org/#cors-check
+///
+/// ```
+/// use crossgate::agent::{ErrorCode, Stage};
+///
+/// let code = ErrorCode::from_name("AllowOriginMismatch").unwrap();
+/// assert_eq!(code.to_string(), "AllowOriginMismatch");
+/// // The same check failed on the preflight's response:
+/// let on_preflight = code.on_preflight();
+/// assert_eq!(on_preflight, ErrorCode::PreflightAllowOriginMismatch);
+/// assert_eq!(on_preflight.stage(), Some(Stage::Preflight));
+/// assert_eq!(on_preflight.base(), code);
+/// // The plain code does not say which response failed; a report names the actual request's.
+/// assert_eq!(code.stage(), None);
+/// assert_eq!(code.stage_or_actual(), Stage::Actual);
+/// // `fetch()` refuses CONNECT itself: a TypeError, not a CORS failure.
+/// assert!(code.is_cors());
+/// assert!(!ErrorCode::ForbiddenMethod.is_cors());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum ErrorCode {
+    /// The request's mode forbids the URL: `mode: "same-origin"` to another origin. `fetch()`
+    /// rejects before anything is sent; [`CorsError::message`] is `None` for it.
     DisallowedByMode,
+    /// Chromium's name for a response that failed below CORS (DevTools: a preflight that got a
+    /// network error such as an empty response; "The response is invalid."). The agent never
+    /// reports it; it is here so that a pasted message with those words reads back.
     InvalidResponse,
+    /// `Access-Control-Allow-Origin: *` on a request whose credentials mode is `include`:
+    /// `*` only shares a response fetched without credentials (CORS check step 3).
     WildcardOriginNotAllowed,
+    /// The response has no `Access-Control-Allow-Origin`. Often an error page or an
+    /// authentication layer that adds no CORS headers: the status tells.
     MissingAllowOriginHeader,
+    /// `Access-Control-Allow-Origin` holds more than one value: two header lines (Firefox counts
+    /// lines), or one value with a comma (Chromium and WebKit; Chromium also takes a space for
+    /// a list). The parameter is the value, where the engine quotes it (not Firefox).
     MultipleAllowOriginValues,
+    /// `Access-Control-Allow-Origin` does not parse as a URL (`example.com` without a scheme).
+    /// Chromium's name for it; Firefox and WebKit report it as
+    /// [`AllowOriginMismatch`](Self::AllowOriginMismatch). The parameter is the value.
     InvalidAllowOriginValue,
+    /// `Access-Control-Allow-Origin` is not byte for byte the request's serialized origin (a
+    /// trailing slash, another port or scheme, `null`). The parameter is the value received.
     AllowOriginMismatch,
+    /// The request includes credentials and `Access-Control-Allow-Credentials` is missing or not
+    /// exactly `true` (CORS check steps 5-7). The parameter is the value received, empty when
+    /// missing.
     InvalidAllowCredentials,
+    /// A `cors` request to a scheme outside CORS (not `http:` or `https:`), first or after a
+    /// redirect. The parameter is the scheme.
     CorsDisabledScheme,
+    /// The preflight's response status is not an ok status (200 to 299): a 401 from an
+    /// authentication layer or a 404 or 405 from a router without an OPTIONS route are usual.
     PreflightInvalidStatus,
+    /// The preflight was answered with a redirect, which a preflight never follows.
     PreflightDisallowedRedirect,
+    /// [`WildcardOriginNotAllowed`](Self::WildcardOriginNotAllowed), on the preflight's response.
     PreflightWildcardOriginNotAllowed,
+    /// [`MissingAllowOriginHeader`](Self::MissingAllowOriginHeader), on the preflight's response.
     PreflightMissingAllowOriginHeader,
+    /// [`MultipleAllowOriginValues`](Self::MultipleAllowOriginValues), on the preflight's
+    /// response.
     PreflightMultipleAllowOriginValues,
+    /// [`InvalidAllowOriginValue`](Self::InvalidAllowOriginValue), on the preflight's response.
     PreflightInvalidAllowOriginValue,
+    /// [`AllowOriginMismatch`](Self::AllowOriginMismatch), on the preflight's response.
     PreflightAllowOriginMismatch,
+    /// [`InvalidAllowCredentials`](Self::InvalidAllowCredentials), on the preflight's response.
     PreflightInvalidAllowCredentials,
+    /// `Access-Control-Allow-Methods` does not parse as a list of tokens, so none of it counts
+    /// (Fetch §4.8 steps 7.1-7.3). The parameter is the first item that is not a token.
     InvalidAllowMethodsPreflightResponse,
+    /// `Access-Control-Allow-Headers` does not parse as a list of tokens, so none of it counts
+    /// (Fetch §4.8 steps 7.1-7.3). The parameter is the first item that is not a token.
     InvalidAllowHeadersPreflightResponse,
+    /// The request's method is not safelisted and the preflight's `Access-Control-Allow-Methods`
+    /// neither lists it (byte for byte: `put` is not `PUT`) nor says `*` without credentials
+    /// (Fetch §4.8 step 7.5). The parameter is the method.
     MethodDisallowedByPreflightResponse,
+    /// A CORS-unsafe request header that the preflight's `Access-Control-Allow-Headers` does
+    /// not list (`*` covers every name but `Authorization`, and only without credentials; Fetch
+    /// §4.8 steps 7.6-7.7). The parameter is the header name as script wrote it.
     HeaderDisallowedByPreflightResponse,
+    /// A redirect's `Location` carries a user name or password, in a CORS request to another
+    /// origin or once the response is CORS-tainted (Fetch §4.5 steps 3-4). The parameter is the
+    /// target URL.
     RedirectContainsCredentials,
     // Not CORS errors: `fetch()` rejects with a TypeError, or the network fails.
     /// The method is not a token.
@@ -96,8 +169,45 @@ impl ErrorCode {
     ];
 
     /// The name, as in JSON.
-    pub fn as_str(self) -> String {
-        format!("{self:?}")
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::DisallowedByMode => "DisallowedByMode",
+            ErrorCode::InvalidResponse => "InvalidResponse",
+            ErrorCode::WildcardOriginNotAllowed => "WildcardOriginNotAllowed",
+            ErrorCode::MissingAllowOriginHeader => "MissingAllowOriginHeader",
+            ErrorCode::MultipleAllowOriginValues => "MultipleAllowOriginValues",
+            ErrorCode::InvalidAllowOriginValue => "InvalidAllowOriginValue",
+            ErrorCode::AllowOriginMismatch => "AllowOriginMismatch",
+            ErrorCode::InvalidAllowCredentials => "InvalidAllowCredentials",
+            ErrorCode::CorsDisabledScheme => "CorsDisabledScheme",
+            ErrorCode::PreflightInvalidStatus => "PreflightInvalidStatus",
+            ErrorCode::PreflightDisallowedRedirect => "PreflightDisallowedRedirect",
+            ErrorCode::PreflightWildcardOriginNotAllowed => "PreflightWildcardOriginNotAllowed",
+            ErrorCode::PreflightMissingAllowOriginHeader => "PreflightMissingAllowOriginHeader",
+            ErrorCode::PreflightMultipleAllowOriginValues => "PreflightMultipleAllowOriginValues",
+            ErrorCode::PreflightInvalidAllowOriginValue => "PreflightInvalidAllowOriginValue",
+            ErrorCode::PreflightAllowOriginMismatch => "PreflightAllowOriginMismatch",
+            ErrorCode::PreflightInvalidAllowCredentials => "PreflightInvalidAllowCredentials",
+            ErrorCode::InvalidAllowMethodsPreflightResponse => {
+                "InvalidAllowMethodsPreflightResponse"
+            }
+            ErrorCode::InvalidAllowHeadersPreflightResponse => {
+                "InvalidAllowHeadersPreflightResponse"
+            }
+            ErrorCode::MethodDisallowedByPreflightResponse => "MethodDisallowedByPreflightResponse",
+            ErrorCode::HeaderDisallowedByPreflightResponse => "HeaderDisallowedByPreflightResponse",
+            ErrorCode::RedirectContainsCredentials => "RedirectContainsCredentials",
+            ErrorCode::InvalidMethod => "InvalidMethod",
+            ErrorCode::ForbiddenMethod => "ForbiddenMethod",
+            ErrorCode::InvalidHeader => "InvalidHeader",
+            ErrorCode::NoCorsMethodNotSafelisted => "NoCorsMethodNotSafelisted",
+            ErrorCode::CredentialsInRequestUrl => "CredentialsInRequestUrl",
+            ErrorCode::MixedContent => "MixedContent",
+            ErrorCode::TooManyRedirects => "TooManyRedirects",
+            ErrorCode::InvalidRedirectLocation => "InvalidRedirectLocation",
+            ErrorCode::UnsafeRedirect => "UnsafeRedirect",
+            ErrorCode::NetworkError => "NetworkError",
+        }
     }
 
     /// The code with this name (as `simulate`'s `error.code` spells it).
@@ -205,8 +315,12 @@ impl fmt::Display for ErrorCode {
 pub enum Stage {
     /// Before anything was sent (`fetch()` itself).
     Request,
+    /// The preflight's response: its status, its CORS check, or its allowed methods and headers.
     Preflight,
+    /// The actual request's response failed the CORS check.
     Actual,
+    /// Following a redirect: the target refused, or a check of the request stage made again at
+    /// a later hop (mixed content, mode, scheme).
     Redirect,
 }
 
@@ -223,9 +337,54 @@ impl Stage {
 }
 
 /// A blocked request: the error, where, and the facts its messages quote.
+///
+/// The [`Agent`](crate::agent::Agent) puts one in [`Outcome::error`](crate::agent::Outcome::error);
+/// [`message`](CorsError::message) writes what each engine prints for it. Its `Display` is the
+/// code and the parameter: `MethodDisallowedByPreflightResponse (PUT)`.
+///
+/// ```
+/// use crossgate::agent::{CorsError, ErrorCode, Stage};
+/// use crossgate::browser::Browser;
+///
+/// // A preflight for PUT answered without PUT in Access-Control-Allow-Methods.
+/// let error = CorsError {
+///     code: ErrorCode::MethodDisallowedByPreflightResponse,
+///     stage: Stage::Preflight,
+///     parameter: Some("PUT".to_owned()),
+///     url: "https://api.example.com/items/1".to_owned(),
+///     origin: "https://app.example.com".to_owned(),
+///     status: Some(204),
+///     value: None,
+/// };
+/// // Chromium: the reason after "has been blocked by CORS policy: ".
+/// assert_eq!(
+///     error.message(Browser::Chromium).unwrap(),
+///     "Method PUT is not allowed by Access-Control-Allow-Methods in preflight response."
+/// );
+/// // Firefox: its whole line, which names the URL but not the method.
+/// assert_eq!(
+///     error.message(Browser::Firefox).unwrap(),
+///     "Cross-Origin Request Blocked: The Same Origin Policy disallows reading the remote \
+///      resource at https://api.example.com/items/1. (Reason: Did not find method in CORS \
+///      header ‘Access-Control-Allow-Methods’)."
+/// );
+/// // Chromium's whole console line, for a fetch that was not redirected.
+/// let line = error
+///     .chromium_console_line("https://api.example.com/items/1", "https://app.example.com")
+///     .unwrap();
+/// assert!(line.starts_with(
+///     "Access to fetch at 'https://api.example.com/items/1' from origin \
+///      'https://app.example.com' has been blocked by CORS policy: Method PUT"
+/// ));
+/// assert_eq!(error.to_string(), "MethodDisallowedByPreflightResponse (PUT)");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CorsError {
+    /// What failed, under Chromium's name; the message texts follow from it.
     pub code: ErrorCode,
+    /// Where the agent found it. This can say more than [`ErrorCode::stage`], which knows only
+    /// the code: an allow-origin failure of the actual request is `Actual`, a request-stage
+    /// check that failed at a redirect's target is `Redirect`.
     pub stage: Stage,
     /// Chromium's failed parameter: the offending header value, method or header name.
     pub parameter: Option<String>,

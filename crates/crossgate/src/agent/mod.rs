@@ -1,6 +1,17 @@
 //! The browser side: a model of what a user agent enforces, step by step as the Fetch standard
 //! says, with each browser's departures in a [`Profile`].
 //!
+//! Where to start:
+//!
+//! - [`Scenario`]: a case described as data (the page's origin, the request, the server's
+//!   answers), as `crossgate simulate` reads it. [`Scenario::run`] gives a [`Report`]: one
+//!   browser's verdict, and each browser's message for its own. The example below starts there.
+//! - [`Agent`]: the engine itself, over a [`Network`] you choose (a [`ScriptedNetwork`], a
+//!   [`ReplayNetwork`], or your own). It keeps its preflight cache between fetches, and each
+//!   [`Agent::fetch`] gives an [`Outcome`]: every exchange, and the [`CorsError`] that blocked
+//!   it, if one did.
+//! - To read back what a browser printed: [`paste`] and [`explain`].
+//!
 //! ```
 //! use crossgate::agent::{Agent, Profile, RequestInit, Scenario};
 //!

@@ -14,12 +14,16 @@ use crate::fetch::{header, method};
 /// headers, `Access-Control-Request-Headers`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PreflightAsk {
+    /// `Access-Control-Request-Method`: the request's method as normalised by `fetch()`, case
+    /// kept (`patch` stays `patch`).
     pub method: String,
     /// Lowercase, sorted, deduplicated, joined by `,` without spaces (Fetch §4.8 step 5).
     pub headers: Option<String>,
 }
 
 impl PreflightAsk {
+    /// What a preflight for `request` asks, its CORS-unsafe header names classified by
+    /// `profile` (Chromium, for one, safelists some client hints).
     pub fn of(request: &Request, profile: &Profile) -> PreflightAsk {
         PreflightAsk::with(request, &cors_unsafe_request_header_names(request, profile))
     }
@@ -67,7 +71,12 @@ pub struct PreflightGrant {
 /// A refused preflight response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PreflightFailure {
+    /// The error: a `Preflight*` code, or one of the allow-methods and allow-headers codes.
     pub code: ErrorCode,
+    /// The failed parameter: the header value for an allow-origin or allow-credentials
+    /// failure, the method, the header name (as script wrote it, or as WebKit spells a name it
+    /// knows), or the first item of a list that is not a token. `None` for a bad status or a
+    /// redirect, and where the allow-origin check quotes nothing.
     pub parameter: Option<String>,
     /// The whole offending header value (for WebKit's parse-error messages).
     pub value: Option<String>,

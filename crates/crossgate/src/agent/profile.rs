@@ -23,6 +23,8 @@ pub enum SchemeSet {
 }
 
 impl SchemeSet {
+    /// Whether `scheme` (lowercase, without the colon, as [`url::Url::scheme`] gives it) is in
+    /// the set.
     pub fn contains(self, scheme: &str) -> bool {
         match self {
             SchemeSet::Only(list) => list.contains(&scheme),
@@ -159,7 +161,7 @@ pub enum UnlistedHeaderOrder {
     /// `Authorization` first, then the sorted, lowercase CORS-unsafe names (Fetch §4.8 steps
     /// 7.6 and 7.7), each named as script wrote it.
     Sorted,
-    /// The headers WebKit knows ([`WEBKIT_KNOWN_HEADER_NAMES`]) in the order script set them,
+    /// The headers WebKit knows (the 96 of its `HTTPHeaderNames.in`) in the order script set them,
     /// spelled WebKit's way, then the others in that order, as script wrote them.
     WebkitHeaderMap,
 }
@@ -202,14 +204,60 @@ pub enum CacheModel {
 }
 
 /// The behaviour of one user agent.
+///
+/// Each field is one point where an engine departs from the standard, or where the standard
+/// leaves the choice open. [`Profile::spec`] is the standard as written; [`Profile::chromium`],
+/// [`Profile::firefox`] and [`Profile::webkit`] are the engines as measured, and
+/// [`Profile::for_browser`] picks one. An [`Agent`](super::Agent) runs with a profile, and
+/// [`Scenario::run`](super::Scenario::run) runs each browser's.
+///
+/// ```
+/// use crossgate::agent::{CacheModel, Profile};
+/// use crossgate::browser::Browser;
+///
+/// // Chromium, Firefox and WebKit, in that order.
+/// let engines = Browser::ALL.map(Profile::for_browser);
+/// assert_eq!(engines[1], Profile::firefox());
+/// assert_eq!(Profile::spec().browser, None);
+///
+/// // `Access-Control-Max-Age: 86400` (a day): each engine caps it its own way.
+/// let day = Some(b"86400".as_slice());
+/// assert_eq!(engines.map(|p| p.max_age(day)), [7200, 86400, 600]);
+///
+/// // One knob: Firefox keeps the standard's entry per method and header name, Chromium and
+/// // WebKit one result per origin and URL, replaced by each new preflight.
+/// assert_eq!(
+///     engines.map(|p| p.cache_model),
+///     [CacheModel::WholeResult, CacheModel::PerEntry, CacheModel::WholeResult]
+/// );
+/// assert_eq!(Profile::spec().cache_model, CacheModel::PerEntry);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Profile {
     /// `None` for the standard as written.
+    ///
+    /// Otherwise the engine, whose name the notes use ("Chromium drops a `User-Agent` set by
+    /// script silently").
     pub browser: Option<Browser>,
     /// The longest time a preflight result is kept, in seconds.
+    ///
+    /// [`Profile::max_age`] caps what `Access-Control-Max-Age` asks for at this; `None` would
+    /// mean no cap (no built-in profile has `None`). The standard sets no cap: the spec profile
+    /// uses crossgate's recommended 7200. Chromium 7200 (2 h), Firefox 86400 (24 h), WebKit 600
+    /// ([`Browser::max_age_cap`]).
     pub max_age_cap: Option<u64>,
+    /// How `Access-Control-Max-Age` is read: the standard's `1*DIGIT` with 5 s for anything
+    /// else; Chromium and WebKit a signed 64-bit integer (negative: not cached); Firefox digits
+    /// only (anything else: not cached). See [`MaxAgeParsing`].
     pub max_age_parsing: MaxAgeParsing,
+    /// In which order a preflight response's checks run, so which failure the error names
+    /// when a response has several: redirect, origin, status for Chromium (and for the
+    /// standard, which sets no order); origin, redirect, status for Firefox; status, then
+    /// origin for WebKit. See [`PreflightOrder`].
     pub preflight_order: PreflightOrder,
+    /// How the preflight cache keeps results: the standard's entry per method and header name
+    /// (Firefox), or one result per origin and URL that each preflight replaces (Chromium,
+    /// WebKit). See [`CacheModel`].
     pub cache_model: CacheModel,
     /// A cached result from a credentialed preflight also serves requests without credentials
     /// (Fetch §4.9 "cache entry match"). Firefox keys its cache by the credentials mode, so it
@@ -224,29 +272,34 @@ pub struct Profile {
     pub cache_spares_head: bool,
     /// `Access-Control-Allow-Headers: *` also covers `Authorization` on a request without
     /// credentials (Chromium 156, whose enforcing feature is off; Firefox, with a deprecation
-    /// warning). The standard never lets `*` cover it.
+    /// warning; WebKit, without one). The standard never lets `*` cover it.
     pub wildcard_covers_authorization: bool,
-    /// Repeated request headers are judged after being combined with `", "` (Chromium).
+    /// Repeated request headers are judged after being combined with `", "` (Chromium, and
+    /// WebKit), so lines that are each safelisted can be unsafe together (a combined value over
+    /// 128 bytes, say). The standard judges each header line on its own.
     pub combines_repeated_request_headers: bool,
     /// The CORS-unsafe request-header names are a set: a name repeated in the request is asked
     /// for once in `Access-Control-Request-Headers` (Fetch §2.2.2). Firefox lists it once per
     /// header (`x-a,x-a`).
     pub unsafe_header_names_deduplicated: bool,
-    /// A `User-Agent` set by script is dropped silently (Chromium).
+    /// A `User-Agent` set by script is dropped silently (Chromium), so it is never sent and
+    /// never makes a preflight. The standard lets script set it, as a CORS-unsafe header.
     pub drops_user_agent: bool,
     /// Client hints (`DPR`, `Device-Memory`, `Downlink`, `Viewport-Width`, `Width`, `RTT`,
     /// `ECT`), `Save-Data: on` and `Intervention` are safelisted too (Chromium).
     pub extra_safelisted_headers: bool,
     /// The largest number a safelisted `Range` may carry, as decimal digits: the standard sets
-    /// none; Chromium parses into a signed 64-bit integer, Firefox into an unsigned one.
+    /// none; Chromium parses into a signed 64-bit integer, Firefox and WebKit into an unsigned
+    /// one. A larger number makes `Range` CORS-unsafe, so the request is preflighted. `None`: no
+    /// limit.
     pub range_number_max: Option<&'static [u8]>,
     /// Bytes 0x80 to 0xFF in a value are CORS-unsafe request-header bytes, so an `Accept` or
     /// `Content-Type` carrying one (`text/plain;x=\xE9`) is preflighted (Firefox). The standard
     /// lists only control bytes and some ASCII punctuation (Fetch §2.2.2).
     pub high_bytes_unsafe: bool,
     /// A preflighted request whose actual response fails the CORS check clears the preflight
-    /// cache entries for its URL (Fetch §4.1 step 12.6.3). Chromium 156 keeps them: the next
-    /// request is not preflighted again.
+    /// cache entries for its URL (Fetch §4.1 step 12.6.3). Chromium 156 and WebKit keep them:
+    /// the next request is not preflighted again.
     pub actual_failure_clears_preflight_cache: bool,
     /// A preflight that fails clears the cache entries for its URL, and (whole-result cache) a
     /// result that does not cover a request is dropped before the new preflight. WebKit keeps
@@ -268,8 +321,9 @@ pub struct Profile {
     pub unsafe_redirect_schemes: SchemeSet,
     /// Once a request has been preflighted, every later hop of it is preflighted too, even
     /// where the redirect left it simple (a 303 to `GET`, `Authorization` dropped across
-    /// origins). Firefox copies the preflight requirement to the redirected channel; the
-    /// standard decides each hop afresh (Fetch §4.1 step 12).
+    /// origins). Firefox copies the preflight requirement to the redirected channel, and WebKit
+    /// preflights every later CORS hop again; the standard decides each hop afresh (Fetch §4.1
+    /// step 12).
     pub preflight_repeats_after_redirect: bool,
     /// A preflight after a tainting redirect carries, and is judged and cached for, the page's
     /// origin rather than `null` (Firefox: the preflight is a new request from the page). The
@@ -292,7 +346,9 @@ pub struct Profile {
     /// as the standard says (WebKit: its web process keeps the credentials policy the fetch
     /// started with for its redirect checks).
     pub same_origin_credentials_checked_on_redirects: bool,
-    /// Which unlisted request header a failed preflight names.
+    /// Which unlisted request header a failed preflight names
+    /// (`HeaderDisallowedByPreflightResponse`), when several are: the standard's sorted order
+    /// (Chromium, Firefox) or WebKit's header map. See [`UnlistedHeaderOrder`].
     pub unlisted_header_order: UnlistedHeaderOrder,
     /// A `DELETE` redirected to another origin goes on as a `GET`, whatever the status (307 and
     /// 308 included), with its headers (WebKit). The standard changes the method only for a 303,
@@ -340,6 +396,11 @@ impl Profile {
         }
     }
 
+    /// Chromium 156 as measured (headless 156.0.8078.79; `cors-fetch-rules.md`, appendix): a
+    /// whole-result preflight cache capped at 2 h that keeps its entries after an actual
+    /// response fails, Chromium's extra safelisted headers, `User-Agent` dropped, repeated
+    /// headers combined, `*` covering `Authorization` in a response, and an `Origin` header that
+    /// ignores the referrer policy.
     pub const fn chromium() -> Profile {
         Profile {
             browser: Some(Browser::Chromium),
@@ -374,6 +435,11 @@ impl Profile {
         }
     }
 
+    /// Firefox as measured (153.8.0esr, by the agent matrix of `crossgate-conformance`): the
+    /// standard's per-entry preflight cache, but keyed by credentials mode with `*` stored
+    /// literally, capped at 24 h and with `Access-Control-Max-Age` read as digits only; high
+    /// bytes make a header unsafe; a preflighted request is preflighted at every later hop,
+    /// from the page's origin; redirects to every scheme but `ftp:` refused below CORS.
     pub const fn firefox() -> Profile {
         Profile {
             browser: Some(Browser::Firefox),
@@ -397,6 +463,10 @@ impl Profile {
         }
     }
 
+    /// WebKit as measured (WebKitGTK 2.50.6, whose WebCore is Safari's): a whole-result
+    /// preflight cache capped at 600 s that no failure clears and whose `*` covers
+    /// `Authorization`, a lenient `Range`, every later hop preflighted with the first headers,
+    /// and its own quirks on redirects (credentials checked, `DELETE` turned into `GET`).
     pub const fn webkit() -> Profile {
         Profile {
             browser: Some(Browser::Webkit),
@@ -429,6 +499,8 @@ impl Profile {
         }
     }
 
+    /// The profile of `browser`: [`Profile::chromium`], [`Profile::firefox`] or
+    /// [`Profile::webkit`].
     pub const fn for_browser(browser: Browser) -> Profile {
         match browser {
             Browser::Chromium => Profile::chromium(),

@@ -38,7 +38,11 @@ const REQUEST_BODY_HEADERS: [&str; 4] = [
 /// Why a redirect is refused: the error and, where one applies, the failed parameter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RedirectFailure {
+    /// Why: `InvalidRedirectLocation`, `CorsDisabledScheme`, `TooManyRedirects`,
+    /// `RedirectContainsCredentials` or `UnsafeRedirect`.
     pub code: ErrorCode,
+    /// The target as written or resolved (for `CorsDisabledScheme`, its scheme alone); `None`
+    /// for `TooManyRedirects`.
     pub parameter: Option<String>,
     /// The redirect's target, whenever `Location` parsed.
     pub location: Option<Url>,

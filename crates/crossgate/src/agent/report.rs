@@ -8,47 +8,86 @@ use super::explain::{Explanation, explain};
 use super::request::RequestInit;
 use crate::browser::Browser;
 
-/// What a browser does with a request, for people and scripts.
+/// What a browser does with a request, for people and scripts: the JSON that `crossgate
+/// simulate --json` and `crossgate check --json` print. [`Scenario::run`](super::Scenario::run)
+/// makes one; its example reads one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Report {
+    /// The browser whose verdict this is, lowercase: `chromium`, `firefox` or `webkit`.
     pub browser: String,
+    /// Whether `fetch()` resolves: the CORS checks passed, or the fetch needed none (a
+    /// same-origin request, or a `no-cors` one, whose response script gets as opaque).
     pub allowed: bool,
-    /// The first preflight (`{"sent": false}` when none was needed).
+    /// The first preflight (`{"sent": false}` when none was sent: none was needed, or the
+    /// preflight cache answered).
     pub preflight: PreflightReport,
     /// Every preflight, when redirects led to more than one.
     pub preflights: Vec<PreflightReport>,
+    /// Why the browser blocked the request; `None` when `allowed` is true.
     pub error: Option<ErrorReport>,
+    /// The names of the final response's headers that script can read (present in the
+    /// response, and safelisted or listed in `Access-Control-Expose-Headers`), lowercase,
+    /// deduplicated and sorted. Empty when blocked, and for an opaque response.
     pub exposed_headers: Vec<String>,
     /// One element per hop of the actual request: the `Origin` sent, or `null`.
     pub origin_sent: Vec<Option<String>>,
     /// Every CORS line the simulated browser prints to its console for this fetch, whole and in
-    /// order (Chromium one, Firefox the reason and the requests that failed with it; WebKit's
-    /// are not modelled yet).
+    /// order: Chromium one (`Access to fetch at '...' from origin '...' has been blocked by
+    /// CORS policy: ...`); Firefox its warnings, the reason and a line for each request that
+    /// failed with it; WebKit the reason, then `Fetch API cannot load ... due to access control
+    /// checks.`. Empty when the fetch went through without a warning, or failed without a CORS
+    /// message (a TypeError in `fetch()`, say).
     pub console: Vec<String>,
     /// What the browser did silently (dropped headers, ...).
     pub notes: Vec<String>,
+    /// What the server must change, in plain words; `None` when the request was allowed.
     pub explanation: Option<Explanation>,
+    /// Every request the browser sent (preflights included) and the response it got, in the
+    /// order sent. Empty when `fetch()` refused the request before sending anything.
     pub exchanges: Vec<ExchangeReport>,
 }
 
+/// A preflight: the `OPTIONS` request sent before the actual one (Fetch §4.8). When none was
+/// sent only `sent` is there, in JSON too (`{"sent": false}`); otherwise every field is.
+///
+/// <https://fetch.spec.whatwg.org/#cors-preflight-fetch>
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PreflightReport {
+    /// Whether the browser sent this preflight.
     pub sent: bool,
+    /// Always `OPTIONS` when sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
+    /// The URL the preflight went to: the request's URL at that hop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// What the preflight asks: `Access-Control-Request-Method`, then
+    /// `Access-Control-Request-Headers` when the request has CORS-unsafe headers (lowercase
+    /// names, sorted, joined by `,`). The preflight's other headers (`Accept`, `Origin`) are in
+    /// [`Report::exchanges`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<Vec<(String, String)>>,
 }
 
+/// Why a browser blocked the request, with the message each browser prints for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ErrorReport {
     /// Chromium's `CorsError` name without the `k`.
+    ///
+    /// The name of an [`ErrorCode`](super::ErrorCode) (`MissingAllowOriginHeader`,
+    /// `PreflightInvalidStatus`, ...); [`ErrorCode::from_name`](super::ErrorCode::from_name)
+    /// reads it back.
     pub code: String,
+    /// Where the fetch failed: in `fetch()` itself, at the preflight, at the actual request or
+    /// at a redirect (`"request"`, `"preflight"`, `"actual"`, `"redirect"` in JSON).
     pub stage: super::error::Stage,
+    /// What failed, as Chromium's message quotes it: the offending header value, method or
+    /// header name. `None` where the error has none (a missing header, a bad status).
     pub parameter: Option<String>,
+    /// The status of the response that failed the check; `None` where the failure came before
+    /// any response (`fetch()` refused the request, or the browser would not send it).
     pub status: Option<u16>,
+    /// Each browser's message for this exchange.
     pub messages: Messages,
 }
 
@@ -56,29 +95,53 @@ pub struct ErrorReport {
 /// message, or it allows the request).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Messages {
+    /// Chromium's reason: the text after `has been blocked by CORS policy: `, with the
+    /// `Response to preflight request doesn't pass access control check: ` prefix where
+    /// Chromium adds it.
     pub chromium: Option<String>,
+    /// Firefox's first whole console line about the failure (`Cross-Origin Request Blocked:
+    /// ...`), warnings left out.
     pub firefox: Option<String>,
+    /// WebKit's reason line, which it prints before `Fetch API cannot load ... due to access
+    /// control checks.`.
     pub webkit: Option<String>,
 }
 
+/// One exchange as it happened: the request the browser sent and the response it got.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ExchangeReport {
+    /// `"preflight"` or `"actual"` (each hop of a redirected request is an `actual` exchange).
     pub kind: super::engine::ExchangeKind,
+    /// The request, as the browser built it.
     pub request: RequestReport,
+    /// The response, as received.
     pub response: ResponseReport,
 }
 
+/// A request as the browser sent it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RequestReport {
+    /// The method on the wire (`OPTIONS` for a preflight).
     pub method: String,
+    /// The URL of this hop, serialized.
     pub url: String,
+    /// The headers the browser set, in order: on a preflight `Accept`,
+    /// `Access-Control-Request-Method`, `Access-Control-Request-Headers` and `Origin`; on an
+    /// actual request the headers script set (less those `fetch()` dropped), then `Origin` where
+    /// one is sent. Not the transport's own (`Host`, ...). Values are read as UTF-8, invalid
+    /// bytes replaced by U+FFFD.
     pub headers: Vec<(String, String)>,
+    /// Whether cookies and HTTP authentication went with it (never for a preflight).
     pub credentials: bool,
 }
 
+/// A response as received.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ResponseReport {
+    /// The HTTP status code.
     pub status: u16,
+    /// Every header line, in order, repeated names kept apart. Values are read as UTF-8,
+    /// invalid bytes replaced by U+FFFD.
     pub headers: Vec<(String, String)>,
 }
 
@@ -148,7 +211,7 @@ impl Report {
                 }
             };
             ErrorReport {
-                code: e.code.as_str(),
+                code: e.code.as_str().to_owned(),
                 stage: e.stage,
                 parameter: e.parameter.clone(),
                 status: e.status,

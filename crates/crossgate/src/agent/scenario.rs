@@ -19,28 +19,91 @@ use crate::fetch::is_token;
 use crate::origin::Origin;
 
 /// A simulation: the page's origin, what script asks, and what the server answers.
+///
+/// This is the JSON `crossgate simulate` reads. Unknown fields are refused, so a misspelt
+/// field is an error rather than a default. Beyond its shape, nothing is checked until the
+/// scenario runs: [`Scenario::run`] gives a [`Report`], and a [`ScenarioError`] when the input
+/// is bad or lacks a response the browser asks for.
+///
+/// ```
+/// use crossgate::agent::Scenario;
+/// use crossgate::browser::Browser;
+///
+/// // A credentialed DELETE; the preflight's answer allows any origin with `*`.
+/// let scenario: Scenario = serde_json::from_str(r#"{
+///     "origin": "https://app.example",
+///     "request": {"url": "https://api.example/items/1", "method": "DELETE",
+///                 "credentials": "include"},
+///     "responses": {"preflight": {"status": 204, "headers": [
+///         ["Access-Control-Allow-Origin", "*"],
+///         ["Access-Control-Allow-Methods", "DELETE"]]}}
+/// }"#).unwrap();
+///
+/// let report = scenario.run(Browser::Chromium).unwrap();
+/// assert!(!report.allowed);
+/// assert!(report.preflight.sent);
+/// assert_eq!(report.preflight.method.as_deref(), Some("OPTIONS"));
+/// // Blocked at the preflight, so the DELETE itself was never sent.
+/// assert_eq!(report.exchanges.len(), 1);
+/// let error = report.error.unwrap();
+/// assert_eq!(error.code, "PreflightWildcardOriginNotAllowed");
+/// assert_eq!(error.status, Some(204));
+/// // The line Chromium prints to the console, whole.
+/// assert_eq!(
+///     report.console,
+///     ["Access to fetch at 'https://api.example/items/1' from origin 'https://app.example' \
+///       has been blocked by CORS policy: Response to preflight request doesn't pass access \
+///       control check: The value of the 'Access-Control-Allow-Origin' header in the response \
+///       must not be the wildcard '*' when the request's credentials mode is 'include'."]
+/// );
+/// // Every browser blocks it, each in its own words.
+/// assert!(error.messages.firefox.unwrap().contains("Credential is not supported"));
+/// assert!(error.messages.webkit.is_some());
+///
+/// // The same request without credentials goes through: `*` is enough then. The scenario
+/// // lacks the actual response, which the browser now needs: an input error, not a verdict.
+/// let mut plain = scenario.clone();
+/// plain.request.credentials = crossgate::agent::CredentialsMode::Omit;
+/// let missing = plain.run(Browser::Chromium).unwrap_err();
+/// assert!(missing.to_string().contains("responses.actual has 0"));
+/// ```
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// The page's origin (`null` for an opaque one).
     pub origin: String,
+    /// What script passes to `fetch()`.
     pub request: ScenarioRequest,
+    /// The server's scripted answers; none by default, which is enough for a request that
+    /// fails before anything is sent.
     #[serde(default)]
     pub responses: ScenarioResponses,
 }
 
+/// The `request` of a [`Scenario`]: `fetch(url, {method, headers, credentials, mode,
+/// referrerPolicy})` in JSON, with the defaults `fetch()` has. It becomes a [`RequestInit`]
+/// through [`Scenario::request_init`].
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioRequest {
+    /// The URL passed to `fetch()`, absolute (`https://api.example/items/1`).
     pub url: String,
+    /// The method as script writes it, `GET` by default; `fetch()` normalises it (`delete`
+    /// becomes `DELETE`, `patch` stays `patch`).
     #[serde(default = "get")]
     pub method: String,
+    /// The headers script sets, as ordered `[name, value]` pairs; a name may repeat. A value
+    /// with a character above U+00FF, or NUL, CR or LF, is an input error.
     #[serde(default)]
     pub headers: Vec<(String, String)>,
+    /// `"omit"`, `"same-origin"` (the default) or `"include"`.
     #[serde(default)]
     pub credentials: CredentialsMode,
+    /// `"cors"` (the default), `"no-cors"` or `"same-origin"`.
     #[serde(default)]
     pub mode: RequestMode,
+    /// `referrer_policy` in JSON (`"no-referrer"`, ...; `"strict-origin-when-cross-origin"` by
+    /// default). It only decides the `Origin` header of a request not in `cors` mode.
     #[serde(default)]
     pub referrer_policy: ReferrerPolicy,
     /// Fetch's use-CORS-preflight flag (an upload listener or a stream body).
@@ -52,6 +115,9 @@ fn get() -> String {
     "GET".to_owned()
 }
 
+/// The `responses` of a [`Scenario`]: what the server answers, by kind of request. The agent
+/// takes them in order as it asks; a response it needs but the scenario lacks is a
+/// [`ScenarioError`], and responses left over are ignored.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioResponses {
@@ -63,10 +129,13 @@ pub struct ScenarioResponses {
     pub actual: Option<OneOrMany>,
 }
 
+/// One response, or a list of them: in JSON an object or an array of objects.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
+    /// A single response (`{"status": 204, ...}`), the same as a list of one.
     One(ScriptedResponse),
+    /// Responses in the order the agent asks for them (`[{...}, {...}]`).
     Many(Vec<ScriptedResponse>),
 }
 
@@ -79,15 +148,26 @@ impl OneOrMany {
     }
 }
 
+/// A response as the server would send it (no body: CORS never reads one).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedResponse {
+    /// The HTTP status code. A 301, 302, 303, 307 or 308 with a `Location` header is a
+    /// redirect, which the agent follows (or refuses) by the standard's rules.
     pub status: u16,
+    /// The header lines, as ordered `[name, value]` pairs; a name may repeat, and two
+    /// `Access-Control-Allow-Origin` pairs are two lines. A name that is not a token, or a value
+    /// with NUL, CR or LF, is an input error. None by default.
     #[serde(default)]
     pub headers: Vec<(String, String)>,
 }
 
 /// Why a scenario cannot be simulated: bad input, or a response the simulation needs is missing.
+///
+/// Not a browser's verdict (a blocked request is an `Ok` [`Report`]): the scenario has to
+/// change. The string is the message for people, naming the field at fault
+/// (`request.url ... does not parse`, `responses.actual has 0`, ...). `crossgate simulate`
+/// exits with 2 on it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError(pub String);
 
@@ -152,6 +232,11 @@ fn header_pairs(
 
 impl Scenario {
     /// The request as script makes it.
+    ///
+    /// Fails when `origin` is neither `null` nor a URL with a tuple origin (a `file:` URL gives
+    /// an opaque one: write `null`), when `request.url` does not parse, or when a header is
+    /// malformed (see [`ScenarioRequest::headers`]). A header name that is not a token is
+    /// passed on, so that `fetch()` refuses it as a browser does.
     pub fn request_init(&self) -> Result<RequestInit, ScenarioError> {
         let origin = if self.origin == "null" {
             Origin::Opaque
@@ -186,6 +271,8 @@ impl Scenario {
     }
 
     /// The scripted network: the responses, in the order the agent asks for them.
+    ///
+    /// Fails when a response header is malformed (see [`ScriptedResponse::headers`]).
     pub fn network(&self) -> Result<ScriptedNetwork, ScenarioError> {
         let convert =
             |list: Option<OneOrMany>, what: &str| -> Result<VecDeque<Incoming>, ScenarioError> {
@@ -214,6 +301,11 @@ impl Scenario {
     }
 
     /// Runs the scenario as `browser` does; every browser's message for its own verdict.
+    ///
+    /// Each browser runs with a fresh agent (an empty preflight cache). The report's
+    /// [`Messages`](super::Messages) come from each browser's own run over the same responses;
+    /// where another browser needs a response the scenario lacks, the message it would print
+    /// for `browser`'s error stands in. Fails only when `browser`'s own run does.
     pub fn run(&self, browser: Browser) -> Result<Report, ScenarioError> {
         let init = self.request_init()?;
         let outcome = self.outcome(&init, Profile::for_browser(browser))?;
@@ -225,7 +317,9 @@ impl Scenario {
         Ok(Report::new(browser, &init, &outcome, &others))
     }
 
-    /// The outcome under one profile, with a fresh agent.
+    /// The outcome under one profile, with a fresh agent. `init` is normally
+    /// [`Scenario::request_init`]'s; fails when the agent asks for a response the scenario
+    /// lacks, or when a response header is malformed.
     pub fn outcome(&self, init: &RequestInit, profile: Profile) -> Result<Outcome, ScenarioError> {
         let mut network = self.network()?;
         let mut agent = Agent::new(profile);
@@ -268,6 +362,7 @@ impl Scenario {
 pub struct Sequence {
     /// The page's origin, for every step.
     pub origin: String,
+    /// The fetches, in the order the page makes them.
     pub steps: Vec<SequenceStep>,
 }
 
@@ -278,6 +373,7 @@ pub struct SequenceStep {
     /// Milliseconds that pass on the agent's clock before this fetch starts.
     #[serde(default)]
     pub after_ms: u64,
+    /// What script passes to `fetch()` for this step.
     pub request: ScenarioRequest,
     /// The responses to this step's exchanges only.
     #[serde(default)]
@@ -393,6 +489,8 @@ pub struct ReplayNetwork {
 }
 
 impl ReplayNetwork {
+    /// A network that answers from `exchanges` (an [`Outcome`]'s, say), each used at most
+    /// once; a request without an unused match fails with a [`NetworkFailure`].
     pub fn new(exchanges: &[Exchange]) -> ReplayNetwork {
         ReplayNetwork {
             exchanges: exchanges.iter().cloned().map(|e| (e, false)).collect(),

@@ -13,7 +13,12 @@ use crate::har::Har;
 /// lowercase, sorted `Access-Control-Request-Headers` names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ask {
+    /// The `Access-Control-Request-Method` value: the method the application sends. From
+    /// [`har_endpoints`], the recorded request's, normalised (Fetch §2.2.1: `get` is sent as
+    /// `GET`, `patch` stays `patch`).
     pub method: String,
+    /// The `Access-Control-Request-Headers` names, lowercase, sorted, each once; empty when
+    /// the preflight asks for no header.
     pub headers: Vec<String>,
 }
 
@@ -42,20 +47,49 @@ impl Ask {
 /// when a recording showed what the application sends there, what its preflights asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
+    /// The http(s) URL the probes go to, query included. [`merge_endpoints`] and
+    /// [`har_endpoints`] remove the fragment.
     pub url: Url,
+    /// Where the URL came from, for messages: `targets.txt:14`, `har entry 31`, ...
     pub source: String,
+    /// What the preflight probes ask for; `None` for a URL from the command line or a list,
+    /// where the caller picks (`crossgate audit` asks for its `-X` method with `authorization`
+    /// and `content-type`).
     pub ask: Option<Ask>,
 }
 
 /// A line of a target list that is not a target, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BadLine {
+    /// Where the line is: `targets.txt:5`, `har entry 12`.
     pub source: String,
+    /// The line without its comment, trimmed (or the recorded URL).
     pub text: String,
+    /// Why it is not a target, as [`parse_target`] says it.
     pub error: String,
 }
 
 /// An http(s) URL to audit, or why `text` is not one.
+///
+/// A target is an absolute `http:` or `https:` URL, path and query as they come. Refused, with
+/// a sentence that says why: text that is not an absolute URL (a bare host name), any other
+/// scheme, and a URL with a user name or password in it: those would go as Basic credentials
+/// on every probe and be printed in every report; give them as an `Authorization` header
+/// instead (`-H`), which every output masks.
+///
+/// ```
+/// use crossgate::audit::parse_target;
+///
+/// let url = parse_target("https://api.example.com:8443/v1/items?page=2").unwrap();
+/// assert_eq!(url.host_str(), Some("api.example.com"));
+/// assert_eq!(url.port(), Some(8443));
+///
+/// // A host name alone is not a URL: the scheme says which origin is audited.
+/// assert!(parse_target("api.example.com/v1").unwrap_err().starts_with("not a URL"));
+/// assert!(parse_target("ws://api.example.com/socket").unwrap_err().contains("`ws:`"));
+/// let error = parse_target("https://admin:hunter2@api.example.com/").unwrap_err();
+/// assert!(error.contains("credentials"), "{error}");
+/// ```
 pub fn parse_target(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {

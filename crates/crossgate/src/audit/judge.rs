@@ -13,15 +13,24 @@ use crate::fetch::is_ok_status;
 use crate::fetch::list::{RawElements, trim_ows};
 use crate::origin::{Origin, registrable_domain};
 
-/// One probe's response.
+/// One probe's response: what the caller sent, and the status and headers that came back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observation {
+    /// The probe whose origin went as the request's `Origin`.
     pub probe: Probe,
+    /// The simple request or its preflight.
     pub kind: RequestKind,
-    /// What a preflight asked (`Access-Control-Request-Method` and `-Headers`).
+    /// The `Access-Control-Request-Method` a preflight sent; `None` for a simple request.
     pub requested_method: Option<String>,
+    /// The `Access-Control-Request-Headers` a preflight sent (names joined by `,`); `None`
+    /// when it asked for no header, and for a simple request.
     pub requested_headers: Option<String>,
+    /// The HTTP status code. A preflight counts only with an ok status, 200 to 299 (Fetch
+    /// §4.8, <https://fetch.spec.whatwg.org/#cors-preflight-fetch>).
     pub status: u16,
+    /// The response headers, one pair a line as received (any name case, raw value bytes).
+    /// Keep repeated lines apart: the CORS check combines them as a browser does (two
+    /// `Access-Control-Allow-Credentials: true` lines make `true, true`, which it refuses).
     pub headers: Vec<(String, Vec<u8>)>,
     /// The request carried [`SESSION_PROBE_COOKIE`], as a browser with a session would.
     pub session_cookie: bool,
@@ -84,7 +93,9 @@ fn evidence(o: &Observation) -> Evidence {
     }
 }
 
-/// `session=abc; Secure` -> `session=***; Secure`.
+/// A `Set-Cookie` value with the cookie's value masked, its name and attributes kept:
+/// `session=abc; Secure` -> `session=***; Secure`. Evidence shows which cookie, never its
+/// secret.
 pub fn mask_cookie(value: &str) -> String {
     let mut parts = value.splitn(2, ';');
     let pair = parts.next().unwrap_or_default();
@@ -370,6 +381,56 @@ fn preflight_reflection<'a>(
 
 /// Judges every observation; one finding per class, the most severe, rated by the severity
 /// model (`severity.rs`).
+///
+/// An observation is a finding only where Chromium's CORS check
+/// (<https://fetch.spec.whatwg.org/#cors-check>) lets a page of the probe's origin read the
+/// response: with credentials when `Access-Control-Allow-Credentials: true` comes with the
+/// echoed origin, else without. A preflight needs an ok status too. The baseline probe (the
+/// target's own origin) is only compared with (`missing-vary`, `preflight-reflection`). A
+/// class that a broader flaw rated at least as high already explains
+/// ([`Class::explained_by`]) is left out. The findings come most severe first, then in
+/// [`Class`] order; an empty list means no observation showed any class.
+///
+/// ```
+/// use crossgate::audit::{
+///     Class, Context, Generator, Observation, RequestKind, Severity, Target, judge,
+///     parse_target, probes,
+/// };
+///
+/// let target = Target::new(&parse_target("https://api.example.com/me").unwrap(), None).unwrap();
+/// let all = probes(&target, "k3x9q", "crossgate-probe.example");
+/// let foreign = all.iter().find(|p| p.generator == Generator::Foreign).unwrap();
+/// // The response to a simple request sent with `Origin: https://k3x9q.crossgate-probe.example`.
+/// let answer = |headers: &[(&str, &str)]| Observation {
+///     probe: foreign.clone(),
+///     kind: RequestKind::Simple,
+///     requested_method: None,
+///     requested_headers: None,
+///     status: 200,
+///     headers: headers.iter().map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())).collect(),
+///     session_cookie: false,
+/// };
+///
+/// // The attacker's origin echoed, with credentials: any site reads with the user's cookies.
+/// let echoed = answer(&[
+///     ("Access-Control-Allow-Origin", foreign.origin.as_str()),
+///     ("Access-Control-Allow-Credentials", "true"),
+///     ("Vary", "Origin"),
+/// ]);
+/// let findings = judge(&target, &[echoed.clone()], &Context::default());
+/// assert_eq!(findings.len(), 1);
+/// assert_eq!(findings[0].class, Class::OriginReflection);
+/// assert_eq!(findings[0].severity, Severity::High);
+/// assert_eq!(findings[0].probe_origin, "https://k3x9q.crossgate-probe.example");
+///
+/// // Seen while the requests carried the user's session (`-H Cookie`): critical.
+/// let with_session = Context { authenticated: true, ..Context::default() };
+/// assert_eq!(judge(&target, &[echoed], &with_session)[0].severity, Severity::Critical);
+///
+/// // No `Access-Control-Allow-Origin`: the browser lets the page read nothing.
+/// let refused = answer(&[("Vary", "Origin")]);
+/// assert!(judge(&target, &[refused], &Context::default()).is_empty());
+/// ```
 pub fn judge(target: &Target, observations: &[Observation], context: &Context) -> Vec<Finding> {
     let chromium = Profile::chromium();
     let baseline_simple = observations.iter().find(|o| {

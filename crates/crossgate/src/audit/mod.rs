@@ -1,6 +1,16 @@
 //! `crossgate audit`'s logic, without I/O: which probe origins to send to a target, and which
 //! responses a browser would really let an attacker's page read (judged with the agent's CORS
 //! check, as Chromium reads it), classified and rated (`misconfigurations.md` §2-§4).
+//!
+//! An audit goes in four steps, and the caller does the sending:
+//!
+//! 1. [`parse_target`] (or [`parse_target_list`], [`har_endpoints`]) turns what the user gave
+//!    into URLs, and [`Target::new`] into the origin to probe;
+//! 2. [`probes`] makes the [`Probe`] origins to send as `Origin`, each a simple request and a
+//!    preflight;
+//! 3. each response goes into an [`Observation`];
+//! 4. [`judge`] runs Chromium's CORS check on each one and returns the [`Finding`]s, one per
+//!    [`Class`], rated by the [`severity`] model.
 
 mod estate;
 mod judge;
@@ -108,11 +118,29 @@ impl Class {
         Class::ALL.into_iter().find(|c| c.as_str() == name)
     }
 
-    pub fn as_str(self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+    /// The kebab-case name reports, SARIF rule ids and `--baseline` files use
+    /// (`origin-reflection`), the same as its `serde` name; [`Class::parse`] reads it back.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Class::OriginReflection => "origin-reflection",
+            Class::NullOrigin => "null-origin",
+            Class::PrefixMatch => "prefix-match",
+            Class::SuffixMatch => "suffix-match",
+            Class::SubstringMatch => "substring-match",
+            Class::UnescapedDot => "unescaped-dot",
+            Class::SubdomainTrust => "subdomain-trust",
+            Class::InsecureOrigin => "insecure-origin",
+            Class::SpecialCharacters => "special-characters",
+            Class::ThirdPartyOrigin => "third-party-origin",
+            Class::LocalhostOrigin => "localhost-origin",
+            Class::PortTrust => "port-trust",
+            Class::NonCanonicalOrigin => "non-canonical-origin",
+            Class::WildcardWithCredentials => "wildcard-with-credentials",
+            Class::WildcardOrigin => "wildcard-origin",
+            Class::MissingVary => "missing-vary",
+            Class::PreflightReflection => "preflight-reflection",
+            Class::PrivateNetworkReflection => "private-network-reflection",
+        }
     }
 
     /// The broader flaws that already explain this one, so that a report naming them leaves
@@ -222,22 +250,37 @@ impl Class {
 
 impl fmt::Display for Class {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.as_str())
+        f.write_str(self.as_str())
     }
 }
 
-/// How bad a finding is (`--fail-on`).
+/// How bad a finding is, by what it grants an attacker (the [`severity`] model).
+///
+/// Ordered `Info < Low < Medium < High < Critical`: `crossgate audit --fail-on LEVEL` exits 1
+/// on a finding at or above `LEVEL` (`high` by default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Grants an attacker nothing a request from anywhere cannot get, or nothing yet (a
+    /// spelling no browser sends, a grant to trusted origins only).
     Info,
+    /// A credentialed read by few: a program on the visitor's machine, another port of the
+    /// host, Safari users only, the network path to a host with HSTS. Also a cacheable answer
+    /// without `Vary: Origin`.
     Low,
+    /// A credentialed read by whoever controls a subdomain or the network path, or through
+    /// Firefox and Safari only; a read without credentials of a private-network target; a
+    /// high read that `SameSite` cookies hold back.
     Medium,
+    /// Any web site can read the response with the visitor's cookies.
     High,
+    /// As high, found while the audited requests carried the user's session (`-H Cookie` /
+    /// `Authorization`, [`Context::authenticated`]).
     Critical,
 }
 
 impl Severity {
+    /// The lowercase name (`info` ... `critical`) JSON reports and `--fail-on` use.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -248,6 +291,8 @@ impl Severity {
         }
     }
 
+    /// The severity named `s` exactly as [`Severity::as_str`] writes it (lowercase), as read
+    /// back from a `--baseline` report; `None` for any other text.
     pub fn parse(s: &str) -> Option<Severity> {
         [
             Severity::Info,
@@ -289,7 +334,13 @@ impl fmt::Display for Severity {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RequestKind {
+    /// The request itself, with the audit's method (`GET` unless `-X` says otherwise) and the
+    /// probe's `Origin`; `crossgate audit` sends the user's `-H` headers with it. Sent without
+    /// a preflight, even for a method that would need one.
     Simple,
+    /// An `OPTIONS` request with `Access-Control-Request-Method` (and `-Headers`), as a
+    /// browser sends before a request that is not simple (Fetch §4.8,
+    /// <https://fetch.spec.whatwg.org/#cors-preflight-fetch>).
     Preflight,
 }
 
@@ -297,12 +348,20 @@ pub enum RequestKind {
 /// possibly named by a `Host` header), and its registrable domain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
+    /// The URL as given: where the requests go, even when a `Host` header names another host.
     pub url: Url,
+    /// `http` or `https` (other schemes are refused by [`Target::new`]).
     pub scheme: String,
+    /// The audited host: the URL's, or the one the `Host` header names.
     pub host: Host<String>,
+    /// The audited port; `None` for the scheme's default port (as in an origin) and for a
+    /// `Host` header without one.
     pub port: Option<u16>,
     /// The target's own origin, serialised.
     pub origin: String,
+    /// The host's registrable domain by the Public Suffix List (`example.co.uk` for
+    /// `api.example.co.uk`); `None` for an IP address or a name that is itself a public
+    /// suffix. Probes that imitate the target's domain are built on it.
     pub registrable: Option<String>,
 }
 
@@ -376,20 +435,33 @@ impl Target {
 /// A finding: one per class, the most severe observation of it as evidence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// The misconfiguration: which flawed check the server runs.
     pub class: Class,
+    /// The worst rating among the responses that showed the class.
     pub severity: Severity,
+    /// The `Origin` sent in the request whose response is the evidence (`null` included).
     pub probe_origin: String,
+    /// Whether the evidence answers the simple request or its preflight.
     pub request_kind: RequestKind,
+    /// The response that proves it.
     pub evidence: Evidence,
+    /// For a person: who can read the response, with or without the user's cookies, and how
+    /// an attacker comes to hold such an origin.
     pub explanation: String,
+    /// What to do instead: [`Class::remediation`].
     pub remediation: String,
-    /// How many probes showed this class.
+    /// How many responses (simple requests and preflights counted apart) showed this class.
     pub probes: usize,
 }
 
 /// The response that proves a finding: its status and CORS-relevant header lines.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Evidence {
+    /// The HTTP status code of the response.
     pub status: u16,
+    /// The response's `Access-Control-*` lines and those that bear on the rating (`Vary`,
+    /// `Cache-Control`, `Age`, `X-Cache`, `CF-Cache-Status`, `Strict-Transport-Security`,
+    /// `Set-Cookie`, `Location`, `Content-Type`), in the order received, names as received.
+    /// Values are read as UTF-8 (lossily); a `Set-Cookie` value is masked by [`mask_cookie`].
     pub headers: Vec<(String, String)>,
 }

@@ -6,6 +6,9 @@ use url::Host;
 use super::Target;
 
 /// Which generator made a probe, and so which flawed check it tests.
+///
+/// [`judge`](super::judge) names the [`Class`](super::Class) from it when the server admits
+/// the probe's origin; [`probes`] shows the origins each makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Generator {
     /// G0: the target's own origin (context).
@@ -40,10 +43,15 @@ pub enum Generator {
     PrivateNetwork,
 }
 
-/// One probe origin.
+/// One probe origin, made by [`probes`] for a target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Probe {
+    /// Which generator made it: the flawed check it tests.
     pub generator: Generator,
+    /// The `Origin` header value to send: a serialised origin, or `null`. Deliberately not
+    /// one for [`Generator::NonCanonical`] (`HTTPS://API.EXAMPLE.COM`, a trailing `/`), and
+    /// with a character URL parsers may refuse in the host for
+    /// [`Generator::SpecialCharacter`].
     pub origin: String,
     /// For special characters: the character, which decides which browsers send it.
     pub note: Option<String>,
@@ -67,6 +75,36 @@ pub(crate) const SPECIAL_CHARACTERS: [&str; 22] = [
 
 /// Every probe for `target`. `label` is a random label; `base` a domain the auditor controls
 /// (reserved by default), under which attacker-looking names are made.
+///
+/// `label` should be new for each run, lowercase letters and digits (a DNS label), so that no
+/// probe origin is on a real allowlist by chance; `crossgate audit` makes one like `cgx3k9qa`.
+/// `base` is `crossgate-probe.example` unless `--probe-domain` says otherwise. The baseline
+/// (the target's own origin) comes first; each origin appears once; a target gives under a
+/// hundred probes.
+///
+/// ```
+/// use crossgate::audit::{Generator, Target, parse_target, probes};
+///
+/// let url = parse_target("https://api.example.com/v1/items").unwrap();
+/// let target = Target::new(&url, None).unwrap();
+/// let all = probes(&target, "k3x9q", "crossgate-probe.example");
+///
+/// assert_eq!(all[0].generator, Generator::Baseline);
+/// assert_eq!(all[0].origin, "https://api.example.com");
+/// // Reflection: a foreign origin no allowlist names.
+/// assert!(all.iter().any(|p| p.generator == Generator::Foreign
+///     && p.origin == "https://k3x9q.crossgate-probe.example"));
+/// // `null`, which a sandboxed iframe sends.
+/// assert!(all.iter().any(|p| p.generator == Generator::Null && p.origin == "null"));
+/// // A check that the origin starts with the trusted one.
+/// assert!(all.iter().any(|p| p.generator == Generator::PostDomain
+///     && p.origin == "https://api.example.com.k3x9q.crossgate-probe.example"));
+/// // A regex whose dot is not escaped.
+/// assert!(all.iter().any(|p| p.origin == "https://apiaexample.com"));
+/// // Special characters carry a note: which one, and so which browsers send it.
+/// assert!(all.iter().any(|p| p.generator == Generator::SpecialCharacter
+///     && p.note.as_deref() == Some("_")));
+/// ```
 pub fn probes(target: &Target, label: &str, base: &str) -> Vec<Probe> {
     let scheme = &target.scheme;
     let authority = target.authority();

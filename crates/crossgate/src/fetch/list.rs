@@ -15,6 +15,8 @@ pub struct RawElements<'a> {
 }
 
 impl<'a> RawElements<'a> {
+    /// The elements of `line`, one field line's value (without the name): `b" a ,, b"` yields
+    /// `b" a "`, `b""` and `b" b"`.
     pub fn new(line: &'a [u8]) -> Self {
         RawElements { rest: Some(line) }
     }
@@ -42,8 +44,12 @@ impl<'a> Iterator for RawElements<'a> {
 /// An element with its optional whitespace removed, and how many whitespace bytes surrounded it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Trimmed<'a> {
+    /// The element without the spaces and tabs around it; empty for an empty element.
     pub value: &'a [u8],
+    /// Spaces and tabs removed before the element, in bytes.
     pub leading_ows: usize,
+    /// Spaces and tabs removed after the element, in bytes (0 for an all-whitespace element,
+    /// whose bytes all count as leading).
     pub trailing_ows: usize,
 }
 
@@ -183,8 +189,11 @@ pub struct ListLimits {
 /// Why [`scan_tokens`] stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ScanError<'a, E> {
+    /// More than `max_empty` empty elements (`a,,b`, a trailing comma) or empty lines.
     TooManyEmpty,
+    /// More than `max_ows` spaces and tabs on one side of an element.
     TooMuchWhitespace,
+    /// More than `max_items` non-empty elements over all the lines.
     TooManyItems,
     /// An element longer than `max_item_len` (its first bytes).
     ItemTooLong(&'a [u8]),

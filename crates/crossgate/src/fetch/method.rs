@@ -27,8 +27,9 @@ pub fn normalize(method: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-/// Whether `method` would be changed by [`normalize`] other than being one of the six names:
-/// a method like `patch` that users usually mean in upper case, but which is case-sensitive.
+/// The upper-case spelling when `method` is another spelling of `PATCH`, `CONNECT` or `QUERY`
+/// (`patch` gives `Some("PATCH")`; `PATCH` gives `None`): methods users usually mean in upper
+/// case, which [`normalize`] leaves as written, so that they compare case-sensitively.
 pub fn is_lowercase_variant_of_common_method(method: &[u8]) -> Option<&'static str> {
     const COMMON: [&str; 3] = ["PATCH", "CONNECT", "QUERY"];
     COMMON

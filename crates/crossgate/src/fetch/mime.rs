@@ -9,7 +9,10 @@ use super::{is_http_whitespace, is_tchar};
 /// A parsed MIME type's type and subtype, lowercase.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MimeEssence {
+    /// The type, before the `/` (`text` in `Text/Plain;charset=utf-8`), lowercase.
     pub type_: String,
+    /// The subtype, between the `/` and any `;` (`plain`), lowercase, without trailing
+    /// whitespace.
     pub subtype: String,
 }
 

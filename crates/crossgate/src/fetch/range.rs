@@ -4,7 +4,11 @@
 /// comparing digit strings avoids overflow). `None` means absent (`bytes=-500` has no start).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SingleRange<'a> {
+    /// The first byte's position, as written (leading zeros kept): `100` in `bytes=100-200`;
+    /// `None` for a suffix range such as `bytes=-500` (the last 500 bytes).
     pub start: Option<&'a [u8]>,
+    /// The last byte's position, inclusive, as written: `200` in `bytes=100-200`; `None` for an
+    /// open range such as `bytes=100-` (to the end). Never below `start`.
     pub end: Option<&'a [u8]>,
 }
 

@@ -14,7 +14,9 @@ use crate::origin::Origin;
 /// A request header that script set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthorHeader {
+    /// The name as the log shows it; lowercase for one known only from the preflight.
     pub name: String,
+    /// The value as recorded; empty when `value_unknown`.
     pub value: String,
     /// Known only from the preflight's `Access-Control-Request-Headers`: the export dropped
     /// the header itself (Chromium's sanitised export removes `Authorization`), so its value
@@ -48,7 +50,11 @@ pub struct RecordedFetch {
     pub sent: bool,
     /// The request's origin, serialised (`null` for an opaque one).
     pub origin: Option<String>,
+    /// The request's method as recorded; for a request never sent, its preflight's
+    /// `Access-Control-Request-Method`. `None` when the log does not have it.
     pub method: Option<String>,
+    /// The request's URL as recorded (its first hop); for a request never sent, its
+    /// preflight's.
     pub url: Option<String>,
     /// What script set, browser-added headers removed.
     pub headers: Vec<AuthorHeader>,

@@ -20,16 +20,21 @@ use crate::agent::{
 use crate::browser::Browser;
 use crate::origin::Origin;
 
-/// An engine's verdict on one request.
+/// An engine's verdict on one request: would it let the page read the response?
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// Every CORS check on the way passes (preflight, redirects, the response): script
+    /// reads the response.
     Allowed,
+    /// A check fails: script gets a network error (`fetch()` rejects with a `TypeError`);
+    /// [`Judgement::code`] says which check.
     Blocked,
     /// The log lacks what the judgement needs.
     Undetermined,
 }
 
 impl Verdict {
+    /// `allowed`, `blocked` or `undetermined`, as in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Allowed => "allowed",
@@ -96,19 +101,29 @@ impl Recorded {
     }
 }
 
-/// One engine's judgement of one request.
+/// One engine's judgement of one request: its verdict, and why.
 #[derive(Clone, Debug)]
 pub struct Judgement {
+    /// The engine judged.
     pub browser: Browser,
+    /// Allowed, blocked, or undetermined for want of something in the log.
     pub verdict: Verdict,
+    /// The error (Chromium's `CorsError` name, for every engine) when blocked; `None`
+    /// otherwise.
     pub code: Option<ErrorCode>,
     /// The error under the other credentials mode, where the log does not tell the mode and
     /// the two differ only in the error.
     pub alternatives: Vec<ErrorCode>,
+    /// Where a blocked request failed: in `fetch()` itself, the preflight, the actual
+    /// response or a redirect. `None` unless blocked.
     pub stage: Option<Stage>,
     /// The console line the engine prints for it (the first, where it prints several).
     pub message: Option<String>,
+    /// The diagnosis of a blocked request (likely causes and the fix); `None` unless
+    /// blocked.
     pub explanation: Option<Explanation>,
+    /// How the preflight went in the replay. An undetermined verdict may say
+    /// [`Preflight::NotNeeded`] for want of a replay.
     pub preflight: Preflight,
     /// HAR paths (or descriptions) of what the judgement lacks.
     pub missing: Vec<String>,
@@ -117,22 +132,30 @@ pub struct Judgement {
 /// A request of the log, judged as the engine that recorded it, and as the others.
 #[derive(Clone, Debug)]
 pub struct Judged {
+    /// The request as found in the log: its entries, origin, method, URL and headers.
     pub fetch: RecordedFetch,
+    /// What the log itself shows of its fate.
     pub recorded: Recorded,
+    /// The judgement as the report's engine ([`Report::browser`]).
     pub judgement: Judgement,
+    /// The other engines' judgements on the same recorded answers: the recording engine
+    /// first, then the rest in [`Browser::ALL`] order.
     pub other_engines: Vec<Judgement>,
     /// Where the recording and the replay disagree, or what was inferred.
     pub notes: Vec<String>,
 }
 
-/// The whole log, judged.
+/// The whole log, judged: what [`Har::judge`] returns.
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// How many entries the log has, CORS requests or not.
     pub entries: usize,
     /// The engine the requests are judged as: the recorder, or the one asked for.
     pub browser: Browser,
     /// Whether `browser` is the recorder as the file names it.
     pub browser_from_file: bool,
+    /// Every CORS request of the log ([`Har::fetches`]), in the order they started
+    /// (`startedDateTime`, then file order).
     pub requests: Vec<Judged>,
 }
 

@@ -11,6 +11,11 @@
 //! | redirects | one entry per hop | one entry per hop | one entry, the final URL |
 //! | `Cookie`, `Authorization` | removed by the default (sanitised) export | kept | kept |
 //!
+//! Start from [`Har::from_json`] (or [`Har::read`] for a file, with progress), then
+//! [`Har::judge`]: its [`Report`] holds one [`Judged`] request per CORS request, with each
+//! engine's [`Judgement`] and [`Verdict`]. [`Har::fetches`] lists the CORS requests without
+//! judging them.
+//!
 //! ```
 //! use crossgate::har::Har;
 //!
@@ -42,7 +47,10 @@ pub use model::Software;
 
 /// A HAR file that could not be read, with what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HarError(pub String);
+pub struct HarError(
+    /// The message, a sentence for a person: what is wrong and where (`log.entries[12]...`).
+    pub String,
+);
 
 impl std::fmt::Display for HarError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -56,28 +64,38 @@ impl std::error::Error for HarError {}
 /// `log.entries`), with the fields a CORS judgement can use.
 #[derive(Clone, Debug)]
 pub struct Har {
+    /// `log.creator`: the tool that wrote the file (`WebInspector`, `Firefox`, ...).
     pub creator: Software,
+    /// `log.browser`: Firefox writes it; where it is absent, both fields are `None`.
     pub browser: Software,
     /// The engine whose tools wrote the file, as far as `creator` and `browser` tell.
     pub recorded_by: Option<Browser>,
+    /// Every `log.entries[i]`, in file order: `entries[i].index == i`.
     pub entries: Vec<Entry>,
 }
 
 /// One `log.entries[i]`.
 #[derive(Clone, Debug, Default)]
 pub struct Entry {
+    /// The position in `log.entries`, as the HAR paths in judgements name it.
     pub index: usize,
     /// `startedDateTime` as written.
     pub started: Option<String>,
     /// `startedDateTime` in milliseconds since the Unix epoch, when it parses.
     pub started_ms: Option<i64>,
+    /// `request.method` as written.
     pub method: Option<String>,
+    /// `request.url` as written (the tools record it without its fragment).
     pub url: Option<String>,
     /// `request.headers`; `None` when the field is absent.
     pub request_headers: Option<Vec<(String, String)>>,
     /// `response.status`; 0 is what the tools write when no response arrived.
     pub status: Option<i64>,
+    /// `response.headers`, a pair a line as written; `None` when the field is absent.
+    /// Firefox's tools show repeated lines combined into one (`a, b`).
     pub response_headers: Option<Vec<(String, String)>>,
+    /// `response.redirectURL`; `None` when absent or empty (the tools write `""` for a
+    /// response that is no redirect).
     pub redirect_url: Option<String>,
     /// `response._error` (Chromium, WebKit): the network error of a failed load.
     pub error: Option<String>,
@@ -87,9 +105,13 @@ pub struct Entry {
     pub resource_type: Option<String>,
     /// `_fetchType` (WebKit): `Network Load`, `Memory Cache`, `Disk Cache`, ...
     pub fetch_type: Option<String>,
-    /// `_initiator.type`, `_initiator.url`, `_initiator.requestId` (Chromium).
+    /// `_initiator.type` (Chromium): `script`, `parser`, `preflight`, ...
     pub initiator_type: Option<String>,
+    /// `_initiator.url` (Chromium): the script or document that made the request. A
+    /// redirect's next hop is looked for among the requests of the same initiator.
     pub initiator_url: Option<String>,
+    /// `_initiator.requestId` (Chromium): DevTools' id of the request that triggered this
+    /// one, as a preflight's names the request it serves.
     pub initiator_request_id: Option<String>,
     /// `_fromCache` (Chromium): `memory` or `disk`.
     pub from_cache: Option<String>,

@@ -29,7 +29,9 @@ pub(crate) struct Log {
 /// `log.creator` or `log.browser`.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Software {
+    /// `name` as written; [`Har::recorded_by`](super::Har::recorded_by) is read from it.
     pub name: Option<String>,
+    /// `version` as written (`537.36` in Chromium's exports); the judgement does not use it.
     pub version: Option<String>,
 }
 

@@ -30,13 +30,20 @@ pub mod limits {
 /// The request headers a decision reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CorsRequestHeader {
+    /// `Origin`: who is asking (Fetch §3.1). Every CORS request carries it.
     Origin,
+    /// `Access-Control-Request-Method`: the method the preflight asks about (Fetch §3.2.2).
     AccessControlRequestMethod,
+    /// `Access-Control-Request-Headers`: the sorted, lower-case names of the request's unsafe
+    /// headers, as one comma-separated list (Fetch §3.2.2).
     AccessControlRequestHeaders,
+    /// `Access-Control-Request-Private-Network: true`: a public page asking a private address
+    /// (Private Network Access, a Chromium draft outside the Fetch standard).
     AccessControlRequestPrivateNetwork,
 }
 
 impl CorsRequestHeader {
+    /// The header's name in lower case, as HTTP/2 and the `http` crates spell it.
     pub const fn as_str(self) -> &'static str {
         match self {
             CorsRequestHeader::Origin => "origin",
@@ -47,27 +54,55 @@ impl CorsRequestHeader {
             }
         }
     }
-
-    /// The `http` 1 header name (a constant: no parsing per request).
-    pub fn http_name(self) -> http::HeaderName {
-        use http::header;
-        match self {
-            CorsRequestHeader::Origin => header::ORIGIN,
-            CorsRequestHeader::AccessControlRequestMethod => header::ACCESS_CONTROL_REQUEST_METHOD,
-            CorsRequestHeader::AccessControlRequestHeaders => {
-                header::ACCESS_CONTROL_REQUEST_HEADERS
-            }
-            CorsRequestHeader::AccessControlRequestPrivateNetwork => {
-                http::HeaderName::from_static("access-control-request-private-network")
-            }
-        }
-    }
 }
 
 /// What a decision needs from a request: whether it is an `OPTIONS` request, and the field lines
 /// of the CORS request headers, in order.
+///
+/// Implemented for `http::Request<B>` and `http::request::Parts` (and, with the `actix` feature,
+/// actix-web's `ServiceRequest`); implement it to decide with another framework's requests.
+///
+/// ```
+/// use crossgate::policy::{CorsRequestHeader, Decision, Policy, RequestHead};
+///
+/// /// A request as some other framework keeps it.
+/// struct Head {
+///     method: &'static str,
+///     headers: Vec<(&'static str, &'static str)>,
+/// }
+///
+/// impl RequestHead for Head {
+///     fn is_options(&self) -> bool {
+///         self.method == "OPTIONS"
+///     }
+///     fn header_values(&self, name: CorsRequestHeader) -> impl Iterator<Item = &[u8]> {
+///         self.headers
+///             .iter()
+///             .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_str()))
+///             .map(|(_, v)| v.as_bytes())
+///     }
+/// }
+///
+/// let policy = Policy::builder()
+///     .allow_origins(["https://app.example.com"])
+///     .allow_methods(["PUT"])
+///     .build()?;
+/// let preflight = Head {
+///     method: "OPTIONS",
+///     headers: vec![
+///         ("Origin", "https://app.example.com"),
+///         ("Access-Control-Request-Method", "PUT"),
+///     ],
+/// };
+/// assert!(matches!(policy.decide(&preflight), Decision::PreflightAllowed(_)));
+/// # Ok::<(), crossgate::policy::InvalidConfig>(())
+/// ```
 pub trait RequestHead {
+    /// Whether the method is `OPTIONS` (compared case-sensitively: Fetch §3.2.2 only treats an
+    /// `OPTIONS` request as a preflight).
     fn is_options(&self) -> bool;
+    /// Every field line of `name`, in the order received, as raw bytes: the decision refuses
+    /// repeated `Origin` or `Access-Control-Request-Method` lines, so it needs them all.
     fn header_values(&self, name: CorsRequestHeader) -> impl Iterator<Item = &[u8]>;
 }
 
@@ -123,13 +158,19 @@ pub enum Decision<'r> {
 pub enum Actual<'r> {
     /// No `Origin` header: not a CORS request (a same-origin GET, a server-to-server call).
     NoOrigin,
+    /// A CORS request from an allowed origin: the response gets `Access-Control-Allow-Origin`
+    /// written as this says, with credentials and exposed headers if the policy has them.
     Allowed(AllowOrigin),
+    /// A CORS request the policy refuses: the response gets no `Access-Control-Allow-*`, so
+    /// the browser keeps it from the page (the request itself still reaches the service, as it
+    /// would without any CORS layer: the CORS check, Fetch §4.10, is the browser's).
     Denied(Denied<'r>),
 }
 
 /// An allowed preflight: what to write besides `Access-Control-Allow-Origin`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PreflightAllowed {
+    /// How `Access-Control-Allow-Origin` is written.
     pub allow_origin: AllowOrigin,
     /// Echo `Access-Control-Request-Method` in `Access-Control-Allow-Methods` (any method, with
     /// credentials, where `*` would be taken literally).
@@ -144,12 +185,15 @@ pub struct PreflightAllowed {
 /// Why a request gets no CORS access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DenyReason {
+    /// The `Origin` is well formed but matches none of the policy's origins.
     OriginNotAllowed,
     /// Several `Origin` field lines, or an empty one: no browser sends that.
     OriginMalformed,
+    /// The preflight asks for a method the policy does not allow.
     MethodNotAllowed,
     /// Several `Access-Control-Request-Method` lines, or a value that is not a method.
     MethodMalformed,
+    /// The preflight asks for a header name the policy does not allow.
     HeaderNotAllowed,
     /// `Access-Control-Request-Headers` that no browser would send: not a list of names, too
     /// much whitespace or too many empty elements, or more names than allowed.
@@ -173,7 +217,10 @@ impl DenyReason {
 /// A refusal and the request bytes it is about (for logs; shown truncated).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Denied<'r> {
+    /// Why.
     pub reason: DenyReason,
+    /// The request's bytes the refusal is about: the `Origin`, the method, or the first name
+    /// not allowed (borrowed from the request: never copied on the request path).
     pub value: &'r [u8],
 }
 

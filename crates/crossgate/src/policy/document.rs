@@ -13,8 +13,11 @@ use super::problem::{Problem, ProblemCode};
 /// A configuration file's syntax, chosen by its extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// TOML (`.toml`): the document is a table.
     Toml,
+    /// JSON (`.json`): the document should be an object.
     Json,
+    /// YAML (`.yaml`, `.yml`): the document should be a mapping; an empty file is an empty one.
     Yaml,
 }
 
@@ -122,6 +125,8 @@ impl<'v> Fields<'v> {
         }
     }
 
+    /// The value of `key` as written, of any type, or `None` when absent. Records nothing: for
+    /// a setting the caller reads in its own way (a nested table, a string or a list).
     pub fn raw(&self, key: &str) -> Option<&'v Value> {
         self.map.get(key)
     }
@@ -136,6 +141,8 @@ impl<'v> Fields<'v> {
         )
     }
 
+    /// The boolean at `key`. `None` when absent, or (with a [`ProblemCode::WrongType`] error)
+    /// when it is not `true` or `false`: the quoted string `"true"` is refused.
     pub fn bool(&self, key: &str, problems: &mut Vec<Problem>) -> Option<bool> {
         match self.map.get(key)? {
             Value::Bool(b) => Some(*b),
@@ -146,6 +153,9 @@ impl<'v> Fields<'v> {
         }
     }
 
+    /// The whole number at `key`. `None` when absent, or (with a [`ProblemCode::WrongType`]
+    /// error) when it is a string, a fraction or anything but a number. A number above
+    /// `i64::MAX` is read as `i64::MAX`, so that the range rules report it as too large.
     pub fn integer(&self, key: &str, problems: &mut Vec<Problem>) -> Option<i64> {
         match self.map.get(key)? {
             Value::Number(n) if n.as_i64().is_some() => n.as_i64(),
@@ -162,6 +172,8 @@ impl<'v> Fields<'v> {
         }
     }
 
+    /// The string at `key`. `None` when absent, or (with a [`ProblemCode::WrongType`] error)
+    /// when it is not a string.
     pub fn string(&self, key: &str, problems: &mut Vec<Problem>) -> Option<&'v str> {
         match self.map.get(key)? {
             Value::String(s) => Some(s),

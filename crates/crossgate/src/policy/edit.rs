@@ -40,6 +40,7 @@ pub struct OriginChanges {
 // `add` is a builder step here, not arithmetic.
 #[allow(clippy::should_implement_trait)]
 impl OriginChanges {
+    /// No changes yet; add them with [`add`](Self::add) and [`remove`](Self::remove).
     pub fn new() -> OriginChanges {
         OriginChanges::default()
     }
@@ -78,6 +79,8 @@ impl OriginChanges {
         &self.remove
     }
 
+    /// Whether there is nothing to add or remove. Applying an empty edit gives an equal
+    /// policy, with no problem.
     pub fn is_empty(&self) -> bool {
         self.add.is_empty() && self.remove.is_empty()
     }

@@ -53,6 +53,8 @@ struct Shared {
 }
 
 impl LivePolicy {
+    /// A handle with `policy` in force. Clone the handle to share it; every clone sees and
+    /// makes the same changes.
     pub fn new(policy: Policy) -> LivePolicy {
         LivePolicy {
             shared: Arc::new(Shared {

@@ -19,7 +19,9 @@ use super::validate::ORIGINS;
 /// One pattern of an origin list and the line it is on (counted from 1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OriginLine {
+    /// The line number in the text, counted from 1 (comment and blank lines count too).
     pub line: usize,
+    /// The pattern, without its comment and surrounding whitespace; not yet validated.
     pub pattern: String,
 }
 
@@ -39,6 +41,36 @@ impl OriginList {
     /// assert_eq!(list.patterns().collect::<Vec<_>>(), ["https://a.example", "https://*.b.example"]);
     /// assert_eq!(list.lines()[1].line, 4);
     /// ```
+    ///
+    /// A bad line is reported at its line number: validate the patterns as a policy's
+    /// `allow_origins`, then [`locate`](Self::locate) the problems.
+    ///
+    /// ```
+    /// use crossgate::policy::{OriginList, Policy, PolicyConfig, ProblemCode};
+    ///
+    /// let text = "\
+    /// ## Tenants' own domains (one origin or pattern a line)
+    /// https://shop.customer-one.example
+    /// https://*.preview.example.com   # every preview deployment
+    ///
+    /// shop.customer-two.example
+    /// ";
+    /// let list = OriginList::parse(text);
+    /// let lines: Vec<usize> = list.lines().iter().map(|l| l.line).collect();
+    /// assert_eq!(lines, [2, 3, 5]);
+    ///
+    /// let config = PolicyConfig {
+    ///     allow_origins: list.patterns().map(str::to_owned).collect(),
+    ///     ..PolicyConfig::default()
+    /// };
+    /// let (policy, mut problems) = Policy::check(&config).into_parts();
+    /// assert!(policy.is_none());
+    /// list.locate(&mut problems, "", 0, "origins.txt");
+    /// assert_eq!(problems.len(), 1);
+    /// assert_eq!(problems[0].field, "origins.txt:5");
+    /// assert_eq!(problems[0].code, ProblemCode::OriginMissingScheme);
+    /// assert_eq!(problems[0].fix, "write https://shop.customer-two.example");
+    /// ```
     pub fn parse(text: &str) -> OriginList {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let lines = text
@@ -55,18 +87,23 @@ impl OriginList {
         OriginList { lines }
     }
 
+    /// The patterns with their line numbers, in file order.
     pub fn lines(&self) -> &[OriginLine] {
         &self.lines
     }
 
+    /// The patterns alone, in file order: append them to `allow_origins` (or pass them to
+    /// [`LivePolicy::set_origins`](super::LivePolicy::set_origins)) to validate them.
     pub fn patterns(&self) -> impl Iterator<Item = &str> {
         self.lines.iter().map(|l| l.pattern.as_str())
     }
 
+    /// The number of patterns (comment and blank lines are not counted).
     pub fn len(&self) -> usize {
         self.lines.len()
     }
 
+    /// Whether the text holds no pattern, only comments and blank lines (if any).
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
     }

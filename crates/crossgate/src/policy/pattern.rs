@@ -20,18 +20,25 @@ const MAX_HOST_LEN: usize = 253;
 const MAX_LABEL_LEN: usize = 63;
 const MAX_SCHEME_LEN: usize = 64;
 
+/// An origin pattern in normal form, as [`parse_pattern`] makes it. `Display` writes the normal
+/// form back (`https://*.example.com`, `http://localhost:*`, `*`): the text a policy reports in
+/// its [`config`](crate::policy::Policy::config).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum OriginPattern {
     /// `*`: any origin.
     Any,
+    /// The origins of one scheme whose host and port match.
     Origins {
         /// Lowercase scheme.
         scheme: String,
+        /// One host, or the subdomains of a domain.
         host: HostPattern,
+        /// The port, or any port.
         port: PortPattern,
     },
 }
 
+/// The host of an [`OriginPattern::Origins`], in the form a browser serialises it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum HostPattern {
     /// Exactly this host (serialised: punycode domain, IPv4, or bracketed compressed IPv6).
@@ -40,10 +47,14 @@ pub enum HostPattern {
     Subdomains(String),
 }
 
+/// The port of an [`OriginPattern::Origins`], as compared with the port of a request's
+/// `Origin` (`None` when it has none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PortPattern {
     /// No port in the serialisation: the scheme's default, or a scheme without ports.
     Default,
+    /// Exactly this port, never the scheme's default (`https://example.com:443` is parsed as
+    /// [`Default`](Self::Default), since browsers send that origin without a port).
     Port(u16),
     /// `:*`: any port, and also no port.
     Any,
@@ -63,6 +74,7 @@ impl PortPattern {
 /// A parsed pattern and what was changed to bring it into normal form.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParsedPattern {
+    /// The pattern in normal form.
     pub pattern: OriginPattern,
     /// Human descriptions of each normalisation ("default port :443 removed").
     pub normalized: Vec<String>,
@@ -71,8 +83,11 @@ pub struct ParsedPattern {
 /// Why a pattern was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PatternError {
+    /// One of the `Origin*` codes ([`ProblemCode::OriginHasPath`], ...).
     pub code: ProblemCode,
+    /// What is wrong, for a person.
     pub message: String,
+    /// What to write instead, often the corrected pattern (`write https://example.com`).
     pub fix: String,
 }
 
@@ -125,6 +140,59 @@ impl fmt::Display for OriginPattern {
 }
 
 /// Parses one origin pattern into normal form.
+///
+/// `Ok` lists what was normalised (empty when the pattern was written in normal form); `Err` is
+/// a pattern with no single meaning, or one that could never match what browsers send. This is
+/// the parser behind `allow_origins`: a policy reports the same outcomes as
+/// [`Problem`](crate::policy::Problem)s.
+///
+/// ```
+/// use crossgate::policy::pattern::{HostPattern, OriginPattern, PortPattern, parse_pattern};
+/// use crossgate::policy::{Policy, ProblemCode};
+///
+/// // `https://*.example.com`: every subdomain, at any depth, over https on the default port.
+/// let subdomains = parse_pattern("https://*.example.com").unwrap();
+/// assert!(subdomains.normalized.is_empty());
+/// assert_eq!(subdomains.pattern, OriginPattern::Origins {
+///     scheme: "https".into(),
+///     host: HostPattern::Subdomains("example.com".into()),
+///     port: PortPattern::Default,
+/// });
+/// // `http://localhost:*`: localhost on any port, or none; potentially trustworthy.
+/// let local = parse_pattern("http://localhost:*").unwrap().pattern;
+/// let OriginPattern::Origins { port, .. } = &local else { unreachable!() };
+/// assert!(port.covers(Some(3000)) && port.covers(None));
+/// assert!(local.is_secure());
+///
+/// // What a policy listing both allows:
+/// let policy = Policy::builder()
+///     .allow_origins(["https://*.example.com", "http://localhost:*"])
+///     .build()?;
+/// for (origin, allowed) in [
+///     ("https://app.example.com", true),
+///     ("https://a.b.example.com", true),
+///     ("https://example.com", false),          // the apex is not a subdomain
+///     ("http://app.example.com", false),       // another scheme
+///     ("https://app.example.com:8443", false), // another port
+///     ("https://example.com.evil.tld", false),
+///     ("http://localhost:3000", true),
+///     ("http://localhost", true),
+///     ("https://localhost:3000", false),
+///     ("http://127.0.0.1:3000", false),        // another host, though also loopback
+/// ] {
+///     assert_eq!(policy.allows_origin(origin.as_bytes()), allowed, "{origin}");
+/// }
+///
+/// // Normalised: the scheme, the host, the default port and the trailing slash.
+/// let written = parse_pattern("HTTPS://App.Example.com:443/").unwrap();
+/// assert_eq!(written.pattern.to_string(), "https://app.example.com");
+/// assert_eq!(written.normalized.len(), 4);
+/// // Refused: browsers never send a path.
+/// let refused = parse_pattern("https://example.com/app").unwrap_err();
+/// assert_eq!(refused.code, ProblemCode::OriginHasPath);
+/// assert_eq!(refused.fix, "write https://example.com");
+/// # Ok::<(), crossgate::policy::InvalidConfig>(())
+/// ```
 pub fn parse_pattern(input: &str) -> Result<ParsedPattern, PatternError> {
     let mut normalized = Vec::new();
     if input.len() > MAX_PATTERN_LEN {

@@ -75,7 +75,63 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// `origin` is always a well-formed origin in the exact form browsers send
 /// (`https://shop.example.com`, `http://localhost:8080`): compare it byte for byte with what the
 /// store holds, normalised the same way (lowercase, no default port, no trailing slash).
+/// [`Resolver::asks_about`] says whether an origin is in that form.
+///
+/// A minimal resolver, over a set of origins in memory (an application would query its
+/// database), wrapped in a [`Resolver`] with the builder:
+///
+/// ```
+/// use std::collections::HashSet;
+/// use std::time::Duration;
+///
+/// use crossgate::policy::{BoxError, OriginResolver, Policy, Resolution, Resolver};
+///
+/// struct Tenants {
+///     origins: HashSet<String>,
+/// }
+///
+/// impl OriginResolver for Tenants {
+///     async fn resolve(&self, origin: &str) -> Result<Resolution, BoxError> {
+///         Ok(if self.origins.contains(origin) {
+///             Resolution::Allowed
+///         } else {
+///             Resolution::Refused
+///         })
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> Result<(), crossgate::policy::InvalidConfig> {
+///     let tenants = Tenants {
+///         origins: HashSet::from(["https://shop.tenant-a.example".to_owned()]),
+///     };
+///     // The store answers for origins in the form browsers send.
+///     assert_eq!(
+///         tenants.resolve("https://shop.tenant-a.example").await.unwrap(),
+///         Resolution::Allowed,
+///     );
+///     assert_eq!(tenants.resolve("https://evil.example").await.unwrap(), Resolution::Refused);
+///
+///     let resolver = Resolver::builder(tenants)
+///         .allowed_ttl(Duration::from_secs(300))
+///         .timeout(Duration::from_millis(200))
+///         .build()?;
+///     // The middleware takes both: `crossgate::tower::CorsLayer::new(policy).resolver(resolver)`.
+///     let policy = Policy::builder().allow_origins(["https://app.example.com"]).build()?;
+///     // The resolver never asks about what a browser would not send.
+///     assert!(Resolver::asks_about("https://shop.tenant-a.example"));
+///     assert!(!Resolver::asks_about("https://Shop.tenant-a.example"));
+///     assert!(!Resolver::asks_about("null"));
+///     assert_eq!(resolver.stats().lookups, 0); // nothing asked until a request comes
+///     # let _ = policy;
+///     Ok(())
+/// }
+/// ```
 pub trait OriginResolver: Send + Sync + 'static {
+    /// Looks `origin` up in the store. Called only when the cache has no fresh answer, and once
+    /// for all the requests of that origin that arrive meanwhile. A lookup that outlasts the
+    /// [timeout](ResolverBuilder::timeout) is abandoned (its future dropped) and the origin
+    /// refused; an `Err` refuses it too, for the [failure time](ResolverBuilder::failure_ttl).
     fn resolve(&self, origin: &str) -> impl Future<Output = Result<Resolution, BoxError>> + Send;
 }
 

@@ -10,20 +10,30 @@
 use bytes::Bytes;
 
 use super::Policy;
-use super::decide::{Actual, AllowOrigin, PreflightAllowed};
+#[cfg(any(feature = "tower", feature = "actix"))]
+use super::decide::Decision;
+use super::decide::{Actual, AllowOrigin, CorsRequestHeader, PreflightAllowed};
 use super::validate::Wild;
 use crate::fetch::list::{RawElements, trim_ows};
 
 /// The response headers a CORS layer writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CorsResponseHeader {
+    /// `Access-Control-Allow-Origin`: `*` or the request's origin (Fetch §3.2.3).
     AllowOrigin,
+    /// `Access-Control-Allow-Credentials: true` (Fetch §3.2.3).
     AllowCredentials,
+    /// `Access-Control-Allow-Methods`, on allowed preflights.
     AllowMethods,
+    /// `Access-Control-Allow-Headers`, on allowed preflights.
     AllowHeaders,
+    /// `Access-Control-Expose-Headers`, on allowed actual responses.
     ExposeHeaders,
+    /// `Access-Control-Max-Age`, in seconds, on allowed preflights.
     MaxAge,
+    /// `Access-Control-Allow-Private-Network: true` (Private Network Access, Chromium).
     AllowPrivateNetwork,
+    /// `Vary`: what the answer depends on, for caches.
     Vary,
 }
 
@@ -39,6 +49,7 @@ impl CorsResponseHeader {
         CorsResponseHeader::AllowPrivateNetwork,
     ];
 
+    /// The header's name in lower case.
     pub const fn as_str(self) -> &'static str {
         match self {
             CorsResponseHeader::AllowOrigin => "access-control-allow-origin",
@@ -53,8 +64,13 @@ impl CorsResponseHeader {
     }
 }
 
-/// A response header map a CORS layer can write into.
+/// A response header map a CORS layer can write into: implemented for `http::HeaderMap` (and,
+/// with the `actix` feature, actix-web's map). Implement it to use the writers
+/// ([`Policy::write_actual`], [`Policy::write_preflight_allowed`],
+/// [`Policy::write_preflight_denied`]) with another framework's responses.
 pub trait ResponseHeaders {
+    /// The map's header value type; [`Policy::header_values_as`] converts the policy's values
+    /// to it once.
     type Value: Clone;
 
     /// Sets `name` to `value`, replacing every existing line.
@@ -88,48 +104,13 @@ pub trait ResponseHeaders {
 impl CorsResponseHeader {
     /// The `http` 1 header name (a constant: no parsing per request).
     pub fn http_name(self) -> http::HeaderName {
-        use http::header;
-        match self {
-            CorsResponseHeader::AllowOrigin => header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            CorsResponseHeader::AllowCredentials => header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            CorsResponseHeader::AllowMethods => header::ACCESS_CONTROL_ALLOW_METHODS,
-            CorsResponseHeader::AllowHeaders => header::ACCESS_CONTROL_ALLOW_HEADERS,
-            CorsResponseHeader::ExposeHeaders => header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            CorsResponseHeader::MaxAge => header::ACCESS_CONTROL_MAX_AGE,
-            CorsResponseHeader::AllowPrivateNetwork => {
-                http::HeaderName::from_static("access-control-allow-private-network")
-            }
-            CorsResponseHeader::Vary => header::VARY,
-        }
+        response_header_name(self)
     }
 }
 
-impl ResponseHeaders for http::HeaderMap {
-    type Value = http::HeaderValue;
-
-    fn insert(&mut self, name: CorsResponseHeader, value: http::HeaderValue) {
-        http::HeaderMap::insert(self, name.http_name(), value);
-    }
-
-    fn append(&mut self, name: CorsResponseHeader, value: http::HeaderValue) {
-        http::HeaderMap::append(self, name.http_name(), value);
-    }
-
-    fn remove(&mut self, name: CorsResponseHeader) {
-        http::HeaderMap::remove(self, name.http_name());
-    }
-
-    fn lines(&self, name: CorsResponseHeader) -> impl Iterator<Item = &[u8]> {
-        self.get_all(name.http_name())
-            .iter()
-            .map(http::HeaderValue::as_bytes)
-    }
-
-    fn has_access_control(&self) -> bool {
-        self.keys()
-            .any(|k| k.as_str().starts_with("access-control-"))
-    }
-
+// The `http` 1 names, and its map as the writers' target; actix-web's `http` 0.2 gets the same
+// from the same macro (`crate::actix`).
+crate::http_glue::cors_http_glue!(http::header, http::HeaderMap, {
     fn replace(&mut self, name: CorsResponseHeader, value: http::HeaderValue) {
         // `insert` makes room for one more entry first, even to replace one.
         match self.get_mut(name.http_name()) {
@@ -158,6 +139,13 @@ impl ResponseHeaders for http::HeaderMap {
             }
         }
     }
+});
+
+impl CorsRequestHeader {
+    /// The `http` 1 header name (a constant: no parsing per request).
+    pub fn http_name(self) -> http::HeaderName {
+        request_header_name(self)
+    }
 }
 
 /// The constant header values of a policy, built once.
@@ -176,6 +164,8 @@ pub struct HeaderValues<V> {
 }
 
 impl<V> HeaderValues<V> {
+    /// The same values converted to another header-value type (once per policy, not per
+    /// request).
     pub fn map<W>(&self, f: impl Fn(&V) -> W) -> HeaderValues<W> {
         HeaderValues {
             wildcard: f(&self.wildcard),
@@ -272,8 +262,13 @@ pub struct ActualAnswer<V> {
 
 /// The request values a preflight answer may echo, as the framework's header values.
 pub struct PreflightEcho<V, I> {
+    /// The request's `Origin`, written when the origin is reflected (not `*`).
     pub origin: Option<V>,
+    /// The request's `Access-Control-Request-Method`, written when
+    /// [`PreflightAllowed::echo_method`] says so.
     pub method: Option<V>,
+    /// The `Access-Control-Request-Headers` lines, written when
+    /// [`PreflightAllowed::echo_headers`] says so.
     pub headers: I,
 }
 
@@ -446,6 +441,104 @@ impl Policy {
     ) {
         remove_foreign(headers);
         headers.insert(CorsResponseHeader::Vary, values.vary_preflight.clone());
+    }
+}
+
+/// A framework's response to a preflight the middleware answers itself, for [`Policy::answer`].
+#[cfg(any(feature = "tower", feature = "actix"))]
+pub(crate) trait PreflightResponse: Sized {
+    /// Its header map.
+    type Headers: ResponseHeaders;
+
+    /// An empty response: 204 when the preflight is allowed, 403 when it is not. (Fetch §4.8
+    /// judges a preflight by its status being ok and by its headers; the 403 is for people
+    /// reading logs.)
+    fn empty(allowed: bool) -> Self;
+
+    /// Its header map, to be written into.
+    fn headers_mut(&mut self) -> &mut Self::Headers;
+
+    /// The policy's constant header values, as this framework's values.
+    fn values(policy: &Policy) -> &HeaderValues<<Self::Headers as ResponseHeaders>::Value>;
+
+    /// The whole allowed answer cloned from the policy's template, where the framework keeps
+    /// one and the answer echoes nothing but the origin; `None` to have it written.
+    fn from_template(
+        _policy: &Policy,
+        _allowed: &PreflightAllowed,
+        _origin: impl FnOnce() -> Option<<Self::Headers as ResponseHeaders>::Value>,
+    ) -> Option<Self> {
+        None
+    }
+}
+
+/// A request's CORS header lines as the framework's own values (looked up once, so that the
+/// `Origin` the decision checked is the one reflected).
+#[cfg(any(feature = "tower", feature = "actix"))]
+pub(crate) trait RequestLines {
+    /// The framework's header value.
+    type Value: Clone;
+
+    /// The first field line of `name`.
+    fn first(&self, name: CorsRequestHeader) -> Option<&Self::Value>;
+
+    /// Every field line of `name`, in order.
+    fn all(&self, name: CorsRequestHeader) -> impl Iterator<Item = &Self::Value>;
+}
+
+/// What a decision comes to in a middleware: a preflight's whole response, or the headers the
+/// inner service's response gets.
+#[cfg(any(feature = "tower", feature = "actix"))]
+pub(crate) enum Answer<R, V> {
+    /// The middleware answers: the inner service never sees the request.
+    Preflight(R),
+    /// The inner service answers; its response gets these headers.
+    Actual(ActualAnswer<V>),
+}
+
+#[cfg(any(feature = "tower", feature = "actix"))]
+impl Policy {
+    /// The one dispatch of a decision shared by the tower layer and the actix-web middleware:
+    /// an allowed preflight's 204 with every header (from the template when the framework keeps
+    /// one), a refused preflight's 403, or the answer an actual response gets.
+    pub(crate) fn answer<R, L>(&self, decision: Decision<'_>, head: &L) -> Answer<R, L::Value>
+    where
+        R: PreflightResponse,
+        R::Headers: ResponseHeaders<Value = L::Value>,
+        L: RequestLines,
+    {
+        let values = R::values(self);
+        let origin = || head.first(CorsRequestHeader::Origin).cloned();
+        match decision {
+            Decision::PreflightAllowed(allowed) => {
+                if let Some(response) = R::from_template(self, &allowed, origin) {
+                    return Answer::Preflight(response);
+                }
+                let mut response = R::empty(true);
+                let echo = PreflightEcho {
+                    origin: origin(),
+                    method: allowed
+                        .echo_method
+                        .then(|| head.first(CorsRequestHeader::AccessControlRequestMethod))
+                        .flatten()
+                        .cloned(),
+                    headers: allowed
+                        .echo_headers
+                        .then(|| head.all(CorsRequestHeader::AccessControlRequestHeaders))
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                };
+                self.write_preflight_allowed(values, &allowed, echo, response.headers_mut());
+                Answer::Preflight(response)
+            }
+            Decision::PreflightDenied(_) => {
+                let mut response = R::empty(false);
+                self.write_preflight_denied(values, response.headers_mut());
+                Answer::Preflight(response)
+            }
+            Decision::Actual(actual) => Answer::Actual(self.actual_answer(values, &actual, origin)),
+        }
     }
 }
 

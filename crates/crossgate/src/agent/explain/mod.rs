@@ -23,6 +23,8 @@ use crate::fetch::method;
 /// A diagnosis.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Explanation {
+    /// What happened, in a sentence or two, with the header values and status known. For a
+    /// pasted message whose words fit several failures, it starts "Most likely:".
     pub summary: String,
     /// The most likely cause, where one is known (the first of `likely_causes`).
     pub likely_cause: Option<String>,
@@ -37,6 +39,8 @@ pub struct Explanation {
 /// What is known of a blocked request.
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
+    /// The error; `None` where the message names none (WebKit's "Fetch API cannot load ...
+    /// due to access control checks." alone).
     pub code: Option<ErrorCode>,
     /// The failed parameter: a header value, a method, a header name.
     pub parameter: Option<String>,
@@ -46,9 +50,13 @@ pub struct Facts {
     pub status: Option<u16>,
     /// Whether the request included credentials (`None`: not known).
     pub credentials: Option<bool>,
-    /// The failing response's `Access-Control-Allow-Methods`, `-Headers` and `Location`.
+    /// The failing response's `Access-Control-Allow-Methods`, where known (the lines combined
+    /// with `", "`).
     pub allow_methods: Option<String>,
+    /// The failing response's `Access-Control-Allow-Headers`, where known.
     pub allow_headers: Option<String>,
+    /// The failing response's `Location`, where known (the summary of a redirected preflight
+    /// names it).
     pub location: Option<String>,
     /// The browser that failed it, where known.
     pub browser: Option<Browser>,
@@ -86,6 +94,34 @@ pub fn explain(init: &RequestInit, outcome: &Outcome) -> Option<Explanation> {
 }
 
 /// Explains a pasted console message: its most likely error, and the others its words fit.
+///
+/// Read the paste with [`paste::parse`](crate::agent::paste::parse) first; each
+/// [`Item::Message`](crate::agent::paste::Item::Message) it finds can be explained.
+///
+/// ```
+/// use crossgate::agent::explain::explain_message;
+/// use crossgate::agent::paste::{Item, parse};
+/// use crossgate::agent::{ErrorCode, Stage};
+/// use crossgate::browser::Browser;
+///
+/// // Chromium's console, copied whole: the CORS line, then the network line with the status.
+/// let pasted = "Access to fetch at 'https://api.example.com/items' from origin \
+///     'https://app.example.com' has been blocked by CORS policy: Response to preflight \
+///     request doesn't pass access control check: No 'Access-Control-Allow-Origin' header is \
+///     present on the requested resource.\n\
+///     PUT https://api.example.com/items net::ERR_FAILED 401 (Unauthorized)";
+/// let items = parse(pasted, None);
+/// let Item::Message(m) = &items[0] else { panic!("not read as a CORS message") };
+/// assert_eq!(m.browser, Browser::Chromium);
+/// assert_eq!(m.code, Some(ErrorCode::PreflightMissingAllowOriginHeader));
+/// assert_eq!(m.stage(), Some(Stage::Preflight));
+/// assert_eq!(m.status, Some(401));
+///
+/// let x = explain_message(m);
+/// assert_eq!(x.summary, "The preflight (OPTIONS) was answered 401 without CORS headers.");
+/// assert!(x.likely_cause.unwrap().starts_with("Authentication or authorization middleware"));
+/// assert!(!x.fix.is_empty());
+/// ```
 pub fn explain_message(m: &Message) -> Explanation {
     if m.code.is_none() && !m.complete {
         return cut_before_reason(m);

@@ -16,6 +16,8 @@ pub enum Stack {
     /// `crossgate serve`.
     #[serde(rename = "gateway")]
     Gateway,
+    /// nginx: fixes are `add_header ... always;` directives (`always`, so that error responses
+    /// carry the headers too).
     #[serde(rename = "nginx")]
     Nginx,
     /// Express with the `cors` package.
@@ -24,6 +26,7 @@ pub enum Stack {
 }
 
 impl Stack {
+    /// Every stack, in the order fixes are listed.
     pub const ALL: [Stack; 5] = [
         Stack::Tower,
         Stack::Actix,
@@ -57,9 +60,13 @@ impl Stack {
 
 /// The fix in each stack, in [`Stack::ALL`]'s order; a JSON object keyed by stack.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ByStack(pub Vec<(Stack, String)>);
+pub struct ByStack(
+    /// Each stack with a fix and its text, in [`Stack::ALL`]'s order, each stack at most once.
+    pub Vec<(Stack, String)>,
+);
 
 impl ByStack {
+    /// The fix written for `stack`; `None` where the general fix says it all.
     pub fn get(&self, stack: Stack) -> Option<&str> {
         self.0
             .iter()
@@ -67,6 +74,8 @@ impl ByStack {
             .map(|(_, t)| t.as_str())
     }
 
+    /// Whether no stack needs a fix of its own: the server is not involved, or the general
+    /// fix is enough.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

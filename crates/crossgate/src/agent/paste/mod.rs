@@ -3,10 +3,12 @@
 //! The text may hold several messages from any of the three engines, whole or cut short, with
 //! the console's noise around them (source locations, stack lines, Chromium's
 //! `net::ERR_FAILED 401` line, Firefox's reason names and links, Safari's `[Error]`). Each
-//! message is matched against the shapes the agent's own generators write (see
-//! [`template`]), so a message `simulate` prints always reads back to its error. Where the words
-//! fit several errors (WebKit says "is not allowed by Access-Control-Allow-Origin" for a missing,
-//! a different and an invalid value alike), every one of them is kept, the most likely first.
+//! message is matched against the shapes the agent's own generators write
+//! ([`CorsError::message`](crate::agent::CorsError::message) and
+//! [`console`](crate::agent::console)), so a message `simulate` prints always reads back to its
+//! error. Where the words fit several errors (WebKit says "is not allowed by
+//! Access-Control-Allow-Origin" for a missing, a different and an invalid value alike), every
+//! one of them is kept, the most likely first.
 //!
 //! ```
 //! use crossgate::agent::paste::{Item, parse};
@@ -50,7 +52,10 @@ const MIN_PARTIAL: usize = 24;
 /// What a pasted text holds, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {
+    /// A CORS message crossgate knows the words of (whole or cut short), read back.
     Message(Message),
+    /// Anything else that is not console noise: a failure before CORS, a CORS reason crossgate
+    /// does not know, or text it cannot place.
     Other(Other),
 }
 
@@ -97,8 +102,14 @@ pub struct Message {
 /// Text that is not a CORS message crossgate knows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Other {
+    /// What it is, where crossgate can tell; [`OtherKind::summary`] and [`OtherKind::fix`] say
+    /// it in words.
     pub kind: OtherKind,
+    /// The line, without the console's decorations (source location, `[Error]`); consecutive
+    /// lines crossgate cannot place are joined with `\n`.
     pub text: String,
+    /// The URL the text names (the first one; for mixed content, the insecure one the page
+    /// asked for); `None` where there is none.
     pub url: Option<String>,
 }
 
