@@ -35,8 +35,9 @@ pub struct GatewayConfig {
     pub cors: PolicyConfig,
     /// `[cors] allow_origins_file`, as written (relative to the configuration file).
     pub cors_origins_file: Option<String>,
-    /// Every origin list file read for this configuration, resolved: watched for changes.
-    pub origin_files: Vec<PathBuf>,
+    /// Every origin list file read for this configuration, resolved (the loader's record of
+    /// what to watch: see [`GatewayConfig::origin_files`]).
+    pub(crate) origin_files: Vec<PathBuf>,
     /// The `[[routes]]`, in file order.
     pub routes: Vec<RouteConfig>,
     /// `[limits]`: request sizes and the number of open connections; each key left out keeps
@@ -81,6 +82,12 @@ impl Default for GatewayConfig {
 }
 
 impl GatewayConfig {
+    /// Every origin list file read for this configuration, resolved against the configuration
+    /// file's directory: a reload watches them for changes.
+    pub fn origin_files(&self) -> &[PathBuf] {
+        &self.origin_files
+    }
+
     /// The top-level keys of a gateway configuration file.
     pub const FIELDS: &'static [&'static str] = &[
         "listen", "upstream", "cors", "routes", "limits", "timeouts", "tls", "admin",

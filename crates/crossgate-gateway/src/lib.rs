@@ -50,7 +50,7 @@ pub use hop::HOP_BY_HOP;
 pub use limits::{Limits, Timeouts, parse_duration};
 pub use reload::ConfigFile;
 pub use route::{ForwardedMode, RouteConfig};
-pub use server::{BoundGateway, Gateway, StartError, Tracked};
+pub use server::{BoundGateway, Gateway, StartError};
 pub use upstream::{HttpUpstream, Upstream};
 
 /// Why a configuration value (a listen address, an upstream URL) was refused, and what to write

@@ -159,6 +159,7 @@ impl Gateway {
 }
 
 /// A gateway with its listening sockets bound, ready to [`serve`](BoundGateway::serve).
+#[must_use = "a bound gateway serves nothing until `serve` is called"]
 pub struct BoundGateway {
     listener: TcpListener,
     local_addr: SocketAddr,
@@ -595,7 +596,7 @@ impl Drop for InFlight {
 /// The body of every response the gateway sends: the route's body, counted in the
 /// `crossgate_requests_in_flight` metric until it ends, fails or is dropped (the client went
 /// away).
-pub struct Tracked {
+pub(crate) struct Tracked {
     inner: Body,
     guard: Option<InFlight>,
 }

@@ -312,7 +312,7 @@ allow_origins_file = "lists/admin.txt"
         ["https://admin.example.com"]
     );
     assert_eq!(
-        config.origin_files,
+        config.origin_files(),
         [dir.join("origins.txt"), dir.join("lists/admin.txt")]
     );
 

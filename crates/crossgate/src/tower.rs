@@ -134,7 +134,7 @@ impl CorsLayer {
     }
 
     /// Asks `resolver` about every well-formed origin the policy does not list (feature
-    /// `resolve`; see [`Resolver`]). A request whose origin is being looked up waits for the
+    /// `resolve`; see [`Resolver`]). A preflight whose origin is being looked up waits for the
     /// answer (at most the resolver's timeout); an actual request goes to the inner service at
     /// once, and only its CORS headers wait.
     #[cfg(feature = "resolve")]

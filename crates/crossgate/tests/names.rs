@@ -14,14 +14,14 @@ fn serialized(value: impl serde::Serialize) -> String {
 
 #[test]
 fn problem_codes_are_named_as_serialized() {
-    for code in ProblemCode::ALL {
+    for &code in ProblemCode::ALL {
         assert_eq!(code.as_str(), serialized(code), "{code:?}");
     }
 }
 
 #[test]
 fn audit_classes_are_named_as_serialized() {
-    for class in Class::ALL {
+    for &class in Class::ALL {
         assert_eq!(class.as_str(), serialized(class), "{class:?}");
         assert_eq!(Class::parse(class.as_str()), Some(class));
     }
@@ -29,7 +29,7 @@ fn audit_classes_are_named_as_serialized() {
 
 #[test]
 fn agent_error_codes_are_named_as_serialized() {
-    for code in ErrorCode::ALL {
+    for &code in ErrorCode::ALL {
         assert_eq!(code.as_str(), serialized(code), "{code:?}");
         assert_eq!(ErrorCode::from_name(code.as_str()), Some(code));
     }

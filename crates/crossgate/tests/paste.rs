@@ -79,7 +79,7 @@ fn pastes(e: &CorsError, browser: Browser) -> Vec<String> {
 fn every_message_of_every_engine_reads_back_to_its_error() {
     let mut checked = 0;
     for browser in Browser::ALL {
-        for code in ErrorCode::ALL {
+        for &code in ErrorCode::ALL {
             let e = error(code);
             for text in pastes(&e, browser) {
                 for only in [None, Some(browser)] {

@@ -364,7 +364,7 @@ fn every_problem_code_has_a_case() {
         .flat_map(|c| c.expect.iter().map(|e| e.code.clone()))
         .collect();
     let mut names = BTreeSet::new();
-    for code in ProblemCode::ALL {
+    for &code in ProblemCode::ALL {
         let name = code.as_str().to_owned();
         assert!(!name.is_empty(), "{code:?} has no name");
         assert!(names.insert(name.clone()), "two codes named {name}");

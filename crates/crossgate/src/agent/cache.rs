@@ -3,7 +3,8 @@
 //! Two models: the standard's per-method and per-header entries (Firefox), and one result per
 //! (origin, URL) replaced by each preflight (Chromium, WebKit). In both, a `*` stored from a
 //! credentialed preflight is taken literally (the standard leaves this gap open;
-//! `cors-fetch-rules.md` §1.9), and `*` never covers `Authorization` from the cache. How a
+//! `cors-fetch-rules.md` §1.9), and `*` covers `Authorization` from the cache only where the
+//! profile says so (WebKit). How a
 //! result is matched follows the profile (Firefox: by credentials mode exactly, `*` literal,
 //! `HEAD` checked like any other method).
 
@@ -371,12 +372,12 @@ impl PreflightCache {
     /// Moves `other`'s entries into this cache. With [`PreflightCache::into_keys`], a replay of
     /// a long log keeps one small cache per origin and URL and runs each fetch against the
     /// entries it could match only.
-    pub fn absorb(&mut self, other: PreflightCache) {
+    pub(crate) fn absorb(&mut self, other: PreflightCache) {
         self.entries.extend(other.entries);
     }
 
     /// The cache split by what its entries match on: origin and URL.
-    pub fn into_keys(self) -> Vec<((String, String), PreflightCache)> {
+    pub(crate) fn into_keys(self) -> Vec<((String, String), PreflightCache)> {
         let mut out: Vec<((String, String), PreflightCache)> = Vec::new();
         for e in self.entries {
             match out

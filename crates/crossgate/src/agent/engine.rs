@@ -240,11 +240,6 @@ impl<C: Clock> Agent<C> {
         &self.cache
     }
 
-    /// The preflight cache, to clear or to drop entries between fetches.
-    pub fn cache_mut(&mut self) -> &mut PreflightCache {
-        &mut self.cache
-    }
-
     /// Runs `fetch()` for `init`. `Err` only when the network could not answer; a blocked
     /// request is an `Ok` outcome with its error.
     pub fn fetch<N: Network>(

@@ -133,7 +133,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: &'static [ErrorCode] = &[
         ErrorCode::DisallowedByMode,
         ErrorCode::InvalidResponse,
         ErrorCode::WildcardOriginNotAllowed,
@@ -212,7 +212,7 @@ impl ErrorCode {
 
     /// The code with this name (as `simulate`'s `error.code` spells it).
     pub fn from_name(name: &str) -> Option<ErrorCode> {
-        ErrorCode::ALL.into_iter().find(|c| c.as_str() == name)
+        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == name)
     }
 
     /// The stage at which the error is found, where the code alone says it: the preflight's

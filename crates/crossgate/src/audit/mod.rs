@@ -92,7 +92,7 @@ pub enum Class {
 
 impl Class {
     /// Every class, in report order.
-    pub const ALL: [Class; 18] = [
+    pub const ALL: &'static [Class] = &[
         Class::OriginReflection,
         Class::NullOrigin,
         Class::PrefixMatch,
@@ -115,7 +115,7 @@ impl Class {
 
     /// The class named `name` (its kebab-case name in reports).
     pub fn parse(name: &str) -> Option<Class> {
-        Class::ALL.into_iter().find(|c| c.as_str() == name)
+        Class::ALL.iter().copied().find(|c| c.as_str() == name)
     }
 
     /// The kebab-case name reports, SARIF rule ids and `--baseline` files use

@@ -185,8 +185,8 @@ impl<'v> Fields<'v> {
     }
 
     /// A list of strings. Non-string items are reported one by one and kept as their text, so
-    /// that later items keep their index in later problems (see [`merge_checked`], which drops
-    /// the rules' verdicts on such stand-ins).
+    /// that later items keep their index in later problems (the policy's own rules, run later,
+    /// say nothing about such stand-ins).
     pub fn string_list(&self, key: &str, problems: &mut Vec<Problem>) -> Option<Vec<String>> {
         match self.map.get(key)? {
             Value::Array(items) => {
@@ -253,7 +253,7 @@ impl<'v> Fields<'v> {
 /// Adds the problems of a check to those found while reading the document, except those on a
 /// field whose reading already failed (a wrong type): the rules would only judge the stand-in
 /// value (an item kept as its text, or a field left at its default).
-pub fn merge_checked(read: &mut Vec<Problem>, checked: impl IntoIterator<Item = Problem>) {
+pub(crate) fn merge_checked(read: &mut Vec<Problem>, checked: impl IntoIterator<Item = Problem>) {
     let failed: Vec<String> = read
         .iter()
         .filter(|p| p.code == ProblemCode::WrongType)
@@ -271,7 +271,7 @@ pub fn merge_checked(read: &mut Vec<Problem>, checked: impl IntoIterator<Item = 
 }
 
 /// The known name nearest to `key` by edit distance, if it is near enough to be a typo.
-pub fn closest(key: &str, known: &[&'static str]) -> Option<&'static str> {
+pub(crate) fn closest(key: &str, known: &[&'static str]) -> Option<&'static str> {
     let key_lower = key.to_ascii_lowercase().replace('-', "_");
     known
         .iter()

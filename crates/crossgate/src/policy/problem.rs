@@ -175,7 +175,7 @@ pub enum ProblemCode {
 
 impl ProblemCode {
     /// Every code, for tools and tests that enumerate them.
-    pub const ALL: [ProblemCode; 43] = [
+    pub const ALL: &'static [ProblemCode] = &[
         ProblemCode::Syntax,
         ProblemCode::UnknownField,
         ProblemCode::WrongType,

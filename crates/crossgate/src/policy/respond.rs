@@ -563,7 +563,8 @@ fn merge_vary<H: ResponseHeaders>(headers: &mut H, token: &[u8], value: &H::Valu
     });
 }
 
-#[cfg(test)]
+// The template is the tower layer's.
+#[cfg(all(test, feature = "tower"))]
 mod tests {
     use super::*;
 

@@ -226,7 +226,7 @@ fn chromium(out: &mut Vec<Template>) {
     let b = Browser::Chromium;
     let hint = super::super::error::CHROMIUM_HINT;
     let schemes = CHROMIUM_CORS_ENABLED_SCHEMES.join(", ");
-    for code in ErrorCode::ALL {
+    for &code in ErrorCode::ALL {
         let Some(reason) = sample(code).message(b) else {
             continue;
         };
@@ -301,7 +301,11 @@ fn chromium(out: &mut Vec<Template>) {
 
 fn firefox(out: &mut Vec<Template>) {
     let b = Browser::Firefox;
-    let mut codes: Vec<ErrorCode> = ErrorCode::ALL.into_iter().filter(|c| c.is_cors()).collect();
+    let mut codes: Vec<ErrorCode> = ErrorCode::ALL
+        .iter()
+        .copied()
+        .filter(|c| c.is_cors())
+        .collect();
     codes.extend(console::FIREFOX_DID_NOT_SUCCEED);
     for code in codes {
         let line = sample(code).firefox_line();
@@ -364,7 +368,7 @@ fn firefox(out: &mut Vec<Template>) {
 
 fn webkit(out: &mut Vec<Template>) {
     let b = Browser::Webkit;
-    for code in ErrorCode::ALL {
+    for &code in ErrorCode::ALL {
         if let Some(reason) = sample(code).message(b) {
             add(out, b, Role::Reason, &reason, &[code], false);
         }
