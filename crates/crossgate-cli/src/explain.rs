@@ -51,9 +51,9 @@ struct Entry {
     browser: Option<String>,
     /// Other engines that print the same words.
     also_browsers: Vec<String>,
-    code: Option<String>,
+    code: Option<&'static str>,
     /// The other errors the same words are printed for, most likely first.
-    alternatives: Vec<String>,
+    alternatives: Vec<&'static str>,
     stage: Option<Stage>,
     /// The stage is the same for every error the words fit.
     stage_certain: bool,
@@ -186,12 +186,8 @@ fn message_entry(m: &Message, only: Option<Browser>) -> Entry {
         kind: None,
         browser: Some(m.browser.id().to_owned()),
         also_browsers: also,
-        code: m.code.map(|c| c.as_str().to_owned()),
-        alternatives: m
-            .alternatives
-            .iter()
-            .map(|c| c.as_str().to_owned())
-            .collect(),
+        code: m.code.map(ErrorCode::as_str),
+        alternatives: m.alternatives.iter().map(|c| c.as_str()).collect(),
         stage: m.stage(),
         stage_certain: m.stage_certain(),
         url: m.url.as_deref().map(mask_url),

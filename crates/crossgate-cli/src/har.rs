@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use anstyle::{AnsiColor, Style};
 use clap::Args;
-use crossgate::agent::CredentialsMode;
 use crossgate::agent::explain::ByStack;
+use crossgate::agent::{CredentialsMode, ErrorCode};
 use crossgate::browser::Browser;
 use crossgate::har::{Har, Judged, Options, Preflight, Recorded, Report, Verdict};
 use serde::Serialize;
@@ -83,7 +83,7 @@ struct Summary {
 
 #[derive(Debug, Serialize)]
 struct Cause {
-    code: String,
+    code: &'static str,
     count: usize,
     entries: Vec<usize>,
     summary: String,
@@ -100,9 +100,9 @@ struct Request {
     /// The engine `verdict` is for: the recorder, or `--browser`.
     judged_as: &'static str,
     verdict: &'static str,
-    code: Option<String>,
+    code: Option<&'static str>,
     /// The error under the other credentials mode, where the log does not tell it.
-    alternatives: Vec<String>,
+    alternatives: Vec<&'static str>,
     stage: Option<&'static str>,
     missing: Vec<String>,
     fix: Vec<String>,
@@ -132,7 +132,7 @@ struct Request {
 #[derive(Debug, Serialize)]
 struct EngineDetail {
     verdict: &'static str,
-    code: Option<String>,
+    code: Option<&'static str>,
     message: Option<String>,
     missing: Vec<String>,
 }
@@ -156,12 +156,8 @@ fn request(j: &Judged, recorded_by: Option<Browser>) -> Request {
         recorded_by: recorded_by.map(Browser::id),
         judged_as: own.browser.id(),
         verdict: own.verdict.as_str(),
-        code: own.code.map(|c| c.as_str().to_owned()),
-        alternatives: own
-            .alternatives
-            .iter()
-            .map(|c| c.as_str().to_owned())
-            .collect(),
+        code: own.code.map(ErrorCode::as_str),
+        alternatives: own.alternatives.iter().map(|c| c.as_str()).collect(),
         stage: own.stage.map(|s| s.as_str()),
         missing: own.missing.clone(),
         fix: own
@@ -196,7 +192,7 @@ fn request(j: &Judged, recorded_by: Option<Browser>) -> Request {
                     o.browser.id(),
                     EngineDetail {
                         verdict: o.verdict.as_str(),
-                        code: o.code.map(|c| c.as_str().to_owned()),
+                        code: o.code.map(ErrorCode::as_str),
                         message: o.message.clone(),
                         missing: o.missing.clone(),
                     },
@@ -227,7 +223,7 @@ fn summary(report: &Report) -> Summary {
                 c.entries.push(r.fetch.entry);
             }
             None => by_cause.push(Cause {
-                code: code.to_owned(),
+                code,
                 count: 1,
                 entries: vec![r.fetch.entry],
                 summary: r
@@ -397,12 +393,7 @@ fn render(out: &mut impl Write, report: &Report, d: &Document) -> std::io::Resul
     if !blocked.is_empty() {
         writeln!(out, "\n{HEAD}Blocked in {engine}{HEAD:#}")?;
         for r in blocked {
-            writeln!(
-                out,
-                "{BAD}{}{BAD:#} {}",
-                r.code.as_deref().unwrap_or("?"),
-                line(r)
-            )?;
+            writeln!(out, "{BAD}{}{BAD:#} {}", r.code.unwrap_or("?"), line(r))?;
             if let Some(m) = &r.message {
                 writeln!(out, "   {DIM}{engine}: {m}{DIM:#}")?;
             }
