@@ -97,6 +97,7 @@
 pub mod agent;
 pub mod audit;
 pub mod browser;
+mod codes;
 pub mod fetch;
 pub mod har;
 mod http_glue;

@@ -7,209 +7,135 @@ use serde::Serialize;
 
 use crate::browser::Browser;
 
-/// Chromium's `CorsError` names (without the `k`), plus the failures that happen before CORS
-/// (inside `fetch()` itself, or in the network), for which browsers print no CORS message.
-///
-/// Every browser profile reports its failures under these names, so one code means one
-/// failure whichever engine found it; [`CorsError::message`] gives each engine's words for it.
-/// The six codes from `WildcardOriginNotAllowed` to `InvalidAllowCredentials` come from the
-/// [CORS check] of a response; their `Preflight*` twins are the same check failed on the
-/// preflight's response (see
-/// [`on_preflight`](ErrorCode::on_preflight) and [`base`](ErrorCode::base)). In JSON a code is
-/// its name as written here (`"MissingAllowOriginHeader"`).
-///
-/// [CORS check]: https://fetch.spec.whatwg.org/#cors-check
-///
-/// ```
-/// use crossgate::agent::{ErrorCode, Stage};
-///
-/// let code = ErrorCode::from_name("AllowOriginMismatch").unwrap();
-/// assert_eq!(code.to_string(), "AllowOriginMismatch");
-/// // The same check failed on the preflight's response:
-/// let on_preflight = code.on_preflight();
-/// assert_eq!(on_preflight, ErrorCode::PreflightAllowOriginMismatch);
-/// assert_eq!(on_preflight.stage(), Some(Stage::Preflight));
-/// assert_eq!(on_preflight.base(), code);
-/// // The plain code does not say which response failed; a report names the actual request's.
-/// assert_eq!(code.stage(), None);
-/// assert_eq!(code.stage_or_actual(), Stage::Actual);
-/// // `fetch()` refuses CONNECT itself: a TypeError, not a CORS failure.
-/// assert!(code.is_cors());
-/// assert!(!ErrorCode::ForbiddenMethod.is_cors());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub enum ErrorCode {
-    /// The request's mode forbids the URL: `mode: "same-origin"` to another origin. `fetch()`
-    /// rejects before anything is sent; [`CorsError::message`] is `None` for it.
-    DisallowedByMode,
-    /// Chromium's name for a response that failed below CORS (DevTools: a preflight that got a
-    /// network error such as an empty response; "The response is invalid."). The agent never
-    /// reports it; it is here so that a pasted message with those words reads back.
-    InvalidResponse,
-    /// `Access-Control-Allow-Origin: *` on a request whose credentials mode is `include`:
-    /// `*` only shares a response fetched without credentials (CORS check step 3).
-    WildcardOriginNotAllowed,
-    /// The response has no `Access-Control-Allow-Origin`. Often an error page or an
-    /// authentication layer that adds no CORS headers: the status tells.
-    MissingAllowOriginHeader,
-    /// `Access-Control-Allow-Origin` holds more than one value: two header lines (Firefox counts
-    /// lines), or one value with a comma (Chromium and WebKit; Chromium also takes a space for
-    /// a list). The parameter is the value, where the engine quotes it (not Firefox).
-    MultipleAllowOriginValues,
-    /// `Access-Control-Allow-Origin` does not parse as a URL (`example.com` without a scheme).
-    /// Chromium's name for it; Firefox and WebKit report it as
-    /// [`AllowOriginMismatch`](Self::AllowOriginMismatch). The parameter is the value.
-    InvalidAllowOriginValue,
-    /// `Access-Control-Allow-Origin` is not byte for byte the request's serialized origin (a
-    /// trailing slash, another port or scheme, `null`). The parameter is the value received.
-    AllowOriginMismatch,
-    /// The request includes credentials and `Access-Control-Allow-Credentials` is missing or not
-    /// exactly `true` (CORS check steps 5-7). The parameter is the value received, empty when
-    /// missing.
-    InvalidAllowCredentials,
-    /// A `cors` request to a scheme outside CORS (not `http:` or `https:`), first or after a
-    /// redirect. The parameter is the scheme.
-    CorsDisabledScheme,
-    /// The preflight's response status is not an ok status (200 to 299): a 401 from an
-    /// authentication layer or a 404 or 405 from a router without an OPTIONS route are usual.
-    PreflightInvalidStatus,
-    /// The preflight was answered with a redirect, which a preflight never follows.
-    PreflightDisallowedRedirect,
-    /// [`WildcardOriginNotAllowed`](Self::WildcardOriginNotAllowed), on the preflight's response.
-    PreflightWildcardOriginNotAllowed,
-    /// [`MissingAllowOriginHeader`](Self::MissingAllowOriginHeader), on the preflight's response.
-    PreflightMissingAllowOriginHeader,
-    /// [`MultipleAllowOriginValues`](Self::MultipleAllowOriginValues), on the preflight's
-    /// response.
-    PreflightMultipleAllowOriginValues,
-    /// [`InvalidAllowOriginValue`](Self::InvalidAllowOriginValue), on the preflight's response.
-    PreflightInvalidAllowOriginValue,
-    /// [`AllowOriginMismatch`](Self::AllowOriginMismatch), on the preflight's response.
-    PreflightAllowOriginMismatch,
-    /// [`InvalidAllowCredentials`](Self::InvalidAllowCredentials), on the preflight's response.
-    PreflightInvalidAllowCredentials,
-    /// `Access-Control-Allow-Methods` does not parse as a list of tokens, so none of it counts
-    /// (Fetch §4.8 steps 7.1-7.3). The parameter is the first item that is not a token.
-    InvalidAllowMethodsPreflightResponse,
-    /// `Access-Control-Allow-Headers` does not parse as a list of tokens, so none of it counts
-    /// (Fetch §4.8 steps 7.1-7.3). The parameter is the first item that is not a token.
-    InvalidAllowHeadersPreflightResponse,
-    /// The request's method is not safelisted and the preflight's `Access-Control-Allow-Methods`
-    /// neither lists it (byte for byte: `put` is not `PUT`) nor says `*` without credentials
-    /// (Fetch §4.8 step 7.5). The parameter is the method.
-    MethodDisallowedByPreflightResponse,
-    /// A CORS-unsafe request header that the preflight's `Access-Control-Allow-Headers` does
-    /// not list (`*` covers every name but `Authorization`, and only without credentials; Fetch
-    /// §4.8 steps 7.6-7.7). The parameter is the header name as script wrote it.
-    HeaderDisallowedByPreflightResponse,
-    /// A redirect's `Location` carries a user name or password, in a CORS request to another
-    /// origin or once the response is CORS-tainted (Fetch §4.5 steps 3-4). The parameter is the
-    /// target URL.
-    RedirectContainsCredentials,
-    // Not CORS errors: `fetch()` rejects with a TypeError, or the network fails.
-    /// The method is not a token.
-    InvalidMethod,
-    /// CONNECT, TRACE or TRACK.
-    ForbiddenMethod,
-    /// A header name that is not a token, or a value with NUL, CR or LF.
-    InvalidHeader,
-    /// A `no-cors` request with a method other than GET, HEAD or POST.
-    NoCorsMethodNotSafelisted,
-    /// The request URL carries a user name or password.
-    CredentialsInRequestUrl,
-    /// A secure page asked for an insecure (`http:`, not loopback) URL: mixed content.
-    MixedContent,
-    /// More than 20 redirects.
-    TooManyRedirects,
-    /// A redirect whose `Location` is not a URL, or not http(s) in a non-CORS request.
-    InvalidRedirectLocation,
-    /// A redirect the browser refuses to follow before CORS looks at it, without a CORS message
-    /// (Chromium: to a `data:` URL, or to a URL with a user name or password that the standard
-    /// would let through).
-    UnsafeRedirect,
-    /// The connection failed (connection refused, DNS, TLS): `check` only.
-    NetworkError,
+crate::codes::code_enum! {
+    /// Chromium's `CorsError` names (without the `k`), plus the failures that happen before CORS
+    /// (inside `fetch()` itself, or in the network), for which browsers print no CORS message.
+    ///
+    /// Every browser profile reports its failures under these names, so one code means one
+    /// failure whichever engine found it; [`CorsError::message`] gives each engine's words for it.
+    /// The six codes from `WildcardOriginNotAllowed` to `InvalidAllowCredentials` come from the
+    /// [CORS check] of a response; their `Preflight*` twins are the same check failed on the
+    /// preflight's response (see
+    /// [`on_preflight`](ErrorCode::on_preflight) and [`base`](ErrorCode::base)). In JSON a code is
+    /// its name as written here (`"MissingAllowOriginHeader"`).
+    ///
+    /// [CORS check]: https://fetch.spec.whatwg.org/#cors-check
+    ///
+    /// ```
+    /// use crossgate::agent::{ErrorCode, Stage};
+    ///
+    /// let code = ErrorCode::from_name("AllowOriginMismatch").unwrap();
+    /// assert_eq!(code.to_string(), "AllowOriginMismatch");
+    /// // The same check failed on the preflight's response:
+    /// let on_preflight = code.on_preflight();
+    /// assert_eq!(on_preflight, ErrorCode::PreflightAllowOriginMismatch);
+    /// assert_eq!(on_preflight.stage(), Some(Stage::Preflight));
+    /// assert_eq!(on_preflight.base(), code);
+    /// // The plain code does not say which response failed; a report names the actual request's.
+    /// assert_eq!(code.stage(), None);
+    /// assert_eq!(code.stage_or_actual(), Stage::Actual);
+    /// // `fetch()` refuses CONNECT itself: a TypeError, not a CORS failure.
+    /// assert!(code.is_cors());
+    /// assert!(!ErrorCode::ForbiddenMethod.is_cors());
+    /// ```
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    pub enum ErrorCode {
+        /// The request's mode forbids the URL: `mode: "same-origin"` to another origin. `fetch()`
+        /// rejects before anything is sent; [`CorsError::message`] is `None` for it.
+        DisallowedByMode = "DisallowedByMode",
+        /// Chromium's name for a response that failed below CORS (DevTools: a preflight that got a
+        /// network error such as an empty response; "The response is invalid."). The agent never
+        /// reports it; it is here so that a pasted message with those words reads back.
+        InvalidResponse = "InvalidResponse",
+        /// `Access-Control-Allow-Origin: *` on a request whose credentials mode is `include`:
+        /// `*` only shares a response fetched without credentials (CORS check step 3).
+        WildcardOriginNotAllowed = "WildcardOriginNotAllowed",
+        /// The response has no `Access-Control-Allow-Origin`. Often an error page or an
+        /// authentication layer that adds no CORS headers: the status tells.
+        MissingAllowOriginHeader = "MissingAllowOriginHeader",
+        /// `Access-Control-Allow-Origin` holds more than one value: two header lines (Firefox
+        /// counts lines), or one value with a comma (Chromium and WebKit; Chromium also takes a
+        /// space for a list). The parameter is the value, where the engine quotes it (not Firefox).
+        MultipleAllowOriginValues = "MultipleAllowOriginValues",
+        /// `Access-Control-Allow-Origin` does not parse as a URL (`example.com` without a scheme).
+        /// Chromium's name for it; Firefox and WebKit report it as
+        /// [`AllowOriginMismatch`](Self::AllowOriginMismatch). The parameter is the value.
+        InvalidAllowOriginValue = "InvalidAllowOriginValue",
+        /// `Access-Control-Allow-Origin` is not byte for byte the request's serialized origin (a
+        /// trailing slash, another port or scheme, `null`). The parameter is the value received.
+        AllowOriginMismatch = "AllowOriginMismatch",
+        /// The request includes credentials and `Access-Control-Allow-Credentials` is missing or
+        /// not exactly `true` (CORS check steps 5-7). The parameter is the value received, empty
+        /// when missing.
+        InvalidAllowCredentials = "InvalidAllowCredentials",
+        /// A `cors` request to a scheme outside CORS (not `http:` or `https:`), first or after a
+        /// redirect. The parameter is the scheme.
+        CorsDisabledScheme = "CorsDisabledScheme",
+        /// The preflight's response status is not an ok status (200 to 299): a 401 from an
+        /// authentication layer or a 404 or 405 from a router without an OPTIONS route are usual.
+        PreflightInvalidStatus = "PreflightInvalidStatus",
+        /// The preflight was answered with a redirect, which a preflight never follows.
+        PreflightDisallowedRedirect = "PreflightDisallowedRedirect",
+        /// [`WildcardOriginNotAllowed`](Self::WildcardOriginNotAllowed), on the preflight's
+        /// response.
+        PreflightWildcardOriginNotAllowed = "PreflightWildcardOriginNotAllowed",
+        /// [`MissingAllowOriginHeader`](Self::MissingAllowOriginHeader), on the preflight's
+        /// response.
+        PreflightMissingAllowOriginHeader = "PreflightMissingAllowOriginHeader",
+        /// [`MultipleAllowOriginValues`](Self::MultipleAllowOriginValues), on the preflight's
+        /// response.
+        PreflightMultipleAllowOriginValues = "PreflightMultipleAllowOriginValues",
+        /// [`InvalidAllowOriginValue`](Self::InvalidAllowOriginValue), on the preflight's response.
+        PreflightInvalidAllowOriginValue = "PreflightInvalidAllowOriginValue",
+        /// [`AllowOriginMismatch`](Self::AllowOriginMismatch), on the preflight's response.
+        PreflightAllowOriginMismatch = "PreflightAllowOriginMismatch",
+        /// [`InvalidAllowCredentials`](Self::InvalidAllowCredentials), on the preflight's response.
+        PreflightInvalidAllowCredentials = "PreflightInvalidAllowCredentials",
+        /// `Access-Control-Allow-Methods` does not parse as a list of tokens, so none of it counts
+        /// (Fetch §4.8 steps 7.1-7.3). The parameter is the first item that is not a token.
+        InvalidAllowMethodsPreflightResponse = "InvalidAllowMethodsPreflightResponse",
+        /// `Access-Control-Allow-Headers` does not parse as a list of tokens, so none of it counts
+        /// (Fetch §4.8 steps 7.1-7.3). The parameter is the first item that is not a token.
+        InvalidAllowHeadersPreflightResponse = "InvalidAllowHeadersPreflightResponse",
+        /// The request's method is not safelisted and the preflight's
+        /// `Access-Control-Allow-Methods` neither lists it (byte for byte: `put` is not `PUT`) nor
+        /// says `*` without credentials (Fetch §4.8 step 7.5). The parameter is the method.
+        MethodDisallowedByPreflightResponse = "MethodDisallowedByPreflightResponse",
+        /// A CORS-unsafe request header that the preflight's `Access-Control-Allow-Headers` does
+        /// not list (`*` covers every name but `Authorization`, and only without credentials; Fetch
+        /// §4.8 steps 7.6-7.7). The parameter is the header name as script wrote it.
+        HeaderDisallowedByPreflightResponse = "HeaderDisallowedByPreflightResponse",
+        /// A redirect's `Location` carries a user name or password, in a CORS request to
+        /// another origin or once the response is CORS-tainted (Fetch §4.5 steps 3-4). The
+        /// parameter is the target URL.
+        RedirectContainsCredentials = "RedirectContainsCredentials",
+        // Not CORS errors: `fetch()` rejects with a TypeError, or the network fails.
+        /// The method is not a token.
+        InvalidMethod = "InvalidMethod",
+        /// CONNECT, TRACE or TRACK.
+        ForbiddenMethod = "ForbiddenMethod",
+        /// A header name that is not a token, or a value with NUL, CR or LF.
+        InvalidHeader = "InvalidHeader",
+        /// A `no-cors` request with a method other than GET, HEAD or POST.
+        NoCorsMethodNotSafelisted = "NoCorsMethodNotSafelisted",
+        /// The request URL carries a user name or password.
+        CredentialsInRequestUrl = "CredentialsInRequestUrl",
+        /// A secure page asked for an insecure (`http:`, not loopback) URL: mixed content.
+        MixedContent = "MixedContent",
+        /// More than 20 redirects.
+        TooManyRedirects = "TooManyRedirects",
+        /// A redirect whose `Location` is not a URL, or not http(s) in a non-CORS request.
+        InvalidRedirectLocation = "InvalidRedirectLocation",
+        /// A redirect the browser refuses to follow before CORS looks at it, without a CORS message
+        /// (Chromium: to a `data:` URL, or to a URL with a user name or password that the standard
+        /// would let through).
+        UnsafeRedirect = "UnsafeRedirect",
+        /// The connection failed (connection refused, DNS, TLS): `check` only.
+        NetworkError = "NetworkError",
+    }
 }
 
 impl ErrorCode {
-    /// Every code, in declaration order.
-    pub const ALL: &'static [ErrorCode] = &[
-        ErrorCode::DisallowedByMode,
-        ErrorCode::InvalidResponse,
-        ErrorCode::WildcardOriginNotAllowed,
-        ErrorCode::MissingAllowOriginHeader,
-        ErrorCode::MultipleAllowOriginValues,
-        ErrorCode::InvalidAllowOriginValue,
-        ErrorCode::AllowOriginMismatch,
-        ErrorCode::InvalidAllowCredentials,
-        ErrorCode::CorsDisabledScheme,
-        ErrorCode::PreflightInvalidStatus,
-        ErrorCode::PreflightDisallowedRedirect,
-        ErrorCode::PreflightWildcardOriginNotAllowed,
-        ErrorCode::PreflightMissingAllowOriginHeader,
-        ErrorCode::PreflightMultipleAllowOriginValues,
-        ErrorCode::PreflightInvalidAllowOriginValue,
-        ErrorCode::PreflightAllowOriginMismatch,
-        ErrorCode::PreflightInvalidAllowCredentials,
-        ErrorCode::InvalidAllowMethodsPreflightResponse,
-        ErrorCode::InvalidAllowHeadersPreflightResponse,
-        ErrorCode::MethodDisallowedByPreflightResponse,
-        ErrorCode::HeaderDisallowedByPreflightResponse,
-        ErrorCode::RedirectContainsCredentials,
-        ErrorCode::InvalidMethod,
-        ErrorCode::ForbiddenMethod,
-        ErrorCode::InvalidHeader,
-        ErrorCode::NoCorsMethodNotSafelisted,
-        ErrorCode::CredentialsInRequestUrl,
-        ErrorCode::MixedContent,
-        ErrorCode::TooManyRedirects,
-        ErrorCode::InvalidRedirectLocation,
-        ErrorCode::UnsafeRedirect,
-        ErrorCode::NetworkError,
-    ];
-
-    /// The name, as in JSON.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::DisallowedByMode => "DisallowedByMode",
-            ErrorCode::InvalidResponse => "InvalidResponse",
-            ErrorCode::WildcardOriginNotAllowed => "WildcardOriginNotAllowed",
-            ErrorCode::MissingAllowOriginHeader => "MissingAllowOriginHeader",
-            ErrorCode::MultipleAllowOriginValues => "MultipleAllowOriginValues",
-            ErrorCode::InvalidAllowOriginValue => "InvalidAllowOriginValue",
-            ErrorCode::AllowOriginMismatch => "AllowOriginMismatch",
-            ErrorCode::InvalidAllowCredentials => "InvalidAllowCredentials",
-            ErrorCode::CorsDisabledScheme => "CorsDisabledScheme",
-            ErrorCode::PreflightInvalidStatus => "PreflightInvalidStatus",
-            ErrorCode::PreflightDisallowedRedirect => "PreflightDisallowedRedirect",
-            ErrorCode::PreflightWildcardOriginNotAllowed => "PreflightWildcardOriginNotAllowed",
-            ErrorCode::PreflightMissingAllowOriginHeader => "PreflightMissingAllowOriginHeader",
-            ErrorCode::PreflightMultipleAllowOriginValues => "PreflightMultipleAllowOriginValues",
-            ErrorCode::PreflightInvalidAllowOriginValue => "PreflightInvalidAllowOriginValue",
-            ErrorCode::PreflightAllowOriginMismatch => "PreflightAllowOriginMismatch",
-            ErrorCode::PreflightInvalidAllowCredentials => "PreflightInvalidAllowCredentials",
-            ErrorCode::InvalidAllowMethodsPreflightResponse => {
-                "InvalidAllowMethodsPreflightResponse"
-            }
-            ErrorCode::InvalidAllowHeadersPreflightResponse => {
-                "InvalidAllowHeadersPreflightResponse"
-            }
-            ErrorCode::MethodDisallowedByPreflightResponse => "MethodDisallowedByPreflightResponse",
-            ErrorCode::HeaderDisallowedByPreflightResponse => "HeaderDisallowedByPreflightResponse",
-            ErrorCode::RedirectContainsCredentials => "RedirectContainsCredentials",
-            ErrorCode::InvalidMethod => "InvalidMethod",
-            ErrorCode::ForbiddenMethod => "ForbiddenMethod",
-            ErrorCode::InvalidHeader => "InvalidHeader",
-            ErrorCode::NoCorsMethodNotSafelisted => "NoCorsMethodNotSafelisted",
-            ErrorCode::CredentialsInRequestUrl => "CredentialsInRequestUrl",
-            ErrorCode::MixedContent => "MixedContent",
-            ErrorCode::TooManyRedirects => "TooManyRedirects",
-            ErrorCode::InvalidRedirectLocation => "InvalidRedirectLocation",
-            ErrorCode::UnsafeRedirect => "UnsafeRedirect",
-            ErrorCode::NetworkError => "NetworkError",
-        }
-    }
-
     /// The code with this name (as `simulate`'s `error.code` spells it).
     pub fn from_name(name: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.iter().copied().find(|c| c.as_str() == name)

@@ -32,115 +32,70 @@ pub use probe::{Generator, Probe, probes};
 
 use crate::origin::{Origin, host_is_loopback, registrable_domain};
 
-/// A misconfiguration class (CONTRACTS §7), named after the server's flawed check.
-///
-/// Each variant says how it is rated by the one model of [`severity`]: a read's severity is the
-/// reach of the admitted origin when the user's cookies come along (one step lower when every
-/// cookie seen is `SameSite=Lax`/`Strict`, critical for a high reach with a session given
-/// with `-H`), at most medium without credentials on a private-network target, and info without
-/// credentials on a public one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Class {
-    /// Any origin is echoed. Reach: anyone (high with credentials).
-    OriginReflection,
-    /// `null` is admitted (sandboxed iframes, `data:` documents). Reach: anyone.
-    NullOrigin,
-    /// `https://api.example.com.evil.tld` passes. Reach: anyone (it is the attacker's DNS).
-    PrefixMatch,
-    /// `https://evilexample.com` passes. Reach: anyone where the name is registrable, nobody
-    /// (info) where it is not, subdomain holders where it falls under the target's domain.
-    SuffixMatch,
-    /// A part of the trusted origin passes (`https://example.co`). Rated as `SuffixMatch`.
-    SubstringMatch,
-    /// `apiaexample.com` passes a regex's unescaped dot. Rated as `SuffixMatch`.
-    UnescapedDot,
-    /// Every subdomain is admitted. Reach: whoever controls one (XSS, takeover): medium.
-    SubdomainTrust,
-    /// An `http` origin is admitted by an `https` resource. Reach: the network path: medium,
-    /// low with HSTS on the target.
-    InsecureOrigin,
-    /// `api.example.com_.evil.tld` passes. Reach by the browsers that keep the character in a
-    /// host: all (`_`, `-`: high), Firefox and Safari (medium), Safari only (low).
-    SpecialCharacters,
-    /// A host where anyone publishes (github.io, codepen) is admitted. Reach: anyone.
-    ThirdPartyOrigin,
-    /// `http://localhost:PORT` is admitted. Reach: a program on the visitor's machine: low.
-    LocalhostOrigin,
-    /// Another port of the trusted host is admitted. Reach: whoever runs a service there: low.
-    PortTrust,
-    /// A spelling browsers never send passes (upper case, a trailing slash). Reach: nobody:
-    /// info, a loose check and no more.
-    NonCanonicalOrigin,
-    /// `*` with `Access-Control-Allow-Credentials: true`: browsers refuse credentialed reads,
-    /// so it grants what `*` grants (below).
-    WildcardWithCredentials,
-    /// `*`: any page reads without credentials: info on a public target, medium on a private
-    /// one (the browser is the way in).
-    WildcardOrigin,
-    /// A dynamic `Access-Control-Allow-Origin` without `Vary: Origin`: a cache can serve one
-    /// origin's answer to another. It grants nothing; low when the response is cacheable by a
-    /// shared cache (denial), info otherwise.
-    MissingVary,
-    /// Preflights echo any method or header. One step below the widest read granted to an
-    /// attacker's origin by a preflight, at most medium; info when only trusted origins pass.
-    PreflightReflection,
-    /// `Access-Control-Allow-Private-Network: true` to any origin: medium on a private target,
-    /// info on a public one.
-    PrivateNetworkReflection,
+crate::codes::code_enum! {
+    /// A misconfiguration class (CONTRACTS §7), named after the server's flawed check.
+    ///
+    /// Each variant says how it is rated by the one model of [`severity`]: a read's severity is the
+    /// reach of the admitted origin when the user's cookies come along (one step lower when every
+    /// cookie seen is `SameSite=Lax`/`Strict`, critical for a high reach with a session given
+    /// with `-H`), at most medium without credentials on a private-network target, and info without
+    /// credentials on a public one.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Class {
+        /// Any origin is echoed. Reach: anyone (high with credentials).
+        OriginReflection = "origin-reflection",
+        /// `null` is admitted (sandboxed iframes, `data:` documents). Reach: anyone.
+        NullOrigin = "null-origin",
+        /// `https://api.example.com.evil.tld` passes. Reach: anyone (it is the attacker's DNS).
+        PrefixMatch = "prefix-match",
+        /// `https://evilexample.com` passes. Reach: anyone where the name is registrable, nobody
+        /// (info) where it is not, subdomain holders where it falls under the target's domain.
+        SuffixMatch = "suffix-match",
+        /// A part of the trusted origin passes (`https://example.co`). Rated as `SuffixMatch`.
+        SubstringMatch = "substring-match",
+        /// `apiaexample.com` passes a regex's unescaped dot. Rated as `SuffixMatch`.
+        UnescapedDot = "unescaped-dot",
+        /// Every subdomain is admitted. Reach: whoever controls one (XSS, takeover): medium.
+        SubdomainTrust = "subdomain-trust",
+        /// An `http` origin is admitted by an `https` resource. Reach: the network path: medium,
+        /// low with HSTS on the target.
+        InsecureOrigin = "insecure-origin",
+        /// `api.example.com_.evil.tld` passes. Reach by the browsers that keep the character in a
+        /// host: all (`_`, `-`: high), Firefox and Safari (medium), Safari only (low).
+        SpecialCharacters = "special-characters",
+        /// A host where anyone publishes (github.io, codepen) is admitted. Reach: anyone.
+        ThirdPartyOrigin = "third-party-origin",
+        /// `http://localhost:PORT` is admitted. Reach: a program on the visitor's machine: low.
+        LocalhostOrigin = "localhost-origin",
+        /// Another port of the trusted host is admitted. Reach: whoever runs a service there: low.
+        PortTrust = "port-trust",
+        /// A spelling browsers never send passes (upper case, a trailing slash). Reach: nobody:
+        /// info, a loose check and no more.
+        NonCanonicalOrigin = "non-canonical-origin",
+        /// `*` with `Access-Control-Allow-Credentials: true`: browsers refuse credentialed reads,
+        /// so it grants what `*` grants (below).
+        WildcardWithCredentials = "wildcard-with-credentials",
+        /// `*`: any page reads without credentials: info on a public target, medium on a private
+        /// one (the browser is the way in).
+        WildcardOrigin = "wildcard-origin",
+        /// A dynamic `Access-Control-Allow-Origin` without `Vary: Origin`: a cache can serve one
+        /// origin's answer to another. It grants nothing; low when the response is cacheable by a
+        /// shared cache (denial), info otherwise.
+        MissingVary = "missing-vary",
+        /// Preflights echo any method or header. One step below the widest read granted to an
+        /// attacker's origin by a preflight, at most medium; info when only trusted origins pass.
+        PreflightReflection = "preflight-reflection",
+        /// `Access-Control-Allow-Private-Network: true` to any origin: medium on a private target,
+        /// info on a public one.
+        PrivateNetworkReflection = "private-network-reflection",
+    }
 }
 
 impl Class {
-    /// Every class, in report order.
-    pub const ALL: &'static [Class] = &[
-        Class::OriginReflection,
-        Class::NullOrigin,
-        Class::PrefixMatch,
-        Class::SuffixMatch,
-        Class::SubstringMatch,
-        Class::UnescapedDot,
-        Class::SubdomainTrust,
-        Class::InsecureOrigin,
-        Class::SpecialCharacters,
-        Class::ThirdPartyOrigin,
-        Class::LocalhostOrigin,
-        Class::PortTrust,
-        Class::NonCanonicalOrigin,
-        Class::WildcardWithCredentials,
-        Class::WildcardOrigin,
-        Class::MissingVary,
-        Class::PreflightReflection,
-        Class::PrivateNetworkReflection,
-    ];
-
     /// The class named `name` (its kebab-case name in reports).
     pub fn parse(name: &str) -> Option<Class> {
         Class::ALL.iter().copied().find(|c| c.as_str() == name)
-    }
-
-    /// The kebab-case name reports, SARIF rule ids and `--baseline` files use
-    /// (`origin-reflection`), the same as its `serde` name; [`Class::parse`] reads it back.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Class::OriginReflection => "origin-reflection",
-            Class::NullOrigin => "null-origin",
-            Class::PrefixMatch => "prefix-match",
-            Class::SuffixMatch => "suffix-match",
-            Class::SubstringMatch => "substring-match",
-            Class::UnescapedDot => "unescaped-dot",
-            Class::SubdomainTrust => "subdomain-trust",
-            Class::InsecureOrigin => "insecure-origin",
-            Class::SpecialCharacters => "special-characters",
-            Class::ThirdPartyOrigin => "third-party-origin",
-            Class::LocalhostOrigin => "localhost-origin",
-            Class::PortTrust => "port-trust",
-            Class::NonCanonicalOrigin => "non-canonical-origin",
-            Class::WildcardWithCredentials => "wildcard-with-credentials",
-            Class::WildcardOrigin => "wildcard-origin",
-            Class::MissingVary => "missing-vary",
-            Class::PreflightReflection => "preflight-reflection",
-            Class::PrivateNetworkReflection => "private-network-reflection",
-        }
     }
 
     /// The broader flaws that already explain this one, so that a report naming them leaves

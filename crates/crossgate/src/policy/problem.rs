@@ -18,258 +18,162 @@ pub enum Severity {
     Error,
 }
 
-/// A stable name for each kind of problem (`code` in `crossgate lint --json`).
-///
-/// Each problem of a kind carries the same [`Severity`], except [`Duplicate`](Self::Duplicate)
-/// as noted. Match on the code, not on the message: messages and fixes may be reworded, codes
-/// are not. New codes may be added (the enum is `#[non_exhaustive]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum ProblemCode {
-    // The document itself.
-    /// Error: the document cannot be parsed (not valid TOML, JSON or YAML, or not UTF-8), so
-    /// nothing in it can be read. The message holds the parser's position; the field is empty.
-    Syntax,
-    /// Error: a key that is not a setting. A misspelt setting would otherwise be ignored and the
-    /// policy silently differ from what was written; the fix names the nearest known field.
-    UnknownField,
-    /// Error: a value of the wrong type (a quoted number, a string where a list belongs). The
-    /// setting cannot be read, so its other rules are not run.
-    WrongType,
-    // Origin patterns.
-    /// Error: an empty origin pattern. Browsers never send an empty `Origin`, so it matches
-    /// nothing.
-    OriginEmpty,
-    /// Error: `null` as an allowed origin. Sandboxed iframes, `data:` and `file:` documents and
-    /// redirected requests of any site send `Origin: null`, so trusting it trusts anyone.
-    OriginNull,
-    /// Error: no `scheme://` in front of the host (`example.com`, `https:example.com`). Browsers
-    /// always send the scheme, so the pattern could never match.
-    OriginMissingScheme,
-    /// Error: the text before `://` is not a URL scheme (a letter, then letters, digits, `+`,
-    /// `-` or `.`).
-    OriginInvalidScheme,
-    /// Error: a `file:`, `data:`, `blob:`, `about:` or `javascript:` pattern. Browsers never send
-    /// such a scheme in `Origin` (an opaque origin is sent as `null`), so it could never match.
-    OriginOpaqueScheme,
-    /// Error: a user name or password (`user:pw@`) in the pattern. An origin has none and
-    /// browsers never send one, so the pattern could never match.
-    OriginHasUserinfo,
-    /// Error: a path after the host. CORS is decided per origin, not per path: browsers send
-    /// only `scheme://host[:port]`. (A lone trailing `/` is removed instead, with
-    /// [`OriginNormalized`](Self::OriginNormalized).)
-    OriginHasPath,
-    /// Error: a `?query` or `#fragment` after the host, which an origin never has.
-    OriginHasQuery,
-    /// Error: the host is not a domain name or an IP address: empty, an empty label (`..`), a
-    /// label over 63 bytes or a name over 253, an IPv6 address without brackets, or anything
-    /// else the URL Standard's host parser refuses.
-    OriginInvalidHost,
-    /// Error: `*` somewhere other than alone (any origin) or as a leading `*.` label
-    /// (`https://*example.com`, `https://a.*.example.com`). Such a pattern has no single
-    /// meaning, so it is refused rather than guessed at.
-    OriginMisplacedWildcard,
-    /// Error: `*.` in front of an IP address, which has no subdomains.
-    OriginWildcardIp,
-    /// Error: the port is empty, not a number, has a leading zero, is 0 or is above 65535.
-    OriginInvalidPort,
-    /// Error: a pattern longer than 512 bytes, which no origin is; refused before it is parsed.
-    OriginTooLong,
-    /// Warning: the pattern was rewritten into the form browsers send (scheme and host in
-    /// lowercase, an IDN host in punycode, the default port, a trailing `/` or surrounding
-    /// whitespace removed). It matches as rewritten; the fix gives that text.
-    OriginNormalized,
-    /// Warning: another listed pattern already allows every origin this one allows
-    /// (`https://a.example.com` beside `https://*.example.com`), so removing it changes nothing.
-    OriginRedundant,
-    /// An edit removes a pattern the policy does not list.
+crate::codes::code_enum! {
+    /// A stable name for each kind of problem (`code` in `crossgate lint --json`).
     ///
-    /// Warning: nothing is removed. A misspelt removal would leave allowed the origin that was
-    /// meant to lose access, so check the spelling.
-    OriginNotListed,
-    /// Error: `*` with `allow_credentials`. Browsers refuse `Access-Control-Allow-Origin: *` on
-    /// credentialed requests (the CORS check), and echoing every origin instead would let any
-    /// website read your users' responses with their cookies.
-    /// <https://fetch.spec.whatwg.org/#cors-protocol-and-credentials>
-    WildcardOriginWithCredentials,
-    /// Error: a plain `http:` or `ws:` origin other than loopback, with credentials. Anyone on
-    /// the network path can impersonate it and read your users' credentialed responses.
-    InsecureOriginWithCredentials,
-    /// Error: `*.` on a public suffix (`https://*.github.io`, `https://*.co.uk`), with
-    /// credentials. Anyone can register a site under it and act as your users.
-    PublicSuffixWildcardWithCredentials,
-    /// Warning: `*.` on a public suffix, without credentials. Anyone can register a site under
-    /// it and read these responses: fine for public data only.
-    PublicSuffixWildcard,
-    /// Warning: no origin is allowed (an empty list, or an edit that removed the last one), so
-    /// browsers block every cross-origin request.
-    NoOriginAllowed,
-    /// Error: `allow_private_network` with `*`. Any website on the internet could have its
-    /// visitors' browsers reach this private-network service (Private Network Access).
-    PrivateNetworkWithWildcardOrigin,
-    // Lists in general.
-    /// Error: `*` listed together with other items, which it already covers, so the list does
-    /// not say whether everything or only those items was meant. In `allow_headers`, only
-    /// `authorization` may stand beside `*`, since `*` never covers it.
-    WildcardMixed,
-    /// An item listed twice (compared in normal form). A warning in a policy, or when an edit
-    /// adds a pattern already allowed; an error where the two could not be told apart (two
-    /// resolver grants with one name, two gateway routes with one host and prefix).
-    Duplicate,
-    /// Error: an empty or blank method or header name, or a resolver grant without a name.
-    EmptyName,
-    // Methods.
-    /// Error: not a method name (a token: no spaces, no commas), such as `"GET, PUT"` in one
-    /// item. Browsers could never send it.
-    MethodInvalid,
-    /// Error: `CONNECT`, `TRACE` or `TRACK`, forbidden methods: `fetch()` refuses to send them,
-    /// so allowing them means nothing. <https://fetch.spec.whatwg.org/#forbidden-method>
-    MethodForbidden,
-    /// Warning: a case variant of a method usually written in upper case (`patch`). Browsers
-    /// upper-case only `DELETE`, `GET`, `HEAD`, `OPTIONS`, `POST` and `PUT` and compare methods
-    /// case-sensitively, so `patch` allows `patch` but not `PATCH`.
-    MethodCase,
-    // Request headers.
-    /// Error: not a header name (a token: no spaces, commas or `:`), such as
-    /// `"content-type, x-token"` in one item or `"x-token: abc"`.
-    HeaderInvalid,
-    /// Error: a forbidden request header (`Cookie`, `Host`, `Origin`, `Sec-*`, `Proxy-*`, ...).
-    /// The browser sets it itself and script never can, so a preflight never asks for it.
-    /// <https://fetch.spec.whatwg.org/#forbidden-request-header>
-    HeaderForbidden,
-    /// Error: a CORS response header (`Access-Control-Allow-Origin`, ...) in `allow_headers`.
-    /// It belongs in responses; to let script read a response header, use `expose_headers`.
-    HeaderProhibited,
-    /// Error: a name longer than [`MAX_HEADER_NAME_LEN`](crate::policy::MAX_HEADER_NAME_LEN)
-    /// bytes, the longest a request's header names are compared with without allocating.
-    HeaderNameTooLong,
-    // Response headers.
-    /// Error: `*` in `expose_headers` with credentials. On credentialed requests browsers read
-    /// `Access-Control-Expose-Headers: *` as the literal name `*`, so nothing would be exposed.
-    ExposeWildcardWithCredentials,
-    /// Error: `Set-Cookie` or `Set-Cookie2` in `expose_headers`. Browsers never let script read
-    /// them, whatever the server says.
-    ExposeForbidden,
-    /// Error: a CORS protocol header (`Origin`, `Access-Control-*`) in `expose_headers`:
-    /// exposing it to script serves no purpose.
-    ExposeProhibited,
-    /// Warning: a CORS-safelisted response header (`Content-Type`, `Cache-Control`, ...) in
-    /// `expose_headers`. Script can always read it, so listing it changes nothing.
-    ExposeSafelisted,
-    // Max age.
-    /// Error: a negative `max_age`, which is not valid HTTP (`delta-seconds`). Write 0 to
-    /// disable preflight caching, or leave it out (browsers then cache for 5 seconds).
-    MaxAgeNegative,
-    /// Warning: a `max_age` above what some browser keeps a preflight for (see
-    /// [`Browser::max_age_cap`](crate::browser::Browser::max_age_cap)); that browser asks again
-    /// sooner than the header says.
-    MaxAgeAboveBrowserCap,
-    /// Error: a `max_age` above 4,294,967,295 seconds, far beyond what any browser honours.
-    MaxAgeOutOfRange,
-    // Anything else a containing document (the gateway's) checks.
-    /// Error: any other value refused by what contains the policy: a gateway's own settings, or
-    /// a resolver's cache times, bounds and grants. The message says which rule.
-    InvalidValue,
-}
-
-impl ProblemCode {
-    /// Every code, for tools and tests that enumerate them.
-    pub const ALL: &'static [ProblemCode] = &[
-        ProblemCode::Syntax,
-        ProblemCode::UnknownField,
-        ProblemCode::WrongType,
-        ProblemCode::OriginEmpty,
-        ProblemCode::OriginNull,
-        ProblemCode::OriginMissingScheme,
-        ProblemCode::OriginInvalidScheme,
-        ProblemCode::OriginOpaqueScheme,
-        ProblemCode::OriginHasUserinfo,
-        ProblemCode::OriginHasPath,
-        ProblemCode::OriginHasQuery,
-        ProblemCode::OriginInvalidHost,
-        ProblemCode::OriginMisplacedWildcard,
-        ProblemCode::OriginWildcardIp,
-        ProblemCode::OriginInvalidPort,
-        ProblemCode::OriginTooLong,
-        ProblemCode::OriginNormalized,
-        ProblemCode::OriginRedundant,
-        ProblemCode::OriginNotListed,
-        ProblemCode::WildcardOriginWithCredentials,
-        ProblemCode::InsecureOriginWithCredentials,
-        ProblemCode::PublicSuffixWildcardWithCredentials,
-        ProblemCode::PublicSuffixWildcard,
-        ProblemCode::NoOriginAllowed,
-        ProblemCode::PrivateNetworkWithWildcardOrigin,
-        ProblemCode::WildcardMixed,
-        ProblemCode::Duplicate,
-        ProblemCode::EmptyName,
-        ProblemCode::MethodInvalid,
-        ProblemCode::MethodForbidden,
-        ProblemCode::MethodCase,
-        ProblemCode::HeaderInvalid,
-        ProblemCode::HeaderForbidden,
-        ProblemCode::HeaderProhibited,
-        ProblemCode::HeaderNameTooLong,
-        ProblemCode::ExposeWildcardWithCredentials,
-        ProblemCode::ExposeForbidden,
-        ProblemCode::ExposeProhibited,
-        ProblemCode::ExposeSafelisted,
-        ProblemCode::MaxAgeNegative,
-        ProblemCode::MaxAgeAboveBrowserCap,
-        ProblemCode::MaxAgeOutOfRange,
-        ProblemCode::InvalidValue,
-    ];
-
-    /// The kebab-case name, as it appears in JSON.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ProblemCode::Syntax => "syntax",
-            ProblemCode::UnknownField => "unknown-field",
-            ProblemCode::WrongType => "wrong-type",
-            ProblemCode::OriginEmpty => "origin-empty",
-            ProblemCode::OriginNull => "origin-null",
-            ProblemCode::OriginMissingScheme => "origin-missing-scheme",
-            ProblemCode::OriginInvalidScheme => "origin-invalid-scheme",
-            ProblemCode::OriginOpaqueScheme => "origin-opaque-scheme",
-            ProblemCode::OriginHasUserinfo => "origin-has-userinfo",
-            ProblemCode::OriginHasPath => "origin-has-path",
-            ProblemCode::OriginHasQuery => "origin-has-query",
-            ProblemCode::OriginInvalidHost => "origin-invalid-host",
-            ProblemCode::OriginMisplacedWildcard => "origin-misplaced-wildcard",
-            ProblemCode::OriginWildcardIp => "origin-wildcard-ip",
-            ProblemCode::OriginInvalidPort => "origin-invalid-port",
-            ProblemCode::OriginTooLong => "origin-too-long",
-            ProblemCode::OriginNormalized => "origin-normalized",
-            ProblemCode::OriginRedundant => "origin-redundant",
-            ProblemCode::OriginNotListed => "origin-not-listed",
-            ProblemCode::WildcardOriginWithCredentials => "wildcard-origin-with-credentials",
-            ProblemCode::InsecureOriginWithCredentials => "insecure-origin-with-credentials",
-            ProblemCode::PublicSuffixWildcardWithCredentials => {
-                "public-suffix-wildcard-with-credentials"
-            }
-            ProblemCode::PublicSuffixWildcard => "public-suffix-wildcard",
-            ProblemCode::NoOriginAllowed => "no-origin-allowed",
-            ProblemCode::PrivateNetworkWithWildcardOrigin => "private-network-with-wildcard-origin",
-            ProblemCode::WildcardMixed => "wildcard-mixed",
-            ProblemCode::Duplicate => "duplicate",
-            ProblemCode::EmptyName => "empty-name",
-            ProblemCode::MethodInvalid => "method-invalid",
-            ProblemCode::MethodForbidden => "method-forbidden",
-            ProblemCode::MethodCase => "method-case",
-            ProblemCode::HeaderInvalid => "header-invalid",
-            ProblemCode::HeaderForbidden => "header-forbidden",
-            ProblemCode::HeaderProhibited => "header-prohibited",
-            ProblemCode::HeaderNameTooLong => "header-name-too-long",
-            ProblemCode::ExposeWildcardWithCredentials => "expose-wildcard-with-credentials",
-            ProblemCode::ExposeForbidden => "expose-forbidden",
-            ProblemCode::ExposeProhibited => "expose-prohibited",
-            ProblemCode::ExposeSafelisted => "expose-safelisted",
-            ProblemCode::MaxAgeNegative => "max-age-negative",
-            ProblemCode::MaxAgeAboveBrowserCap => "max-age-above-browser-cap",
-            ProblemCode::MaxAgeOutOfRange => "max-age-out-of-range",
-            ProblemCode::InvalidValue => "invalid-value",
-        }
+    /// Each problem of a kind carries the same [`Severity`], except [`Duplicate`](Self::Duplicate)
+    /// as noted. Match on the code, not on the message: messages and fixes may be reworded, codes
+    /// are not. New codes may be added (the enum is `#[non_exhaustive]`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+    #[serde(rename_all = "kebab-case")]
+    #[non_exhaustive]
+    pub enum ProblemCode {
+        // The document itself.
+        /// Error: the document cannot be parsed (not valid TOML, JSON or YAML, or not UTF-8), so
+        /// nothing in it can be read. The message holds the parser's position; the field is empty.
+        Syntax = "syntax",
+        /// Error: a key that is not a setting. A misspelt setting would otherwise be ignored and
+        /// the policy silently differ from what was written; the fix names the nearest known field.
+        UnknownField = "unknown-field",
+        /// Error: a value of the wrong type (a quoted number, a string where a list belongs). The
+        /// setting cannot be read, so its other rules are not run.
+        WrongType = "wrong-type",
+        // Origin patterns.
+        /// Error: an empty origin pattern. Browsers never send an empty `Origin`, so it matches
+        /// nothing.
+        OriginEmpty = "origin-empty",
+        /// Error: `null` as an allowed origin. Sandboxed iframes, `data:` and `file:` documents and
+        /// redirected requests of any site send `Origin: null`, so trusting it trusts anyone.
+        OriginNull = "origin-null",
+        /// Error: no `scheme://` in front of the host (`example.com`, `https:example.com`).
+        /// Browsers always send the scheme, so the pattern could never match.
+        OriginMissingScheme = "origin-missing-scheme",
+        /// Error: the text before `://` is not a URL scheme (a letter, then letters, digits, `+`,
+        /// `-` or `.`).
+        OriginInvalidScheme = "origin-invalid-scheme",
+        /// Error: a `file:`, `data:`, `blob:`, `about:` or `javascript:` pattern. Browsers never
+        /// send such a scheme in `Origin` (an opaque origin is sent as `null`), so it could never
+        /// match.
+        OriginOpaqueScheme = "origin-opaque-scheme",
+        /// Error: a user name or password (`user:pw@`) in the pattern. An origin has none and
+        /// browsers never send one, so the pattern could never match.
+        OriginHasUserinfo = "origin-has-userinfo",
+        /// Error: a path after the host. CORS is decided per origin, not per path: browsers send
+        /// only `scheme://host[:port]`. (A lone trailing `/` is removed instead, with
+        /// [`OriginNormalized`](Self::OriginNormalized).)
+        OriginHasPath = "origin-has-path",
+        /// Error: a `?query` or `#fragment` after the host, which an origin never has.
+        OriginHasQuery = "origin-has-query",
+        /// Error: the host is not a domain name or an IP address: empty, an empty label (`..`), a
+        /// label over 63 bytes or a name over 253, an IPv6 address without brackets, or anything
+        /// else the URL Standard's host parser refuses.
+        OriginInvalidHost = "origin-invalid-host",
+        /// Error: `*` somewhere other than alone (any origin) or as a leading `*.` label
+        /// (`https://*example.com`, `https://a.*.example.com`). Such a pattern has no single
+        /// meaning, so it is refused rather than guessed at.
+        OriginMisplacedWildcard = "origin-misplaced-wildcard",
+        /// Error: `*.` in front of an IP address, which has no subdomains.
+        OriginWildcardIp = "origin-wildcard-ip",
+        /// Error: the port is empty, not a number, has a leading zero, is 0 or is above 65535.
+        OriginInvalidPort = "origin-invalid-port",
+        /// Error: a pattern longer than 512 bytes, which no origin is; refused before it is parsed.
+        OriginTooLong = "origin-too-long",
+        /// Warning: the pattern was rewritten into the form browsers send (scheme and host in
+        /// lowercase, an IDN host in punycode, the default port, a trailing `/` or surrounding
+        /// whitespace removed). It matches as rewritten; the fix gives that text.
+        OriginNormalized = "origin-normalized",
+        /// Warning: another listed pattern already allows every origin this one allows
+        /// (`https://a.example.com` beside `https://*.example.com`), so removing it changes
+        /// nothing.
+        OriginRedundant = "origin-redundant",
+        /// An edit removes a pattern the policy does not list.
+        ///
+        /// Warning: nothing is removed. A misspelt removal would leave allowed the origin that was
+        /// meant to lose access, so check the spelling.
+        OriginNotListed = "origin-not-listed",
+        /// Error: `*` with `allow_credentials`. Browsers refuse `Access-Control-Allow-Origin: *` on
+        /// credentialed requests (the CORS check), and echoing every origin instead would let any
+        /// website read your users' responses with their cookies.
+        /// <https://fetch.spec.whatwg.org/#cors-protocol-and-credentials>
+        WildcardOriginWithCredentials = "wildcard-origin-with-credentials",
+        /// Error: a plain `http:` or `ws:` origin other than loopback, with credentials. Anyone on
+        /// the network path can impersonate it and read your users' credentialed responses.
+        InsecureOriginWithCredentials = "insecure-origin-with-credentials",
+        /// Error: `*.` on a public suffix (`https://*.github.io`, `https://*.co.uk`), with
+        /// credentials. Anyone can register a site under it and act as your users.
+        PublicSuffixWildcardWithCredentials = "public-suffix-wildcard-with-credentials",
+        /// Warning: `*.` on a public suffix, without credentials. Anyone can register a site under
+        /// it and read these responses: fine for public data only.
+        PublicSuffixWildcard = "public-suffix-wildcard",
+        /// Warning: no origin is allowed (an empty list, or an edit that removed the last one), so
+        /// browsers block every cross-origin request.
+        NoOriginAllowed = "no-origin-allowed",
+        /// Error: `allow_private_network` with `*`. Any website on the internet could have its
+        /// visitors' browsers reach this private-network service (Private Network Access).
+        PrivateNetworkWithWildcardOrigin = "private-network-with-wildcard-origin",
+        // Lists in general.
+        /// Error: `*` listed together with other items, which it already covers, so the list does
+        /// not say whether everything or only those items was meant. In `allow_headers`, only
+        /// `authorization` may stand beside `*`, since `*` never covers it.
+        WildcardMixed = "wildcard-mixed",
+        /// An item listed twice (compared in normal form). A warning in a policy, or when an edit
+        /// adds a pattern already allowed; an error where the two could not be told apart (two
+        /// resolver grants with one name, two gateway routes with one host and prefix).
+        Duplicate = "duplicate",
+        /// Error: an empty or blank method or header name, or a resolver grant without a name.
+        EmptyName = "empty-name",
+        // Methods.
+        /// Error: not a method name (a token: no spaces, no commas), such as `"GET, PUT"` in one
+        /// item. Browsers could never send it.
+        MethodInvalid = "method-invalid",
+        /// Error: `CONNECT`, `TRACE` or `TRACK`, forbidden methods: `fetch()` refuses to send them,
+        /// so allowing them means nothing. <https://fetch.spec.whatwg.org/#forbidden-method>
+        MethodForbidden = "method-forbidden",
+        /// Warning: a case variant of a method usually written in upper case (`patch`). Browsers
+        /// upper-case only `DELETE`, `GET`, `HEAD`, `OPTIONS`, `POST` and `PUT` and compare methods
+        /// case-sensitively, so `patch` allows `patch` but not `PATCH`.
+        MethodCase = "method-case",
+        // Request headers.
+        /// Error: not a header name (a token: no spaces, commas or `:`), such as
+        /// `"content-type, x-token"` in one item or `"x-token: abc"`.
+        HeaderInvalid = "header-invalid",
+        /// Error: a forbidden request header (`Cookie`, `Host`, `Origin`, `Sec-*`, `Proxy-*`, ...).
+        /// The browser sets it itself and script never can, so a preflight never asks for it.
+        /// <https://fetch.spec.whatwg.org/#forbidden-request-header>
+        HeaderForbidden = "header-forbidden",
+        /// Error: a CORS response header (`Access-Control-Allow-Origin`, ...) in `allow_headers`.
+        /// It belongs in responses; to let script read a response header, use `expose_headers`.
+        HeaderProhibited = "header-prohibited",
+        /// Error: a name longer than [`MAX_HEADER_NAME_LEN`](crate::policy::MAX_HEADER_NAME_LEN)
+        /// bytes, the longest a request's header names are compared with without allocating.
+        HeaderNameTooLong = "header-name-too-long",
+        // Response headers.
+        /// Error: `*` in `expose_headers` with credentials. On credentialed requests browsers read
+        /// `Access-Control-Expose-Headers: *` as the literal name `*`, so nothing would be exposed.
+        ExposeWildcardWithCredentials = "expose-wildcard-with-credentials",
+        /// Error: `Set-Cookie` or `Set-Cookie2` in `expose_headers`. Browsers never let script read
+        /// them, whatever the server says.
+        ExposeForbidden = "expose-forbidden",
+        /// Error: a CORS protocol header (`Origin`, `Access-Control-*`) in `expose_headers`:
+        /// exposing it to script serves no purpose.
+        ExposeProhibited = "expose-prohibited",
+        /// Warning: a CORS-safelisted response header (`Content-Type`, `Cache-Control`, ...) in
+        /// `expose_headers`. Script can always read it, so listing it changes nothing.
+        ExposeSafelisted = "expose-safelisted",
+        // Max age.
+        /// Error: a negative `max_age`, which is not valid HTTP (`delta-seconds`). Write 0 to
+        /// disable preflight caching, or leave it out (browsers then cache for 5 seconds).
+        MaxAgeNegative = "max-age-negative",
+        /// Warning: a `max_age` above what some browser keeps a preflight for (see
+        /// [`Browser::max_age_cap`](crate::browser::Browser::max_age_cap)); that browser asks again
+        /// sooner than the header says.
+        MaxAgeAboveBrowserCap = "max-age-above-browser-cap",
+        /// Error: a `max_age` above 4,294,967,295 seconds, far beyond what any browser honours.
+        MaxAgeOutOfRange = "max-age-out-of-range",
+        // Anything else a containing document (the gateway's) checks.
+        /// Error: any other value refused by what contains the policy: a gateway's own settings, or
+        /// a resolver's cache times, bounds and grants. The message says which rule.
+        InvalidValue = "invalid-value",
     }
 }
 
