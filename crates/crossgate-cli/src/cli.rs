@@ -94,6 +94,12 @@ pub enum Command {
     /// which went out only thanks to a cached preflight; which another engine would judge
     /// differently. Exit 0 nothing blocked, 1 something blocked, 2 not readable as HAR.
     Har(crate::har::HarArgs),
+    /// Open the CORS playground: a page where you compose a fetch and the server's answers, run
+    /// the fetch in your own browser against a scripted server on another origin (a third for
+    /// redirects), and see beside it what crossgate predicts for Chromium, Firefox and WebKit,
+    /// with the exchanges the server saw. Listens on loopback unless told otherwise; stop it
+    /// with Ctrl-C. Exit 2 when it cannot listen.
+    Playground(crate::playground::PlaygroundArgs),
     /// Print a completion script for your shell on stdout. Bash:
     /// `crossgate completions bash > ~/.local/share/bash-completion/completions/crossgate`;
     /// zsh: into a directory of your $fpath as `_crossgate`; fish:

@@ -15,6 +15,7 @@ mod healthcheck;
 mod lint;
 mod manual;
 mod origin;
+mod playground;
 mod render;
 mod report;
 mod serve;
@@ -88,6 +89,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Har(args) => har::run(&args),
+        Command::Playground(args) => playground::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Man(args) => manual::run(&args),
         Command::Healthcheck(args) => healthcheck::run(&args),

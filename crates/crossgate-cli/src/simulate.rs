@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use clap::Args;
-use crossgate::agent::{Scenario, Sequence};
+use crossgate_playground::simulate::{Simulated, simulate};
 
 use crate::browsers::BrowserArg;
 use crate::{Failure, Outcome, render};
@@ -34,42 +34,24 @@ pub fn run(args: &SimulateArgs) -> Result<Outcome, Failure> {
             text
         }
     };
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Failure(format!("invalid simulation input: {e}")))?;
-    // `{"origin", "steps": [...]}`: several fetches against one browser and its preflight cache.
-    if value.get("steps").is_some() {
-        let sequence: Sequence = serde_json::from_value(value)
-            .map_err(|e| Failure(format!("invalid simulation input: {e}")))?;
-        let reports = sequence
-            .run(args.browser.into())
-            .map_err(|e| Failure(format!("cannot simulate: {e}")))?;
-        if args.json {
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "steps": reports }))?;
-            writeln!(out)?;
-        } else {
-            let mut out = anstream::stdout();
-            for (i, report) in reports.iter().enumerate() {
-                writeln!(out, "step {}:", i + 1)?;
-                render::report(&mut out, report, false)?;
+    let simulated = simulate(&text, args.browser.into()).map_err(|e| Failure(e.0))?;
+    if args.json {
+        std::io::stdout()
+            .lock()
+            .write_all(simulated.to_json().as_bytes())?;
+    } else {
+        let mut out = anstream::stdout();
+        match &simulated {
+            Simulated::One(report) => render::report(&mut out, report, false)?,
+            Simulated::Steps(reports) => {
+                for (i, report) in reports.iter().enumerate() {
+                    writeln!(out, "step {}:", i + 1)?;
+                    render::report(&mut out, report, false)?;
+                }
             }
         }
-        let all = reports.iter().all(|r| r.allowed);
-        return Ok(if all { Outcome::Yes } else { Outcome::No });
     }
-    let scenario: Scenario = serde_json::from_value(value)
-        .map_err(|e| Failure(format!("invalid simulation input: {e}")))?;
-    let report = scenario
-        .run(args.browser.into())
-        .map_err(|e| Failure(format!("cannot simulate: {e}")))?;
-    if args.json {
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        render::report(&mut anstream::stdout(), &report, false)?;
-    }
-    Ok(if report.allowed {
+    Ok(if simulated.allowed() {
         Outcome::Yes
     } else {
         Outcome::No

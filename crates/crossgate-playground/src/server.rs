@@ -1,0 +1,388 @@
+//! The playground's three listeners and what each answers.
+//!
+//! - the page's origin: the page and its assets, `POST /api/simulate`, `POST /api/runs` and
+//!   `GET /api/runs/<id>`; and runs' paths, for same-origin fetches (and, under its other host
+//!   name, for the `host` place);
+//! - the target's and the redirect origin's: runs' paths only (`/c/<id>/...`).
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use crossgate::browser::Browser;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::case::{Case, Place, latin1};
+use crate::run::{Asked, Origins, Run, WireAnswer};
+use crate::{assets, simulate};
+
+/// The largest request body the page's API reads.
+const MAX_BODY: usize = 1 << 20;
+/// Runs kept; the oldest goes when a new one comes.
+const MAX_RUNS: usize = 256;
+
+/// Registered runs, oldest first.
+#[derive(Default)]
+struct Runs {
+    by_id: HashMap<String, Arc<Run>>,
+    order: VecDeque<String>,
+}
+
+/// What the listeners share.
+struct State {
+    page_port: u16,
+    target_port: u16,
+    redirect_port: u16,
+    /// Makes run ids differ between playgrounds, so a browser's caches from an earlier one
+    /// never answer for this one.
+    nonce: u32,
+    next: Mutex<u64>,
+    runs: Mutex<Runs>,
+}
+
+/// A playground bound to its three ports, not serving yet.
+pub struct Playground {
+    page: TcpListener,
+    target: TcpListener,
+    redirect: TcpListener,
+    state: Arc<State>,
+}
+
+impl Playground {
+    /// Binds the page's listener to `addr`, and the target's and the redirect origin's to two
+    /// free ports of the same address.
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Playground> {
+        let page = TcpListener::bind(addr).await?;
+        let other = SocketAddr::new(addr.ip(), 0);
+        let target = TcpListener::bind(other).await?;
+        let redirect = TcpListener::bind(other).await?;
+        let nonce = {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish() as u32
+        };
+        let state = Arc::new(State {
+            page_port: page.local_addr()?.port(),
+            target_port: target.local_addr()?.port(),
+            redirect_port: redirect.local_addr()?.port(),
+            nonce,
+            next: Mutex::new(0),
+            runs: Mutex::default(),
+        });
+        Ok(Playground {
+            page,
+            target,
+            redirect,
+            state,
+        })
+    }
+
+    /// Where the page is served.
+    pub fn page_addr(&self) -> SocketAddr {
+        self.page
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Where the scripted target listens.
+    pub fn target_addr(&self) -> SocketAddr {
+        self.target
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Where the redirect origin listens.
+    pub fn redirect_addr(&self) -> SocketAddr {
+        self.redirect
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` completes, then drops every connection.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let mut listeners = JoinSet::new();
+        for (listener, place) in [
+            (self.page, Place::Page),
+            (self.target, Place::Target),
+            (self.redirect, Place::Redirect),
+        ] {
+            listeners.spawn(accept(listener, place, self.state.clone()));
+        }
+        shutdown.await;
+        listeners.shutdown().await;
+    }
+}
+
+/// Accepts connections on one listener until aborted (its connections go with it).
+async fn accept(listener: TcpListener, place: Place, state: Arc<State>) {
+    let mut connections = JoinSet::new();
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of descriptors, or a connection reset before it was accepted: wait a
+                // little rather than spin.
+                tracing::warn!("playground: accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        while connections.try_join_next().is_some() {}
+        let state = state.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(state.handle(place, request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                // Every header line is the script's: no `Date` the simulation was not given.
+                .auto_date_header(false)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+type Answer = Response<Full<Bytes>>;
+
+fn text(status: StatusCode, body: impl Into<String>) -> Answer {
+    let mut response = Response::new(Full::new(Bytes::from(body.into())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn json(value: &impl serde::Serialize) -> Answer {
+    let body = serde_json::to_vec(value).expect("a value serialises");
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+impl State {
+    async fn handle(self: &Arc<State>, place: Place, request: Request<Incoming>) -> Answer {
+        let path = request.uri().path().to_owned();
+        if let Some(rest) = path.strip_prefix("/c/") {
+            return self.target(place, rest, request);
+        }
+        if place != Place::Page {
+            return text(
+                StatusCode::NOT_FOUND,
+                "this origin serves the playground's runs only (/c/<id>/...)\n",
+            );
+        }
+        match (request.method(), path.as_str()) {
+            (&Method::GET, "/") => assets::page(),
+            (&Method::GET, asset) if assets::get(asset).is_some() => assets::asset(asset),
+            (&Method::POST, "/api/simulate") => self.simulate(request).await,
+            (&Method::POST, "/api/runs") => self.register(request).await,
+            (&Method::GET, run) if run.starts_with("/api/runs/") => {
+                match self.run(&run["/api/runs/".len()..]) {
+                    Some(run) => json(&serde_json::json!({ "id": run.id, "seen": run.seen() })),
+                    None => text(
+                        StatusCode::NOT_FOUND,
+                        "no such run (the playground keeps the last 256)\n",
+                    ),
+                }
+            }
+            _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        }
+    }
+
+    fn run(&self, id: &str) -> Option<Arc<Run>> {
+        self.runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_id
+            .get(id)
+            .cloned()
+    }
+
+    /// `POST /api/simulate?browser=B`: exactly `crossgate simulate --json --browser B`.
+    async fn simulate(&self, request: Request<Incoming>) -> Answer {
+        let browser = request
+            .uri()
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("browser="))
+            .unwrap_or("chromium");
+        let Some(browser) = Browser::ALL.into_iter().find(|b| b.id() == browser) else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "browser must be chromium, firefox or webkit\n",
+            );
+        };
+        let body = match read_body(request).await {
+            Ok(body) => body,
+            Err(answer) => return answer,
+        };
+        let Ok(body) = std::str::from_utf8(&body) else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "invalid simulation input: not UTF-8\n",
+            );
+        };
+        match simulate::simulate(body, browser) {
+            Ok(simulated) => {
+                let mut response = json(&());
+                *response.body_mut() = Full::new(Bytes::from(simulated.to_json()));
+                response
+            }
+            Err(e) => text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+        }
+    }
+
+    /// `POST /api/runs` with `{"page": ORIGIN, "case": CASE}`: registers a run.
+    async fn register(&self, request: Request<Incoming>) -> Answer {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Registration {
+            page: String,
+            case: Case,
+        }
+        let body = match read_body(request).await {
+            Ok(body) => body,
+            Err(answer) => return answer,
+        };
+        let registration: Registration = match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return text(StatusCode::BAD_REQUEST, format!("invalid case: {e}\n")),
+        };
+        let id = {
+            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+            *next += 1;
+            format!("{:08x}-{}", self.nonce, *next)
+        };
+        let Some(origins) = Origins::new(
+            &registration.page,
+            self.page_port,
+            self.target_port,
+            self.redirect_port,
+            &id,
+        ) else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "page {:?} is not this playground's origin (http://HOST:{})\n",
+                    registration.page, self.page_port
+                ),
+            );
+        };
+        let run = match Run::new(id.clone(), &registration.case, origins) {
+            Ok(run) => Arc::new(run),
+            Err(problems) => return text(StatusCode::BAD_REQUEST, problems.join("\n") + "\n"),
+        };
+        let answer = serde_json::json!({
+            "id": run.id,
+            "url": run.url,
+            "origins": Place::ALL.iter().map(|p| (p.as_str().to_owned(), run.origins.origin(*p).into())).collect::<serde_json::Map<_, _>>(),
+            "simulate": run.simulate.iter().map(|(b, input)| (b.id().to_owned(), input.clone())).collect::<serde_json::Map<_, _>>(),
+        });
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        if runs.order.len() == MAX_RUNS
+            && let Some(old) = runs.order.pop_front()
+        {
+            runs.by_id.remove(&old);
+        }
+        runs.order.push_back(id.clone());
+        runs.by_id.insert(id, run);
+        json(&answer)
+    }
+
+    /// A request under `/c/<id>/`: the run's scripted answer, logged.
+    fn target(&self, place: Place, rest: &str, request: Request<Incoming>) -> Answer {
+        let (id, tail) = rest
+            .split_once('/')
+            .map_or((rest, "/".to_owned()), |(id, tail)| {
+                (id, format!("/{tail}"))
+            });
+        let Some(run) = self.run(id) else {
+            return text(
+                StatusCode::NOT_FOUND,
+                "no such run (the playground keeps the last 256)\n",
+            );
+        };
+        // The page's listener answers under both of its host names.
+        let place = match place {
+            Place::Page => {
+                let host = request
+                    .headers()
+                    .get(header::HOST)
+                    .map(HeaderValue::as_bytes)
+                    .unwrap_or_default();
+                let alias = run
+                    .origins
+                    .origin(Place::Host)
+                    .trim_start_matches("http://");
+                if host.eq_ignore_ascii_case(alias.as_bytes()) {
+                    Place::Host
+                } else {
+                    Place::Page
+                }
+            }
+            other => other,
+        };
+        let path = match request.uri().query() {
+            Some(q) => format!("{tail}?{q}"),
+            None => tail,
+        };
+        let headers: Vec<(String, Vec<u8>)> = request
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        let answer = run.answer(
+            place,
+            &Asked {
+                method: request.method().as_str(),
+                path: &path,
+                headers: &headers,
+            },
+        );
+        wire(answer)
+    }
+}
+
+/// A wire answer as hyper sends it: the lines in order, nothing added.
+fn wire(answer: WireAnswer) -> Answer {
+    let mut response = Response::new(Full::new(answer.body));
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (name, value) in &answer.headers {
+        let name = http::HeaderName::from_bytes(name.as_bytes());
+        let value = latin1(value).and_then(|v| HeaderValue::from_bytes(&v).ok());
+        // A run's answers were checked when it was registered.
+        if let (Ok(name), Some(value)) = (name, value) {
+            headers.append(name, value);
+        }
+    }
+    response
+}
+
+async fn read_body(request: Request<Incoming>) -> Result<Bytes, Answer> {
+    match Limited::new(request.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(_) => Err(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is over 1 MiB, or was cut off\n",
+        )),
+    }
+}
