@@ -47,6 +47,8 @@ pub async fn launch(
             "--enable-logging=stderr",
             "--v=0",
             "--remote-debugging-port=0",
+            // The playground's `scheme` origin has a certificate made when it starts.
+            "--ignore-certificate-errors",
         ])
         .arg(format!("--user-data-dir={}", profile_dir.display()))
         .arg("about:blank");

@@ -123,8 +123,12 @@ pub async fn launch(
         move |event: &Value| bidi_event(event, &console, &network)
     };
     let mut bidi = Wire::connect(&format!("{address}/session"), on_event).await?;
-    bidi.command("session.new", json!({"capabilities": {}}))
-        .await?;
+    bidi.command(
+        "session.new",
+        // The playground's `scheme` origin has a certificate made when it starts.
+        json!({"capabilities": {"alwaysMatch": {"acceptInsecureCerts": true}}}),
+    )
+    .await?;
     let mut events = vec!["log.entryAdded", "script.message"];
     events.extend(NETWORK_EVENTS);
     bidi.command("session.subscribe", json!({"events": events}))

@@ -11,7 +11,10 @@
 //!   the headers script can read and the browser's console message must be the same;
 //! - the **policy matrix** ([`policy_matrix`]): policies served by the tower layer (in axum), the
 //!   actix-web middleware and the gateway, fetched from several page origins; what the browser
-//!   lets script do must be what the policy intends.
+//!   lets script do must be what the policy intends;
+//! - the **playground** ([`playground`]): the playground page runs its starting points and a
+//!   sample of the agent matrix through its own controls, and what it shows must be what the
+//!   engine did.
 //!
 //! `tests/chromium.rs`, `tests/firefox.rs` and `tests/webkit.rs` run both ([`suite`]) whenever
 //! the browser is found (see [`engine::Engine::find`]), say loudly when they skip them, and fail
@@ -23,6 +26,7 @@ pub mod engine;
 pub mod firefox;
 pub mod har;
 pub mod http;
+pub mod playground;
 pub mod policy_matrix;
 pub mod runner;
 pub mod scenarios;

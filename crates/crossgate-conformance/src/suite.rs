@@ -5,7 +5,7 @@
 //! Without the browser the matrices are skipped with a loud notice, unless the engine's
 //! `CROSSGATE_REQUIRE_<ENGINE>=1` is set (CI sets it), which makes a missing browser a failure.
 //! `CROSSGATE_CONFORMANCE_FILTER=<id, family or part of a name>` runs only the matching agent
-//! scenarios.
+//! scenarios; `CROSSGATE_CONFORMANCE_ONLY=agents|policies|playground` only that part.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -19,7 +19,7 @@ fn say(text: &str) {
     let _ = writeln!(err, "{text}");
 }
 
-/// Runs both matrices in `engine`; the exit code of the test binary.
+/// Runs both matrices and the playground in `engine`; the exit code of the test binary.
 pub fn main(engine: Engine) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
@@ -56,8 +56,60 @@ async fn run(engine: Engine) -> ExitCode {
         browser.path.display()
     ));
     let filter = std::env::var("CROSSGATE_CONFORMANCE_FILTER").ok();
+    let only = std::env::var("CROSSGATE_CONFORMANCE_ONLY").ok();
+    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let mut failed = false;
-    match agent_matrix::run(&browser, filter.as_deref()).await {
+    if part("agents") {
+        failed |= agents(engine, &browser, filter.as_deref()).await;
+    }
+    if filter.is_none() && part("policies") {
+        failed |= policies(engine, &browser).await;
+    }
+    if part("playground") {
+        failed |= playground(&browser, filter.as_deref()).await;
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The playground's self-test; whether it failed.
+async fn playground(browser: &crate::engine::Installed, filter: Option<&str>) -> bool {
+    match crate::playground::run(browser, filter).await {
+        Ok(summary) => {
+            for m in &summary.mismatches {
+                say(&format!(
+                    "
+playground case {}:",
+                    m.id
+                ));
+                for p in &m.problems {
+                    say(&format!("    {p}"));
+                }
+            }
+            say(&summary.line());
+            let too_few = filter.is_none() && (summary.starts < 10 || summary.sampled < 24);
+            if too_few {
+                say("playground: fewer than 10 starting points or 24 sampled cases");
+            }
+            !summary.mismatches.is_empty() || too_few
+        }
+        Err(e) => {
+            say(&format!(
+                "playground: could not run in {}: {e}",
+                browser.engine
+            ));
+            true
+        }
+    }
+}
+
+/// The agent matrix; whether it failed.
+async fn agents(engine: Engine, browser: &crate::engine::Installed, filter: Option<&str>) -> bool {
+    let mut failed = false;
+    match agent_matrix::run(browser, filter).await {
         Ok(summary) => {
             for d in &summary.disagreements {
                 say(&format!("\n{} [{}] {}", d.id, d.family, d.name));
@@ -105,8 +157,14 @@ async fn run(engine: Engine) -> ExitCode {
             failed = true;
         }
     }
-    if filter.is_none() {
-        match policy_matrix::run(&browser).await {
+    failed
+}
+
+/// The policy matrix; whether it failed.
+async fn policies(engine: Engine, browser: &crate::engine::Installed) -> bool {
+    let mut failed = false;
+    {
+        match policy_matrix::run(browser).await {
             Ok(summary) => {
                 for m in &summary.mismatches {
                     say(&format!(
@@ -136,9 +194,5 @@ async fn run(engine: Engine) -> ExitCode {
             }
         }
     }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
+    failed
 }

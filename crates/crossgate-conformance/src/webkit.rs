@@ -72,6 +72,8 @@ pub fn launch(installed: &Installed, url: &str, profile_dir: &Path) -> Result<Br
             "--enable-write-console-messages-to-stdout=true",
             "--enable-dns-prefetching=false",
             "--enable-page-cache=false",
+            // The playground's `scheme` origin has a certificate made when it starts.
+            "--ignore-tls-errors",
         ])
         .arg(url);
     for (var, dir) in [

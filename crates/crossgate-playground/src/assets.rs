@@ -7,7 +7,7 @@ use http_body_util::Full;
 
 const INDEX: &str = include_str!("assets/index.html");
 /// The starting points: the page's buttons, and the cases the tests run.
-pub(crate) const STARTS: &str = include_str!("assets/starts.json");
+pub const STARTS: &str = include_str!("assets/starts.json");
 const ASSETS: [(&str, &str, &str); 3] = [
     (
         "/playground.js",

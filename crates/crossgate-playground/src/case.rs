@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 pub enum Place {
     /// The page's own origin: a same-origin request.
     Page,
+    /// The page's server over `https` on the same port: only the scheme differs. Its
+    /// certificate is made when the playground starts, so a browser trusts it only once told
+    /// to (open the origin and accept it).
+    Scheme,
     /// The page's server under its other host name (`localhost` for `127.0.0.1`, and the
     /// reverse): same scheme and port, another host, so another origin.
     Host,
@@ -23,12 +27,19 @@ pub enum Place {
 
 impl Place {
     /// Every place, in the order the page lists them.
-    pub const ALL: [Place; 4] = [Place::Page, Place::Host, Place::Target, Place::Redirect];
+    pub const ALL: [Place; 5] = [
+        Place::Page,
+        Place::Scheme,
+        Place::Host,
+        Place::Target,
+        Place::Redirect,
+    ];
 
     /// The name a case uses (and the placeholder `{name}` in header values).
     pub const fn as_str(self) -> &'static str {
         match self {
             Place::Page => "page",
+            Place::Scheme => "scheme",
             Place::Host => "host",
             Place::Target => "target",
             Place::Redirect => "redirect",
@@ -113,7 +124,7 @@ pub struct Answer {
     /// The status, 200 to 599.
     pub status: u16,
     /// Header lines in order; a name may repeat. Values may hold the placeholders `{origin}`
-    /// (the page's origin) and `{page}`, `{host}`, `{target}`, `{redirect}` (that origin's
+    /// (the page's origin) and `{page}`, `{scheme}`, `{host}`, `{target}`, `{redirect}` (that origin's
     /// base URL for this run, for `Location`).
     #[serde(default)]
     pub headers: Vec<(String, String)>,
@@ -155,8 +166,9 @@ pub struct Case {
 pub const MAX_LINES: usize = 64;
 /// The longest header value or path, in bytes.
 pub const MAX_VALUE: usize = 8 * 1024;
-/// Hops and preflight answers a script may hold.
-pub const MAX_ANSWERS: usize = 16;
+/// Hops and preflight answers a script may hold: more than the 20 redirects Fetch follows
+/// (§4.4 "HTTP-redirect fetch", step 5), so a script can show the 21st failing.
+pub const MAX_ANSWERS: usize = 32;
 
 /// The header names a scripted answer may not carry: the playground frames its responses.
 const FRAMING: [&str; 4] = [

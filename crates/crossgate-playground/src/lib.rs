@@ -16,7 +16,8 @@
 //! # async fn serve() -> std::io::Result<()> {
 //! let playground = crossgate_playground::server::Playground::bind("127.0.0.1:8090".parse().unwrap()).await?;
 //! println!("open http://{}/", playground.page_addr());
-//! playground.serve(async { tokio::signal::ctrl_c().await.unwrap() }).await;
+//! // Serves until the future completes: here, never.
+//! playground.serve(std::future::pending()).await;
 //! # Ok(())
 //! # }
 //! ```

@@ -28,7 +28,7 @@ const MAX_LOG: usize = 64;
 /// The origins of one run, by place, and the run's base URL on each.
 #[derive(Clone, Debug)]
 pub(crate) struct Origins {
-    origins: [String; 4],
+    origins: [String; 5],
     id: String,
 }
 
@@ -62,6 +62,7 @@ impl Origins {
         Some(Origins {
             origins: [
                 format!("http://{host}:{page_port}"),
+                format!("https://{host}:{page_port}"),
                 format!("http://{other}:{page_port}"),
                 format!("http://{host}:{target_port}"),
                 format!("http://{host}:{redirect_port}"),
@@ -81,7 +82,7 @@ impl Origins {
     }
 
     /// `value` with its placeholders expanded: `{origin}` is the page's origin, `{page}`,
-    /// `{host}`, `{target}` and `{redirect}` the run's base URLs.
+    /// `{scheme}`, `{host}`, `{target}` and `{redirect}` the run's base URLs.
     pub(crate) fn expand(&self, value: &str) -> String {
         if !value.contains('{') {
             return value.to_owned();
@@ -504,5 +505,185 @@ fn expand_strings(value: &Value, origins: &Origins) -> Value {
                 .collect(),
         ),
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::simulate;
+
+    fn origins(id: &str) -> Origins {
+        Origins::new("http://127.0.0.1:8090", 8090, 8091, 8092, id).expect("a page origin")
+    }
+
+    /// Every starting point ends as it says, in all three engines' predictions: the page's
+    /// buttons teach what crossgate (and, by the browser harness, the engines) do.
+    #[test]
+    fn starting_points_end_as_they_say() {
+        let starts: Vec<Value> = serde_json::from_str(crate::assets::STARTS).expect("starts.json");
+        assert!(starts.len() >= 10);
+        for start in &starts {
+            let id = start["id"].as_str().expect("an id");
+            let case: Case = serde_json::from_value(start["case"].clone()).expect(id);
+            let run = Run::new(format!("t-{id}"), &case, origins(id)).expect(id);
+            for (browser, input) in &run.simulate {
+                let report = simulate(&input.to_string(), *browser).expect(id);
+                let report = &report.reports()[0];
+                let expect = &start["expect"];
+                assert_eq!(
+                    Some(report.allowed),
+                    expect["allowed"].as_bool(),
+                    "{id} in {browser:?}"
+                );
+                let code = report.error.as_ref().map(|e| e.code.as_str());
+                assert_eq!(code, expect["code"].as_str(), "{id} in {browser:?}");
+                let preflighted = report.preflights.iter().any(|p| p.sent);
+                assert_eq!(
+                    Some(preflighted),
+                    expect["preflight"].as_bool(),
+                    "{id} in {browser:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn placeholders_name_the_run_on_each_origin() {
+        let o = origins("r-1");
+        assert_eq!(o.expand("{origin}"), "http://127.0.0.1:8090");
+        assert_eq!(
+            o.expand("{redirect}/next"),
+            "http://127.0.0.1:8092/c/r-1/next"
+        );
+        assert_eq!(o.expand("{scheme}/x"), "https://127.0.0.1:8090/c/r-1/x");
+        assert_eq!(o.expand("{host}"), "http://localhost:8090/c/r-1");
+        assert_eq!(o.expand("no {braces} here"), "no {braces} here");
+        let local = Origins::new("http://localhost:8090", 8090, 1, 2, "r").expect("localhost");
+        assert_eq!(local.origin(Place::Host), "http://127.0.0.1:8090");
+        // Not this playground's page: another port, another scheme, a path, junk.
+        for page in [
+            "http://127.0.0.1:8091",
+            "https://127.0.0.1:8090",
+            "http://127.0.0.1:8090/",
+            "http://a b:8090",
+            "http://:8090",
+        ] {
+            assert!(Origins::new(page, 8090, 1, 2, "r").is_none(), "{page}");
+        }
+    }
+
+    /// In policy mode the prediction is given exactly what the target then answers.
+    #[test]
+    fn policy_mode_predicts_with_the_targets_own_answers() {
+        let case: Case = serde_json::from_value(json!({
+            "request": {"method": "PUT", "headers": [["X-Token", "a"]]},
+            "server": {"kind": "policy", "policy": {"allow_origins": ["{origin}"], "allow_methods": ["PUT"], "allow_headers": ["x-token"]}},
+        }))
+        .expect("a case");
+        let run = Run::new("p-1".into(), &case, origins("p-1")).expect("valid");
+        let input = &run.simulate[0].1;
+        let preflight = &input["responses"]["preflight"][0];
+        let asked = Asked {
+            method: "OPTIONS",
+            path: "/items/1",
+            headers: &[
+                ("origin".into(), b"http://127.0.0.1:8090".to_vec()),
+                ("access-control-request-method".into(), b"PUT".to_vec()),
+                ("access-control-request-headers".into(), b"x-token".to_vec()),
+            ],
+        };
+        let answer = run.answer(Place::Target, &asked);
+        assert_eq!(preflight, &answer.to_value());
+        assert!(
+            answer
+                .headers
+                .iter()
+                .any(|(n, v)| n == "access-control-allow-origin" && v == "http://127.0.0.1:8090")
+        );
+        let report = simulate(&input.to_string(), Browser::Chromium).expect("simulates");
+        assert!(report.allowed());
+        assert_eq!(run.seen().len(), 1);
+        assert_eq!(run.seen()[0].kind, ExchangeKind::Preflight);
+    }
+
+    #[test]
+    fn a_bad_case_lists_every_problem() {
+        let case: Case = serde_json::from_value(json!({
+            "request": {"path": "items", "body": "text", "headers": [["X-A", "1"]]},
+            "server": {"kind": "scripted", "actual": [{"status": 99, "headers": [["Content-Length", "5"], ["Bad Name", "x"], ["X-B", "a\u{0100}"]]}]},
+        }))
+        .expect("parses");
+        let Err(problems) = Run::new("b".into(), &case, origins("b")) else {
+            panic!("a bad case registered");
+        };
+        let text = problems.join("\n");
+        for part in [
+            "must start with `/`",
+            "cannot have a body",
+            "between 200 and 599",
+            "Content-Length is the playground's",
+            "\"Bad Name\" is not a header name",
+            "up to U+00FF",
+        ] {
+            assert!(text.contains(part), "{part} missing from:\n{text}");
+        }
+        let bad_policy: Case = serde_json::from_value(json!({
+            "request": {}, "server": {"kind": "policy", "policy": {"allow_origins": ["*"], "allow_credentials": true, "max_agee": 5}},
+        }))
+        .expect("parses");
+        let Err(problems) = Run::new("c".into(), &bad_policy, origins("c")) else {
+            panic!("a bad policy registered");
+        };
+        assert!(problems.len() >= 2, "{problems:?}");
+        assert!(
+            problems.iter().all(|p| p.contains("server.policy")),
+            "{problems:?}"
+        );
+    }
+
+    /// The scripted answers are taken in order, the last one again past the end, and every
+    /// exchange is logged with where it arrived.
+    #[test]
+    fn scripted_answers_in_order() {
+        let case: Case = serde_json::from_value(json!({
+            "request": {"path": "/start"},
+            "server": {"kind": "scripted", "actual": [
+                {"status": 302, "headers": [["Location", "{redirect}/next"]]},
+                {"status": 200, "headers": [["Access-Control-Allow-Origin", "*"]]},
+            ]},
+        }))
+        .expect("a case");
+        let run = Run::new("s".into(), &case, origins("s")).expect("valid");
+        let get = Asked {
+            method: "GET",
+            path: "/start",
+            headers: &[],
+        };
+        let first = run.answer(Place::Target, &get);
+        assert_eq!(first.status, 302);
+        assert_eq!(
+            first.headers[0],
+            ("Location".into(), "http://127.0.0.1:8092/c/s/next".into())
+        );
+        assert_eq!(
+            first.headers[1],
+            ("content-length".into(), BODY.len().to_string())
+        );
+        assert_eq!(run.answer(Place::Redirect, &get).status, 200);
+        let third = run.answer(Place::Redirect, &get);
+        assert_eq!((third.status, third.body.as_ref()), (200, BODY));
+        let seen = run.seen();
+        assert_eq!(
+            seen.iter().map(|s| s.at).collect::<Vec<_>>(),
+            [Place::Target, Place::Redirect, Place::Redirect]
+        );
+        // No preflight is scripted: the target says so rather than invent one.
+        let options = Asked {
+            method: "OPTIONS",
+            path: "/start",
+            headers: &[("Access-Control-Request-Method".into(), b"PUT".to_vec())],
+        };
+        assert_eq!(run.answer(Place::Target, &options).status, 501);
     }
 }

@@ -24,6 +24,8 @@ use crate::case::{Case, Place, latin1};
 use crate::run::{Asked, Origins, Run, WireAnswer};
 use crate::{assets, simulate};
 
+pub use crate::assets::STARTS;
+
 /// The largest request body the page's API reads.
 const MAX_BODY: usize = 1 << 20;
 /// Runs kept; the oldest goes when a new one comes.
@@ -46,6 +48,8 @@ struct State {
     nonce: u32,
     next: Mutex<u64>,
     runs: Mutex<Runs>,
+    /// The `scheme` place's TLS: a certificate for `localhost` and the listener's address.
+    tls: tokio_rustls::TlsAcceptor,
 }
 
 /// A playground bound to its three ports, not serving yet.
@@ -77,6 +81,7 @@ impl Playground {
             nonce,
             next: Mutex::new(0),
             runs: Mutex::default(),
+            tls: tls_acceptor(addr.ip())?,
         });
         Ok(Playground {
             page,
@@ -139,18 +144,67 @@ async fn accept(listener: TcpListener, place: Place, state: Arc<State>) {
         while connections.try_join_next().is_some() {}
         let state = state.clone();
         connections.spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let state = state.clone();
-                async move { Ok::<_, Infallible>(state.handle(place, request).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                // Every header line is the script's: no `Date` the simulation was not given.
-                .auto_date_header(false)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            // The page's port speaks both schemes: a TLS handshake starts with 0x16, which no
+            // HTTP/1 request line does.
+            if place == Place::Page {
+                let mut first = [0u8; 1];
+                let peeked = tokio::time::timeout(IDLE, stream.peek(&mut first)).await;
+                if matches!(peeked, Ok(Ok(1))) && first[0] == 0x16 {
+                    let acceptor = state.tls.clone();
+                    if let Ok(Ok(tls)) = tokio::time::timeout(IDLE, acceptor.accept(stream)).await {
+                        serve(tls, Place::Scheme, state).await;
+                    }
+                    return;
+                }
+            }
+            serve(stream, place, state).await;
         });
     }
+}
+
+/// How long a connection may stay silent before its handshake or first byte.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn serve<IO>(io: IO, place: Place, state: Arc<State>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(state.handle(place, request).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        // Every header line is the script's: no `Date` the simulation was not given.
+        .auto_date_header(false)
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
+/// A TLS acceptor with a certificate made now, for `localhost` and `ip` (and 127.0.0.1):
+/// nothing to install, and nothing a browser trusts until told to.
+fn tls_acceptor(ip: std::net::IpAddr) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio_rustls::rustls;
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    if !ip.is_unspecified() && !names.contains(&ip.to_string()) {
+        names.push(ip.to_string());
+    }
+    let other = |e: &dyn std::fmt::Display| {
+        std::io::Error::other(format!("cannot make the TLS certificate: {e}"))
+    };
+    let made = rcgen::generate_simple_self_signed(names).map_err(|e| other(&e))?;
+    let cert = CertificateDer::from(made.cert.der().to_vec());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| other(&e))?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .map_err(|e| other(&e))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 type Answer = Response<Full<Bytes>>;

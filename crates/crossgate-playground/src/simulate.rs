@@ -80,7 +80,8 @@ fn cannot(e: impl std::fmt::Display) -> SimulateError {
 /// }"#;
 /// let answer = simulate(input, Browser::Firefox).unwrap();
 /// assert!(answer.allowed());
-/// assert!(answer.to_json().starts_with("{\n  \"allowed\": true,"));
+/// assert!(answer.to_json().starts_with("{\n  \"browser\": \"firefox\",\n  \"allowed\": true,"));
+/// assert!(answer.to_json().ends_with("}\n"));
 ///
 /// let error = simulate("{}", Browser::Chromium).unwrap_err();
 /// assert!(error.to_string().starts_with("invalid simulation input: missing field"));

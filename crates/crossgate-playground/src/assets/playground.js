@@ -7,7 +7,7 @@
 
 const BROWSERS = ["chromium", "firefox", "webkit"];
 const NAMES = { chromium: "Chromium", firefox: "Firefox", webkit: "WebKit" };
-const PLACES = ["page", "host", "target", "redirect"];
+const PLACES = ["page", "scheme", "host", "target", "redirect"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -40,6 +40,7 @@ function detectBrowser() {
   return { id: null, label: "an engine crossgate does not model" };
 }
 const YOU = detectBrowser();
+const SELFTEST = new URLSearchParams(location.search).has("selftest");
 
 // ---------------------------------------------------------------- the case and the fragment
 
@@ -178,7 +179,7 @@ function renderCode() {
 }
 
 function placeLabel(place) {
-  const base = { page: location.origin, host: otherHostOrigin(), target: "<target>", redirect: "<third origin>" }[place];
+  const base = { page: location.origin, scheme: `https://${location.host}`, host: otherHostOrigin(), target: "<target>", redirect: "<third origin>" }[place];
   return base + "/c/<run>";
 }
 
@@ -232,10 +233,15 @@ function bindForm() {
       showNote("The address bar holds the link: it carries the whole case.");
     }
   });
-  window.addEventListener("hashchange", () => {
-    const c = caseFromFragment();
-    if (c) { current = c; renderForm(); }
-  });
+  window.addEventListener("hashchange", loadFragment);
+}
+
+function loadFragment() {
+  const c = caseFromFragment();
+  if (c) {
+    current = c;
+    renderForm();
+  }
 }
 
 function showNote(text) {
@@ -269,9 +275,11 @@ function chooseStart(s) {
 
 // ---------------------------------------------------------------- running a case
 
+// The init exactly as the code preview writes it. Headers go as a list of pairs, not a Headers
+// object: Firefox copies a Headers object's combined values, so two Range lines would become one
+// unsafe value and a preflight that the list of pairs does not cause.
 function fetchInit(r) {
-  const headers = new Headers();
-  for (const [name, value] of r.headers) headers.append(name, value);
+  const headers = r.headers.map(([name, value]) => [name, value]);
   const init = { method: r.method, headers, credentials: r.credentials, mode: r.mode };
   if (r.body === "text") init.body = "hello";
   if (r.body === "urlencoded") init.body = new URLSearchParams("a=1");
@@ -290,12 +298,9 @@ async function postJson(url, value) {
 
 // What script saw of the real fetch.
 async function realFetch(url, r) {
-  let init;
-  try {
-    init = fetchInit(r);
-  } catch (e) {
-    return { allowed: false, threw: true, error: `${e.name}: ${e.message}` };
-  }
+  const init = fetchInit(r);
+  // The harness attributes console lines that name no URL (WebKit's) by this marker.
+  if (SELFTEST) console.log(`crossgate-fetch ${url}`);
   try {
     const response = await fetch(url, init);
     const headers = [...new Set([...response.headers.keys()].map((n) => n.toLowerCase()))].sort();
@@ -393,10 +398,14 @@ function renderResult({ run, real, predicted, seen }) {
       el("span", { class: `badge ${real.allowed ? "ok" : "bad"}` }, real.allowed ? "allowed" : "blocked")),
     el("p", {}, real.allowed
       ? `fetch() resolved: status ${real.status}, response type ${real.type}, ${real.bodyLength} characters of body.`
-      : real.threw ? `fetch() threw before sending anything: ${real.error}` : `fetch() rejected: ${real.error}`),
+      : `fetch() rejected: ${real.error}`),
     real.allowed ? el("p", {}, "script can read: ", headerList(real.headers)) : null,
     el("p", {}, `the servers saw ${seen.filter((s) => s.kind === "preflight").length} preflight(s) and ${seen.filter((s) => s.kind === "actual").length} request(s).`),
-    real.allowed ? null : el("p", { class: "hint" }, "Script is never told why; the browser's console has the reason. crossgate's prediction below quotes it."));
+    real.allowed ? null : el("p", { class: "hint" }, "Script is never told why; the browser's console has the reason. crossgate's prediction below quotes it."),
+    !real.allowed && seen.length === 0 && current.request.to === "scheme"
+      ? el("p", { class: "hint warn" }, "Nothing reached the https origin: your browser most likely refused the playground's certificate (it is made when the playground starts). Open ",
+        el("a", { href: `${run.origins.scheme}/`, target: "_blank", rel: "noopener" }, run.origins.scheme), ", accept the warning, then Run again.")
+      : null);
 
   let agreement;
   if (!mine) {
@@ -422,13 +431,14 @@ function renderResult({ run, real, predicted, seen }) {
     const message = p.error && p.error.messages ? p.error.messages[b] : null;
     return el("tr", { "data-browser": b, "data-verdict": p.allowed ? "allowed" : "blocked", "data-code": p.error ? p.error.code : null, class: b === YOU.id ? "you" : null },
       el("th", {}, NAMES[b], b === YOU.id ? el("span", { class: "tag" }, "you") : null),
-      el("td", {}, el("span", { class: `badge ${p.allowed ? "ok" : "bad"}` }, p.allowed ? "allowed" : "blocked"),
+      el("td", { "data-label": "verdict" }, el("span", { class: `badge ${p.allowed ? "ok" : "bad"}` }, p.allowed ? "allowed" : "blocked"),
         p.error ? el("div", { class: "code-name" }, p.error.code) : null),
-      el("td", {}, preflightsOf(p) ? `sent (${preflightsOf(p)})` : "none"),
-      el("td", {}, p.allowed ? headerList(p.exposed_headers) : "—"),
-      el("td", { class: "message" }, message || (p.allowed ? "" : "(no console message)")));
+      el("td", { "data-label": "preflight" }, preflightsOf(p) ? `sent (${preflightsOf(p)})` : "none"),
+      el("td", { "data-label": "script can read" }, p.allowed ? headerList(p.exposed_headers) : "—"),
+      el("td", { class: "message", "data-label": "console message" }, message || (p.allowed ? "" : "(no console message)")));
   });
   const table = el("table", { class: "predictions" },
+    el("colgroup", {}, ["engine", "verdict", "preflight", "readable", "message"].map((c) => el("col", { class: c }))),
     el("thead", {}, el("tr", {}, el("th", {}, "crossgate predicts"), el("th", {}, "verdict"), el("th", {}, "preflight"), el("th", {}, "script can read"), el("th", {}, "console message"))),
     el("tbody", {}, rows));
 
@@ -477,9 +487,9 @@ function sequence(run, seen, real) {
       "Nothing reached the servers: the browser refused before sending (no preflight either), or could not connect.");
   }
   const places = PLACES.filter((p) => seen.some((s) => s.at === p));
-  const colW = 330, left = 110, line = 15, top = 58;
+  const colW = 360, left = 110, line = 15, top = 58, charW = 6.9;
   const x = (place) => left + (places.indexOf(place) + 1) * colW;
-  const width = left + places.length * colW + 140;
+  const width = left + places.length * colW + 200;
   const rows = seen.map((s) => {
     const asked = [`${s.method} ${s.path}`, ...s.headers.filter(([n]) => REQUEST_SHOWN.test(n)).map(([n, v]) => `${n}: ${v}`)];
     const answered = [`${s.status}`, ...s.response_headers.filter(([n]) => RESPONSE_SHOWN.test(n)).map(([n, v]) => `${n}: ${v}`)];
@@ -503,18 +513,20 @@ function sequence(run, seen, real) {
   lifeline(left, "browser", `page ${run.origins.page}`);
   for (const p of places) lifeline(x(p), p, run.origins[p]);
   let y = top + 10;
-  const maxChars = Math.floor((colW - 24) / 6.7);
+  // A request's lines may run on to the diagram's right edge, an answer's back to the
+  // browser's lifeline: a header is cut only where the diagram ends.
+  const askedChars = Math.floor((width - left - 20) / charW);
   for (const { s, asked, answered } of rows) {
     const to = x(s.at);
-    const span = Math.floor((to - left - 24) / 6.7);
+    const answeredChars = Math.floor((to - left - 20) / charW);
     asked.forEach((text, i) => {
-      root.append(svg("text", { x: left + 10, y: y + i * line, class: i ? "hdr" : `req ${s.kind}` }, clip(text, Math.max(span, maxChars))));
+      root.append(svg("text", { x: left + 10, y: y + i * line, class: i ? "hdr" : `req ${s.kind}` }, clip(text, askedChars)));
     });
     y += (asked.length - 1) * line + 8;
     root.append(svg("line", { x1: left, y1: y, x2: to, y2: y, class: `msg ${s.kind}`, "marker-end": "url(#arrow)" }));
     y += 20;
     answered.forEach((text, i) => {
-      root.append(svg("text", { x: to - 10, y: y + i * line, "text-anchor": "end", class: i ? "hdr" : "status" }, clip(text, Math.max(span, maxChars))));
+      root.append(svg("text", { x: to - 10, y: y + i * line, "text-anchor": "end", class: i ? "hdr" : "status" }, clip(text, answeredChars)));
     });
     y += (answered.length - 1) * line + 8;
     root.append(svg("line", { x1: to, y1: y, x2: left, y2: y, class: "msg back", "marker-end": "url(#arrow)" }));
@@ -557,6 +569,8 @@ function shown() {
     predictions: rows,
     exchanges: document.querySelectorAll(".sequence line.msg").length,
     you: YOU.id,
+    run: lastRun ? lastRun.run.id : null,
+    url: lastRun ? lastRun.run.url : null,
   };
 }
 
@@ -567,15 +581,21 @@ async function selfTest() {
     if (item.start) {
       document.querySelector(`[data-start="${item.start}"]`).click();
     } else {
-      const changed = new Promise((resolve) => window.addEventListener("hashchange", resolve, { once: true }));
-      location.hash = `case=${toBase64Url(JSON.stringify(item.case))}`;
+      // The shareable link is the control: the page loads a case when its fragment changes.
+      const fragment = `case=${toBase64Url(JSON.stringify(item.case))}`;
+      const changed = new Promise((resolve) => {
+        window.addEventListener("hashchange", resolve, { once: true });
+        setTimeout(resolve, 2000);
+      });
+      location.hash = fragment;
       await changed;
+      if (JSON.stringify(current) !== JSON.stringify(normalise(item.case))) loadFragment();
     }
     $("result").dataset.state = "idle";
     lastRun = null;
     $("run").click();
     await until(() => $("result").dataset.state !== "running" && $("result").dataset.state !== "idle", 20000);
-    console.log(`crossgate-playground-result ${hex(JSON.stringify({ id: item.id, ...shown(), truth: lastRun ? lastRun.real : null }))}`);
+    console.log(`crossgate-playground-result ${hex(JSON.stringify({ id: item.id, ...shown() }))}`);
   }
   console.log(`crossgate-playground-done ${suite.length}`);
 }
