@@ -42,6 +42,8 @@ pub struct Summary {
     pub engine: String,
     pub starts: usize,
     pub sampled: usize,
+    /// Whether the suite had the case that must show a disagreement.
+    pub forced: bool,
     pub mismatches: Vec<Mismatch>,
     pub screenshots: Vec<PathBuf>,
 }
@@ -49,9 +51,14 @@ pub struct Summary {
 impl Summary {
     pub fn line(&self) -> String {
         format!(
-            "playground: {} starting points and {} agent-matrix cases run through the page in {}: {} shown wrong{}",
+            "playground: {} starting points, {} agent-matrix cases{} run through the page in {}: {} shown wrong{}",
             self.starts,
             self.sampled,
+            if self.forced {
+                " and a forced disagreement"
+            } else {
+                ""
+            },
             self.engine,
             self.mismatches.len(),
             if self.screenshots.is_empty() {
@@ -302,6 +309,85 @@ fn check(
     problems
 }
 
+/// A case where the engines differ (Chromium preflights a `Range` past `i64::MAX - 1`, Firefox
+/// and WebKit do not), run while the page compares with another engine's prediction: the page
+/// must show the disagreement plainly, with the download of the case.
+fn forced_disagreement(engine: Engine) -> Value {
+    let other = if engine == Engine::Chromium {
+        "firefox"
+    } else {
+        "chromium"
+    };
+    json!({
+        "id": "forced-disagreement",
+        "compare": other,
+        "case": {
+            "request": {"to": "target", "path": "/range", "headers": [["Range", "bytes=9223372036854775808-"]]},
+            "server": {"kind": "scripted",
+                "preflight": [{"status": 204, "headers": [["Access-Control-Allow-Origin", "{origin}"], ["Access-Control-Allow-Headers", "range"]]}],
+                "actual": [{"status": 200, "headers": [["Access-Control-Allow-Origin", "{origin}"]]}]},
+        },
+    })
+}
+
+fn check_disagreement(engine: Engine, report: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let other = if engine == Engine::Chromium {
+        "firefox"
+    } else {
+        "chromium"
+    };
+    if report["compared"] != other {
+        problems.push(format!(
+            "the page compared with {} instead of {other}",
+            report["compared"]
+        ));
+    }
+    if report["agree"] != "no" {
+        problems.push(format!(
+            "the page shows agree={} where {engine} and {other} differ",
+            report["agree"]
+        ));
+    }
+    let first = report["disagreements"][0].as_str().unwrap_or_default();
+    if !first.starts_with("preflights: the server saw") {
+        problems.push(format!(
+            "the page's disagreement is {first:?}, not the preflight"
+        ));
+    }
+    if report["download"] != true {
+        problems.push("the disagreement has no download button".to_owned());
+    }
+    // What the button downloads reproduces the prediction the page showed.
+    let shown = &report["predictions"][other]["verdict"];
+    match crossgate_playground::simulate::simulate(
+        &report["scenario"].to_string(),
+        engine_of(other),
+    ) {
+        Ok(simulated) => {
+            let verdict = if simulated.allowed() {
+                "allowed"
+            } else {
+                "blocked"
+            };
+            if shown != verdict {
+                problems.push(format!(
+                    "the downloaded scenario simulates {verdict}, the page showed {shown}"
+                ));
+            }
+        }
+        Err(e) => problems.push(format!("the downloaded scenario does not simulate: {e}")),
+    }
+    problems
+}
+
+fn engine_of(id: &str) -> crossgate::browser::Browser {
+    crossgate::browser::Browser::ALL
+        .into_iter()
+        .find(|b| b.id() == id)
+        .expect("a browser id")
+}
+
 /// Where the screenshots go: `target/crossgate-playground/`.
 fn artifacts() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -363,6 +449,9 @@ async fn self_test(
             .iter()
             .map(|(id, case)| json!({"id": id, "case": case})),
     );
+    if filter.is_none() {
+        suite.push(forced_disagreement(engine));
+    }
     let fragment = base64url(serde_json::to_string(&suite).expect("JSON").as_bytes());
     let url = format!("http://{page}/?selftest=1#suite={fragment}");
     let profile = std::env::temp_dir().join(format!(
@@ -402,6 +491,7 @@ async fn self_test(
         engine: browser.label(),
         starts: starts.len(),
         sampled: sampled.len(),
+        forced: filter.is_none(),
         ..Summary::default()
     };
     for item in &suite {
@@ -409,6 +499,7 @@ async fn self_test(
         let report = found.iter().find(|r| r["id"] == id);
         let expect = starts.iter().find(|s| s.id == id).map(|s| &s.expect);
         let problems = match report {
+            Some(report) if item.get("compare").is_some() => check_disagreement(engine, report),
             Some(report) => check(engine, report, &lines, expect),
             None => vec!["the page did not report it".to_owned()],
         };

@@ -90,7 +90,8 @@ playground case {}:",
                 }
             }
             say(&summary.line());
-            let too_few = filter.is_none() && (summary.starts < 10 || summary.sampled < 24);
+            let too_few = filter.is_none()
+                && (summary.starts < 10 || summary.sampled < 24 || !summary.forced);
             if too_few {
                 say("playground: fewer than 10 starting points or 24 sampled cases");
             }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use crossgate::agent::{
-    Agent, ExchangeKind, Incoming, Network, NetworkFailure, Outgoing, Profile, Scenario,
+    Agent, ExchangeKind, FakeClock, Incoming, Network, NetworkFailure, Outgoing, Profile, Scenario,
 };
 use crossgate::browser::Browser;
 use crossgate::policy::{Policy, PolicyConfig};
@@ -384,7 +384,7 @@ impl Run {
                     "actual": actual.iter().map(WireAnswer::to_value).collect::<Vec<_>>(),
                 }),
                 Answers::Policy(cors) => {
-                    let mut agent = Agent::new(Profile::for_browser(browser));
+                    let mut agent = Agent::with_clock(Profile::for_browser(browser), FakeClock::default());
                     let exchanges = agent
                         .fetch(&init, &mut PolicyNetwork(cors))
                         .map(|outcome| outcome.exchanges)

@@ -42,6 +42,12 @@ function detectBrowser() {
 const YOU = detectBrowser();
 const SELFTEST = new URLSearchParams(location.search).has("selftest");
 
+// The prediction the real fetch is compared with: this browser's engine, unless the user (or
+// `?compare=`) picks another, e.g. for a browser crossgate does not recognise.
+let compareChoice = BROWSERS.includes(new URLSearchParams(location.search).get("compare"))
+  ? new URLSearchParams(location.search).get("compare") : "";
+const compareWith = () => compareChoice || YOU.id;
+
 // ---------------------------------------------------------------- the case and the fragment
 
 const DEFAULT_CASE = {
@@ -224,6 +230,11 @@ function bindForm() {
     changed();
   });
   $("run").addEventListener("click", () => run());
+  $("compare").value = compareChoice;
+  $("compare").addEventListener("change", (e) => {
+    compareChoice = e.target.value;
+    if (lastRun) renderResult(lastRun);
+  });
   $("share").addEventListener("click", async () => {
     writeFragment();
     try {
@@ -391,7 +402,8 @@ function downloadButton(runInfo, browser, label) {
 
 function renderResult({ run, real, predicted, seen }) {
   const result = $("result");
-  const mine = YOU.id ? predicted[YOU.id] : null;
+  const against = compareWith();
+  const mine = against ? predicted[against] : null;
   const diffs = mine ? disagreements(real, seen, mine) : [];
   const realCard = el("div", { id: "real", class: `card ${real.allowed ? "ok" : "bad"}`, "data-verdict": real.allowed ? "allowed" : "blocked" },
     el("div", { class: "card-head" }, el("span", { class: "who" }, `Your browser · ${YOU.label}`),
@@ -413,24 +425,25 @@ function renderResult({ run, real, predicted, seen }) {
       "crossgate has no model of this browser: compare with the three engines below.");
   } else if (diffs.length === 0) {
     agreement = el("div", { id: "agreement", "data-agree": "yes", class: "agreement yes" },
-      `✓ crossgate's ${NAMES[YOU.id]} prediction agrees with your browser: verdict, preflight, the Origin sent and what script can read.`);
+      `✓ crossgate's ${NAMES[against]} prediction agrees with your browser: verdict, preflight, the Origin sent and what script can read.`);
   } else {
     agreement = el("div", { id: "agreement", "data-agree": "no", class: "agreement no", role: "alert" },
-      el("b", {}, `✗ Your browser and crossgate's ${NAMES[YOU.id]} prediction disagree`),
+      el("b", {}, `✗ Your browser and crossgate's ${NAMES[against]} prediction disagree`),
       el("ul", {}, diffs.map((d) => el("li", {}, d))),
       el("p", {}, "That is a bug in crossgate's model, or a browser version it has not been checked against. The case as a scenario reproduces it: ",
-        downloadButton(run, YOU.id, "Download the case as a simulate scenario")));
+        downloadButton(run, against, "Download the case as a simulate scenario")));
   }
 
   const rows = BROWSERS.map((b) => {
     const p = predicted[b];
     if (p.inputError) {
-      return el("tr", { "data-browser": b, "data-verdict": "error", class: b === YOU.id ? "you" : null },
+      return el("tr", { "data-browser": b, "data-verdict": "error", class: b === against ? "you" : null },
         el("th", {}, NAMES[b]), el("td", { colspan: "4" }, p.inputError));
     }
     const message = p.error && p.error.messages ? p.error.messages[b] : null;
-    return el("tr", { "data-browser": b, "data-verdict": p.allowed ? "allowed" : "blocked", "data-code": p.error ? p.error.code : null, class: b === YOU.id ? "you" : null },
-      el("th", {}, NAMES[b], b === YOU.id ? el("span", { class: "tag" }, "you") : null),
+    return el("tr", { "data-browser": b, "data-verdict": p.allowed ? "allowed" : "blocked", "data-code": p.error ? p.error.code : null, class: b === against ? "you" : null },
+      el("th", {}, NAMES[b], b === YOU.id ? el("span", { class: "tag" }, "you") : null,
+        b === against && b !== YOU.id ? el("span", { class: "tag" }, "compared") : null),
       el("td", { "data-label": "verdict" }, el("span", { class: `badge ${p.allowed ? "ok" : "bad"}` }, p.allowed ? "allowed" : "blocked"),
         p.error ? el("div", { class: "code-name" }, p.error.code) : null),
       el("td", { "data-label": "preflight" }, preflightsOf(p) ? `sent (${preflightsOf(p)})` : "none"),
@@ -442,7 +455,7 @@ function renderResult({ run, real, predicted, seen }) {
     el("thead", {}, el("tr", {}, el("th", {}, "crossgate predicts"), el("th", {}, "verdict"), el("th", {}, "preflight"), el("th", {}, "script can read"), el("th", {}, "console message"))),
     el("tbody", {}, rows));
 
-  const browser = YOU.id || "chromium";
+  const browser = against || "chromium";
   const input = el("details", { class: "input" },
     el("summary", {}, "The case as a simulate scenario"),
     el("p", {}, "The same answer on the command line: ", el("code", {}, `crossgate simulate --json --browser ${browser} playground-${run.id}.json`), " ",
@@ -487,7 +500,7 @@ function sequence(run, seen, real) {
       "Nothing reached the servers: the browser refused before sending (no preflight either), or could not connect.");
   }
   const places = PLACES.filter((p) => seen.some((s) => s.at === p));
-  const colW = 360, left = 110, line = 15, top = 58, charW = 6.9;
+  const colW = 400, left = 110, line = 15, top = 58, charW = 6.9;
   const x = (place) => left + (places.indexOf(place) + 1) * colW;
   const width = left + places.length * colW + 200;
   const rows = seen.map((s) => {
@@ -569,6 +582,9 @@ function shown() {
     predictions: rows,
     exchanges: document.querySelectorAll(".sequence line.msg").length,
     you: YOU.id,
+    compared: compareWith(),
+    download: Boolean(document.querySelector("#agreement button.download")),
+    scenario: lastRun && compareWith() ? lastRun.run.simulate[compareWith()] : null,
     run: lastRun ? lastRun.run.id : null,
     url: lastRun ? lastRun.run.url : null,
   };
@@ -591,6 +607,9 @@ async function selfTest() {
       await changed;
       if (JSON.stringify(current) !== JSON.stringify(normalise(item.case))) loadFragment();
     }
+    // The page's own control for the prediction compared with.
+    $("compare").value = item.compare || "";
+    $("compare").dispatchEvent(new Event("change"));
     $("result").dataset.state = "idle";
     lastRun = null;
     $("run").click();

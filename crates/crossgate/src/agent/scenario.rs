@@ -322,7 +322,10 @@ impl Scenario {
     /// lacks, or when a response header is malformed.
     pub fn outcome(&self, init: &RequestInit, profile: Profile) -> Result<Outcome, ScenarioError> {
         let mut network = self.network()?;
-        let mut agent = Agent::new(profile);
+        // One fetch takes no time that matters (a preflight cached during it expires only with
+        // a max-age of 0, at any clock), and a fake clock keeps simulation off the OS clock,
+        // which a WebAssembly build in a page does not have.
+        let mut agent = Agent::with_clock(profile, FakeClock::default());
         agent
             .fetch(init, &mut network)
             .map_err(|e| ScenarioError(e.message))
@@ -533,7 +536,7 @@ pub fn replay_others(
         .filter(|b| **b != browser)
         .map(|b| {
             let mut network = ReplayNetwork::new(exchanges);
-            let outcome = Agent::new(Profile::for_browser(*b))
+            let outcome = Agent::with_clock(Profile::for_browser(*b), FakeClock::default())
                 .fetch(init, &mut network)
                 .ok();
             (*b, outcome)
