@@ -370,7 +370,7 @@ async fn the_page_listener_answers_for_page_and_host() {
         format!("http://localhost:{}/c/{id}/doc1", page.port())
     );
     let host = format!("localhost:{}", page.port());
-    let mut stream_request = |h: String| async move {
+    let stream_request = |h: String| async move {
         let mut stream = TcpStream::connect(page).await.unwrap();
         let text = format!("GET /c/{id}/doc1 HTTP/1.1\r\nHost: {h}\r\nConnection: close\r\n\r\n");
         stream.write_all(text.as_bytes()).await.unwrap();
