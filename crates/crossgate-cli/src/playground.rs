@@ -30,6 +30,13 @@ pub fn run(args: &PlaygroundArgs) -> Result<Outcome, Failure> {
             ))
         })?;
         let page = playground.page_addr();
+        if !page.ip().is_loopback() {
+            crate::report::warning_line(&format!(
+                "the playground listens on {page}, beyond this machine: anyone who reaches it can \
+                 make it answer with any headers and redirects they script. Use --listen \
+                 127.0.0.1:PORT unless you mean to share it."
+            ))?;
+        }
         {
             let mut out = anstream::stdout();
             writeln!(out, "crossgate playground: open http://{page}/")?;

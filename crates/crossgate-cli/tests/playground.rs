@@ -158,3 +158,29 @@ fn a_taken_address_is_an_error_that_says_what_to_do() {
         "{stderr}"
     );
 }
+
+#[test]
+fn beyond_loopback_it_warns() {
+    let mut child = Command::new(BIN)
+        .args(["playground", "--listen", "0.0.0.0:0"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("crossgate runs");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let warning = rx.recv_timeout(Duration::from_secs(10));
+    let _ = child.kill();
+    let _ = child.wait();
+    let warning = warning.expect("a warning within 10 s");
+    assert!(
+        warning.contains("beyond this machine") && warning.contains("--listen 127.0.0.1:PORT"),
+        "{warning}"
+    );
+}
