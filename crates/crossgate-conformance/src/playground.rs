@@ -130,18 +130,17 @@ fn as_case(job: &scenarios::Job) -> Option<Value> {
                 }
                 // The harness frames its empty bodies with `Content-Length: 0`; the playground
                 // frames its own. Any other framing line is the scenario's point: not here.
-                let framed = [
-                    "content-length",
-                    "transfer-encoding",
-                    "connection",
-                    "keep-alive",
-                ];
+                let framed = crossgate_playground::case::FRAMING;
                 let headers: Option<Vec<(String, String)>> = r
                     .headers
                     .iter()
                     .filter(|(n, v)| !(n.eq_ignore_ascii_case("content-length") && v == "0"))
                     .map(|(n, v)| {
                         if framed.contains(&n.to_ascii_lowercase().as_str()) {
+                            return None;
+                        }
+                        // The playground scripts printable ASCII only (see case.rs).
+                        if !v.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
                             return None;
                         }
                         let v = rewrite(v)?;
@@ -197,6 +196,7 @@ struct Start {
 #[derive(Debug, serde::Deserialize)]
 struct Expect {
     allowed: bool,
+    preflight: bool,
     #[serde(default)]
     code: Option<String>,
 }
@@ -231,11 +231,40 @@ fn reports(console: &[crate::engine::ConsoleLine]) -> (Vec<Value>, bool) {
     (found, done)
 }
 
-/// Checks one report against the engine's console and, for a starting point, its expectation.
+/// `GET /api/runs/<run>`: the exchanges the playground's servers saw for a run.
+async fn server_log(page: std::net::SocketAddr, run: &str) -> Result<Vec<Value>, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(page).await?;
+        let head =
+            format!("GET /api/runs/{run} HTTP/1.1\r\nHost: {page}\r\nConnection: close\r\n\r\n");
+        stream.write_all(head.as_bytes()).await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        Ok::<_, std::io::Error>(raw)
+    };
+    let raw = tokio::time::timeout(Duration::from_secs(5), exchange)
+        .await
+        .map_err(|_| "no answer within 5 s".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no response head")?;
+    if !raw.starts_with(b"HTTP/1.1 200 ") {
+        return Err(String::from_utf8_lossy(&raw[..split]).into_owned());
+    }
+    let log: Value = serde_json::from_slice(&raw[split + 4..]).map_err(|e| e.to_string())?;
+    Ok(log["seen"].as_array().cloned().unwrap_or_default())
+}
+
+/// Checks one report against the engine's console, the servers' own log and, for a starting
+/// point, its expectation.
 fn check(
     engine: Engine,
     report: &Value,
     lines: &[CorsLine],
+    seen: &[Value],
     expect: Option<&Expect>,
 ) -> Vec<String> {
     let mut problems = Vec::new();
@@ -292,7 +321,22 @@ fn check(
             mine.iter().map(|l| &l.reason).collect::<Vec<_>>()
         ));
     }
+    // The preflights the servers saw, against the count the page shows predicted for this
+    // engine (the page compares them too; this does not take its word).
+    let preflights = seen.iter().filter(|s| s["kind"] == "preflight").count();
+    if predicted["preflights"].as_u64() != Some(preflights as u64) {
+        problems.push(format!(
+            "the servers saw {preflights} preflight(s), the page shows {} predicted",
+            predicted["preflights"]
+        ));
+    }
     if let Some(expect) = expect {
+        if expect.preflight != (preflights > 0) {
+            problems.push(format!(
+                "the starting point says preflight {}, the servers saw {preflights}",
+                expect.preflight
+            ));
+        }
         let want = if expect.allowed { "allowed" } else { "blocked" };
         if shown_real != want {
             problems.push(format!(
@@ -360,10 +404,8 @@ fn check_disagreement(engine: Engine, report: &Value) -> Vec<String> {
     }
     // What the button downloads reproduces the prediction the page showed.
     let shown = &report["predictions"][other]["verdict"];
-    match crossgate_playground::simulate::simulate(
-        &report["scenario"].to_string(),
-        engine_of(other),
-    ) {
+    let downloaded = report["scenario"].as_str().unwrap_or_default();
+    match crossgate_playground::simulate::simulate(downloaded, engine_of(other)) {
         Ok(simulated) => {
             let verdict = if simulated.allowed() {
                 "allowed"
@@ -500,7 +542,14 @@ async fn self_test(
         let expect = starts.iter().find(|s| s.id == id).map(|s| &s.expect);
         let problems = match report {
             Some(report) if item.get("compare").is_some() => check_disagreement(engine, report),
-            Some(report) => check(engine, report, &lines, expect),
+            Some(report) => {
+                // What the servers saw, asked of the playground itself, not of the page.
+                let run = report["run"].as_str().unwrap_or("none");
+                match server_log(page, run).await {
+                    Ok(seen) => check(engine, report, &lines, &seen, expect),
+                    Err(e) => vec![format!("the playground's log of run {run}: {e}")],
+                }
+            }
             None => vec!["the page did not report it".to_owned()],
         };
         if !problems.is_empty() {

@@ -3,6 +3,11 @@
 //!
 //! Every run has a path of its own (`/c/<id>/` on each origin), so the browser's preflight and
 //! HTTP caches never answer for an earlier run: the real browser starts as fresh as the agent.
+//!
+//! One function answers for the target ([`Answers::answer`]): the real browser's requests go
+//! through it, and so do the agent's when the prediction's inputs are made (each engine's
+//! requests, recorded with the answers they got). The prediction is therefore given exactly what
+//! the browser is given, in scripted and in policy mode alike.
 
 use std::sync::Mutex;
 
@@ -11,25 +16,32 @@ use crossgate::agent::{
     Agent, ExchangeKind, FakeClock, Incoming, Network, NetworkFailure, Outgoing, Profile, Scenario,
 };
 use crossgate::browser::Browser;
-use crossgate::policy::{Policy, PolicyConfig};
+use crossgate::policy::{Policy, PolicyConfig, is_preflight};
 use crossgate::tower::Cors;
 use http_body_util::Full;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::case::{Answer, Case, Place, ServerScript};
+use crate::case::{Answer, Case, MAX_VALUE, Place, ServerScript};
 
 /// The body of every actual response the target sends (preflights have none).
 pub(crate) const BODY: &[u8] = b"crossgate playground: the target's answer\n";
 
 /// The most exchanges a run logs: a redirect loop stops being recorded, not being answered.
 const MAX_LOG: usize = 64;
+/// The most header lines a logged exchange keeps, and the longest value it keeps whole.
+const MAX_LOGGED_LINES: usize = 64;
+const MAX_LOGGED_VALUE: usize = 2048;
 
 /// The origins of one run, by place, and the run's base URL on each.
 #[derive(Clone, Debug)]
 pub(crate) struct Origins {
     origins: [String; 5],
     id: String,
+    /// Whether the `host` place exists: only when the page is opened on loopback, where the
+    /// other name (`localhost` or `127.0.0.1`) is this same machine. Elsewhere it would be the
+    /// visitor's own machine, which the playground does not send a browser to.
+    alias: bool,
 }
 
 impl Origins {
@@ -54,6 +66,12 @@ impl Origins {
         {
             return None;
         }
+        let loopback = host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
         let other = if host == "localhost" {
             "127.0.0.1"
         } else {
@@ -68,6 +86,7 @@ impl Origins {
                 format!("http://{host}:{redirect_port}"),
             ],
             id: id.to_owned(),
+            alias: loopback,
         })
     }
 
@@ -92,6 +111,21 @@ impl Origins {
             out = out.replace(&format!("{{{}}}", place.as_str()), &self.base(place));
         }
         out
+    }
+
+    /// Whether a `Location` leads to this run on one of the playground's origins (or is
+    /// relative, so stays on the origin that sent it): the playground never sends the browser
+    /// anywhere else.
+    fn keeps_inside(&self, location: &str) -> bool {
+        let relative = location.starts_with('/') && !location.starts_with("//");
+        relative
+            || Place::ALL.iter().any(|p| {
+                let base = self.base(*p);
+                location == base
+                    || location
+                        .strip_prefix(&base)
+                        .is_some_and(|rest| rest.starts_with(['/', '?']))
+            })
     }
 }
 
@@ -134,7 +168,21 @@ impl WireAnswer {
         }
     }
 
-    fn to_value(&self) -> Value {
+    /// The answer when the script has none for this kind: a 501 the simulation is given too.
+    fn missing(kind: ExchangeKind) -> WireAnswer {
+        let text: &'static str = match kind {
+            ExchangeKind::Preflight => "no preflight answer is scripted\n",
+            ExchangeKind::Actual => "no actual answer is scripted\n",
+        };
+        WireAnswer {
+            status: 501,
+            headers: vec![("content-length".into(), text.len().to_string())],
+            body: Bytes::from_static(text.as_bytes()),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn to_value(&self) -> Value {
         json!({ "status": self.status, "headers": self.headers })
     }
 }
@@ -164,8 +212,19 @@ impl<B> tower_service::Service<http::Request<B>> for Handler {
     }
 }
 
+/// Polls a future that is ready at once (a fixed policy in front of a ready handler, a full
+/// body): nothing here ever waits.
+fn at_once<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => unreachable!("a fixed policy and a full body are ready"),
+    }
+}
+
 /// How a run's target answers.
-enum Answers {
+pub(crate) enum Answers {
     Scripted {
         preflight: Vec<WireAnswer>,
         actual: Vec<WireAnswer>,
@@ -173,89 +232,91 @@ enum Answers {
     Policy(Cors<Handler>),
 }
 
-/// The request line and headers the target answers, as the policy layer sees them.
-pub(crate) struct Asked<'a> {
-    /// The method.
-    pub(crate) method: &'a str,
-    /// The path and query.
-    pub(crate) path: &'a str,
-    /// The header lines as received.
-    pub(crate) headers: &'a [(String, Vec<u8>)],
+impl Answers {
+    /// The answer to the `nth` request of `kind`: scripted, the `nth` answer (past the end,
+    /// the last again; none scripted, a 501); with a policy, the layer's answer, its body and
+    /// `Content-Length` as the layer and handler made them.
+    pub(crate) fn answer(
+        &self,
+        kind: ExchangeKind,
+        nth: usize,
+        request: http::Request<()>,
+    ) -> WireAnswer {
+        match self {
+            Answers::Scripted { preflight, actual } => {
+                let list = match kind {
+                    ExchangeKind::Preflight => preflight,
+                    ExchangeKind::Actual => actual,
+                };
+                list.get(nth)
+                    .or(list.last())
+                    .cloned()
+                    .unwrap_or_else(|| WireAnswer::missing(kind))
+            }
+            Answers::Policy(cors) => {
+                use http_body_util::BodyExt;
+                use tower_service::Service;
+                let Ok(response) = at_once(cors.clone().call(request));
+                let (parts, body) = response.into_parts();
+                let Ok(body) = at_once(body.collect()).map(|c| c.to_bytes());
+                let mut headers: Vec<(String, String)> = parts
+                    .headers
+                    .iter()
+                    .map(|(n, v)| {
+                        let value = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                        (n.as_str().to_owned(), value)
+                    })
+                    .collect();
+                let status = parts.status.as_u16();
+                if has_body(status) && !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+                    headers.push(("content-length".into(), body.len().to_string()));
+                }
+                WireAnswer {
+                    status,
+                    headers,
+                    body,
+                }
+            }
+        }
+    }
 }
 
-/// Answers with the policy's layer at once: a fixed policy in front of a ready handler never
-/// waits.
-fn policy_answer(cors: &Cors<Handler>, asked: &Asked<'_>) -> WireAnswer {
-    use std::future::Future;
-    use tower_service::Service;
-    let mut request = http::Request::builder()
-        .method(asked.method)
-        .uri(asked.path);
-    for (name, value) in asked.headers {
-        request = request.header(name.as_str(), value.as_slice());
-    }
-    let Ok(request) = request.body(()) else {
-        return WireAnswer {
-            status: 400,
-            headers: vec![("content-length".into(), "0".into())],
-            body: Bytes::new(),
-        };
-    };
-    let mut future = std::pin::pin!(cors.clone().call(request));
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    let response = match future.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(Ok(response)) => response,
-        std::task::Poll::Ready(Err(never)) => match never {},
-        std::task::Poll::Pending => unreachable!("a fixed policy in front of a ready handler"),
-    };
-    let status = response.status().as_u16();
-    let mut headers: Vec<(String, String)> = response
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let body = if has_body(status) && asked.method != "OPTIONS" {
-        Bytes::from_static(BODY)
+/// Which kind of exchange a request is, by Fetch's own test (§3.2.2, `policy::is_preflight`).
+fn kind_of(request: &http::Request<()>) -> ExchangeKind {
+    if is_preflight(request) {
+        ExchangeKind::Preflight
     } else {
-        Bytes::new()
-    };
-    if has_body(status)
-        && !response
-            .headers()
-            .contains_key(http::header::CONTENT_LENGTH)
-    {
-        headers.push(("content-length".into(), body.len().to_string()));
-    }
-    WireAnswer {
-        status,
-        headers,
-        body,
+        ExchangeKind::Actual
     }
 }
 
-/// The agent's network in policy mode: each exchange answered by the same layer the target
-/// runs, so the prediction is given what the browser will be given.
-struct PolicyNetwork<'a>(&'a Cors<Handler>);
+/// The agent's network while the prediction's inputs are made: each request answered by the
+/// target's own [`Answers::answer`], counted as the target counts.
+struct TargetNetwork<'a> {
+    answers: &'a Answers,
+    preflights: usize,
+    actuals: usize,
+}
 
-impl Network for PolicyNetwork<'_> {
-    fn send(&mut self, request: &Outgoing) -> Result<Incoming, NetworkFailure> {
-        let path = match request.url.query() {
-            Some(q) => format!("{}?{q}", request.url.path()),
-            None => request.url.path().to_owned(),
+impl Network for TargetNetwork<'_> {
+    fn send(&mut self, outgoing: &Outgoing) -> Result<Incoming, NetworkFailure> {
+        let mut request = http::Request::builder()
+            .method(outgoing.method.as_str())
+            .uri(outgoing.url.as_str());
+        for (name, value) in &outgoing.headers {
+            request = request.header(name.as_str(), value.as_slice());
+        }
+        let request = request.body(()).map_err(|e| NetworkFailure {
+            message: format!("the target cannot take this request: {e}"),
+        })?;
+        let kind = kind_of(&request);
+        let counter = match kind {
+            ExchangeKind::Preflight => &mut self.preflights,
+            ExchangeKind::Actual => &mut self.actuals,
         };
-        let answer = policy_answer(
-            self.0,
-            &Asked {
-                method: &request.method,
-                path: &path,
-                headers: &request.headers,
-            },
-        );
+        let nth = *counter;
+        *counter += 1;
+        let answer = self.answers.answer(kind, nth, request);
         Ok(Incoming {
             status: answer.status,
             headers: answer
@@ -278,12 +339,34 @@ pub(crate) struct Seen {
     pub(crate) method: String,
     /// The path after the run's base (`/items/1`).
     pub(crate) path: String,
-    /// The request's header lines as received.
+    /// The request's header lines as received: at most 64, long values cut, and the values
+    /// of `Cookie` not kept (cookies ignore ports: another local application's would show).
     pub(crate) headers: Vec<(String, String)>,
     /// The answer's status.
     pub(crate) status: u16,
     /// The answer's header lines.
     pub(crate) response_headers: Vec<(String, String)>,
+}
+
+/// A request's header lines as the log keeps them.
+fn logged(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .take(MAX_LOGGED_LINES)
+        .map(|(name, value)| {
+            let text = if name == http::header::COOKIE {
+                format!("({} bytes, not shown)", value.len())
+            } else {
+                let bytes = &value.as_bytes()[..value.len().min(MAX_LOGGED_VALUE)];
+                let mut text: String = bytes.iter().map(|b| char::from(*b)).collect();
+                if value.len() > MAX_LOGGED_VALUE {
+                    text.push('…');
+                }
+                text
+            };
+            (name.as_str().to_owned(), text)
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -301,8 +384,8 @@ pub(crate) struct Run {
     pub(crate) origins: Origins,
     /// The URL the page fetches.
     pub(crate) url: String,
-    /// The `simulate` input for each browser (the same in scripted mode; in policy mode each
-    /// browser's exchanges with the policy).
+    /// The `simulate` input for each browser: the case's request, and as responses what the
+    /// target answers to that engine's requests, in the order it asks.
     pub(crate) simulate: [(Browser, Value); 3],
     answers: Answers,
     log: Mutex<Log>,
@@ -313,6 +396,13 @@ impl Run {
     /// the simulation inputs. `Err` lists every problem, a line each.
     pub(crate) fn new(id: String, case: &Case, origins: Origins) -> Result<Run, Vec<String>> {
         let mut problems = case.problems();
+        if !origins.alias && (case.request.to == Place::Host || uses_host_placeholder(case)) {
+            problems.push(
+                "the `host` origin (this server under its other name) exists only when the page \
+                 is opened on loopback (127.0.0.1 or localhost)"
+                    .to_owned(),
+            );
+        }
         let url = format!("{}{}", origins.base(case.request.to), case.request.path);
         let mut headers = case.request.headers.clone();
         if let Some(implied) = case.request.body.content_type()
@@ -331,16 +421,26 @@ impl Run {
         });
         let base = json!({ "origin": origins.origin(Place::Page), "request": request });
         let answers = match &case.server {
-            ServerScript::Scripted { preflight, actual } => Answers::Scripted {
-                preflight: preflight
-                    .iter()
-                    .map(|a| WireAnswer::scripted(a, &origins, ExchangeKind::Preflight))
-                    .collect(),
-                actual: actual
-                    .iter()
-                    .map(|a| WireAnswer::scripted(a, &origins, ExchangeKind::Actual))
-                    .collect(),
-            },
+            ServerScript::Scripted { preflight, actual } => {
+                let wire =
+                    |list: &[Answer], kind: ExchangeKind, at: &str, problems: &mut Vec<String>| {
+                        let wire: Vec<WireAnswer> = list
+                            .iter()
+                            .map(|a| WireAnswer::scripted(a, &origins, kind))
+                            .collect();
+                        expanded_problems(at, &wire, &origins, problems);
+                        wire
+                    };
+                Answers::Scripted {
+                    preflight: wire(
+                        preflight,
+                        ExchangeKind::Preflight,
+                        "server.preflight",
+                        &mut problems,
+                    ),
+                    actual: wire(actual, ExchangeKind::Actual, "server.actual", &mut problems),
+                }
+            }
             ServerScript::Policy { policy } => {
                 let value = expand_strings(policy, &origins);
                 let mut found = Vec::new();
@@ -349,15 +449,12 @@ impl Run {
                     Policy::check_document(&config, found, "server.policy").into_parts();
                 checked.retain(|p| p.is_error());
                 problems.extend(checked.iter().map(|p| p.to_string()));
-                match policy {
-                    Some(policy) => Answers::Policy(Cors::new(Handler, policy)),
-                    None => Answers::Policy(Cors::new(
-                        Handler,
-                        Policy::builder()
-                            .build()
-                            .expect("the empty policy is valid"),
-                    )),
-                }
+                let policy = policy.unwrap_or_else(|| {
+                    Policy::builder()
+                        .build()
+                        .expect("the empty policy is valid")
+                });
+                Answers::Policy(Cors::new(Handler, policy))
             }
         };
         // The request itself must be one the simulation takes (header values, method, URL).
@@ -373,42 +470,39 @@ impl Run {
                 None
             }
         };
-        if !problems.is_empty() {
+        let Some(init) = init.filter(|_| problems.is_empty()) else {
             return Err(problems);
-        }
-        let init = init.expect("no problems, so the request parsed");
+        };
         let simulate = Browser::ALL.map(|browser| {
-            let responses = match &answers {
-                Answers::Scripted { preflight, actual } => json!({
-                    "preflight": preflight.iter().map(WireAnswer::to_value).collect::<Vec<_>>(),
-                    "actual": actual.iter().map(WireAnswer::to_value).collect::<Vec<_>>(),
-                }),
-                Answers::Policy(cors) => {
-                    let mut agent = Agent::with_clock(Profile::for_browser(browser), FakeClock::default());
-                    let exchanges = agent
-                        .fetch(&init, &mut PolicyNetwork(cors))
-                        .map(|outcome| outcome.exchanges)
-                        .unwrap_or_default();
-                    let of = |kind: ExchangeKind| -> Vec<Value> {
-                        exchanges
+            let mut network = TargetNetwork {
+                answers: &answers,
+                preflights: 0,
+                actuals: 0,
+            };
+            // One fetch takes no time that matters: the agent runs on a fake clock.
+            let mut agent = Agent::with_clock(Profile::for_browser(browser), FakeClock::default());
+            let exchanges = agent
+                .fetch(&init, &mut network)
+                .map(|outcome| outcome.exchanges)
+                .unwrap_or_default();
+            let of = |kind: ExchangeKind| -> Vec<Value> {
+                exchanges
+                    .iter()
+                    .filter(|e| e.request.kind == kind)
+                    .map(|e| {
+                        let headers: Vec<(String, String)> = e
+                            .response
+                            .headers
                             .iter()
-                            .filter(|e| e.request.kind == kind)
-                            .map(|e| {
-                                let headers: Vec<(String, String)> = e
-                                    .response
-                                    .headers
-                                    .iter()
-                                    .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
-                                    .collect();
-                                json!({ "status": e.response.status, "headers": headers })
-                            })
-                            .collect()
-                    };
-                    json!({ "preflight": of(ExchangeKind::Preflight), "actual": of(ExchangeKind::Actual) })
-                }
+                            .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+                            .collect();
+                        json!({ "status": e.response.status, "headers": headers })
+                    })
+                    .collect()
             };
             let mut input = base.clone();
-            input["responses"] = responses;
+            input["responses"] =
+                json!({ "preflight": of(ExchangeKind::Preflight), "actual": of(ExchangeKind::Actual) });
             (browser, input)
         });
         Ok(Run {
@@ -421,46 +515,31 @@ impl Run {
         })
     }
 
-    /// The answer to a request that reached `/c/<id><path>` at `place`, logged.
-    pub(crate) fn answer(&self, at: Place, asked: &Asked<'_>) -> WireAnswer {
-        let is_preflight = asked.method == "OPTIONS"
-            && asked
-                .headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("access-control-request-method"));
-        let kind = if is_preflight {
-            ExchangeKind::Preflight
-        } else {
-            ExchangeKind::Actual
-        };
+    /// The answer to a request that reached `/c/<id><path>` at `place`, logged. `request`
+    /// carries the path after the run's base.
+    pub(crate) fn answer(&self, at: Place, request: http::Request<()>) -> WireAnswer {
+        let kind = kind_of(&request);
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        let n = match kind {
+        let counter = match kind {
             ExchangeKind::Preflight => &mut log.preflights,
             ExchangeKind::Actual => &mut log.actuals,
         };
-        let nth = *n;
-        *n += 1;
-        let answer = match &self.answers {
-            Answers::Scripted { preflight, actual } => {
-                let list = if is_preflight { preflight } else { actual };
-                match list.get(nth).or(list.last()) {
-                    Some(answer) => answer.clone(),
-                    None => missing(kind),
-                }
-            }
-            Answers::Policy(cors) => policy_answer(cors, asked),
-        };
+        let nth = *counter;
+        *counter += 1;
+        let method = request.method().as_str().to_owned();
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        let headers = logged(request.headers());
+        let answer = self.answers.answer(kind, nth, request);
         if log.seen.len() < MAX_LOG {
             log.seen.push(Seen {
                 at,
                 kind,
-                method: asked.method.to_owned(),
-                path: asked.path.to_owned(),
-                headers: asked
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
-                    .collect(),
+                method,
+                path,
+                headers,
                 status: answer.status,
                 response_headers: answer.headers.clone(),
             });
@@ -478,17 +557,40 @@ impl Run {
     }
 }
 
-/// The answer when the script has none for this kind: the simulation reports the same gap as
-/// an input error.
-fn missing(kind: ExchangeKind) -> WireAnswer {
-    let text = match kind {
-        ExchangeKind::Preflight => "no preflight answer is scripted\n",
-        ExchangeKind::Actual => "no actual answer is scripted\n",
-    };
-    WireAnswer {
-        status: 501,
-        headers: vec![("content-length".into(), text.len().to_string())],
-        body: Bytes::from_static(text.as_bytes()),
+/// The problems of answers once expanded: a `Location` must stay inside the playground, and a
+/// value must stay within the limit.
+fn expanded_problems(
+    at: &str,
+    answers: &[WireAnswer],
+    origins: &Origins,
+    problems: &mut Vec<String>,
+) {
+    for (i, answer) in answers.iter().enumerate() {
+        for (name, value) in &answer.headers {
+            if name.eq_ignore_ascii_case("location") && !origins.keeps_inside(value) {
+                problems.push(format!(
+                    "{at}[{i}]: Location {value:?} leads outside the playground; use {{target}}/..., \
+                     {{redirect}}/..., {{page}}/..., {{host}}/... or {{scheme}}/... (this run on that \
+                     origin), or a path"
+                ));
+            }
+            if value.len() > MAX_VALUE {
+                problems.push(format!(
+                    "{at}[{i}]: the value of {name} is over 8 KiB once expanded"
+                ));
+            }
+        }
+    }
+}
+
+/// Whether a case's answers or policy name `{host}`.
+fn uses_host_placeholder(case: &Case) -> bool {
+    match &case.server {
+        ServerScript::Scripted { preflight, actual } => preflight
+            .iter()
+            .chain(actual)
+            .any(|a| a.headers.iter().any(|(_, v)| v.contains("{host}"))),
+        ServerScript::Policy { policy } => policy.to_string().contains("{host}"),
     }
 }
 
@@ -508,6 +610,10 @@ fn expand_strings(value: &Value, origins: &Origins) -> Value {
     }
 }
 
+/// A scripted header value as the wire carries it (printable ASCII: see `case.rs`).
+pub(crate) fn wire_value(value: &str) -> Option<http::HeaderValue> {
+    http::HeaderValue::from_str(value).ok()
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,6 +667,22 @@ mod tests {
         assert_eq!(o.expand("no {braces} here"), "no {braces} here");
         let local = Origins::new("http://localhost:8090", 8090, 1, 2, "r").expect("localhost");
         assert_eq!(local.origin(Place::Host), "http://127.0.0.1:8090");
+        // Opened from another machine, `host` would be the visitor's own localhost: refused.
+        let lan = Origins::new("http://192.168.1.5:8090", 8090, 1, 2, "r").expect("a LAN page");
+        let to_host: Case = serde_json::from_value(
+            json!({"request": {"to": "host"}, "server": {"kind": "scripted"}}),
+        )
+        .unwrap();
+        let refused = Run::new("r".into(), &to_host, lan.clone())
+            .err()
+            .expect("refused");
+        assert!(
+            refused[0].contains("only when the page is opened on loopback"),
+            "{refused:?}"
+        );
+        let to_target: Case =
+            serde_json::from_value(json!({"request": {}, "server": {"kind": "scripted"}})).unwrap();
+        assert!(Run::new("r".into(), &to_target, lan).is_ok());
         // Not this playground's page: another port, another scheme, a path, junk.
         for page in [
             "http://127.0.0.1:8091",
@@ -584,16 +706,16 @@ mod tests {
         let run = Run::new("p-1".into(), &case, origins("p-1")).expect("valid");
         let input = &run.simulate[0].1;
         let preflight = &input["responses"]["preflight"][0];
-        let asked = Asked {
-            method: "OPTIONS",
-            path: "/items/1",
-            headers: &[
-                ("origin".into(), b"http://127.0.0.1:8090".to_vec()),
-                ("access-control-request-method".into(), b"PUT".to_vec()),
-                ("access-control-request-headers".into(), b"x-token".to_vec()),
+        let asked = request(
+            "OPTIONS",
+            "/items/1",
+            &[
+                ("origin", "http://127.0.0.1:8090"),
+                ("access-control-request-method", "PUT"),
+                ("access-control-request-headers", "x-token"),
             ],
-        };
-        let answer = run.answer(Place::Target, &asked);
+        );
+        let answer = run.answer(Place::Target, asked);
         assert_eq!(preflight, &answer.to_value());
         assert!(
             answer
@@ -603,8 +725,93 @@ mod tests {
         );
         let report = simulate(&input.to_string(), Browser::Chromium).expect("simulates");
         assert!(report.allowed());
-        assert_eq!(run.seen().len(), 1);
-        assert_eq!(run.seen()[0].kind, ExchangeKind::Preflight);
+        // The actual request: the handler's body, and the Content-Length that frames it.
+        let put = run.answer(
+            Place::Target,
+            request("PUT", "/items/1", &[("origin", "http://127.0.0.1:8090")]),
+        );
+        assert_eq!(&input["responses"]["actual"][0], &put.to_value());
+        assert_eq!(put.body.as_ref(), BODY);
+        // An OPTIONS that is not a preflight is the application's: its body, its length.
+        let options = run.answer(Place::Target, request("OPTIONS", "/items/1", &[]));
+        let length = options.headers.iter().find(|(n, _)| n == "content-length");
+        assert_eq!(
+            length.map(|(_, v)| v.as_str()),
+            Some(BODY.len().to_string().as_str())
+        );
+        assert_eq!(options.body.len(), BODY.len());
+        let kinds: Vec<ExchangeKind> = run.seen().iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ExchangeKind::Preflight,
+                ExchangeKind::Actual,
+                ExchangeKind::Actual
+            ]
+        );
+    }
+
+    /// A preflighted request redirected: the engine preflights again, and the prediction is
+    /// given the target's repeated answer rather than told one is missing.
+    #[test]
+    fn a_second_preflight_gets_the_repeated_answer() {
+        let case: Case = serde_json::from_value(json!({
+            "request": {"method": "PUT", "headers": [["X-Token", "a"]]},
+            "server": {"kind": "scripted",
+                "preflight": [{"status": 204, "headers": [["Access-Control-Allow-Origin", "*"], ["Access-Control-Allow-Methods", "PUT"], ["Access-Control-Allow-Headers", "x-token"]]}],
+                "actual": [
+                    {"status": 307, "headers": [["Access-Control-Allow-Origin", "*"], ["Location", "{redirect}/next"]]},
+                    {"status": 200, "headers": [["Access-Control-Allow-Origin", "*"]]},
+                ]},
+        }))
+        .expect("a case");
+        let run = Run::new("r".into(), &case, origins("r")).expect("valid");
+        for (browser, input) in &run.simulate {
+            let report = simulate(&input.to_string(), *browser).expect("simulates");
+            assert!(report.allowed(), "{browser:?}: {}", report.to_json());
+            let preflights = input["responses"]["preflight"].as_array().map(Vec::len);
+            assert_eq!(
+                preflights,
+                Some(2),
+                "{browser:?} preflights again after the redirect"
+            );
+        }
+    }
+
+    #[test]
+    fn locations_stay_inside_the_playground() {
+        for (location, inside) in [
+            ("{redirect}/next", true),
+            ("{target}", true),
+            ("{page}?a=1", true),
+            ("/relative", true),
+            ("http://127.0.0.1:8092/c/other/next", false),
+            ("http://127.0.0.1:3000/admin", false),
+            ("//evil.example/x", false),
+            ("{redirect}evil", false),
+            ("data:text/plain,x", false),
+        ] {
+            let case: Case = serde_json::from_value(json!({
+                "request": {},
+                "server": {"kind": "scripted", "actual": [{"status": 302, "headers": [["Location", location]]}]},
+            }))
+            .expect("a case");
+            let registered = Run::new("i".into(), &case, origins("i"));
+            assert_eq!(
+                registered.is_ok(),
+                inside,
+                "{location}: {:?}",
+                registered.err()
+            );
+        }
+    }
+
+    fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> http::Request<()> {
+        let mut request = http::Request::builder().method(method).uri(path);
+        for (n, v) in headers {
+            request = request.header(*n, *v);
+        }
+        request.body(()).expect("a request")
     }
 
     #[test]
@@ -624,7 +831,7 @@ mod tests {
             "between 200 and 599",
             "Content-Length is the playground's",
             "\"Bad Name\" is not a header name",
-            "up to U+00FF",
+            "printable ASCII",
         ] {
             assert!(text.contains(part), "{part} missing from:\n{text}");
         }
@@ -655,12 +862,8 @@ mod tests {
         }))
         .expect("a case");
         let run = Run::new("s".into(), &case, origins("s")).expect("valid");
-        let get = Asked {
-            method: "GET",
-            path: "/start",
-            headers: &[],
-        };
-        let first = run.answer(Place::Target, &get);
+        let get = || request("GET", "/start", &[]);
+        let first = run.answer(Place::Target, get());
         assert_eq!(first.status, 302);
         assert_eq!(
             first.headers[0],
@@ -670,8 +873,8 @@ mod tests {
             first.headers[1],
             ("content-length".into(), BODY.len().to_string())
         );
-        assert_eq!(run.answer(Place::Redirect, &get).status, 200);
-        let third = run.answer(Place::Redirect, &get);
+        assert_eq!(run.answer(Place::Redirect, get()).status, 200);
+        let third = run.answer(Place::Redirect, get());
         assert_eq!((third.status, third.body.as_ref()), (200, BODY));
         let seen = run.seen();
         assert_eq!(
@@ -679,11 +882,24 @@ mod tests {
             [Place::Target, Place::Redirect, Place::Redirect]
         );
         // No preflight is scripted: the target says so rather than invent one.
-        let options = Asked {
-            method: "OPTIONS",
-            path: "/start",
-            headers: &[("Access-Control-Request-Method".into(), b"PUT".to_vec())],
-        };
-        assert_eq!(run.answer(Place::Target, &options).status, 501);
+        let options = request(
+            "OPTIONS",
+            "/start",
+            &[
+                ("Origin", "http://127.0.0.1:8090"),
+                ("Access-Control-Request-Method", "PUT"),
+            ],
+        );
+        assert_eq!(run.answer(Place::Target, options).status, 501);
+        // A Cookie reached the target (cookies ignore ports): the log does not keep its value.
+        run.answer(
+            Place::Target,
+            request("GET", "/start", &[("Cookie", "session=SECRET")]),
+        );
+        let logged = run.seen().last().expect("logged").headers.clone();
+        assert_eq!(
+            logged,
+            [("cookie".to_owned(), "(14 bytes, not shown)".to_owned())]
+        );
     }
 }

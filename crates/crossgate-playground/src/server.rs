@@ -20,14 +20,17 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::case::{Case, Place, latin1};
-use crate::run::{Asked, Origins, Run, WireAnswer};
+use crate::case::{Case, Place};
+use crate::run::{Origins, Run, WireAnswer, wire_value};
 use crate::{assets, simulate};
 
 pub use crate::assets::STARTS;
 
-/// The largest request body the page's API reads.
-const MAX_BODY: usize = 1 << 20;
+/// The largest `simulate` document `/api/simulate` reads.
+const MAX_DOCUMENT: usize = 1 << 20;
+/// The largest case `/api/runs` reads: a case expands (placeholders become URLs) and is kept
+/// four times over (the answers, three engines' inputs) for each of the last `MAX_RUNS` runs.
+const MAX_CASE: usize = 64 << 10;
 /// Runs kept; the oldest goes when a new one comes.
 const MAX_RUNS: usize = 256;
 
@@ -43,13 +46,15 @@ struct State {
     page_port: u16,
     target_port: u16,
     redirect_port: u16,
-    /// Makes run ids differ between playgrounds, so a browser's caches from an earlier one
-    /// never answer for this one.
-    nonce: u32,
+    /// The secret key of run ids: an id is a keyed hash of a counter, so ids differ between
+    /// playgrounds (a browser's caches from an earlier one never answer for this one) and one
+    /// run's id tells nothing of another's.
+    ids: std::collections::hash_map::RandomState,
     next: Mutex<u64>,
     runs: Mutex<Runs>,
     /// The `scheme` place's TLS: a certificate for `localhost` and the listener's address.
     tls: tokio_rustls::TlsAcceptor,
+    certificate: Vec<u8>,
 }
 
 /// A playground bound to its three ports, not serving yet.
@@ -68,20 +73,16 @@ impl Playground {
         let other = SocketAddr::new(addr.ip(), 0);
         let target = TcpListener::bind(other).await?;
         let redirect = TcpListener::bind(other).await?;
-        let nonce = {
-            use std::hash::{BuildHasher, Hasher};
-            std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish() as u32
-        };
+        let (tls, certificate) = tls_acceptor(addr.ip())?;
         let state = Arc::new(State {
             page_port: page.local_addr()?.port(),
             target_port: target.local_addr()?.port(),
             redirect_port: redirect.local_addr()?.port(),
-            nonce,
+            ids: std::collections::hash_map::RandomState::new(),
             next: Mutex::new(0),
             runs: Mutex::default(),
-            tls: tls_acceptor(addr.ip())?,
+            tls,
+            certificate,
         });
         Ok(Playground {
             page,
@@ -103,6 +104,12 @@ impl Playground {
         self.target
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The certificate (DER) the page's port presents over TLS, made when it was bound: for a
+    /// client that is to trust it, as a browser does once told to.
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.state.certificate
     }
 
     /// Where the redirect origin listens.
@@ -183,7 +190,7 @@ where
 
 /// A TLS acceptor with a certificate made now, for `localhost` and `ip` (and 127.0.0.1):
 /// nothing to install, and nothing a browser trusts until told to.
-fn tls_acceptor(ip: std::net::IpAddr) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+fn tls_acceptor(ip: std::net::IpAddr) -> std::io::Result<(tokio_rustls::TlsAcceptor, Vec<u8>)> {
     use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio_rustls::rustls;
     let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
@@ -194,7 +201,8 @@ fn tls_acceptor(ip: std::net::IpAddr) -> std::io::Result<tokio_rustls::TlsAccept
         std::io::Error::other(format!("cannot make the TLS certificate: {e}"))
     };
     let made = rcgen::generate_simple_self_signed(names).map_err(|e| other(&e))?;
-    let cert = CertificateDer::from(made.cert.der().to_vec());
+    let der = made.cert.der().to_vec();
+    let cert = CertificateDer::from(der.clone());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -204,7 +212,7 @@ fn tls_acceptor(ip: std::net::IpAddr) -> std::io::Result<tokio_rustls::TlsAccept
         .with_single_cert(vec![cert], key)
         .map_err(|e| other(&e))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    Ok((tokio_rustls::TlsAcceptor::from(Arc::new(config)), der))
 }
 
 type Answer = Response<Full<Bytes>>;
@@ -241,6 +249,24 @@ impl State {
                 "this origin serves the playground's runs only (/c/<id>/...)\n",
             );
         }
+        // The page and its API answer only under this playground's own address (an IP literal
+        // or `localhost`, on the page's port): a page elsewhere that rebinds its own name to
+        // 127.0.0.1 gets nothing from them.
+        if !self.own_host(&request) {
+            return text(
+                StatusCode::MISDIRECTED_REQUEST,
+                format!(
+                    "open the playground as http://127.0.0.1:{port}/ or http://localhost:{port}/ (it \
+                     answers under its own address only)\n",
+                    port = self.page_port
+                ),
+            );
+        }
+        if request.method() == Method::POST
+            && let Some(refused) = refuse_post(&request)
+        {
+            return refused;
+        }
         match (request.method(), path.as_str()) {
             (&Method::GET, "/") => assets::page(),
             (&Method::GET, asset) if assets::get(asset).is_some() => assets::asset(asset),
@@ -257,6 +283,24 @@ impl State {
             }
             _ => text(StatusCode::NOT_FOUND, "not found\n"),
         }
+    }
+
+    /// Whether the request names this playground's page by its address: `Host` is an IP
+    /// literal or `localhost`, with the page's port.
+    fn own_host(&self, request: &Request<Incoming>) -> bool {
+        let Some(host) = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+        else {
+            return false;
+        };
+        let Some((name, port)) = host.rsplit_once(':') else {
+            return false;
+        };
+        let name = name.trim_start_matches('[').trim_end_matches(']');
+        port.parse() == Ok(self.page_port)
+            && (name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok())
     }
 
     fn run(&self, id: &str) -> Option<Arc<Run>> {
@@ -283,7 +327,7 @@ impl State {
                 "browser must be chromium, firefox or webkit\n",
             );
         };
-        let body = match read_body(request).await {
+        let body = match read_body(request, MAX_DOCUMENT).await {
             Ok(body) => body,
             Err(answer) => return answer,
         };
@@ -311,7 +355,7 @@ impl State {
             page: String,
             case: Case,
         }
-        let body = match read_body(request).await {
+        let body = match read_body(request, MAX_CASE).await {
             Ok(body) => body,
             Err(answer) => return answer,
         };
@@ -322,7 +366,13 @@ impl State {
         let id = {
             let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
             *next += 1;
-            format!("{:08x}-{}", self.nonce, *next)
+            use std::hash::BuildHasher;
+            let n = *next;
+            format!(
+                "{:016x}{:016x}",
+                self.ids.hash_one((n, 0u8)),
+                self.ids.hash_one((n, 1u8))
+            )
         };
         let Some(origins) = Origins::new(
             &registration.page,
@@ -397,19 +447,12 @@ impl State {
             Some(q) => format!("{tail}?{q}"),
             None => tail,
         };
-        let headers: Vec<(String, Vec<u8>)> = request
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
-            .collect();
-        let answer = run.answer(
-            place,
-            &Asked {
-                method: request.method().as_str(),
-                path: &path,
-                headers: &headers,
-            },
-        );
+        let (mut parts, _body) = request.into_parts();
+        parts.uri = match path.parse() {
+            Ok(uri) => uri,
+            Err(_) => return text(StatusCode::BAD_REQUEST, "a path that does not parse\n"),
+        };
+        let answer = run.answer(place, Request::from_parts(parts, ()));
         wire(answer)
     }
 }
@@ -422,7 +465,7 @@ fn wire(answer: WireAnswer) -> Answer {
     let headers = response.headers_mut();
     for (name, value) in &answer.headers {
         let name = http::HeaderName::from_bytes(name.as_bytes());
-        let value = latin1(value).and_then(|v| HeaderValue::from_bytes(&v).ok());
+        let value = wire_value(value);
         // A run's answers were checked when it was registered.
         if let (Ok(name), Some(value)) = (name, value) {
             headers.append(name, value);
@@ -431,12 +474,38 @@ fn wire(answer: WireAnswer) -> Answer {
     response
 }
 
-async fn read_body(request: Request<Incoming>) -> Result<Bytes, Answer> {
-    match Limited::new(request.into_body(), MAX_BODY).collect().await {
+async fn read_body(request: Request<Incoming>, limit: usize) -> Result<Bytes, Answer> {
+    match Limited::new(request.into_body(), limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(_) => Err(text(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "the body is over 1 MiB, or was cut off\n",
+            format!("the body is over {} KiB, or was cut off\n", limit >> 10),
         )),
+    }
+}
+
+/// The API takes JSON from its own page only: `Content-Type: application/json` (which a
+/// cross-site form cannot send without a preflight, and none is answered) and, when the browser
+/// names one, an `Origin` that is the page's own.
+fn refuse_post(request: &Request<Incoming>) -> Option<Answer> {
+    let headers = request.headers();
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Some(text(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as Content-Type: application/json\n",
+        ));
+    }
+    let host = headers.get(header::HOST).map(HeaderValue::as_bytes);
+    match headers.get(header::ORIGIN).map(HeaderValue::as_bytes) {
+        Some(origin) if origin.strip_prefix(b"http://") != host => Some(text(
+            StatusCode::FORBIDDEN,
+            "only the playground's own page may use its API\n",
+        )),
+        _ => None,
     }
 }

@@ -46,6 +46,14 @@ async fn send(
         for (n, v) in headers {
             head.push_str(&format!("{n}: {v}\r\n"));
         }
+        // The API takes JSON only; a test that means otherwise says its own Content-Type.
+        if method == "POST"
+            && !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            head.push_str("Content-Type: application/json\r\n");
+        }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         stream.write_all(head.as_bytes()).await.expect("writes");
         stream.write_all(body).await.expect("writes");
@@ -307,9 +315,27 @@ async fn a_run_answers_as_scripted_and_logs_it() {
         last.header("content-length"),
         Some(last.body.len().to_string().as_str())
     );
-    // The simulation was given these same lines.
-    let scripted = &run["simulate"]["chromium"]["responses"]["actual"][1]["headers"];
-    assert_eq!(scripted.as_array().map(Vec::len), Some(4));
+    // Exactly the scripted lines, in order, then the framing the playground adds.
+    let sent: Vec<(String, String)> = last
+        .headers
+        .iter()
+        .filter(|(n, _)| n != "connection")
+        .cloned()
+        .collect();
+    let length = last.body.len().to_string();
+    let expected = [
+        ("access-control-allow-origin", "*"),
+        ("x-two", "1"),
+        ("x-two", "2"),
+        ("content-length", length.as_str()),
+    ]
+    .map(|(n, v)| (n.to_owned(), v.to_owned()));
+    assert_eq!(sent, expected);
+    // The prediction's engine stops at the second preflight (the redirect tainted the origin
+    // and `{origin}` no longer matches `null`), and was given the target's repeated answer.
+    let inputs = &run["simulate"]["chromium"]["responses"];
+    assert_eq!(inputs["preflight"].as_array().map(Vec::len), Some(2));
+    assert_eq!(inputs["preflight"][0], inputs["preflight"][1]);
 
     let seen = send(page, "GET", &format!("/api/runs/{id}"), &[], b"")
         .await
@@ -420,4 +446,214 @@ async fn bad_registrations_are_refused_with_every_problem() {
     );
     let garbage = send(page, "POST", "/api/runs", &[], b"{\"page\": 1").await;
     assert_eq!(garbage.status, 400);
+}
+
+/// The page and its API answer under the playground's own address only, and take JSON from
+/// the page's own origin only: a rebinding or cross-site page gets nothing.
+#[tokio::test]
+async fn the_api_is_the_pages_own() {
+    let (page, _, _) = playground().await;
+    let input = scenario().to_string();
+    let post = |headers: Vec<(String, String)>| {
+        let input = input.clone();
+        async move {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            send(page, "POST", "/api/simulate", &headers, input.as_bytes())
+                .await
+                .status
+        }
+    };
+    let own = format!("http://{page}");
+    assert_eq!(post(vec![("Origin".into(), own.clone())]).await, 200);
+    assert_eq!(
+        post(vec![("Origin".into(), "http://evil.example".into())]).await,
+        403
+    );
+    assert_eq!(
+        post(vec![("Content-Type".into(), "text/plain".into())]).await,
+        415
+    );
+    // A name that is not an address: DNS rebinding.
+    let mut stream = TcpStream::connect(page).await.unwrap();
+    let head = format!(
+        "GET /api/runs/x HTTP/1.1\r\nHost: rebind.example:{}\r\nConnection: close\r\n\r\n",
+        page.port()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    assert!(
+        raw.starts_with(b"HTTP/1.1 421 "),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    // Run ids are 128-bit keyed hashes: two in a row share nothing visible.
+    let case =
+        json!({"page": own, "case": {"request": {}, "server": {"kind": "scripted"}}}).to_string();
+    let a = send(page, "POST", "/api/runs", &[], case.as_bytes())
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = send(page, "POST", "/api/runs", &[], case.as_bytes())
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!((a.len(), b.len()), (32, 32));
+    assert_ne!(a[..8], b[..8]);
+}
+
+/// The page's port speaks TLS too (the `scheme` place), with the certificate it made.
+#[tokio::test]
+async fn the_pages_port_speaks_tls() {
+    use tokio_rustls::rustls;
+    let playground = Playground::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let page = playground.page_addr();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from(
+            playground.certificate_der().to_vec(),
+        ))
+        .unwrap();
+    tokio::spawn(playground.serve(std::future::pending()));
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = TcpStream::connect(page).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio::time::timeout(Duration::from_secs(5), connector.connect(name, tcp))
+        .await
+        .unwrap()
+        .unwrap();
+    tls.write_all(b"GET /c/nope/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut raw))
+        .await
+        .unwrap()
+        .unwrap();
+    // Over TLS it is the `scheme` origin: runs only, and this one does not exist.
+    assert!(
+        raw.starts_with(b"HTTP/1.1 404 "),
+        "{}",
+        String::from_utf8_lossy(&raw)
+    );
+    assert!(String::from_utf8_lossy(&raw).contains("no such run"));
+    // Plain HTTP on the same port still gets the page.
+    assert_eq!(send(page, "GET", "/", &[], b"").await.status, 200);
+}
+
+/// Policy mode over HTTP: the target answers with crossgate's layer, and the prediction was
+/// given those same answers.
+#[tokio::test]
+async fn a_policy_run_answers_with_the_layer() {
+    let (page, target, _) = playground().await;
+    let own = format!("http://{page}");
+    let case = json!({"page": own, "case": {
+        "request": {"method": "DELETE", "credentials": "include"},
+        "server": {"kind": "policy", "policy": {"allow_origins": ["{origin}"], "allow_credentials": true, "allow_methods": ["DELETE"]}},
+    }});
+    let run = send(page, "POST", "/api/runs", &[], case.to_string().as_bytes())
+        .await
+        .json();
+    let path = run["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&format!("http://{target}"))
+        .to_owned();
+    let preflight = send(
+        target,
+        "OPTIONS",
+        &path,
+        &[
+            ("Origin", &own),
+            ("Access-Control-Request-Method", "DELETE"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some(own.as_str())
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    let predicted: Vec<(String, String)> = serde_json::from_value(
+        run["simulate"]["firefox"]["responses"]["preflight"][0]["headers"].clone(),
+    )
+    .unwrap();
+    for (name, value) in &predicted {
+        assert_eq!(preflight.header(name), Some(value.as_str()), "{name}");
+    }
+    let refused = send(
+        target,
+        "OPTIONS",
+        &path,
+        &[
+            ("Origin", "http://evil.example"),
+            ("Access-Control-Request-Method", "DELETE"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(refused.header("access-control-allow-origin"), None);
+}
+
+/// The playground keeps the last 256 runs: the oldest goes.
+#[tokio::test]
+async fn old_runs_go() {
+    let (page, _, _) = playground().await;
+    let case = json!({"page": format!("http://{page}"), "case": {"request": {}, "server": {"kind": "scripted"}}}).to_string();
+    let mut ids = Vec::new();
+    for _ in 0..257 {
+        ids.push(
+            send(page, "POST", "/api/runs", &[], case.as_bytes())
+                .await
+                .json()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        send(page, "GET", &format!("/api/runs/{}", ids[0]), &[], b"")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        send(page, "GET", &format!("/api/runs/{}", ids[1]), &[], b"")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(page, "GET", &format!("/api/runs/{}", ids[256]), &[], b"")
+            .await
+            .status,
+        200
+    );
+    // A case over 64 KiB is refused before it is read whole.
+    let huge = json!({"page": format!("http://{page}"), "case": {"request": {"path": format!("/{}", "a".repeat(70_000))}, "server": {"kind": "scripted"}}});
+    assert_eq!(
+        send(page, "POST", "/api/runs", &[], huge.to_string().as_bytes())
+            .await
+            .status,
+        413
+    );
 }

@@ -61,6 +61,8 @@ const DEFAULT_CASE = {
 const DEFAULT_POLICY = { allow_origins: ["{origin}"], allow_methods: ["GET", "PUT", "DELETE"], allow_headers: ["content-type"] };
 
 let current = structuredClone(DEFAULT_CASE);
+// Why the policy text is not JSON, while it is not: Run refuses rather than run an older policy.
+let policyError = null;
 let starts = [];
 
 function toBase64Url(text) {
@@ -90,14 +92,24 @@ function writeFragment() {
   history.replaceState(null, "", `#case=${toBase64Url(JSON.stringify(current))}`);
 }
 
-// Fills in what a shared or hand-written case leaves out.
+// Fills in what a shared or hand-written case leaves out, and keeps only what has the case's
+// shape (a link may carry anything): the server checks the rest when the case runs.
 function normalise(c) {
-  const r = Object.assign({}, DEFAULT_CASE.request, c.request || {});
-  r.headers = (r.headers || []).map(([n, v]) => [String(n), String(v)]);
-  const s = c.server || {};
+  const object = (v) => (v && typeof v === "object" && !Array.isArray(v) ? v : {});
+  const lines = (v) => (Array.isArray(v) ? v : [])
+    .filter((l) => Array.isArray(l) && l.length === 2)
+    .map(([n, v]) => [String(n), String(v)]);
+  const answers = (v) => (Array.isArray(v) ? v : []).map(object)
+    .map((a) => ({ status: Number.isInteger(a.status) ? a.status : 200, headers: lines(a.headers) }));
+  const given = object(object(c).request);
+  const r = Object.assign({}, DEFAULT_CASE.request);
+  for (const key of Object.keys(r)) if (typeof given[key] === "string") r[key] = given[key];
+  r.headers = lines(given.headers);
+  const s = object(object(c).server);
+  const actual = answers(s.actual);
   const server = s.kind === "policy"
-    ? { kind: "policy", policy: s.policy || structuredClone(DEFAULT_POLICY) }
-    : { kind: "scripted", preflight: s.preflight || [], actual: s.actual && s.actual.length ? s.actual : [{ status: 200, headers: [] }] };
+    ? { kind: "policy", policy: object(s.policy) }
+    : { kind: "scripted", preflight: answers(s.preflight), actual: actual.length ? actual : [{ status: 200, headers: [] }] };
   return { request: r, server };
 }
 
@@ -138,10 +150,18 @@ function renderServer() {
   for (const radio of document.querySelectorAll("input[name=kind]")) radio.checked = radio.value === s.kind;
   if (!scripted) {
     $("policy-text").value = JSON.stringify(s.policy, null, 2);
+    $("policy-text").classList.remove("bad");
+    policyError = null;
     return;
   }
-  if (s.preflight.length === 0) s.preflight.push({ status: 204, headers: [] });
-  answerEditor($("preflight-answer"), "Preflight (OPTIONS) answer", s.preflight[0], changed);
+  if (s.preflight.length === 0) {
+    $("preflight-answer").replaceChildren(el("div", { class: "answer-head" }, el("b", {}, "Preflight (OPTIONS) answer"),
+      " none scripted: a preflight would get 501 ",
+      el("button", { type: "button", class: "small", onclick: () => { s.preflight.push({ status: 204, headers: [["Access-Control-Allow-Origin", "{origin}"]] }); renderServer(); changed(); } }, "+ add one")));
+  } else {
+    answerEditor($("preflight-answer"), "Preflight (OPTIONS) answer", s.preflight[0], changed,
+      () => { s.preflight.length = 0; renderServer(); changed(); });
+  }
   const hops = $("actual-answers");
   hops.replaceChildren();
   s.actual.forEach((answer, i) => {
@@ -214,9 +234,11 @@ function bindForm() {
   $("policy-text").addEventListener("input", (e) => {
     try {
       current.server.policy = JSON.parse(e.target.value);
+      policyError = null;
       e.target.classList.remove("bad");
       changed();
-    } catch {
+    } catch (err) {
+      policyError = err.message;
       e.target.classList.add("bad");
     }
   });
@@ -327,6 +349,11 @@ let lastRun = null;
 
 async function run() {
   const result = $("result");
+  if (current.server.kind === "policy" && policyError) {
+    result.dataset.state = "invalid";
+    result.replaceChildren(el("h2", {}, "This case cannot run"), el("pre", { class: "problems" }, `The policy is not JSON: ${policyError}`));
+    return;
+  }
   result.dataset.state = "running";
   result.replaceChildren(el("p", { class: "placeholder" }, "Running…"));
   $("run").disabled = true;
@@ -385,10 +412,12 @@ function disagreements(real, seen, p) {
 }
 
 function download(name, text) {
-  const link = el("a", { href: URL.createObjectURL(new Blob([text], { type: "application/json" })), download: name });
+  const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+  const link = el("a", { href: url, download: name });
   document.body.append(link);
   link.click();
   link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 function scenarioFor(runInfo, browser) {
@@ -400,10 +429,13 @@ function downloadButton(runInfo, browser, label) {
   return el("button", { type: "button", class: "download", onclick: () => download(name, scenarioFor(runInfo, browser)) }, label);
 }
 
-function renderResult({ run, real, predicted, seen }) {
+function renderResult({ run, real, predicted, seen, case: ran }) {
   const result = $("result");
   const against = compareWith();
-  const mine = against ? predicted[against] : null;
+  // Over https, a fetch that reached nothing was refused by the browser's certificate check,
+  // which is not CORS: nothing to compare.
+  const refusedCertificate = !real.allowed && seen.length === 0 && ran.request.to === "scheme";
+  const mine = against && !refusedCertificate ? predicted[against] : null;
   const diffs = mine ? disagreements(real, seen, mine) : [];
   const realCard = el("div", { id: "real", class: `card ${real.allowed ? "ok" : "bad"}`, "data-verdict": real.allowed ? "allowed" : "blocked" },
     el("div", { class: "card-head" }, el("span", { class: "who" }, `Your browser · ${YOU.label}`),
@@ -414,13 +446,16 @@ function renderResult({ run, real, predicted, seen }) {
     real.allowed ? el("p", {}, "script can read: ", headerList(real.headers)) : null,
     el("p", {}, `the servers saw ${seen.filter((s) => s.kind === "preflight").length} preflight(s) and ${seen.filter((s) => s.kind === "actual").length} request(s).`),
     real.allowed ? null : el("p", { class: "hint" }, "Script is never told why; the browser's console has the reason. crossgate's prediction below quotes it."),
-    !real.allowed && seen.length === 0 && current.request.to === "scheme"
+    refusedCertificate
       ? el("p", { class: "hint warn" }, "Nothing reached the https origin: your browser most likely refused the playground's certificate (it is made when the playground starts). Open ",
         el("a", { href: `${run.origins.scheme}/`, target: "_blank", rel: "noopener" }, run.origins.scheme), ", accept the warning, then Run again.")
       : null);
 
   let agreement;
-  if (!mine) {
+  if (refusedCertificate) {
+    agreement = el("div", { id: "agreement", "data-agree": "unknown", class: "agreement unknown" },
+      "Not compared: the request never reached the https origin (see above).");
+  } else if (!mine) {
     agreement = el("div", { id: "agreement", "data-agree": "unknown", class: "agreement unknown" },
       "crossgate has no model of this browser: compare with the three engines below.");
   } else if (diffs.length === 0) {
@@ -441,7 +476,8 @@ function renderResult({ run, real, predicted, seen }) {
         el("th", {}, NAMES[b]), el("td", { colspan: "4" }, p.inputError));
     }
     const message = p.error && p.error.messages ? p.error.messages[b] : null;
-    return el("tr", { "data-browser": b, "data-verdict": p.allowed ? "allowed" : "blocked", "data-code": p.error ? p.error.code : null, class: b === against ? "you" : null },
+    return el("tr", { "data-browser": b, "data-verdict": p.allowed ? "allowed" : "blocked", "data-code": p.error ? p.error.code : null,
+      "data-preflights": String(preflightsOf(p)), class: b === against ? "you" : null },
       el("th", {}, NAMES[b], b === YOU.id ? el("span", { class: "tag" }, "you") : null,
         b === against && b !== YOU.id ? el("span", { class: "tag" }, "compared") : null),
       el("td", { "data-label": "verdict" }, el("span", { class: `badge ${p.allowed ? "ok" : "bad"}` }, p.allowed ? "allowed" : "blocked"),
@@ -573,7 +609,8 @@ function shown() {
   const real = $("real");
   const agreement = $("agreement");
   const rows = Object.fromEntries([...document.querySelectorAll(".predictions tbody tr")].map((row) =>
-    [row.dataset.browser, { verdict: row.dataset.verdict, code: row.dataset.code || null, message: row.querySelector(".message") ? row.querySelector(".message").textContent : null }]));
+    [row.dataset.browser, { verdict: row.dataset.verdict, code: row.dataset.code || null, preflights: Number(row.dataset.preflights || 0),
+      message: row.querySelector(".message") ? row.querySelector(".message").textContent : null }]));
   return {
     state: $("result").dataset.state,
     real: real ? real.dataset.verdict : null,
@@ -584,7 +621,7 @@ function shown() {
     you: YOU.id,
     compared: compareWith(),
     download: Boolean(document.querySelector("#agreement button.download")),
-    scenario: lastRun && compareWith() ? lastRun.run.simulate[compareWith()] : null,
+    scenario: lastRun && compareWith() ? scenarioFor(lastRun.run, compareWith()) : null,
     run: lastRun ? lastRun.run.id : null,
     url: lastRun ? lastRun.run.url : null,
   };
@@ -633,7 +670,8 @@ async function start() {
   if (chosen) document.querySelector(`[data-start="${chosen.id}"]`).click();
   if (params.has("selftest")) {
     selfTest();
-  } else if (params.has("run")) {
+  } else if (params.has("run") && chosen) {
+    // Only a starting point runs on load: a shared case waits for its reader's click.
     run();
   }
 }
