@@ -23,6 +23,18 @@ impl Drop for Running {
     }
 }
 
+/// The lines of a child's output as they come, read on a thread of their own (so a test can
+/// wait for one with a time limit).
+fn lines(output: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
 fn start(listen: &str) -> Running {
     let mut child = Command::new(BIN)
         .args(["playground", "--listen", listen])
@@ -31,13 +43,7 @@ fn start(listen: &str) -> Running {
         .stderr(Stdio::null())
         .spawn()
         .expect("crossgate runs");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = lines(child.stdout.take().expect("stdout"));
     let first = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("a first line within 10 s");
@@ -168,13 +174,7 @@ fn beyond_loopback_it_warns() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("crossgate runs");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = lines(child.stderr.take().expect("stderr"));
     let warning = rx.recv_timeout(Duration::from_secs(10));
     let _ = child.kill();
     let _ = child.wait();

@@ -633,6 +633,18 @@ async function selfTest() {
   for (const item of suite) {
     if (item.start) {
       document.querySelector(`[data-start="${item.start}"]`).click();
+      // Then the form's own inputs, as a person edits them: clicks (`+ request header`, ...)
+      // and values typed into fields, each announced with the event the page listens for.
+      for (const step of item.edits || []) {
+        const nodes = document.querySelectorAll(step.select);
+        const node = nodes[step.nth === undefined ? nodes.length - 1 : step.nth];
+        if (step.click) {
+          node.click();
+        } else {
+          node.value = step.value;
+          node.dispatchEvent(new Event(node.tagName === "SELECT" ? "change" : "input"));
+        }
+      }
     } else {
       // The shareable link is the control: the page loads a case when its fragment changes.
       const fragment = `case=${toBase64Url(JSON.stringify(item.case))}`;
