@@ -1,6 +1,8 @@
-//! The playground in a real browser: the page's own self-test (`/?selftest=1`) runs every
-//! starting point and a sample of the agent matrix through the page's controls (a starting
-//! point's button, or the shareable fragment, then **Run**), and writes what the page shows.
+//! The playground in a real browser: the page's own self-test (`/?selftest=TOKEN`, with the
+//! token the playground gives the harness) runs every starting point, a sample of the agent
+//! matrix, a case composed in the form and a forced disagreement through the page's controls
+//! (a starting point's button, the shareable fragment, fields typed, then **Run**), and writes
+//! what the page shows.
 //!
 //! What the page shows is checked against the engine itself: the verdict it shows for the real
 //! fetch must be the one the engine's console tells (a CORS message for the run's URL, or none),
@@ -462,11 +464,12 @@ pub async fn run(browser: &Installed, filter: Option<&str>) -> Result<Summary, S
         .await
         .map_err(|e| format!("cannot start the playground: {e}"))?;
     let page = playground.page_addr();
+    let token = playground.enable_self_test();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(playground.serve(async {
         let _ = stopped.await;
     }));
-    let outcome = self_test(browser, page, filter).await;
+    let outcome = self_test(browser, page, &token, filter).await;
     let screenshots = if engine == Engine::Chromium && outcome.is_ok() {
         screenshots(browser, page).await
     } else {
@@ -482,6 +485,7 @@ pub async fn run(browser: &Installed, filter: Option<&str>) -> Result<Summary, S
 async fn self_test(
     browser: &Installed,
     page: std::net::SocketAddr,
+    token: &str,
     filter: Option<&str>,
 ) -> Result<Summary, String> {
     let engine = browser.engine;
@@ -512,7 +516,7 @@ async fn self_test(
         suite.push(forced_disagreement(engine));
     }
     let fragment = base64url(serde_json::to_string(&suite).expect("JSON").as_bytes());
-    let url = format!("http://{page}/?selftest=1#suite={fragment}");
+    let url = format!("http://{page}/?selftest={token}#suite={fragment}");
     let profile = std::env::temp_dir().join(format!(
         "crossgate-playground-{}-{}",
         engine.name().to_ascii_lowercase(),

@@ -27,6 +27,12 @@ use crate::case::{Answer, Case, MAX_VALUE, Place, ServerScript};
 /// The body of every actual response the target sends (preflights have none).
 pub(crate) const BODY: &[u8] = b"crossgate playground: the target's answer\n";
 
+/// The most header bytes (names and values, expanded) one scripted answer may send.
+const MAX_ANSWER_BYTES: usize = 16 << 10;
+/// The most bytes a run's three simulate inputs may take together: a redirect loop of large
+/// answers is recorded once per hop and engine, and the playground keeps its last runs.
+const MAX_INPUT_BYTES: usize = 512 << 10;
+
 /// The most exchanges a run logs: a redirect loop stops being recorded, not being answered.
 const MAX_LOG: usize = 64;
 /// The most header lines a logged exchange keeps, and the longest value it keeps whole.
@@ -55,9 +61,8 @@ impl Origins {
         redirect_port: u16,
         id: &str,
     ) -> Option<Origins> {
-        let rest = page.strip_prefix("http://")?;
-        let (host, port) = rest.rsplit_once(':')?;
-        if port.parse::<u16>().ok()? != page_port || host.is_empty() {
+        let (host, port) = split_authority(page.strip_prefix("http://")?)?;
+        if port != page_port || host.is_empty() {
             return None;
         }
         if !host
@@ -79,11 +84,11 @@ impl Origins {
         };
         Some(Origins {
             origins: [
-                format!("http://{host}:{page_port}"),
-                format!("https://{host}:{page_port}"),
-                format!("http://{other}:{page_port}"),
-                format!("http://{host}:{target_port}"),
-                format!("http://{host}:{redirect_port}"),
+                serialize("http", host, page_port),
+                serialize("https", host, page_port),
+                serialize("http", other, page_port),
+                serialize("http", host, target_port),
+                serialize("http", host, redirect_port),
             ],
             id: id.to_owned(),
             alias: loopback,
@@ -113,19 +118,42 @@ impl Origins {
         out
     }
 
-    /// Whether a `Location` leads to this run on one of the playground's origins (or is
-    /// relative, so stays on the origin that sent it): the playground never sends the browser
-    /// anywhere else.
+    /// Whether a `Location` leads to this run on one of the playground's origins, from
+    /// whichever of them sends it: resolved as a browser resolves it (the WHATWG URL parser:
+    /// backslashes, tabs, `//` and all), the result must be under `/c/<id>` of a playground
+    /// origin. The playground never sends the browser anywhere else.
     fn keeps_inside(&self, location: &str) -> bool {
-        let relative = location.starts_with('/') && !location.starts_with("//");
-        relative
-            || Place::ALL.iter().any(|p| {
-                let base = self.base(*p);
-                location == base
-                    || location
-                        .strip_prefix(&base)
-                        .is_some_and(|rest| rest.starts_with(['/', '?']))
-            })
+        let run = format!("/c/{}", self.id);
+        let inside = |url: &url::Url| {
+            let origin = url.origin().ascii_serialization();
+            self.origins.contains(&origin)
+                && (url.path() == run || url.path().starts_with(&format!("{run}/")))
+        };
+        Place::ALL.iter().all(|p| {
+            url::Url::parse(&self.base(*p))
+                .and_then(|base| base.join(location))
+                .is_ok_and(|resolved| inside(&resolved))
+        })
+    }
+}
+
+/// `host[:port]` as a URL's authority or a `Host` header writes it (`[::1]:8090`,
+/// `localhost`): the host and the port, 80 when none is written.
+pub(crate) fn split_authority(authority: &str) -> Option<(&str, u16)> {
+    let (host, port) = match authority.rfind(':') {
+        Some(at) if !authority[at..].contains(']') => {
+            (&authority[..at], authority[at + 1..].parse().ok()?)
+        }
+        _ => (authority, 80),
+    };
+    Some((host, port))
+}
+
+/// An origin as browsers serialize it: the default port (80 for http, 443 for https) left out.
+fn serialize(scheme: &str, host: &str, port: u16) -> String {
+    match (scheme, port) {
+        ("http", 80) | ("https", 443) => format!("{scheme}://{host}"),
+        _ => format!("{scheme}://{host}:{port}"),
     }
 }
 
@@ -505,6 +533,17 @@ impl Run {
                 json!({ "preflight": of(ExchangeKind::Preflight), "actual": of(ExchangeKind::Actual) });
             (browser, input)
         });
+        let size: usize = simulate
+            .iter()
+            .map(|(_, input)| input.to_string().len())
+            .sum();
+        if size > MAX_INPUT_BYTES {
+            return Err(vec![format!(
+                "the predictions' inputs would take {} KiB (at most 512): fewer or smaller \
+                 answers, or a redirect loop that repeats less",
+                size >> 10
+            )]);
+        }
         Ok(Run {
             id,
             origins,
@@ -571,7 +610,7 @@ fn expanded_problems(
                 problems.push(format!(
                     "{at}[{i}]: Location {value:?} leads outside the playground; use {{target}}/..., \
                      {{redirect}}/..., {{page}}/..., {{host}}/... or {{scheme}}/... (this run on that \
-                     origin), or a path"
+                     origin), or a path under this run (/c/<id>/...)"
                 ));
             }
             if value.len() > MAX_VALUE {
@@ -579,6 +618,12 @@ fn expanded_problems(
                     "{at}[{i}]: the value of {name} is over 8 KiB once expanded"
                 ));
             }
+        }
+        let bytes: usize = answer.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+        if bytes > MAX_ANSWER_BYTES {
+            problems.push(format!(
+                "{at}[{i}]: its header lines are over 16 KiB once expanded ({bytes} bytes)"
+            ));
         }
     }
 }
@@ -665,6 +710,13 @@ mod tests {
         assert_eq!(o.expand("{scheme}/x"), "https://127.0.0.1:8090/c/r-1/x");
         assert_eq!(o.expand("{host}"), "http://localhost:8090/c/r-1");
         assert_eq!(o.expand("no {braces} here"), "no {braces} here");
+        // Port 80 is left out of origins and Host headers, as browsers do.
+        let on_80 = Origins::new("http://127.0.0.1", 80, 1, 2, "r").expect("port 80");
+        assert_eq!(on_80.origin(Place::Page), "http://127.0.0.1");
+        assert_eq!(on_80.origin(Place::Scheme), "https://127.0.0.1:80");
+        assert_eq!(split_authority("[::1]:8090"), Some(("[::1]", 8090)));
+        assert_eq!(split_authority("[::1]"), Some(("[::1]", 80)));
+        assert_eq!(split_authority("localhost"), Some(("localhost", 80)));
         let local = Origins::new("http://localhost:8090", 8090, 1, 2, "r").expect("localhost");
         assert_eq!(local.origin(Place::Host), "http://127.0.0.1:8090");
         // Opened from another machine, `host` would be the visitor's own localhost: refused.
@@ -784,12 +836,18 @@ mod tests {
             ("{redirect}/next", true),
             ("{target}", true),
             ("{page}?a=1", true),
-            ("/relative", true),
+            ("/relative", false),
             ("http://127.0.0.1:8092/c/other/next", false),
             ("http://127.0.0.1:3000/admin", false),
             ("//evil.example/x", false),
             ("{redirect}evil", false),
             ("data:text/plain,x", false),
+            ("/\\evil.example/x", false),
+            ("/\t/evil.example/x", false),
+            ("/c/i/next", true),
+            ("/next", false),
+            ("HTTP://127.0.0.1:8092/c/i/x", true),
+            ("http://127.0.0.1:8092/c/i/../../admin", false),
         ] {
             let case: Case = serde_json::from_value(json!({
                 "request": {},
@@ -804,6 +862,37 @@ mod tests {
                 registered.err()
             );
         }
+    }
+
+    /// A hostile case (values made of placeholders that grow when expanded, a redirect to
+    /// itself recorded once per hop and engine) is refused, not kept.
+    #[test]
+    fn expansion_and_loops_are_bounded() {
+        let big = "{page}".repeat(1300); // 7.8 KB written, about 70 KB expanded
+        let case: Case = serde_json::from_value(json!({
+            "request": {},
+            "server": {"kind": "scripted", "actual": [{"status": 302, "headers": [["Location", "{target}/loop"], ["X-Big", big]]}]},
+        }))
+        .expect("a case");
+        let refused = Run::new("m".into(), &case, origins("m"))
+            .err()
+            .expect("refused");
+        assert!(
+            refused.iter().any(|p| p.contains("once expanded")),
+            "{refused:?}"
+        );
+        // Under the per-answer limit, but a loop of 21 hops per engine: over the input budget.
+        let loop_case: Case = serde_json::from_value(json!({
+            "request": {},
+            "server": {"kind": "scripted", "actual": [{"status": 302, "headers": [
+                ["Access-Control-Allow-Origin", "*"], ["Location", "{target}/loop"],
+                ["X-A", "a".repeat(7000)], ["X-B", "b".repeat(7000)]]}]},
+        }))
+        .expect("a case");
+        let refused = Run::new("l".into(), &loop_case, origins("l"))
+            .err()
+            .expect("refused");
+        assert!(refused[0].contains("at most 512"), "{refused:?}");
     }
 
     fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> http::Request<()> {

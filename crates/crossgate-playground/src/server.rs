@@ -32,7 +32,7 @@ const MAX_DOCUMENT: usize = 1 << 20;
 /// four times over (the answers, three engines' inputs) for each of the last `MAX_RUNS` runs.
 const MAX_CASE: usize = 64 << 10;
 /// Runs kept; the oldest goes when a new one comes.
-const MAX_RUNS: usize = 256;
+const MAX_RUNS: usize = 64;
 
 /// Registered runs, oldest first.
 #[derive(Default)]
@@ -55,6 +55,9 @@ struct State {
     /// The `scheme` place's TLS: a certificate for `localhost` and the listener's address.
     tls: tokio_rustls::TlsAcceptor,
     certificate: Vec<u8>,
+    /// The token that turns on the page's self-test (`?selftest=TOKEN`), when a harness asked
+    /// for one: a link cannot make the page run cases unasked.
+    self_test: std::sync::OnceLock<String>,
 }
 
 /// A playground bound to its three ports, not serving yet.
@@ -83,6 +86,7 @@ impl Playground {
             runs: Mutex::default(),
             tls,
             certificate,
+            self_test: std::sync::OnceLock::new(),
         });
         Ok(Playground {
             page,
@@ -110,6 +114,18 @@ impl Playground {
     /// client that is to trust it, as a browser does once told to.
     pub fn certificate_der(&self) -> &[u8] {
         &self.state.certificate
+    }
+
+    /// Turns on the page's self-test for this playground and returns its token: the page runs
+    /// the cases of its `#suite=` fragment unasked only when opened with `?selftest=TOKEN`.
+    /// For a harness driving a browser; `crossgate playground` never turns it on.
+    pub fn enable_self_test(&self) -> String {
+        use std::hash::BuildHasher;
+        let key = std::collections::hash_map::RandomState::new();
+        self.state
+            .self_test
+            .get_or_init(|| format!("{:016x}{:016x}", key.hash_one(1u8), key.hash_one(2u8)))
+            .clone()
     }
 
     /// Where the redirect origin listens.
@@ -272,12 +288,21 @@ impl State {
             (&Method::GET, asset) if assets::get(asset).is_some() => assets::asset(asset),
             (&Method::POST, "/api/simulate") => self.simulate(request).await,
             (&Method::POST, "/api/runs") => self.register(request).await,
+            (&Method::GET, token) if token.starts_with("/api/selftest/") => {
+                let given = &token["/api/selftest/".len()..];
+                match self.self_test.get() {
+                    Some(expected) if expected == given => {
+                        text(StatusCode::OK, "the self-test may run\n")
+                    }
+                    _ => text(StatusCode::NOT_FOUND, "no self-test here\n"),
+                }
+            }
             (&Method::GET, run) if run.starts_with("/api/runs/") => {
                 match self.run(&run["/api/runs/".len()..]) {
                     Some(run) => json(&serde_json::json!({ "id": run.id, "seen": run.seen() })),
                     None => text(
                         StatusCode::NOT_FOUND,
-                        "no such run (the playground keeps the last 256)\n",
+                        "no such run (the playground keeps the last 64)\n",
                     ),
                 }
             }
@@ -295,11 +320,11 @@ impl State {
         else {
             return false;
         };
-        let Some((name, port)) = host.rsplit_once(':') else {
+        let Some((name, port)) = crate::run::split_authority(host) else {
             return false;
         };
         let name = name.trim_start_matches('[').trim_end_matches(']');
-        port.parse() == Ok(self.page_port)
+        port == self.page_port
             && (name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok())
     }
 
@@ -420,7 +445,7 @@ impl State {
         let Some(run) = self.run(id) else {
             return text(
                 StatusCode::NOT_FOUND,
-                "no such run (the playground keeps the last 256)\n",
+                "no such run (the playground keeps the last 64)\n",
             );
         };
         // The page's listener answers under both of its host names.

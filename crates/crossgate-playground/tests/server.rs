@@ -614,13 +614,13 @@ async fn a_policy_run_answers_with_the_layer() {
     assert_eq!(refused.header("access-control-allow-origin"), None);
 }
 
-/// The playground keeps the last 256 runs: the oldest goes.
+/// The playground keeps the last 64 runs: the oldest goes.
 #[tokio::test]
 async fn old_runs_go() {
     let (page, _, _) = playground().await;
     let case = json!({"page": format!("http://{page}"), "case": {"request": {}, "server": {"kind": "scripted"}}}).to_string();
     let mut ids = Vec::new();
-    for _ in 0..257 {
+    for _ in 0..65 {
         ids.push(
             send(page, "POST", "/api/runs", &[], case.as_bytes())
                 .await
@@ -643,7 +643,7 @@ async fn old_runs_go() {
         200
     );
     assert_eq!(
-        send(page, "GET", &format!("/api/runs/{}", ids[256]), &[], b"")
+        send(page, "GET", &format!("/api/runs/{}", ids[64]), &[], b"")
             .await
             .status,
         200
@@ -655,5 +655,33 @@ async fn old_runs_go() {
             .await
             .status,
         413
+    );
+}
+
+/// The page's self-test runs only with the token a harness was given: a link cannot start it.
+#[tokio::test]
+async fn the_self_test_needs_the_harness_token() {
+    let bound = Playground::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let page = bound.page_addr();
+    let token = bound.enable_self_test();
+    assert_eq!(token.len(), 32);
+    assert_eq!(bound.enable_self_test(), token, "one token per playground");
+    tokio::spawn(bound.serve(std::future::pending()));
+    assert_eq!(
+        send(page, "GET", &format!("/api/selftest/{token}"), &[], b"")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(page, "GET", "/api/selftest/1", &[], b"").await.status,
+        404
+    );
+    let (plain, _, _) = playground().await;
+    assert_eq!(
+        send(plain, "GET", "/api/selftest/1", &[], b"").await.status,
+        404
     );
 }

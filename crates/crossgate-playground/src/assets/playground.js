@@ -40,7 +40,9 @@ function detectBrowser() {
   return { id: null, label: "an engine crossgate does not model" };
 }
 const YOU = detectBrowser();
-const SELFTEST = new URLSearchParams(location.search).has("selftest");
+// `?selftest=TOKEN`: the harness's driver, on only once the server confirms the token (which
+// only a harness that started the playground holds), so a link cannot run cases unasked.
+let SELFTEST = false;
 
 // The prediction the real fetch is compared with: this browser's engine, unless the user (or
 // `?compare=`) picks another, e.g. for a browser crossgate does not recognise.
@@ -255,7 +257,7 @@ function bindForm() {
   $("compare").value = compareChoice;
   $("compare").addEventListener("change", (e) => {
     compareChoice = e.target.value;
-    if (lastRun) renderResult(lastRun);
+    if (lastRun && $("result").dataset.state === "done") renderResult(lastRun);
   });
   $("share").addEventListener("click", async () => {
     writeFragment();
@@ -357,8 +359,10 @@ async function run() {
   result.dataset.state = "running";
   result.replaceChildren(el("p", { class: "placeholder" }, "Running…"));
   $("run").disabled = true;
+  // The case as it is now: edits made while it runs belong to the next run.
+  const ran = structuredClone(current);
   try {
-    const reg = await postJson("/api/runs", { page: location.origin, case: current });
+    const reg = await postJson("/api/runs", { page: location.origin, case: ran });
     if (!reg.ok) {
       result.dataset.state = "invalid";
       result.replaceChildren(el("h2", {}, "This case cannot run"), el("pre", { class: "problems" }, reg.text));
@@ -369,10 +373,10 @@ async function run() {
       const answer = await postJson(`/api/simulate?browser=${b}`, run.simulate[b]);
       return [b, answer.ok ? answer.json : { inputError: answer.text.trim() }];
     }));
-    const real = await realFetch(run.url, current.request);
+    const real = await realFetch(run.url, ran.request);
     const predicted = Object.fromEntries(await predictions);
     const seen = (await (await fetch(`/api/runs/${run.id}`)).json()).seen;
-    lastRun = { run, real, predicted, seen, case: structuredClone(current) };
+    lastRun = { run, real, predicted, seen, case: ran };
     renderResult(lastRun);
     result.dataset.state = "done";
   } catch (e) {
@@ -434,7 +438,12 @@ function renderResult({ run, real, predicted, seen, case: ran }) {
   const against = compareWith();
   // Over https, a fetch that reached nothing was refused by the browser's certificate check,
   // which is not CORS: nothing to compare.
-  const refusedCertificate = !real.allowed && seen.length === 0 && ran.request.to === "scheme";
+  const last = seen[seen.length - 1];
+  const redirect = last && last.response_headers.find(([n]) => n.toLowerCase() === "location");
+  const toScheme = seen.length === 0
+    ? ran.request.to === "scheme"
+    : Boolean(redirect) && redirect[1].startsWith(run.origins.scheme) && last.at !== "scheme";
+  const refusedCertificate = !real.allowed && toScheme;
   const mine = against && !refusedCertificate ? predicted[against] : null;
   const diffs = mine ? disagreements(real, seen, mine) : [];
   const realCard = el("div", { id: "real", class: `card ${real.allowed ? "ok" : "bad"}`, "data-verdict": real.allowed ? "allowed" : "blocked" },
@@ -680,7 +689,9 @@ async function start() {
   const params = new URLSearchParams(location.search);
   const chosen = starts.find((s) => s.id === params.get("start"));
   if (chosen) document.querySelector(`[data-start="${chosen.id}"]`).click();
-  if (params.has("selftest")) {
+  const token = params.get("selftest");
+  if (token && (await fetch(`/api/selftest/${encodeURIComponent(token)}`)).ok) {
+    SELFTEST = true;
     selfTest();
   } else if (params.has("run") && chosen) {
     // Only a starting point runs on load: a shared case waits for its reader's click.
