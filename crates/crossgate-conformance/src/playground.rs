@@ -79,19 +79,10 @@ impl Summary {
     }
 }
 
+/// Base64url without padding, as the page's `fromBase64Url` reads a fragment.
 fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The agent matrix's scenario as a playground case, where the page can run it: one fetch from
@@ -141,8 +132,7 @@ fn as_case(job: &scenarios::Job) -> Option<Value> {
                         if framed.contains(&n.to_ascii_lowercase().as_str()) {
                             return None;
                         }
-                        // The playground scripts printable ASCII only (see case.rs).
-                        if !v.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+                        if !crossgate_playground::case::is_scriptable_value(v) {
                             return None;
                         }
                         let v = rewrite(v)?;

@@ -237,16 +237,20 @@ fn answer_problems(at: &str, answer: &Answer, problems: &mut Vec<String>) {
                 "{at}: {name} is the playground's to send (it frames every response); remove it"
             ));
         }
-        // Printable ASCII only: the wire would carry another character as one Latin-1 byte,
-        // while the simulation reads a response's values as UTF-8, so the two would differ.
-        let valid = value
-            .bytes()
-            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b));
-        if value.len() > MAX_VALUE || !valid {
+        if value.len() > MAX_VALUE || !is_scriptable_value(value) {
             problems.push(format!(
                 "{at}: the value of {name} must be at most 8 KiB of printable ASCII (no control \
                  characters, nothing above U+007E)"
             ));
         }
     }
+}
+
+/// Whether a scripted response header value can be sent as written: printable ASCII (and tab)
+/// only. The wire would carry another character as one Latin-1 byte, while the simulation reads
+/// a response's values as UTF-8, so the two would differ.
+pub fn is_scriptable_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
 }

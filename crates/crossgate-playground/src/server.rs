@@ -244,7 +244,11 @@ fn text(status: StatusCode, body: impl Into<String>) -> Answer {
 }
 
 fn json(value: &impl serde::Serialize) -> Answer {
-    let body = serde_json::to_vec(value).expect("a value serialises");
+    json_text(serde_json::to_string(value).expect("a value serialises"))
+}
+
+/// A JSON document already written (the `simulate` answer keeps its exact bytes).
+fn json_text(body: String) -> Answer {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -363,11 +367,7 @@ impl State {
             );
         };
         match simulate::simulate(body, browser) {
-            Ok(simulated) => {
-                let mut response = json(&());
-                *response.body_mut() = Full::new(Bytes::from(simulated.to_json()));
-                response
-            }
+            Ok(simulated) => json_text(simulated.to_json()),
             Err(e) => text(StatusCode::BAD_REQUEST, format!("{e}\n")),
         }
     }

@@ -207,13 +207,9 @@ function renderCode() {
 }
 
 function placeLabel(place) {
-  const base = { page: location.origin, scheme: `https://${location.host}`, host: otherHostOrigin(), target: "<target>", redirect: "<third origin>" }[place];
+  // The run's real URLs come from the server when it runs (`Origins` in run.rs).
+  const base = { page: location.origin, scheme: `https://${location.host}`, host: "<other host name>", target: "<target>", redirect: "<third origin>" }[place];
   return base + "/c/<run>";
-}
-
-function otherHostOrigin() {
-  const other = location.hostname === "localhost" ? "127.0.0.1" : "localhost";
-  return `${location.protocol}//${other}:${location.port}`;
 }
 
 function bindForm() {
